@@ -1,0 +1,19 @@
+//! codecommit-gate: a gated check-in for AWS CodeCommit pull requests.
+//!
+//! EventBridge delivers a pull-request event → [`event`] turns it into our own typed event →
+//! the repository's gate file ([`gate_file`]) and the changed paths give a [`plan`] of checks →
+//! the checks run (Step Functions + CodeBuild on AWS, local processes with `gate run`) →
+//! [`policy`] turns the results into a verdict and [`report`] writes the one sticky PR comment.
+//!
+//! The core (`event`, `gate_file`, `plan`, `policy`, `report`) is pure: no AWS SDK, no tokio,
+//! no I/O. `local` holds the adapters for the embedded default; `cli` is the `gate` command.
+
+pub mod cli;
+pub mod event;
+pub mod gate_file;
+pub mod ids;
+pub mod lambda;
+pub mod local;
+pub mod plan;
+pub mod policy;
+pub mod report;
