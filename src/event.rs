@@ -1,0 +1,1060 @@
+//! EventBridge payloads → our own typed [`Event`] (parse at the edge: nothing past [`parse`] sees raw JSON).
+//!
+//! Three EventBridge families reach the gate:
+//!
+//! | `detail-type` | `detail.event` / `detail.status` | becomes |
+//! | --- | --- | --- |
+//! | `CodeCommit Pull Request State Change` | `pullRequestCreated`, `pullRequestSourceBranchUpdated` | [`Event::Gate`] |
+//! | | `pullRequestStatusChanged` (Closed, not merged), `pullRequestMergeStatusUpdated` (merged) | [`Event::Cleanup`] |
+//! | | `pullRequestApprovalRuleOverridden` with `OVERRIDE` | [`Event::Bypass`] |
+//! | | approval rule and approval state changes, override `REVOKE` | [`Event::Ignore`] |
+//! | `CodeCommit Comment on Pull Request` | `commentOnPullRequestCreated` | [`Event::Command`] |
+//! | | `commentOnPullRequestUpdated` | [`Event::Ignore`] (editing must not re-trigger) |
+//! | `Step Functions Execution Status Change` | `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED` | [`Event::RunFinished`] |
+//! | | `RUNNING`, `PENDING_REDRIVE`, anything else | [`Event::Ignore`] |
+//! | anything else | | [`Event::Ignore`] |
+//!
+//! The old documentation typo `CodeCommit PullRequest State Change` is accepted as well.
+//!
+//! Quirks handled here (see `aws-reference.md` §3–5, §11): `isMerged` is the string `"True"`/`"False"`,
+//! `pullRequestStatus` is `"Open"`/`"Closed"`, PR state events name the repository in the array
+//! `repositoryNames` while comment events use the string `repositoryName`, `description` may be missing,
+//! `author` is not always an ARN, CodeCommit dates are free text (kept verbatim), Step Functions
+//! `input`/`output` are strings containing JSON (decoded here), and unknown extra keys are tolerated.
+//!
+//! Errors are reserved for payloads we cannot trust: malformed JSON, or a field the chosen event needs
+//! that is missing or has the wrong shape. Every such error names the field as a JSON path
+//! (`detail.sourceCommit`); `$` is the whole payload. A JSON `null` counts as missing. Events the gate
+//! does not act on are never errors: they become [`Event::Ignore`] with a reason a human can read.
+//!
+//! This module is pure: no I/O, no async, no AWS SDK, and it never panics on any input.
+
+use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `detail-type` of CodeCommit pull request state changes.
+pub const DETAIL_TYPE_PR_STATE: &str = "CodeCommit Pull Request State Change";
+/// The spelling some 2020–2021 CodeCommit docs used for [`DETAIL_TYPE_PR_STATE`]; accepted too.
+pub const DETAIL_TYPE_PR_STATE_DOC_TYPO: &str = "CodeCommit PullRequest State Change";
+/// `detail-type` of comments on pull requests.
+pub const DETAIL_TYPE_PR_COMMENT: &str = "CodeCommit Comment on Pull Request";
+/// `detail-type` of Step Functions (Standard workflow) execution status changes.
+pub const DETAIL_TYPE_SFN_STATUS: &str = "Step Functions Execution Status Change";
+
+/// Our own event: what the gate should do about one EventBridge payload.
+///
+/// Serialises (for `gate inspect`) as an object tagged by `"action"`, with snake_case field names, e.g.
+/// `{"action":"gate","trigger":"created","pull_request":{...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Event {
+    /// `pullRequestCreated` / `pullRequestSourceBranchUpdated`: gate this revision.
+    Gate {
+        /// What made this revision appear.
+        trigger: GateTrigger,
+        /// The pull request as the event describes it.
+        pull_request: PullRequest,
+    },
+    /// The pull request is closed (without merge) or merged: stop its runs, tidy up.
+    Cleanup {
+        /// Closed or merged.
+        reason: CleanupReason,
+        /// The pull request as the event describes it.
+        pull_request: PullRequest,
+    },
+    /// `pullRequestApprovalRuleOverridden` with `OVERRIDE`: someone bypassed the gate.
+    Bypass {
+        /// The pull request as the event describes it.
+        pull_request: PullRequest,
+        /// `callerUserArn`: who overrode the approval rules.
+        overridden_by: String,
+    },
+    /// `commentOnPullRequestCreated`: possibly a `/gate ...` command (the text is fetched later).
+    Command(CommentEvent),
+    /// A Step Functions execution reached a terminal status.
+    RunFinished(RunFinished),
+    /// Everything the gate does not act on.
+    Ignore {
+        /// Why, for a human reading logs or `gate inspect`.
+        reason: String,
+    },
+}
+
+impl Event {
+    /// The `"action"` tag this event serialises with.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Event::Gate { .. } => "gate",
+            Event::Cleanup { .. } => "cleanup",
+            Event::Bypass { .. } => "bypass",
+            Event::Command(_) => "command",
+            Event::RunFinished(_) => "run-finished",
+            Event::Ignore { .. } => "ignore",
+        }
+    }
+
+    /// The pull request snapshot, for the events that carry one.
+    pub fn pull_request(&self) -> Option<&PullRequest> {
+        match self {
+            Event::Gate { pull_request, .. }
+            | Event::Cleanup { pull_request, .. }
+            | Event::Bypass { pull_request, .. } => Some(pull_request),
+            Event::Command(_) | Event::RunFinished(_) | Event::Ignore { .. } => None,
+        }
+    }
+
+    fn ignore(reason: impl Into<String>) -> Self {
+        Event::Ignore {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a revision is gated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateTrigger {
+    /// `pullRequestCreated`.
+    Created,
+    /// `pullRequestSourceBranchUpdated`: new commits on the source branch.
+    SourceUpdated,
+}
+
+/// Why a pull request needs cleaning up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CleanupReason {
+    /// `pullRequestStatusChanged` to Closed without a merge.
+    Closed,
+    /// `pullRequestMergeStatusUpdated` with `isMerged` `"True"`.
+    Merged {
+        /// `mergeOption` as AWS spells it (`FAST_FORWARD_MERGE`, `SQUASH_MERGE`, `THREE_WAY_MERGE`), if present.
+        merge_option: Option<String>,
+    },
+}
+
+/// `pullRequestStatus` of a PR state event (`"Open"` / `"Closed"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullRequestStatus {
+    /// `"Open"`.
+    Open,
+    /// `"Closed"` (merged or not: see [`PullRequest::is_merged`]).
+    Closed,
+}
+
+/// Our snapshot of a pull request, taken from a "CodeCommit Pull Request State Change" event.
+///
+/// It is the state *when the event was emitted*: re-read `revisionId` before approving.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PullRequest {
+    /// `detail.repositoryNames[0]`.
+    pub repository: RepositoryName,
+    /// `detail.pullRequestId`.
+    pub id: PullRequestId,
+    /// `detail.title`.
+    pub title: String,
+    /// `detail.description`; absent for pull requests without one.
+    pub description: Option<String>,
+    /// `detail.author`: usually an ARN, but not always (`AROA…:session`, `AIDA…`); keep it as text.
+    pub author: String,
+    /// `detail.callerUserArn`: who caused this event.
+    pub caller_arn: String,
+    /// `detail.sourceReference`, a full ref such as `refs/heads/feature`.
+    pub source_reference: String,
+    /// `detail.destinationReference`, a full ref such as `refs/heads/main`.
+    pub destination_reference: String,
+    /// `detail.sourceCommit`: the source branch tip.
+    pub source_commit: CommitId,
+    /// `detail.destinationCommit`.
+    pub destination_commit: CommitId,
+    /// `detail.revisionId`: present in every known sample, but not required by the schema.
+    pub revision_id: Option<RevisionId>,
+    /// `detail.pullRequestStatus`.
+    pub status: PullRequestStatus,
+    /// `detail.isMerged` (`"True"` / `"False"`).
+    pub is_merged: bool,
+    /// `detail.creationDate`, verbatim: free text such as `Tue Oct 10 21:32:51 UTC 2023`, sometimes malformed.
+    pub creation_date: String,
+    /// `detail.lastModifiedDate`, verbatim (same caveats as [`PullRequest::creation_date`]).
+    pub last_modified_date: String,
+    /// The envelope's `region`.
+    pub region: Option<String>,
+    /// The envelope's `account`.
+    pub account: Option<String>,
+}
+
+impl PullRequest {
+    /// The source branch name: [`PullRequest::source_reference`] without `refs/heads/`.
+    pub fn source_branch(&self) -> &str {
+        branch_name(&self.source_reference)
+    }
+
+    /// The destination branch name: [`PullRequest::destination_reference`] without `refs/heads/`.
+    pub fn destination_branch(&self) -> &str {
+        branch_name(&self.destination_reference)
+    }
+}
+
+fn branch_name(reference: &str) -> &str {
+    reference.strip_prefix("refs/heads/").unwrap_or(reference)
+}
+
+/// Which comment event happened (edits are ignored, so only creation remains).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommentKind {
+    /// `commentOnPullRequestCreated` (a new comment or a reply).
+    Created,
+}
+
+/// A new comment on a pull request. The comment text is not in the event; fetch it by
+/// [`CommentEvent::comment_id`]. The gate's own comments produce these events too: compare
+/// [`CommentEvent::caller_arn`] with the gate's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct CommentEvent {
+    /// Always [`CommentKind::Created`].
+    pub kind: CommentKind,
+    /// `detail.repositoryName` (singular here, unlike PR state events).
+    pub repository: RepositoryName,
+    /// `detail.pullRequestId`.
+    pub pull_request_id: PullRequestId,
+    /// `detail.commentId`.
+    pub comment_id: CommentId,
+    /// `detail.inReplyTo`, for replies.
+    pub in_reply_to: Option<CommentId>,
+    /// `detail.beforeCommitId`.
+    pub before_commit: CommitId,
+    /// `detail.afterCommitId`.
+    pub after_commit: CommitId,
+    /// `detail.callerUserArn`: who wrote the comment.
+    pub caller_arn: String,
+    /// `detail.displayName`, only when the caller's session carries that tag.
+    pub display_name: Option<String>,
+    /// `detail.emailAddress`, only when the caller's session carries that tag.
+    pub email: Option<String>,
+    /// The envelope's `region`.
+    pub region: Option<String>,
+    /// The envelope's `account`.
+    pub account: Option<String>,
+}
+
+/// Terminal status of a Step Functions execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// `SUCCEEDED`.
+    Succeeded,
+    /// `FAILED`.
+    Failed,
+    /// `TIMED_OUT`.
+    TimedOut,
+    /// `ABORTED` (e.g. stopped because a newer revision superseded it).
+    Aborted,
+}
+
+impl RunStatus {
+    /// The status as Step Functions spells it.
+    pub fn as_aws_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "SUCCEEDED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::TimedOut => "TIMED_OUT",
+            RunStatus::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// A Step Functions execution that reached a terminal status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunFinished {
+    /// `detail.executionArn`.
+    pub execution_arn: String,
+    /// `detail.stateMachineArn`.
+    pub state_machine_arn: String,
+    /// `detail.name`: the execution name.
+    pub name: String,
+    /// `detail.status`.
+    pub status: RunStatus,
+    /// `detail.startDate`, epoch milliseconds.
+    pub start_date_ms: i64,
+    /// `detail.stopDate`, epoch milliseconds (`null` while running).
+    pub stop_date_ms: Option<i64>,
+    /// `detail.input`, decoded (the event carries it as a string of JSON). `None` when null, absent or excluded.
+    pub input: Option<Value>,
+    /// `detail.inputDetails.included`: false when Step Functions left the input out for size
+    /// (use DescribeExecution). Without `inputDetails`, whether an input is present.
+    pub input_included: bool,
+    /// `detail.output`, decoded; only set on success.
+    pub output: Option<Value>,
+    /// `detail.outputDetails.included`; without `outputDetails`, whether an output is present.
+    pub output_included: bool,
+    /// `detail.error`, when Step Functions reports one (absent in the doc samples, present in real failures).
+    pub error: Option<String>,
+    /// `detail.cause`, when Step Functions reports one.
+    pub cause: Option<String>,
+}
+
+impl RunFinished {
+    /// Whether the execution succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.status == RunStatus::Succeeded
+    }
+}
+
+/// Why a payload could not be turned into an [`Event`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    /// The text is not JSON.
+    #[error("malformed JSON at line {line}, column {column}: {message}")]
+    MalformedJson {
+        /// serde_json's description, without the position.
+        message: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// A field the event needs is absent or `null`.
+    #[error("missing field `{field}`{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    MissingField {
+        /// JSON path of the field, e.g. `detail.sourceCommit`.
+        field: String,
+        /// A hint when the payload looks like something else we know.
+        hint: Option<String>,
+    },
+    /// A field is present but unusable.
+    #[error("`{field}` {problem}")]
+    InvalidField {
+        /// JSON path of the field, e.g. `detail.isMerged`; `$` is the whole payload.
+        field: String,
+        /// What is wrong with it, e.g. `must be "True" or "False", got "yes"`.
+        problem: String,
+    },
+}
+
+impl EventError {
+    /// The JSON path of the offending field, if the error is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            EventError::MalformedJson { .. } => None,
+            EventError::MissingField { field, .. } | EventError::InvalidField { field, .. } => {
+                Some(field)
+            }
+        }
+    }
+
+    fn missing(field: impl Into<String>) -> Self {
+        EventError::MissingField {
+            field: field.into(),
+            hint: None,
+        }
+    }
+
+    fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        EventError::InvalidField {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Entry point: raw JSON text → our event.
+///
+/// # Errors
+/// [`EventError::MalformedJson`] when the text is not JSON; otherwise as [`parse_value`].
+pub fn parse(json: &str) -> Result<Event, EventError> {
+    let value: Value = serde_json::from_str(json).map_err(|err| {
+        let (line, column) = (err.line(), err.column());
+        let text = err.to_string();
+        let suffix = format!(" at line {line} column {column}");
+        let message = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
+        EventError::MalformedJson {
+            message,
+            line,
+            column,
+        }
+    })?;
+    parse_value(value)
+}
+
+/// Same as [`parse`], from an already-decoded value (the Lambda runtime hands us a `serde_json::Value`).
+///
+/// # Errors
+/// [`EventError::MissingField`] or [`EventError::InvalidField`], naming the field as a JSON path, when the
+/// payload is not an object, has no `detail-type`, or lacks (or mistypes) a field the chosen event needs.
+/// Events the gate does not act on are `Ok(Event::Ignore { .. })`, never errors.
+pub fn parse_value(value: Value) -> Result<Event, EventError> {
+    let mut map = match value {
+        Value::Object(map) => map,
+        other => return Err(not_an_object(ROOT, &other)),
+    };
+    // Take `detail` out first so that decoding the envelope does not copy it.
+    let detail = map.remove("detail");
+    let envelope_value = Value::Object(map);
+    let envelope: RawEnvelope = decode(&envelope_value, ROOT)?;
+    let Some(detail_type) = envelope.detail_type else {
+        return Err(EventError::MissingField {
+            field: "detail-type".to_owned(),
+            hint: not_eventbridge_hint(&envelope_value),
+        });
+    };
+    let origin = Origin {
+        region: envelope.region,
+        account: envelope.account,
+    };
+    match detail_type.as_str() {
+        DETAIL_TYPE_PR_STATE | DETAIL_TYPE_PR_STATE_DOC_TYPO => {
+            pr_state_change(&detail_object(detail)?, origin)
+        }
+        DETAIL_TYPE_PR_COMMENT => pr_comment(&detail_object(detail)?, origin),
+        DETAIL_TYPE_SFN_STATUS => execution_status(&detail_object(detail)?),
+        other => Ok(Event::ignore(match envelope.source {
+            Some(source) => format!("unknown detail-type '{other}' (source '{source}')"),
+            None => format!("unknown detail-type '{other}'"),
+        })),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw shapes. Every field is optional so that serde only rejects wrong *types*; which fields are
+// required is decided per event, by `required`, which names the field. Unknown keys are ignored.
+
+const ROOT: &str = "$";
+const DETAIL: &str = "detail";
+
+/// The EventBridge envelope (`detail` is taken out before decoding).
+#[derive(Debug, Deserialize)]
+struct RawEnvelope {
+    #[serde(rename = "detail-type")]
+    detail_type: Option<String>,
+    source: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+}
+
+struct Origin {
+    region: Option<String>,
+    account: Option<String>,
+}
+
+/// Just the discriminator of a CodeCommit detail.
+#[derive(Debug, Deserialize)]
+struct RawKind {
+    event: Option<String>,
+}
+
+/// `detail` of "CodeCommit Pull Request State Change" (aws-reference §3.1).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPrDetail {
+    pull_request_id: Option<String>,
+    repository_names: Option<Vec<String>>,
+    title: Option<String>,
+    description: Option<String>,
+    author: Option<String>,
+    caller_user_arn: Option<String>,
+    creation_date: Option<String>,
+    last_modified_date: Option<String>,
+    source_reference: Option<String>,
+    destination_reference: Option<String>,
+    source_commit: Option<String>,
+    destination_commit: Option<String>,
+    revision_id: Option<String>,
+    pull_request_status: Option<String>,
+    is_merged: Option<String>,
+    merge_option: Option<String>,
+    override_status: Option<String>,
+}
+
+/// `detail` of "CodeCommit Comment on Pull Request" (aws-reference §4).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCommentDetail {
+    pull_request_id: Option<String>,
+    repository_name: Option<String>,
+    comment_id: Option<String>,
+    in_reply_to: Option<String>,
+    before_commit_id: Option<String>,
+    after_commit_id: Option<String>,
+    caller_user_arn: Option<String>,
+    display_name: Option<String>,
+    email_address: Option<String>,
+}
+
+/// Just the discriminator of a Step Functions detail.
+#[derive(Debug, Deserialize)]
+struct RawStatus {
+    status: Option<String>,
+}
+
+/// `detail` of "Step Functions Execution Status Change" (aws-reference §5).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawExecutionDetail {
+    execution_arn: Option<String>,
+    state_machine_arn: Option<String>,
+    name: Option<String>,
+    start_date: Option<i64>,
+    stop_date: Option<i64>,
+    input: Option<Value>,
+    input_details: Option<RawIncluded>,
+    output: Option<Value>,
+    output_details: Option<RawIncluded>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// `inputDetails` / `outputDetails`.
+#[derive(Debug, Deserialize)]
+struct RawIncluded {
+    included: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
+
+fn pr_state_change(detail: &Value, origin: Origin) -> Result<Event, EventError> {
+    let kind: RawKind = decode(detail, DETAIL)?;
+    let event = required(kind.event, "detail.event")?;
+    match event.as_str() {
+        "pullRequestCreated" => Ok(Event::Gate {
+            trigger: GateTrigger::Created,
+            pull_request: pull_request(detail, origin)?.0,
+        }),
+        "pullRequestSourceBranchUpdated" => Ok(Event::Gate {
+            trigger: GateTrigger::SourceUpdated,
+            pull_request: pull_request(detail, origin)?.0,
+        }),
+        "pullRequestStatusChanged" => {
+            let (pull_request, _) = pull_request(detail, origin)?;
+            Ok(match (pull_request.status, pull_request.is_merged) {
+                (PullRequestStatus::Closed, false) => Event::Cleanup {
+                    reason: CleanupReason::Closed,
+                    pull_request,
+                },
+                (PullRequestStatus::Closed, true) => Event::ignore(
+                    "pull request closed by a merge: cleanup happens on pullRequestMergeStatusUpdated",
+                ),
+                (PullRequestStatus::Open, _) => Event::ignore(
+                    "pull request status changed but it is still Open (CodeCommit cannot reopen a pull request)",
+                ),
+            })
+        }
+        "pullRequestMergeStatusUpdated" => {
+            let (pull_request, raw) = pull_request(detail, origin)?;
+            Ok(if pull_request.is_merged {
+                Event::Cleanup {
+                    reason: CleanupReason::Merged {
+                        merge_option: raw.merge_option,
+                    },
+                    pull_request,
+                }
+            } else {
+                Event::ignore("merge status updated but the pull request is not merged")
+            })
+        }
+        "pullRequestApprovalRuleOverridden" => {
+            let (pull_request, raw) = pull_request(detail, origin)?;
+            let status = required(raw.override_status, "detail.overrideStatus")?;
+            Ok(match status.as_str() {
+                "OVERRIDE" => Event::Bypass {
+                    overridden_by: pull_request.caller_arn.clone(),
+                    pull_request,
+                },
+                "REVOKE" => Event::ignore(
+                    "approval rule override revoked: the approval rules apply again, nothing to gate",
+                ),
+                other => Event::ignore(format!(
+                    "unknown overrideStatus '{other}' on pullRequestApprovalRuleOverridden"
+                )),
+            })
+        }
+        "pullRequestApprovalRuleCreated" => Ok(Event::ignore(
+            "approval rule created: rules are configuration, not a new revision to gate",
+        )),
+        "pullRequestApprovalRuleUpdated" => Ok(Event::ignore(
+            "approval rule updated: rules are configuration, not a new revision to gate",
+        )),
+        "pullRequestApprovalRuleDeleted" => Ok(Event::ignore(
+            "approval rule deleted: rules are configuration, not a new revision to gate",
+        )),
+        "pullRequestApprovalStateChanged" => Ok(Event::ignore(
+            match detail.get("approvalStatus").and_then(Value::as_str) {
+                Some(status) => format!(
+                    "approval state changed ({status}): approval state changes are the gate's own output"
+                ),
+                None => "approval state changes are the gate's own output".to_owned(),
+            },
+        )),
+        other => Ok(Event::ignore(format!(
+            "unknown pull request event '{other}'"
+        ))),
+    }
+}
+
+fn pull_request(detail: &Value, origin: Origin) -> Result<(PullRequest, RawPrDetail), EventError> {
+    let mut raw: RawPrDetail = decode(detail, DETAIL)?;
+    let names = required(raw.repository_names.take(), "detail.repositoryNames")?;
+    let repository = match names.into_iter().next() {
+        Some(name) => non_empty(name, "detail.repositoryNames[0]")?,
+        None => {
+            return Err(EventError::invalid(
+                "detail.repositoryNames",
+                "must name at least one repository, got []",
+            ));
+        }
+    };
+    let status = match required(raw.pull_request_status.take(), "detail.pullRequestStatus")? {
+        s if s.eq_ignore_ascii_case("Open") => PullRequestStatus::Open,
+        s if s.eq_ignore_ascii_case("Closed") => PullRequestStatus::Closed,
+        s => {
+            return Err(EventError::invalid(
+                "detail.pullRequestStatus",
+                format!("must be \"Open\" or \"Closed\", got {}", quoted(&s)),
+            ));
+        }
+    };
+    let is_merged = match required(raw.is_merged.take(), "detail.isMerged")? {
+        s if s.eq_ignore_ascii_case("True") => true,
+        s if s.eq_ignore_ascii_case("False") => false,
+        s => {
+            return Err(EventError::invalid(
+                "detail.isMerged",
+                format!("must be \"True\" or \"False\", got {}", quoted(&s)),
+            ));
+        }
+    };
+    let pull_request = PullRequest {
+        repository: RepositoryName::new(repository),
+        id: PullRequestId::new(required_id(
+            raw.pull_request_id.take(),
+            "detail.pullRequestId",
+        )?),
+        title: required(raw.title.take(), "detail.title")?,
+        description: raw.description.take(),
+        author: required(raw.author.take(), "detail.author")?,
+        caller_arn: required_id(raw.caller_user_arn.take(), "detail.callerUserArn")?,
+        source_reference: required_id(raw.source_reference.take(), "detail.sourceReference")?,
+        destination_reference: required_id(
+            raw.destination_reference.take(),
+            "detail.destinationReference",
+        )?,
+        source_commit: CommitId::new(required_id(
+            raw.source_commit.take(),
+            "detail.sourceCommit",
+        )?),
+        destination_commit: CommitId::new(required_id(
+            raw.destination_commit.take(),
+            "detail.destinationCommit",
+        )?),
+        revision_id: raw
+            .revision_id
+            .take()
+            .filter(|r| !r.trim().is_empty())
+            .map(RevisionId::new),
+        status,
+        is_merged,
+        creation_date: required(raw.creation_date.take(), "detail.creationDate")?,
+        last_modified_date: required(raw.last_modified_date.take(), "detail.lastModifiedDate")?,
+        region: origin.region,
+        account: origin.account,
+    };
+    Ok((pull_request, raw))
+}
+
+fn pr_comment(detail: &Value, origin: Origin) -> Result<Event, EventError> {
+    let kind: RawKind = decode(detail, DETAIL)?;
+    let event = required(kind.event, "detail.event")?;
+    match event.as_str() {
+        "commentOnPullRequestCreated" => {}
+        "commentOnPullRequestUpdated" => {
+            return Ok(Event::ignore("edited comments are not commands"));
+        }
+        other => {
+            return Ok(Event::ignore(format!(
+                "unknown pull request comment event '{other}'"
+            )));
+        }
+    }
+    let raw: RawCommentDetail = decode(detail, DETAIL)?;
+    Ok(Event::Command(CommentEvent {
+        kind: CommentKind::Created,
+        repository: RepositoryName::new(required_id(raw.repository_name, "detail.repositoryName")?),
+        pull_request_id: PullRequestId::new(required_id(
+            raw.pull_request_id,
+            "detail.pullRequestId",
+        )?),
+        comment_id: CommentId::new(required_id(raw.comment_id, "detail.commentId")?),
+        in_reply_to: raw
+            .in_reply_to
+            .filter(|r| !r.trim().is_empty())
+            .map(CommentId::new),
+        before_commit: CommitId::new(required_id(raw.before_commit_id, "detail.beforeCommitId")?),
+        after_commit: CommitId::new(required_id(raw.after_commit_id, "detail.afterCommitId")?),
+        caller_arn: required_id(raw.caller_user_arn, "detail.callerUserArn")?,
+        display_name: raw.display_name,
+        email: raw.email_address,
+        region: origin.region,
+        account: origin.account,
+    }))
+}
+
+fn execution_status(detail: &Value) -> Result<Event, EventError> {
+    let status: RawStatus = decode(detail, DETAIL)?;
+    let status = match required(status.status, "detail.status")?.as_str() {
+        "SUCCEEDED" => RunStatus::Succeeded,
+        "FAILED" => RunStatus::Failed,
+        "TIMED_OUT" => RunStatus::TimedOut,
+        "ABORTED" => RunStatus::Aborted,
+        "RUNNING" => return Ok(Event::ignore("execution still RUNNING")),
+        "PENDING_REDRIVE" => {
+            return Ok(Event::ignore(
+                "execution is PENDING_REDRIVE: it has been redriven and will report again when it finishes",
+            ));
+        }
+        other => {
+            return Ok(Event::ignore(format!("unknown execution status '{other}'")));
+        }
+    };
+    let raw: RawExecutionDetail = decode(detail, DETAIL)?;
+    let input = double_encoded(raw.input, "detail.input")?;
+    let output = double_encoded(raw.output, "detail.output")?;
+    Ok(Event::RunFinished(RunFinished {
+        execution_arn: required_id(raw.execution_arn, "detail.executionArn")?,
+        state_machine_arn: required_id(raw.state_machine_arn, "detail.stateMachineArn")?,
+        name: required_id(raw.name, "detail.name")?,
+        status,
+        start_date_ms: required(raw.start_date, "detail.startDate")?,
+        stop_date_ms: raw.stop_date,
+        input_included: raw
+            .input_details
+            .and_then(|d| d.included)
+            .unwrap_or(input.is_some()),
+        input,
+        output_included: raw
+            .output_details
+            .and_then(|d| d.included)
+            .unwrap_or(output.is_some()),
+        output,
+        error: raw.error,
+        cause: raw.cause,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: every error names its field.
+
+/// A field the event cannot do without; `null` counts as missing.
+fn required<T>(value: Option<T>, field: &str) -> Result<T, EventError> {
+    value.ok_or_else(|| EventError::missing(field))
+}
+
+/// A required identifier: present and not blank.
+fn required_id(value: Option<String>, field: &str) -> Result<String, EventError> {
+    non_empty(required(value, field)?, field)
+}
+
+fn non_empty(value: String, field: &str) -> Result<String, EventError> {
+    if value.trim().is_empty() {
+        Err(EventError::invalid(
+            field,
+            format!("must not be blank, got {}", quoted(&value)),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Step Functions sends `input`/`output` as a string containing JSON; decode it.
+/// `null`/absent → `None`; a value that is already JSON (not a string) is taken as it is.
+fn double_encoded(value: Option<Value>, field: &str) -> Result<Option<Value>, EventError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => serde_json::from_str(&text).map(Some).map_err(|err| {
+            EventError::invalid(
+                field,
+                format!("must be a string containing JSON, but it does not parse: {err}"),
+            )
+        }),
+        Some(other) => Ok(Some(other)),
+    }
+}
+
+/// The `detail` object of a known detail-type.
+fn detail_object(detail: Option<Value>) -> Result<Value, EventError> {
+    match detail {
+        None | Some(Value::Null) => Err(EventError::missing(DETAIL)),
+        Some(object @ Value::Object(_)) => Ok(object),
+        Some(other) => Err(not_an_object(DETAIL, &other)),
+    }
+}
+
+/// Decodes an object into a raw struct whose fields are all `Option`. On a type error, finds the
+/// offending value and names it by its JSON path (see [`locate_wrong_type`]).
+fn decode<T: DeserializeOwned>(object: &Value, path: &str) -> Result<T, EventError> {
+    if !object.is_object() {
+        return Err(not_an_object(path, object));
+    }
+    T::deserialize(object).map_err(|whole| {
+        let mut segments = Vec::new();
+        let problem = locate_wrong_type::<T>(object, &mut segments).unwrap_or(whole);
+        let mut field = path.to_owned();
+        for segment in &segments {
+            match segment {
+                Segment::Key(key) => field = child_path(&field, key),
+                Segment::Index(i) => field = format!("{field}[{i}]"),
+            }
+        }
+        EventError::invalid(field, format!("has the wrong type: {problem}"))
+    })
+}
+
+/// One step of a JSON path.
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// `T` rejected `container` (found at `segments`). Every field of `T` is optional and unknown keys
+/// are ignored, so a payload holding a single child of `container` decodes exactly when that child
+/// is well typed: narrow down to the first child `T` rejects, and descend into it while an empty
+/// container of the same kind is accepted (that is, while the problem is inside, not the container
+/// itself). Returns the error for the deepest offending value, with `segments` pointing at it.
+fn locate_wrong_type<T: DeserializeOwned>(
+    container: &Value,
+    segments: &mut Vec<Segment>,
+) -> Option<serde_json::Error> {
+    let children: Vec<(Segment, &Value)> = match container {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, child)| (Segment::Key(key.clone()), child))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, child)| (Segment::Index(i), child))
+            .collect(),
+        _ => return None,
+    };
+    for (segment, child) in children {
+        segments.push(segment);
+        if let Err(err) = T::deserialize(&isolate(segments, child.clone())) {
+            let empty = match child {
+                Value::Object(_) => Some(Value::Object(Map::new())),
+                Value::Array(_) => Some(Value::Array(Vec::new())),
+                _ => None,
+            };
+            let descend =
+                empty.is_some_and(|empty| T::deserialize(&isolate(segments, empty)).is_ok());
+            if descend && let Some(deeper) = locate_wrong_type::<T>(child, segments) {
+                return Some(deeper);
+            }
+            return Some(err);
+        }
+        segments.pop();
+    }
+    None
+}
+
+/// A payload holding only `leaf`, at `segments` (`{"a": [leaf]}` for `a[3]`).
+fn isolate(segments: &[Segment], leaf: Value) -> Value {
+    segments
+        .iter()
+        .rev()
+        .fold(leaf, |inner, segment| match segment {
+            Segment::Key(key) => {
+                let mut map = Map::new();
+                map.insert(key.clone(), inner);
+                Value::Object(map)
+            }
+            Segment::Index(_) => Value::Array(vec![inner]),
+        })
+}
+
+fn child_path(parent: &str, key: &str) -> String {
+    if parent == ROOT {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+fn not_an_object(path: &str, value: &Value) -> EventError {
+    EventError::invalid(
+        path,
+        format!("must be a JSON object, got {}", json_kind(value)),
+    )
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A value quoted as JSON, so blanks and control characters stay visible.
+fn quoted(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
+}
+
+/// Explains payloads that are not EventBridge events but look like something we know.
+fn not_eventbridge_hint(envelope: &Value) -> Option<String> {
+    if envelope.get("detailType").is_some() {
+        Some(
+            "this looks like a CodeStar Notifications message (`detailType`); route the EventBridge event instead"
+                .to_owned(),
+        )
+    } else if envelope.get("Records").is_some() {
+        Some("this looks like an SNS/SQS batch; pass the EventBridge event itself".to_owned())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pr_event(event: &str, extra: Value) -> Value {
+        let mut detail = serde_json::json!({
+            "author": "arn:aws:iam::123456789012:user/Mary_Major",
+            "callerUserArn": "arn:aws:iam::123456789012:user/Mary_Major",
+            "creationDate": "Tue Oct 10 21:32:51 UTC 2023",
+            "destinationCommit": "1111111111111111111111111111111111111111",
+            "destinationReference": "refs/heads/main",
+            "event": event,
+            "isMerged": "False",
+            "lastModifiedDate": "Tue Oct 10 21:32:51 UTC 2023",
+            "notificationBody": "text",
+            "pullRequestId": "7",
+            "pullRequestStatus": "Open",
+            "repositoryNames": ["my-repo"],
+            "revisionId": "r",
+            "sourceCommit": "2222222222222222222222222222222222222222",
+            "sourceReference": "refs/heads/feature/x",
+            "title": "t"
+        });
+        if let (Some(detail), Value::Object(extra)) = (detail.as_object_mut(), extra) {
+            detail.extend(extra);
+        }
+        serde_json::json!({
+            "detail-type": DETAIL_TYPE_PR_STATE,
+            "source": "aws.codecommit",
+            "region": "us-east-1",
+            "account": "123456789012",
+            "detail": detail
+        })
+    }
+
+    #[test]
+    fn created_is_gate_with_branches() {
+        let event = parse_value(pr_event("pullRequestCreated", Value::Null)).expect("parses");
+        let pr = event.pull_request().expect("has a pull request");
+        assert_eq!(event.action(), "gate");
+        assert_eq!(pr.source_branch(), "feature/x");
+        assert_eq!(pr.destination_branch(), "main");
+        assert_eq!(pr.region.as_deref(), Some("us-east-1"));
+    }
+
+    #[test]
+    fn branch_name_keeps_non_branch_refs() {
+        assert_eq!(branch_name("refs/tags/v1"), "refs/tags/v1");
+        assert_eq!(branch_name("main"), "main");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let err = parse_value(pr_event(
+            "pullRequestCreated",
+            serde_json::json!({"pullRequestId": 7}),
+        ))
+        .expect_err("number id");
+        assert_eq!(err.field(), Some("detail.pullRequestId"));
+        assert!(err.to_string().contains("wrong type"), "{err}");
+    }
+
+    #[test]
+    fn null_required_field_is_missing() {
+        let err = parse_value(pr_event(
+            "pullRequestCreated",
+            serde_json::json!({"sourceCommit": null}),
+        ))
+        .expect_err("null commit");
+        assert_eq!(err.to_string(), "missing field `detail.sourceCommit`");
+    }
+
+    #[test]
+    fn blank_id_is_invalid() {
+        let err = parse_value(pr_event(
+            "pullRequestCreated",
+            serde_json::json!({"sourceCommit": "  "}),
+        ))
+        .expect_err("blank commit");
+        assert_eq!(
+            err.to_string(),
+            "`detail.sourceCommit` must not be blank, got \"  \""
+        );
+    }
+
+    #[test]
+    fn root_must_be_an_object() {
+        let err = parse("[1, 2]").expect_err("array");
+        assert_eq!(err.to_string(), "`$` must be a JSON object, got an array");
+        assert_eq!(err.field(), Some("$"));
+    }
+
+    #[test]
+    fn malformed_json_keeps_position_once() {
+        let err = parse("{\n  \"a\": }").expect_err("malformed");
+        match &err {
+            EventError::MalformedJson {
+                line,
+                column,
+                message,
+            } => {
+                assert_eq!((*line, *column), (2, 8));
+                assert!(!message.contains("line"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            "malformed JSON at line 2, column 8: expected value"
+        );
+    }
+
+    #[test]
+    fn double_encoded_values() {
+        assert_eq!(double_encoded(None, "f"), Ok(None));
+        assert_eq!(double_encoded(Some(Value::Null), "f"), Ok(None));
+        assert_eq!(
+            double_encoded(Some(Value::String("{\"a\":1}".into())), "f"),
+            Ok(Some(serde_json::json!({"a": 1})))
+        );
+        assert_eq!(
+            double_encoded(Some(serde_json::json!({"a": 1})), "f"),
+            Ok(Some(serde_json::json!({"a": 1})))
+        );
+        let err = double_encoded(Some(Value::String("nope".into())), "detail.output")
+            .expect_err("not JSON");
+        assert_eq!(err.field(), Some("detail.output"));
+    }
+
+    #[test]
+    fn event_serialises_with_action_tag() {
+        let json = serde_json::to_value(Event::ignore("why")).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"action": "ignore", "reason": "why"})
+        );
+    }
+}
