@@ -1,0 +1,1044 @@
+//! The gate file (`.gate.yml`): raw serde structs → one validation step → a [`Gate`] with compiled globs and checked references.
+//!
+//! Parsing is two-stage. [`raw`] mirrors the YAML exactly (`deny_unknown_fields`, a doc comment
+//! on every field stating its default) and is what the JSON Schema is generated from. [`Gate::parse`]
+//! then compiles every glob and checks every reference, collecting *all* errors with line, column
+//! and a hint, so one round trip fixes a broken file.
+
+use crate::ids::{CheckName, ComponentName};
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// Where the gate file lives in a repository unless configured otherwise.
+pub const DEFAULT_PATH: &str = ".gate.yml";
+/// The largest gate file accepted (bytes). Real files are a few KiB; this bounds parse time and memory.
+pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
+/// The only gate-file format version so far.
+pub const VERSION: u32 = 1;
+/// Default per-check timeout in minutes (CodeBuild's own default is 60).
+pub const DEFAULT_TIMEOUT_MINUTES: u32 = 30;
+/// CodeBuild's limits for a build timeout, in minutes.
+pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 5..=2160;
+/// Upper bound for `retries`, so a broken check cannot burn CI minutes forever.
+pub const MAX_RETRIES: u32 = 5;
+
+/// The YAML exactly as written: what serde reads and what the JSON Schema describes.
+pub mod raw {
+    use indexmap::IndexMap;
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+    use serde_saphyr::Spanned;
+    use std::collections::BTreeMap;
+
+    /// A gate file: which checks guard a pull request, and which changes select them.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schemars(title = "codecommit-gate gate file")]
+    pub struct GateFile {
+        /// Format version. Default: 1 (the only version).
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub version: Option<Spanned<u32>>,
+        /// Stage names in the order they run. Checks of one stage run in parallel; a failed
+        /// required check stops the stages after it. Required, at least one.
+        #[schemars(with = "Vec<String>")]
+        pub stages: Spanned<Vec<Spanned<String>>>,
+        /// Parts of the repository, by name. Default: none (every check then always runs).
+        #[serde(default)]
+        #[schemars(with = "IndexMap<String, Component>")]
+        pub components: IndexMap<String, Spanned<Component>>,
+        /// The checks, by name. Required, at least one.
+        #[schemars(with = "IndexMap<String, Check>")]
+        pub checks: Spanned<IndexMap<String, Spanned<Check>>>,
+        /// Globs of paths whose change runs every check (toolchain files, lock files, the gate
+        /// file itself). Default: none.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub global: Vec<Spanned<String>>,
+        /// Globs of paths whose change runs nothing (docs, images). A path that is both global
+        /// and ignored counts as global. Default: none.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub ignore: Vec<Spanned<String>>,
+        /// What a changed path that matches no component, global or ignore glob does.
+        /// Default: `run-all` (the safe choice).
+        #[serde(default)]
+        pub unmatched: Unmatched,
+        /// Which checks a pull request may skip, and who may ask. Default: nothing may be skipped.
+        #[serde(default)]
+        pub skip: Skip,
+        /// Destination branch → the source branches allowed to merge into it (globs). A
+        /// destination not listed accepts any source. Default: no rules.
+        #[serde(default)]
+        #[schemars(with = "BTreeMap<String, Vec<String>>")]
+        pub promotion: IndexMap<String, Spanned<Vec<Spanned<String>>>>,
+        /// Values every check inherits unless it sets its own. Default: see each field.
+        #[serde(default)]
+        pub defaults: Defaults,
+    }
+
+    /// A part of the repository.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Component {
+        /// Globs of the paths that belong to it (`*` stays within a folder, `**` crosses
+        /// folders, a trailing `/` means everything below). Required, at least one.
+        #[schemars(with = "Vec<String>")]
+        pub paths: Vec<Spanned<String>>,
+        /// Components this one depends on: a change there also selects this one. Cycles are
+        /// legal (a change in any member selects them all). Default: none.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub depends_on: Vec<Spanned<String>>,
+    }
+
+    /// A check: commands that must pass.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Check {
+        /// The stage it runs in (one of `stages`). Required.
+        #[schemars(with = "String")]
+        pub stage: Spanned<String>,
+        /// Components it covers: it runs when one of them is affected. Default: none, which
+        /// means the check runs on every pull request that changes anything not ignored.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub components: Vec<Spanned<String>>,
+        /// Shell commands run in order; the first that fails fails the check. Exactly one of
+        /// `commands` and `buildspec` is required.
+        #[serde(default)]
+        pub commands: Option<Vec<String>>,
+        /// Path of a buildspec file in the repository, used instead of `commands` on CodeBuild.
+        #[serde(default)]
+        pub buildspec: Option<String>,
+        /// Whether a failure blocks the merge. Default: true. Optional checks are reported
+        /// but never block, and only optional checks can be skipped.
+        #[serde(default)]
+        pub required: Option<bool>,
+        /// Minutes before the check is stopped and counted as failed (5–2160).
+        /// Default: `defaults.timeout`, else 30.
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub timeout: Option<Spanned<u32>>,
+        /// How often an infrastructure failure (CodeBuild error, throttling) is retried (0–5).
+        /// Default: `defaults.retries`, else 0.
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub retries: Option<Spanned<u32>>,
+        /// Whether a *test* failure is retried too (up to `retries`); a pass after a retry is
+        /// reported as flaky. Default: false.
+        #[serde(default)]
+        pub retry_on_failure: Option<bool>,
+        /// CodeBuild image. Default: `defaults.image`, else the project's image.
+        #[serde(default)]
+        pub image: Option<String>,
+        /// CodeBuild compute type, e.g. `BUILD_GENERAL1_SMALL`. Default: `defaults.compute_type`,
+        /// else the project's.
+        #[serde(default)]
+        pub compute_type: Option<String>,
+        /// Environment variables for the commands, passed as data (never spliced into shell
+        /// text). Default: none; merged over `defaults.env`.
+        #[serde(default)]
+        pub env: BTreeMap<String, String>,
+    }
+
+    /// Skipping checks: `/gate skip` in the PR description or a comment.
+    #[derive(Debug, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Skip {
+        /// Checks that may be skipped; each must be optional (`required: false`). Default: none.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub checks: Vec<Spanned<String>>,
+        /// IAM ARN globs of who may ask (e.g. `arn:aws:sts::123456789012:assumed-role/Leads/*`).
+        /// Default: none, so nobody may skip.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub authors: Vec<Spanned<String>>,
+    }
+
+    /// Defaults for every check.
+    #[derive(Debug, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Defaults {
+        /// Default timeout in minutes. Default: 30.
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub timeout: Option<Spanned<u32>>,
+        /// Default infrastructure retries. Default: 0.
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub retries: Option<Spanned<u32>>,
+        /// Default CodeBuild image. Default: the CodeBuild project's image.
+        #[serde(default)]
+        pub image: Option<String>,
+        /// Default CodeBuild compute type. Default: the CodeBuild project's.
+        #[serde(default)]
+        pub compute_type: Option<String>,
+        /// Environment variables for every check. Default: none.
+        #[serde(default)]
+        pub env: BTreeMap<String, String>,
+    }
+
+    /// What a path matching nothing does.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Unmatched {
+        /// Run every check (default: a file nobody claimed may matter to everyone).
+        #[default]
+        RunAll,
+        /// Treat it as ignored.
+        Ignore,
+    }
+}
+
+pub use raw::Unmatched;
+
+/// A position in the gate file, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Position {
+    /// Line, from 1.
+    pub line: u64,
+    /// Column, from 1.
+    pub column: u64,
+}
+
+/// One thing wrong with a gate file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GateFileError {
+    /// Path of the gate file in the repository.
+    pub file: String,
+    /// Where, when known.
+    pub position: Option<Position>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for GateFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some(p) => write!(f, "{}:{}:{}: {}", self.file, p.line, p.column, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything wrong with a gate file (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(transparent)]
+pub struct GateFileErrors(pub Vec<GateFileError>);
+
+impl fmt::Display for GateFileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a check runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Run {
+    /// Shell commands, in order.
+    Commands(Vec<String>),
+    /// A buildspec file in the repository (CodeBuild only; `gate run` reads its build commands).
+    Buildspec(String),
+}
+
+/// A validated check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Its name.
+    pub name: CheckName,
+    /// Its stage's name.
+    pub stage: String,
+    /// Its stage's position in [`Gate::stages`].
+    pub stage_index: usize,
+    /// Indices into [`Gate::components`]; empty means "always".
+    pub components: Vec<usize>,
+    /// What it runs.
+    pub run: Run,
+    /// Whether a failure blocks the merge.
+    pub required: bool,
+    /// Timeout, minutes.
+    pub timeout_minutes: u32,
+    /// Retries for infrastructure failures.
+    pub retries: u32,
+    /// Whether test failures are retried too.
+    pub retry_on_failure: bool,
+    /// CodeBuild image override.
+    pub image: Option<String>,
+    /// CodeBuild compute type override.
+    pub compute_type: Option<String>,
+    /// Environment variables (defaults merged in).
+    pub env: BTreeMap<String, String>,
+}
+
+/// A validated component.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// Its name.
+    pub name: ComponentName,
+    /// Its globs as written.
+    pub paths: Vec<String>,
+    /// Indices of the components it depends on.
+    pub depends_on: Vec<usize>,
+}
+
+/// A glob list as written plus its compiled form.
+#[derive(Debug, Clone)]
+pub struct Globs {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl Globs {
+    /// Whether `path` matches any of the globs.
+    pub fn is_match(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+
+    /// The first glob (as written) that matches `path`.
+    pub fn first_match(&self, path: &str) -> Option<&str> {
+        self.set
+            .matches(path)
+            .first()
+            .and_then(|&i| self.patterns.get(i))
+            .map(String::as_str)
+    }
+
+    /// The globs as written.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Whether there are no globs.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+}
+
+/// A promotion rule: which sources may merge into a destination.
+#[derive(Debug, Clone)]
+pub struct PromotionRule {
+    /// The destination pattern as written.
+    pub destination: String,
+    matcher: GlobMatcher,
+    /// Allowed sources.
+    pub sources: Globs,
+}
+
+impl PromotionRule {
+    /// Whether this rule governs `destination_branch`.
+    pub fn applies_to(&self, destination_branch: &str) -> bool {
+        self.matcher.is_match(destination_branch)
+    }
+}
+
+/// A validated gate file.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// Path of the file it came from (for messages).
+    pub file: String,
+    /// Stage names in order.
+    pub stages: Vec<String>,
+    /// Components in file order.
+    pub components: Vec<Component>,
+    /// Checks in file order.
+    pub checks: Vec<Check>,
+    /// Paths whose change runs everything.
+    pub global: Globs,
+    /// Paths whose change runs nothing.
+    pub ignore: Globs,
+    /// What an unclaimed path does.
+    pub unmatched: Unmatched,
+    /// Checks that may be skipped (all optional).
+    pub skippable: Vec<usize>,
+    /// Who may skip.
+    pub skip_authors: Globs,
+    /// Promotion rules in file order; the first that applies to a destination decides.
+    pub promotion: Vec<PromotionRule>,
+    /// Dependency cycles (each a list of component names), legal but worth a note.
+    pub cycles: Vec<Vec<ComponentName>>,
+    /// All component globs in one set, for the planner: pattern index → component index.
+    pub(crate) component_set: GlobSet,
+    pub(crate) component_of_pattern: Vec<usize>,
+    /// Reverse dependency edges: component → components that depend on it.
+    pub(crate) dependents: Vec<Vec<usize>>,
+}
+
+impl Gate {
+    /// Parses and validates a gate file. `file` names it in error messages.
+    pub fn parse(text: &str, file: &str) -> Result<Gate, GateFileErrors> {
+        let raw = parse_raw(text, file)?;
+        validate(raw, file)
+    }
+
+    /// The check with this name.
+    pub fn check(&self, name: &str) -> Option<(usize, &Check)> {
+        self.checks
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name.as_str() == name)
+    }
+
+    /// The JSON Schema of the gate file, pretty-printed (what `gate schema` prints).
+    pub fn json_schema() -> String {
+        let schema = schemars::schema_for!(raw::GateFile);
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+fn pos(loc: serde_saphyr::Location) -> Option<Position> {
+    (loc.line() > 0).then(|| Position {
+        line: loc.line(),
+        column: loc.column(),
+    })
+}
+
+fn at<T>(s: &Spanned<T>) -> Option<Position> {
+    pos(s.referenced)
+}
+
+/// Stage one: YAML → raw structs, with resource budgets against hostile input.
+fn parse_raw(text: &str, file: &str) -> Result<raw::GateFile, GateFileErrors> {
+    let one = |position, message: String, hint: Option<&str>| {
+        GateFileErrors(vec![GateFileError {
+            file: file.to_owned(),
+            position,
+            message,
+            hint: hint.map(str::to_owned),
+        }])
+    };
+    if text.len() > MAX_FILE_BYTES {
+        return Err(one(
+            None,
+            format!(
+                "the file is {} bytes; a gate file may be at most {} bytes",
+                text.len(),
+                MAX_FILE_BYTES
+            ),
+            Some("split generated content out of the gate file"),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(one(
+            None,
+            "the file is empty".to_owned(),
+            Some("start from gate.example.yml: it needs at least `stages` and `checks`"),
+        ));
+    }
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 32,
+            max_documents: 1,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_events: 2_000_000,
+            max_recorded_anchor_events: 100_000,
+            max_recorded_anchor_bytes: 4 * 1024 * 1024,
+        },
+    };
+    serde_saphyr::from_str_with_options::<raw::GateFile>(text, options).map_err(|e| {
+        let message = yaml_message(&e);
+        let hint = hint_for(&message);
+        one(e.location().and_then(pos), message, hint)
+    })
+}
+
+/// The error's message without the snippet and location that serde-saphyr appends.
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let full = e.without_snippet().to_string();
+    let first = full.lines().next().unwrap_or("invalid YAML").trim();
+    // serde-saphyr ends messages with " at line X column Y"; we print the position ourselves.
+    let trimmed = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    trimmed.trim_end_matches([',', '.', ':']).to_owned()
+}
+
+fn hint_for(message: &str) -> Option<&'static str> {
+    if message.contains("unknown field") {
+        Some("check the spelling; the keys are listed in gate.example.yml and `gate schema`")
+    } else if message.contains("missing field") {
+        Some("add the field; `stages` and `checks` are required, and every check needs a `stage`")
+    } else if message.contains("invalid u32") {
+        Some("expected a whole number here, e.g. `timeout: 20`")
+    } else if message.contains("budget") || message.contains("limit") {
+        Some("the file nests too deeply or uses too many aliases; write it out plainly")
+    } else {
+        None
+    }
+}
+
+struct Errors<'a> {
+    file: &'a str,
+    list: Vec<GateFileError>,
+}
+
+impl Errors<'_> {
+    fn push(&mut self, position: Option<Position>, message: impl Into<String>, hint: &str) {
+        self.list.push(GateFileError {
+            file: self.file.to_owned(),
+            position,
+            message: message.into(),
+            hint: (!hint.is_empty()).then(|| hint.to_owned()),
+        });
+    }
+}
+
+fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    let mut p = pattern
+        .trim_start_matches("./")
+        .trim_start_matches('/')
+        .to_owned();
+    if p.ends_with('/') {
+        p.push_str("**");
+    }
+    GlobBuilder::new(&p).literal_separator(true).build()
+}
+
+fn compile_globs(list: &[Spanned<String>], what: &str, errors: &mut Errors<'_>) -> Globs {
+    let mut builder = GlobSetBuilder::new();
+    let mut patterns = Vec::new();
+    for g in list {
+        match compile_glob(&g.value) {
+            Ok(glob) => {
+                builder.add(glob);
+                patterns.push(g.value.clone());
+            }
+            Err(e) => errors.push(
+                at(g),
+                format!("invalid glob `{}` in {what}: {}", g.value, e.kind()),
+                "globs use `*` within a folder, `**` across folders, `?`, `[abc]` and `{a,b}`",
+            ),
+        }
+    }
+    Globs {
+        set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
+        patterns,
+    }
+}
+
+fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let known: Vec<&str> = known.collect();
+    let close = known
+        .iter()
+        .filter(|k| edit_distance(k, name) <= 2)
+        .copied()
+        .collect::<Vec<_>>();
+    if let Some(first) = close.first() {
+        format!("did you mean `{first}`?")
+    } else if known.is_empty() {
+        "none are defined yet".to_owned()
+    } else {
+        format!("known: {}", known.join(", "))
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let v = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur.push(v);
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Stage two: check every reference, compile every glob.
+fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
+    let mut errors = Errors {
+        file,
+        list: Vec::new(),
+    };
+    const NAME_HINT: &str = "names use letters, digits, `-`, `_` and `.`, at most 64 characters";
+
+    if let Some(v) = &raw.version
+        && v.value != VERSION
+    {
+        errors.push(
+            at(v),
+            format!("unsupported version {}", v.value),
+            "this gate understands `version: 1`",
+        );
+    }
+
+    // Stages.
+    let mut stages = Vec::new();
+    let mut stage_index = HashMap::new();
+    if raw.stages.value.is_empty() {
+        errors.push(
+            at(&raw.stages),
+            "`stages` is empty",
+            "list at least one stage, e.g. `stages: [test]`",
+        );
+    }
+    for s in &raw.stages.value {
+        if !valid_name(&s.value) {
+            errors.push(
+                at(s),
+                format!("invalid stage name `{}`", s.value),
+                NAME_HINT,
+            );
+        }
+        if stage_index.insert(s.value.clone(), stages.len()).is_some() {
+            errors.push(
+                at(s),
+                format!("stage `{}` is listed twice", s.value),
+                "each stage appears once in `stages`",
+            );
+        } else {
+            stages.push(s.value.clone());
+        }
+    }
+
+    // Components.
+    let component_index: HashMap<&str, usize> = raw
+        .components
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let mut components = Vec::with_capacity(raw.components.len());
+    let mut component_set = GlobSetBuilder::new();
+    let mut component_of_pattern = Vec::new();
+    for (i, (name, c)) in raw.components.iter().enumerate() {
+        if !valid_name(name) {
+            errors.push(at(c), format!("invalid component name `{name}`"), NAME_HINT);
+        }
+        if c.value.paths.is_empty() {
+            errors.push(
+                at(c),
+                format!("component `{name}` has no `paths`"),
+                "give it at least one glob, e.g. `paths: [\"services/api/**\"]`",
+            );
+        }
+        for p in &c.value.paths {
+            match compile_glob(&p.value) {
+                Ok(glob) => {
+                    component_set.add(glob);
+                    component_of_pattern.push(i);
+                }
+                Err(e) => errors.push(
+                    at(p),
+                    format!(
+                        "invalid glob `{}` in component `{name}`: {}",
+                        p.value,
+                        e.kind()
+                    ),
+                    "globs use `*` within a folder, `**` across folders, `?`, `[abc]` and `{a,b}`",
+                ),
+            }
+        }
+        let mut depends_on = Vec::new();
+        for d in &c.value.depends_on {
+            match component_index.get(d.value.as_str()) {
+                Some(&j) if j == i => errors.push(
+                    at(d),
+                    format!("component `{name}` depends on itself"),
+                    "remove it from its own `depends_on`",
+                ),
+                Some(&j) => {
+                    if !depends_on.contains(&j) {
+                        depends_on.push(j);
+                    }
+                }
+                None => errors.push(
+                    at(d),
+                    format!(
+                        "component `{name}` depends on unknown component `{}`",
+                        d.value
+                    ),
+                    &suggest(&d.value, raw.components.keys().map(String::as_str)),
+                ),
+            }
+        }
+        components.push(Component {
+            name: ComponentName::new(name.clone()),
+            paths: c.value.paths.iter().map(|p| p.value.clone()).collect(),
+            depends_on,
+        });
+    }
+    let mut dependents = vec![Vec::new(); components.len()];
+    for (i, c) in components.iter().enumerate() {
+        for &d in &c.depends_on {
+            dependents[d].push(i);
+        }
+    }
+
+    // Defaults.
+    let defaults = &raw.defaults;
+    let check_timeout = |t: &Spanned<u32>, errors: &mut Errors<'_>| {
+        if !TIMEOUT_RANGE.contains(&t.value) {
+            errors.push(
+                at(t),
+                format!("timeout {} is out of range", t.value),
+                "CodeBuild accepts 5 to 2160 minutes",
+            );
+        }
+    };
+    let check_retries = |r: &Spanned<u32>, errors: &mut Errors<'_>| {
+        if r.value > MAX_RETRIES {
+            errors.push(
+                at(r),
+                format!("retries {} is more than {MAX_RETRIES}", r.value),
+                "retries are for infrastructure failures; fix a check that needs more",
+            );
+        }
+    };
+    if let Some(t) = &defaults.timeout {
+        check_timeout(t, &mut errors);
+    }
+    if let Some(r) = &defaults.retries {
+        check_retries(r, &mut errors);
+    }
+
+    // Checks.
+    let mut checks = Vec::with_capacity(raw.checks.value.len());
+    if raw.checks.value.is_empty() {
+        errors.push(
+            at(&raw.checks),
+            "`checks` is empty",
+            "define at least one check with a `stage` and `commands`",
+        );
+    }
+    let mut stage_used = vec![false; stages.len()];
+    for (name, c) in &raw.checks.value {
+        let spec = &c.value;
+        if !valid_name(name) {
+            errors.push(at(c), format!("invalid check name `{name}`"), NAME_HINT);
+        }
+        let stage_idx = match stage_index.get(&spec.stage.value) {
+            Some(&i) => {
+                stage_used[i] = true;
+                i
+            }
+            None => {
+                errors.push(
+                    at(&spec.stage),
+                    format!("check `{name}` uses unknown stage `{}`", spec.stage.value),
+                    &suggest(&spec.stage.value, stages.iter().map(String::as_str)),
+                );
+                0
+            }
+        };
+        let mut comps = Vec::new();
+        for comp in &spec.components {
+            match component_index.get(comp.value.as_str()) {
+                Some(&j) => {
+                    if !comps.contains(&j) {
+                        comps.push(j);
+                    }
+                }
+                None => errors.push(
+                    at(comp),
+                    format!("check `{name}` covers unknown component `{}`", comp.value),
+                    &suggest(&comp.value, raw.components.keys().map(String::as_str)),
+                ),
+            }
+        }
+        let run = match (&spec.commands, &spec.buildspec) {
+            (Some(cmds), None) if !cmds.is_empty() => Run::Commands(cmds.clone()),
+            (None, Some(b)) if !b.trim().is_empty() => Run::Buildspec(b.clone()),
+            (Some(_), Some(_)) => {
+                errors.push(
+                    at(c),
+                    format!("check `{name}` has both `commands` and `buildspec`"),
+                    "keep one: `commands` for inline shell, `buildspec` for a file",
+                );
+                Run::Commands(Vec::new())
+            }
+            _ => {
+                errors.push(
+                    at(c),
+                    format!("check `{name}` has nothing to run"),
+                    "add `commands: [\"...\"]` or `buildspec: path/to/buildspec.yml`",
+                );
+                Run::Commands(Vec::new())
+            }
+        };
+        if let Some(t) = &spec.timeout {
+            check_timeout(t, &mut errors);
+        }
+        if let Some(r) = &spec.retries {
+            check_retries(r, &mut errors);
+        }
+        for key in spec.env.keys().chain(defaults.env.keys()) {
+            if key.is_empty()
+                || key.starts_with("CODEBUILD_")
+                || !key
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                || key.starts_with(|ch: char| ch.is_ascii_digit())
+            {
+                errors.push(
+                    at(c),
+                    format!("check `{name}` has invalid environment variable name `{key}`"),
+                    "use letters, digits and `_`, not starting with a digit or CODEBUILD_",
+                );
+            }
+        }
+        let mut env = defaults.env.clone();
+        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        checks.push(Check {
+            name: CheckName::new(name.clone()),
+            stage: spec.stage.value.clone(),
+            stage_index: stage_idx,
+            components: comps,
+            run,
+            required: spec.required.unwrap_or(true),
+            timeout_minutes: spec
+                .timeout
+                .as_ref()
+                .or(defaults.timeout.as_ref())
+                .map_or(DEFAULT_TIMEOUT_MINUTES, |t| t.value),
+            retries: spec
+                .retries
+                .as_ref()
+                .or(defaults.retries.as_ref())
+                .map_or(0, |r| r.value),
+            retry_on_failure: spec.retry_on_failure.unwrap_or(false),
+            image: spec.image.clone().or_else(|| defaults.image.clone()),
+            compute_type: spec
+                .compute_type
+                .clone()
+                .or_else(|| defaults.compute_type.clone()),
+            env,
+        });
+    }
+    for (i, used) in stage_used.iter().enumerate() {
+        if !used && let Some(s) = raw.stages.value.iter().find(|s| s.value == stages[i]) {
+            errors.push(
+                at(s),
+                format!("stage `{}` has no checks", stages[i]),
+                "remove the stage or give a check `stage: <name>`",
+            );
+        }
+    }
+
+    // Global, ignore.
+    let global = compile_globs(&raw.global, "`global`", &mut errors);
+    let ignore = compile_globs(&raw.ignore, "`ignore`", &mut errors);
+
+    // Skip.
+    let mut skippable = Vec::new();
+    for s in &raw.skip.checks {
+        match raw.checks.value.get_index_of(s.value.as_str()) {
+            Some(i) => {
+                if checks.get(i).is_some_and(|c| c.required) {
+                    errors.push(
+                        at(s),
+                        format!("check `{}` is required and can never be skipped", s.value),
+                        "mark it `required: false`, or remove it from `skip.checks`",
+                    );
+                } else if !skippable.contains(&i) {
+                    skippable.push(i);
+                }
+            }
+            None => errors.push(
+                at(s),
+                format!("`skip.checks` names unknown check `{}`", s.value),
+                &suggest(&s.value, raw.checks.value.keys().map(String::as_str)),
+            ),
+        }
+    }
+    let skip_authors = compile_arn_globs(&raw.skip.authors, &mut errors);
+
+    // Promotion.
+    let mut promotion = Vec::new();
+    for (dest, sources) in &raw.promotion {
+        let matcher = match GlobBuilder::new(dest).literal_separator(true).build() {
+            Ok(g) => g.compile_matcher(),
+            Err(e) => {
+                errors.push(
+                    at(sources),
+                    format!(
+                        "invalid branch pattern `{dest}` in `promotion`: {}",
+                        e.kind()
+                    ),
+                    "use a branch name such as `production`, or a glob such as `release/*`",
+                );
+                continue;
+            }
+        };
+        if sources.value.is_empty() {
+            errors.push(
+                at(sources),
+                format!("`promotion.{dest}` allows no source branch"),
+                "list the branches that may merge into it, e.g. `[testing]`",
+            );
+        }
+        let mut builder = GlobSetBuilder::new();
+        let mut patterns = Vec::new();
+        for s in &sources.value {
+            match GlobBuilder::new(&s.value).literal_separator(true).build() {
+                Ok(g) => {
+                    builder.add(g);
+                    patterns.push(s.value.clone());
+                }
+                Err(e) => errors.push(
+                    at(s),
+                    format!("invalid branch pattern `{}`: {}", s.value, e.kind()),
+                    "use a branch name, or a glob such as `feature/*`",
+                ),
+            }
+        }
+        promotion.push(PromotionRule {
+            destination: dest.clone(),
+            matcher,
+            sources: Globs {
+                set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
+                patterns,
+            },
+        });
+    }
+
+    let component_set = match component_set.build() {
+        Ok(set) => set,
+        Err(e) => {
+            errors.push(None, format!("cannot compile component globs: {e}"), "");
+            GlobSet::empty()
+        }
+    };
+
+    if !errors.list.is_empty() {
+        errors.list.sort_by_key(|e| e.position);
+        return Err(GateFileErrors(errors.list));
+    }
+    let cycles = find_cycles(&components);
+    Ok(Gate {
+        file: file.to_owned(),
+        stages,
+        components,
+        checks,
+        global,
+        ignore,
+        unmatched: raw.unmatched,
+        skippable,
+        skip_authors,
+        promotion,
+        cycles,
+        component_set,
+        component_of_pattern,
+        dependents,
+    })
+}
+
+/// IAM ARN globs: `*` matches anything, including `/` (role paths and session names).
+fn compile_arn_globs(list: &[Spanned<String>], errors: &mut Errors<'_>) -> Globs {
+    let mut builder = GlobSetBuilder::new();
+    let mut patterns = Vec::new();
+    for a in list {
+        match GlobBuilder::new(&a.value).literal_separator(false).build() {
+            Ok(g) => {
+                builder.add(g);
+                patterns.push(a.value.clone());
+            }
+            Err(e) => errors.push(
+                at(a),
+                format!("invalid ARN pattern `{}`: {}", a.value, e.kind()),
+                "e.g. `arn:aws:sts::123456789012:assumed-role/Leads/*`",
+            ),
+        }
+    }
+    Globs {
+        set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
+        patterns,
+    }
+}
+
+/// Strongly connected components with more than one member (Tarjan, iterative so a
+/// 10,000-deep chain cannot overflow the stack).
+fn find_cycles(components: &[Component]) -> Vec<Vec<ComponentName>> {
+    let n = components.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut out = Vec::new();
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, next edge position)
+        let mut work = vec![(root, 0usize)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut edge)) = work.last_mut() {
+            if let Some(&w) = components[v].depends_on.get(*edge) {
+                *edge += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut members = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        members.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    if members.len() > 1 {
+                        members.sort_unstable();
+                        out.push(
+                            members
+                                .into_iter()
+                                .map(|m| components[m].name.clone())
+                                .collect(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}

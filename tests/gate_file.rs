@@ -1,0 +1,232 @@
+//! The gate file: the example parses, every mistake is an error with line, column and hint.
+
+use codecommit_gate::gate_file::{Gate, GateFileErrors, Run};
+
+fn errors(yaml: &str) -> String {
+    match Gate::parse(yaml, ".gate.yml") {
+        Ok(_) => panic!("expected errors for:\n{yaml}"),
+        Err(GateFileErrors(list)) => list
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+const MINIMAL: &str =
+    "stages: [test]\nchecks:\n  unit:\n    stage: test\n    commands: [make test]\n";
+
+#[test]
+fn the_example_gate_file_parses_and_says_what_it_documents() {
+    let text = std::fs::read_to_string("gate.example.yml").expect("gate.example.yml");
+    let gate = Gate::parse(&text, "gate.example.yml").expect("the example must be valid");
+    assert_eq!(gate.stages, ["lint", "test", "integration"]);
+    let names: Vec<_> = gate.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["core", "api", "web", "infra"]);
+    let (_, e2e) = gate.check("e2e").expect("e2e");
+    assert_eq!(e2e.run, Run::Buildspec("ci/e2e-buildspec.yml".into()));
+    assert_eq!(
+        (e2e.timeout_minutes, e2e.retries, e2e.retry_on_failure),
+        (60, 2, true)
+    );
+    let (_, fmt) = gate.check("fmt").expect("fmt");
+    assert!(fmt.components.is_empty() && fmt.required);
+    assert_eq!(
+        (fmt.timeout_minutes, fmt.retries),
+        (20, 1),
+        "defaults apply"
+    );
+    assert_eq!(
+        fmt.env.get("CARGO_TERM_COLOR").map(String::as_str),
+        Some("never")
+    );
+    let (_, web) = gate.check("web-tests").expect("web-tests");
+    assert_eq!(web.env.len(), 2, "check env merges over defaults");
+    let (docs, docs_check) = gate.check("docs-links").expect("docs-links");
+    assert!(!docs_check.required);
+    assert_eq!(gate.skippable, [docs]);
+    assert!(gate.cycles.is_empty());
+    assert_eq!(gate.promotion.len(), 2);
+}
+
+#[test]
+fn a_minimal_file_gets_the_documented_defaults() {
+    let gate = Gate::parse(MINIMAL, ".gate.yml").expect("valid");
+    let check = &gate.checks[0];
+    assert!(check.required);
+    assert_eq!((check.timeout_minutes, check.retries), (30, 0));
+    assert!(!check.retry_on_failure && check.image.is_none() && check.env.is_empty());
+    assert!(gate.components.is_empty() && gate.global.is_empty() && gate.ignore.is_empty());
+    assert_eq!(
+        gate.unmatched,
+        codecommit_gate::gate_file::Unmatched::RunAll
+    );
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_position_and_hint() {
+    insta::assert_snapshot!(errors(
+        "stages: [test]\nchecks:\n  unit:\n    stage: test\n    comands: [make]\n"
+    ));
+}
+
+#[test]
+fn yaml_syntax_errors_have_line_and_column() {
+    insta::assert_snapshot!(errors("stages: [test\nchecks:\n  unit: {stage: test}\n"));
+}
+
+#[test]
+fn wrong_types_name_the_place() {
+    insta::assert_snapshot!(errors(
+        "stages: [test]\nchecks:\n  unit:\n    stage: test\n    commands: [make]\n    timeout: soon\n"
+    ));
+}
+
+#[test]
+fn every_reference_is_checked_and_all_errors_are_reported_at_once() {
+    let yaml = r#"stages: [lint, test, deploy]
+components:
+  api:
+    paths: ["services/api/**"]
+    depends_on: [core, api]
+  web:
+    paths: []
+checks:
+  lint:
+    stage: lnt
+    commands: [make lint]
+  unit:
+    stage: test
+    components: [ap]
+    commands: [make test]
+    timeout: 3
+    retries: 9
+  both:
+    stage: test
+    commands: [x]
+    buildspec: b.yml
+  none:
+    stage: test
+skip:
+  checks: [unit, nope]
+  authors: ["arn:aws:iam::1:user/[x"]
+global: ["src/{a,b"]
+promotion:
+  main: []
+"#;
+    insta::assert_snapshot!(errors(yaml));
+}
+
+#[test]
+fn missing_required_sections_are_explained() {
+    insta::assert_snapshot!(errors("stages: [test]\n"));
+    insta::assert_snapshot!("empty_file", errors("  \n"));
+    insta::assert_snapshot!("empty_lists", errors("stages: []\nchecks: {}\n"));
+}
+
+#[test]
+fn dependency_cycles_are_legal_and_noted() {
+    let yaml = r#"stages: [test]
+components:
+  a: {paths: [a/], depends_on: [b]}
+  b: {paths: [b/], depends_on: [c]}
+  c: {paths: [c/], depends_on: [a]}
+  d: {paths: [d/], depends_on: [a]}
+checks:
+  t: {stage: test, components: [d], commands: [x]}
+"#;
+    let gate = Gate::parse(yaml, ".gate.yml").expect("cycles are legal");
+    let cycles: Vec<Vec<&str>> = gate
+        .cycles
+        .iter()
+        .map(|c| c.iter().map(|n| n.as_str()).collect())
+        .collect();
+    assert_eq!(cycles, vec![vec!["a", "b", "c"]]);
+}
+
+#[test]
+fn a_deep_dependency_chain_does_not_overflow() {
+    let mut yaml = String::from("stages: [test]\ncomponents:\n");
+    let n = 10_000;
+    for i in 0..n {
+        let dep = if i + 1 < n {
+            format!("c{}", i + 1)
+        } else {
+            "c0".into()
+        };
+        yaml.push_str(&format!(
+            "  c{i}: {{paths: [c{i}/], depends_on: [{dep}]}}\n"
+        ));
+    }
+    yaml.push_str("checks:\n  t: {stage: test, components: [c0], commands: [x]}\n");
+    let gate = Gate::parse(&yaml, ".gate.yml").expect("valid");
+    assert_eq!(gate.cycles.len(), 1);
+    assert_eq!(gate.cycles[0].len(), n);
+}
+
+#[test]
+fn hostile_yaml_is_refused_quickly() {
+    // A billion-laughs style alias bomb.
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    bomb.push_str("stages: [test]\n");
+    let started = std::time::Instant::now();
+    let message = errors(&bomb);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(message.starts_with(".gate.yml:"), "{message}");
+
+    let deep = format!("stages: {}{}\n", "[".repeat(200), "]".repeat(200));
+    assert!(errors(&deep).contains(".gate.yml:1:"));
+
+    let huge = format!("# {}\n{MINIMAL}", "x".repeat(3 * 1024 * 1024));
+    insta::assert_snapshot!("too_big", errors(&huge));
+}
+
+#[test]
+fn duplicate_keys_are_errors() {
+    let yaml = "stages: [test]\nchecks:\n  unit: {stage: test, commands: [a]}\n  unit: {stage: test, commands: [b]}\n";
+    let message = errors(yaml);
+    assert!(message.starts_with(".gate.yml:4:"), "{message}");
+}
+
+#[test]
+fn the_committed_json_schema_is_in_sync() {
+    let committed = std::fs::read_to_string("gate.schema.json").unwrap_or_default();
+    let current = Gate::json_schema();
+    if committed != current {
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write("gate.schema.json", &current).expect("write gate.schema.json");
+        } else {
+            panic!(
+                "gate.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test --test gate_file` (or `gate schema > gate.schema.json`)"
+            );
+        }
+    }
+    let schema: serde_json::Value = serde_json::from_str(&current).expect("schema is JSON");
+    let props = &schema["properties"];
+    for key in [
+        "version",
+        "stages",
+        "components",
+        "checks",
+        "global",
+        "ignore",
+        "unmatched",
+        "skip",
+        "promotion",
+        "defaults",
+    ] {
+        assert!(props.get(key).is_some(), "schema lacks `{key}`");
+    }
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+}
