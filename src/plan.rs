@@ -1,0 +1,623 @@
+//! The planner: changed paths + gate file + PR facts + directives → which checks run, and why.
+//!
+//! A path selects components through their globs; an affected component selects every
+//! component that depends on it, transitively; a check runs when one of its components is
+//! affected (or always, when it covers none). A global path runs everything, an ignored path
+//! nothing, an unclaimed path follows `unmatched`. Then the promotion rule and the `/gate`
+//! directives apply. Every decision carries its reasons.
+
+use crate::gate_file::{Gate, Unmatched};
+use crate::ids::{CheckName, ComponentName};
+use crate::policy::{self, Directive, PromotionViolation};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// A changed path. A rename names both sides; both count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedPath {
+    /// The path after the change (for a delete: the deleted path).
+    pub path: String,
+    /// The path before a rename or move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_path: Option<String>,
+}
+
+impl ChangedPath {
+    /// An added, modified or deleted path.
+    pub fn new(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            old_path: None,
+        }
+    }
+
+    /// A rename from `old` to `new`.
+    pub fn renamed(old: impl Into<String>, new: impl Into<String>) -> Self {
+        Self {
+            path: new.into(),
+            old_path: Some(old.into()),
+        }
+    }
+
+    fn sides(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.path.as_str()).chain(self.old_path.as_deref())
+    }
+}
+
+/// Where a directive came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectiveSource {
+    /// A line of the PR description (its author is the PR's author).
+    Description,
+    /// A PR comment.
+    Comment,
+}
+
+/// A directive and who gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// What was asked.
+    pub directive: Directive,
+    /// The IAM identity that asked.
+    pub author: String,
+    /// Where it was written.
+    pub source: DirectiveSource,
+}
+
+/// Everything the planner looks at.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInput<'a> {
+    /// Paths changed between the merge base and the source commit.
+    pub changes: &'a [ChangedPath],
+    /// The PR's source branch (without `refs/heads/`).
+    pub source_branch: Option<&'a str>,
+    /// The PR's destination branch (without `refs/heads/`).
+    pub destination_branch: Option<&'a str>,
+    /// The PR's author (an IAM ARN, usually).
+    pub author: Option<&'a str>,
+    /// The PR's description, scanned for `/gate` lines.
+    pub description: Option<&'a str>,
+    /// Directives from comments, in order, after the description's.
+    pub requests: &'a [Request],
+}
+
+/// Why a component is affected, or a check runs or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// A path of the component changed (`more` other paths too).
+    Changed {
+        /// The first path.
+        path: String,
+        /// How many more of its paths changed.
+        more: usize,
+    },
+    /// A component it depends on is affected.
+    DependsOn {
+        /// That component.
+        component: ComponentName,
+    },
+    /// A global path changed: everything runs.
+    Global {
+        /// The path.
+        path: String,
+        /// The glob it matched.
+        pattern: String,
+    },
+    /// A path no component claims changed, and `unmatched: run-all`.
+    Unmatched {
+        /// The path.
+        path: String,
+    },
+    /// The check covers an affected component.
+    Covers {
+        /// The component.
+        component: ComponentName,
+    },
+    /// The check covers no component, so it runs on every PR with a relevant change.
+    Always,
+    /// None of the check's components is affected.
+    NotAffected,
+    /// Every changed path is ignored.
+    AllIgnored,
+    /// The PR changes no path.
+    NoChanges,
+    /// Skipped by `/gate skip`.
+    SkippedBy {
+        /// Who asked.
+        author: String,
+        /// Their reason, if given.
+        reason: Option<String>,
+    },
+    /// Not named by `/gate only`.
+    NotInOnly {
+        /// Who asked.
+        author: String,
+    },
+    /// Added by `/gate run`.
+    RequestedBy {
+        /// Who asked.
+        author: String,
+    },
+    /// The promotion rule refuses this PR, so nothing runs.
+    PromotionRefused,
+}
+
+/// The decision for one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedCheck {
+    /// The check.
+    pub name: CheckName,
+    /// Its stage.
+    pub stage: String,
+    /// Its stage's position.
+    pub stage_index: usize,
+    /// Whether a failure blocks.
+    pub required: bool,
+    /// Run it (true) or skip it (false).
+    pub run: bool,
+    /// Why.
+    pub reasons: Vec<Reason>,
+}
+
+/// Whether one component is affected, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedComponent {
+    /// The component.
+    pub name: ComponentName,
+    /// Whether it is affected.
+    pub affected: bool,
+    /// Why.
+    pub reasons: Vec<Reason>,
+}
+
+/// What became of one directive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectiveOutcome {
+    /// The directive as understood, or the line that could not be.
+    pub text: String,
+    /// Who gave it.
+    pub author: String,
+    /// Where.
+    pub source: DirectiveSource,
+    /// Whether it was applied (in part).
+    pub accepted: bool,
+    /// What was refused, and why (empty when everything was applied).
+    pub refusals: Vec<Refusal>,
+}
+
+/// Why (part of) a directive was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The author is not in `skip.authors`.
+    NotAllowed,
+    /// The author may not ask for more runs.
+    NotAllowedToRun,
+    /// No check has that name.
+    UnknownCheck {
+        /// The name as written.
+        check: CheckName,
+    },
+    /// Required checks can never be skipped.
+    Required {
+        /// The check.
+        check: CheckName,
+    },
+    /// The check is optional but not listed in `skip.checks`.
+    NotSkippable {
+        /// The check.
+        check: CheckName,
+    },
+    /// The line is not a directive the gate understands.
+    Syntax {
+        /// What is wrong.
+        problem: String,
+    },
+    /// `/gate retry` means something only in a comment.
+    RetryInDescription,
+}
+
+/// The planner's overall answer before anything runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanVerdict {
+    /// Some checks must run.
+    Run,
+    /// Nothing needs to run: the gate passes.
+    Pass,
+    /// The gate fails without running anything (promotion rule).
+    Fail,
+}
+
+/// The plan: every check run or skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Every check of the gate file, in stage order, then file order.
+    pub checks: Vec<PlannedCheck>,
+    /// Every component, in file order.
+    pub components: Vec<PlannedComponent>,
+    /// The directives found and what became of them.
+    pub directives: Vec<DirectiveOutcome>,
+    /// The promotion rule that refuses this PR, if any.
+    pub promotion: Option<PromotionViolation>,
+    /// How many paths changed.
+    pub changed_paths: usize,
+    /// The overall answer.
+    pub verdict: PlanVerdict,
+}
+
+impl Plan {
+    /// The checks that run, in stage order.
+    pub fn to_run(&self) -> impl Iterator<Item = &PlannedCheck> {
+        self.checks.iter().filter(|c| c.run)
+    }
+
+    /// The checks that are skipped.
+    pub fn skipped(&self) -> impl Iterator<Item = &PlannedCheck> {
+        self.checks.iter().filter(|c| !c.run)
+    }
+}
+
+/// What the changed paths select, before directives.
+enum Selection {
+    /// Everything, because of this reason (global or unmatched path).
+    Everything(Reason),
+    /// These components are directly changed: (first path, count).
+    Components(Vec<Option<(String, usize)>>),
+}
+
+fn normalize(path: &str) -> &str {
+    path.trim_start_matches("./").trim_start_matches('/')
+}
+
+fn select(gate: &Gate, changes: &[ChangedPath]) -> (Selection, bool) {
+    let mut direct: Vec<Option<(String, usize)>> = vec![None; gate.components.len()];
+    let mut relevant = false;
+    let mut unmatched: Option<String> = None;
+    let mut hits = Vec::new();
+    for change in changes {
+        for side in change.sides() {
+            let path = normalize(side);
+            if path.is_empty() {
+                continue;
+            }
+            if let Some(pattern) = gate.global.first_match(path) {
+                let reason = Reason::Global {
+                    path: path.to_owned(),
+                    pattern: pattern.to_owned(),
+                };
+                return (Selection::Everything(reason), true);
+            }
+            if gate.ignore.is_match(path) {
+                continue;
+            }
+            gate.component_set.matches_into(path, &mut hits);
+            if hits.is_empty() {
+                match gate.unmatched {
+                    Unmatched::RunAll => {
+                        relevant = true;
+                        if unmatched.is_none() {
+                            unmatched = Some(path.to_owned());
+                        }
+                    }
+                    Unmatched::Ignore => {}
+                }
+                continue;
+            }
+            relevant = true;
+            let mut last = usize::MAX;
+            for &h in &hits {
+                let c = gate.component_of_pattern[h];
+                if c == last {
+                    continue;
+                }
+                last = c;
+                match &mut direct[c] {
+                    Some((_, n)) => *n += 1,
+                    slot @ None => *slot = Some((path.to_owned(), 1)),
+                }
+            }
+        }
+    }
+    match unmatched {
+        // Keep scanning above so a global path (stronger reason) wins; report the first unclaimed one.
+        Some(path) => (Selection::Everything(Reason::Unmatched { path }), true),
+        None => (Selection::Components(direct), relevant),
+    }
+}
+
+/// Plans the checks for one PR revision. Pure and deterministic.
+pub fn plan(gate: &Gate, input: &PlanInput<'_>) -> Plan {
+    let (selection, relevant) = select(gate, input.changes);
+
+    // Components.
+    let mut comp_reasons: Vec<Vec<Reason>> = vec![Vec::new(); gate.components.len()];
+    let mut affected = vec![false; gate.components.len()];
+    match &selection {
+        Selection::Everything(reason) => {
+            affected.iter_mut().for_each(|a| *a = true);
+            comp_reasons.iter_mut().for_each(|r| r.push(reason.clone()));
+        }
+        Selection::Components(direct) => {
+            let mut queue = VecDeque::new();
+            for (i, d) in direct.iter().enumerate() {
+                if let Some((path, n)) = d {
+                    affected[i] = true;
+                    comp_reasons[i].push(Reason::Changed {
+                        path: path.clone(),
+                        more: n - 1,
+                    });
+                    queue.push_back(i);
+                }
+            }
+            while let Some(c) = queue.pop_front() {
+                for &d in &gate.dependents[c] {
+                    if !affected[d] {
+                        affected[d] = true;
+                        comp_reasons[d].push(Reason::DependsOn {
+                            component: gate.components[c].name.clone(),
+                        });
+                        queue.push_back(d);
+                    }
+                }
+            }
+        }
+    }
+
+    // Checks, before directives.
+    let mut checks: Vec<PlannedCheck> = gate
+        .checks
+        .iter()
+        .map(|check| {
+            let (run, reasons) = if !relevant {
+                let why = if input.changes.is_empty() {
+                    Reason::NoChanges
+                } else {
+                    Reason::AllIgnored
+                };
+                (false, vec![why])
+            } else if let Selection::Everything(reason) = &selection {
+                (true, vec![reason.clone()])
+            } else if check.components.is_empty() {
+                (true, vec![Reason::Always])
+            } else {
+                let covers: Vec<Reason> = check
+                    .components
+                    .iter()
+                    .filter(|&&c| affected[c])
+                    .map(|&c| Reason::Covers {
+                        component: gate.components[c].name.clone(),
+                    })
+                    .collect();
+                if covers.is_empty() {
+                    (false, vec![Reason::NotAffected])
+                } else {
+                    (true, covers)
+                }
+            };
+            PlannedCheck {
+                name: check.name.clone(),
+                stage: check.stage.clone(),
+                stage_index: check.stage_index,
+                required: check.required,
+                run,
+                reasons,
+            }
+        })
+        .collect();
+
+    // Promotion.
+    let promotion = match (input.source_branch, input.destination_branch) {
+        (Some(source), Some(destination)) => policy::check_promotion(gate, source, destination),
+        _ => None,
+    };
+
+    // Directives: the description's (by the PR author), then the comments'.
+    let author = input.author.unwrap_or_default();
+    let mut requests: Vec<Result<Request, (String, String, DirectiveSource)>> = Vec::new();
+    if let Some(description) = input.description {
+        for parsed in policy::parse_directives(description) {
+            requests.push(match parsed {
+                Ok(directive) => Ok(Request {
+                    directive,
+                    author: author.to_owned(),
+                    source: DirectiveSource::Description,
+                }),
+                Err(e) => Err((e.line, e.problem, DirectiveSource::Description)),
+            });
+        }
+    }
+    requests.extend(input.requests.iter().cloned().map(Ok));
+    let mut directives = Vec::new();
+    for request in requests {
+        let outcome = match request {
+            Ok(request) => apply(gate, &mut checks, &request, author),
+            Err((line, problem, source)) => DirectiveOutcome {
+                text: line,
+                author: author.to_owned(),
+                source,
+                accepted: false,
+                refusals: vec![Refusal::Syntax { problem }],
+            },
+        };
+        directives.push(outcome);
+    }
+
+    if promotion.is_some() {
+        for c in &mut checks {
+            c.run = false;
+            c.reasons = vec![Reason::PromotionRefused];
+        }
+    }
+
+    checks.sort_by_key(|c| c.stage_index);
+    let verdict = if promotion.is_some() {
+        PlanVerdict::Fail
+    } else if checks.iter().any(|c| c.run) {
+        PlanVerdict::Run
+    } else {
+        PlanVerdict::Pass
+    };
+    Plan {
+        components: gate
+            .components
+            .iter()
+            .zip(affected)
+            .zip(comp_reasons)
+            .map(|((c, affected), reasons)| PlannedComponent {
+                name: c.name.clone(),
+                affected,
+                reasons: if affected { reasons } else { Vec::new() },
+            })
+            .collect(),
+        checks,
+        directives,
+        promotion,
+        changed_paths: input.changes.len(),
+        verdict,
+    }
+}
+
+/// The directive as a `/gate` line, for the report.
+pub fn directive_text(d: &Directive) -> String {
+    let join = |checks: &[CheckName]| {
+        checks
+            .iter()
+            .map(CheckName::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match d {
+        Directive::Skip { checks, reason } => match reason {
+            Some(r) => format!("/gate skip {} -- {r}", join(checks)),
+            None => format!("/gate skip {}", join(checks)),
+        },
+        Directive::Only { checks } => format!("/gate only {}", join(checks)),
+        Directive::Run { checks } => format!("/gate run {}", join(checks)),
+        Directive::Retry => "/gate retry".to_owned(),
+    }
+}
+
+fn apply(
+    gate: &Gate,
+    checks: &mut [PlannedCheck],
+    request: &Request,
+    pr_author: &str,
+) -> DirectiveOutcome {
+    let mut refusals = Vec::new();
+    let mut applied = false;
+    let who = request.author.as_str();
+    let index_of =
+        |checks: &[PlannedCheck], name: &CheckName| checks.iter().position(|c| &c.name == name);
+    let skippable = |name: &CheckName| {
+        gate.skippable
+            .iter()
+            .any(|&i| gate.checks.get(i).is_some_and(|c| &c.name == name))
+    };
+    match &request.directive {
+        Directive::Skip {
+            checks: names,
+            reason,
+        } => {
+            if !policy::may_skip(gate, who) {
+                refusals.push(Refusal::NotAllowed);
+            } else {
+                for name in names {
+                    match index_of(checks, name) {
+                        None => refusals.push(Refusal::UnknownCheck {
+                            check: name.clone(),
+                        }),
+                        Some(i) if checks[i].required => refusals.push(Refusal::Required {
+                            check: name.clone(),
+                        }),
+                        Some(_) if !skippable(name) => refusals.push(Refusal::NotSkippable {
+                            check: name.clone(),
+                        }),
+                        Some(i) => {
+                            applied = true;
+                            checks[i].run = false;
+                            checks[i].reasons = vec![Reason::SkippedBy {
+                                author: who.to_owned(),
+                                reason: reason.clone(),
+                            }];
+                        }
+                    }
+                }
+            }
+        }
+        Directive::Only { checks: names } => {
+            if !policy::may_skip(gate, who) {
+                refusals.push(Refusal::NotAllowed);
+            } else {
+                for name in names {
+                    if index_of(checks, name).is_none() {
+                        refusals.push(Refusal::UnknownCheck {
+                            check: name.clone(),
+                        });
+                    }
+                }
+                for c in checks.iter_mut() {
+                    if names.contains(&c.name) || !c.run {
+                        continue;
+                    }
+                    if c.required {
+                        refusals.push(Refusal::Required {
+                            check: c.name.clone(),
+                        });
+                    } else if !skippable(&c.name) {
+                        refusals.push(Refusal::NotSkippable {
+                            check: c.name.clone(),
+                        });
+                    } else {
+                        applied = true;
+                        c.run = false;
+                        c.reasons = vec![Reason::NotInOnly {
+                            author: who.to_owned(),
+                        }];
+                    }
+                }
+            }
+        }
+        Directive::Run { checks: names } => {
+            if !policy::may_request_runs(gate, who, pr_author) {
+                refusals.push(Refusal::NotAllowedToRun);
+            } else {
+                for name in names {
+                    match index_of(checks, name) {
+                        None => refusals.push(Refusal::UnknownCheck {
+                            check: name.clone(),
+                        }),
+                        Some(i) => {
+                            applied = true;
+                            if !checks[i].run {
+                                checks[i].run = true;
+                                checks[i].reasons = vec![Reason::RequestedBy {
+                                    author: who.to_owned(),
+                                }];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Directive::Retry => {
+            if request.source == DirectiveSource::Description {
+                refusals.push(Refusal::RetryInDescription);
+            } else if !policy::may_request_runs(gate, who, pr_author) {
+                refusals.push(Refusal::NotAllowedToRun);
+            } else {
+                // Retrying is the caller's business (it re-runs failed checks); the plan is unchanged.
+                applied = true;
+            }
+        }
+    }
+    DirectiveOutcome {
+        text: directive_text(&request.directive),
+        author: who.to_owned(),
+        source: request.source,
+        accepted: applied,
+        refusals,
+    }
+}
