@@ -1,0 +1,3 @@
+//! Adapters for the embedded default: a git repository on this machine instead of CodeCommit.
+
+pub mod git;
