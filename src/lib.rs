@@ -14,6 +14,8 @@ pub mod gate_file;
 pub mod ids;
 pub mod lambda;
 pub mod local;
+pub mod machine;
 pub mod plan;
 pub mod policy;
+pub mod ports;
 pub mod report;

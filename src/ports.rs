@@ -1,0 +1,400 @@
+//! The narrow traits the gate's flows are written against: pull requests, executions, the ledger, the notifier.
+//!
+//! Each has an `aws` adapter (production), a `local` adapter (the embedded default) and an
+//! in-memory fake ([`crate::memory`]) for flow tests. Adapters decide once whether a failure is
+//! transient (throttling, 5xx, timeouts: worth retrying later) or permanent; the flows fail
+//! closed on both, and return an error so the event is not lost.
+
+use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
+use crate::machine::ExecutionInput;
+use crate::plan::ChangedPath;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+/// A failed call to an external service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// Throttling, a 5xx or a timeout that outlived the client's retries.
+    #[error("{call} failed (transient, retry later): {message}")]
+    Transient {
+        /// The API call, e.g. `codecommit:GetPullRequest`.
+        call: &'static str,
+        /// What the service said.
+        message: String,
+    },
+    /// Access denied, a validation error, a missing resource that must exist.
+    #[error("{call} failed: {message}")]
+    Permanent {
+        /// The API call.
+        call: &'static str,
+        /// What the service said.
+        message: String,
+    },
+}
+
+impl PortError {
+    /// The API call that failed.
+    pub fn call(&self) -> &'static str {
+        match self {
+            PortError::Transient { call, .. } | PortError::Permanent { call, .. } => call,
+        }
+    }
+
+    /// A stable name for the error kind (Lambda `errorType`, Step Functions `Retry` matching).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            PortError::Transient { .. } => "GateTransientError",
+            PortError::Permanent { .. } => "GatePermanentError",
+        }
+    }
+}
+
+/// Result of a port call.
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Open or closed, as the API says it (`OPEN` / `CLOSED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrStatus {
+    /// Open.
+    Open,
+    /// Closed (merged or not).
+    Closed,
+}
+
+/// A pull request as `GetPullRequest` returns it now (events can be stale).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestState {
+    /// The repository (the first target's).
+    pub repository: RepositoryName,
+    /// The PR.
+    pub id: PullRequestId,
+    /// Title.
+    pub title: String,
+    /// Description, when there is one.
+    pub description: Option<String>,
+    /// Author ARN.
+    pub author_arn: String,
+    /// Open or closed.
+    pub status: PrStatus,
+    /// Whether it was merged.
+    pub is_merged: bool,
+    /// `refs/heads/...` of the source.
+    pub source_reference: String,
+    /// `refs/heads/...` of the destination.
+    pub destination_reference: String,
+    /// The source tip.
+    pub source_commit: CommitId,
+    /// The destination tip.
+    pub destination_commit: CommitId,
+    /// The merge base, when CodeCommit knows it.
+    pub merge_base: Option<CommitId>,
+    /// The current revision; approvals bind to it.
+    pub revision_id: RevisionId,
+    /// Names of the approval rules on the PR.
+    pub approval_rules: Vec<String>,
+}
+
+impl PullRequestState {
+    /// The source branch name.
+    pub fn source_branch(&self) -> &str {
+        branch(&self.source_reference)
+    }
+
+    /// The destination branch name.
+    pub fn destination_branch(&self) -> &str {
+        branch(&self.destination_reference)
+    }
+}
+
+fn branch(reference: &str) -> &str {
+    reference.strip_prefix("refs/heads/").unwrap_or(reference)
+}
+
+/// Whether the source merges cleanly into the destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mergeable", rename_all = "snake_case")]
+pub enum Mergeability {
+    /// It merges.
+    Clean,
+    /// These files conflict.
+    Conflicts {
+        /// Conflicting paths.
+        paths: Vec<String>,
+    },
+}
+
+/// A PR comment as the gate sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentData {
+    /// Its id.
+    pub id: CommentId,
+    /// Its text.
+    pub content: String,
+    /// Who wrote it.
+    pub author_arn: String,
+    /// Whether it was deleted.
+    pub deleted: bool,
+}
+
+/// Where a PR comment goes: `PostCommentForPullRequest` wants the commits it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentTarget {
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The PR.
+    pub pull_request_id: PullRequestId,
+    /// The destination tip (the model's `beforeCommitId`).
+    pub before_commit: CommitId,
+    /// The source tip (the model's `afterCommitId`).
+    pub after_commit: CommitId,
+}
+
+/// APPROVE or REVOKE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ApprovalState {
+    /// Approve.
+    Approve,
+    /// Revoke.
+    Revoke,
+}
+
+/// What became of an approval-state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalOutcome {
+    /// Done.
+    Applied,
+    /// The revision is no longer current (`RevisionNotCurrentException`): stale, not an error.
+    RevisionNotCurrent,
+    /// The PR is closed (`PullRequestAlreadyClosedException`).
+    Closed,
+}
+
+/// CodeCommit, as the gate uses it.
+pub trait PullRequests: Send + Sync {
+    /// `GetPullRequest`.
+    fn pull_request(
+        &self,
+        id: &PullRequestId,
+    ) -> impl Future<Output = PortResult<PullRequestState>> + Send;
+    /// `GetFile` at a commit; `None` when the file does not exist there.
+    fn file(
+        &self,
+        repository: &RepositoryName,
+        commit: &CommitId,
+        path: &str,
+    ) -> impl Future<Output = PortResult<Option<Vec<u8>>>> + Send;
+    /// `GetDifferences` from `before` to `after`, every page; renames name both paths.
+    fn changed_paths(
+        &self,
+        repository: &RepositoryName,
+        before: &CommitId,
+        after: &CommitId,
+    ) -> impl Future<Output = PortResult<Vec<ChangedPath>>> + Send;
+    /// `GetMergeConflicts` for a three-way merge of `source` into `destination`.
+    fn mergeability(
+        &self,
+        repository: &RepositoryName,
+        source: &CommitId,
+        destination: &CommitId,
+    ) -> impl Future<Output = PortResult<Mergeability>> + Send;
+    /// `GetComment`; `None` when it does not exist.
+    fn comment(
+        &self,
+        id: &CommentId,
+    ) -> impl Future<Output = PortResult<Option<CommentData>>> + Send;
+    /// The gate's own sticky comment on a PR: written by `author_arn` and ending in `marker`.
+    fn find_comment(
+        &self,
+        repository: &RepositoryName,
+        id: &PullRequestId,
+        author_arn: &str,
+        marker: &str,
+    ) -> impl Future<Output = PortResult<Option<CommentData>>> + Send;
+    /// `PostCommentForPullRequest` with an idempotency token.
+    fn post_comment(
+        &self,
+        target: &CommentTarget,
+        content: &str,
+        token: &str,
+    ) -> impl Future<Output = PortResult<CommentId>> + Send;
+    /// `UpdateComment`.
+    fn update_comment(
+        &self,
+        id: &CommentId,
+        content: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// `PostCommentReply` with an idempotency token.
+    fn reply(
+        &self,
+        to: &CommentId,
+        content: &str,
+        token: &str,
+    ) -> impl Future<Output = PortResult<CommentId>> + Send;
+    /// `CreatePullRequestApprovalRule`, treating "already exists" as done.
+    fn ensure_approval_rule(
+        &self,
+        id: &PullRequestId,
+        name: &str,
+        content: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// `UpdatePullRequestApprovalState` for exactly `revision`.
+    fn set_approval(
+        &self,
+        id: &PullRequestId,
+        revision: &RevisionId,
+        state: ApprovalState,
+    ) -> impl Future<Output = PortResult<ApprovalOutcome>> + Send;
+}
+
+/// What became of a start request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Started {
+    /// A new execution (or the same one again: Step Functions is idempotent for the same name
+    /// and input while it runs).
+    Started {
+        /// Its ARN.
+        execution_arn: String,
+    },
+    /// An execution of that name already exists with other input or has finished
+    /// (`ExecutionAlreadyExists`): this run was already started once.
+    AlreadyExists {
+        /// Its ARN.
+        execution_arn: String,
+    },
+}
+
+impl Started {
+    /// The execution's ARN either way.
+    pub fn execution_arn(&self) -> &str {
+        match self {
+            Started::Started { execution_arn } | Started::AlreadyExists { execution_arn } => {
+                execution_arn
+            }
+        }
+    }
+}
+
+/// An execution's status (`DescribeExecution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    /// Running.
+    Running,
+    /// Succeeded.
+    Succeeded,
+    /// Failed.
+    Failed,
+    /// Timed out.
+    TimedOut,
+    /// Aborted (stopped).
+    Aborted,
+    /// Waiting for a redrive.
+    PendingRedrive,
+}
+
+/// Step Functions (or the local runner), as the gate uses it.
+pub trait Executions: Send + Sync {
+    /// `StartExecution` with a deterministic name.
+    fn start(
+        &self,
+        name: &str,
+        input: &ExecutionInput,
+    ) -> impl Future<Output = PortResult<Started>> + Send;
+    /// `StopExecution`; stopping one that already finished or does not exist is not an error.
+    fn stop(&self, execution_arn: &str, cause: &str)
+    -> impl Future<Output = PortResult<()>> + Send;
+    /// `DescribeExecution`; `None` when it does not exist.
+    fn status(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = PortResult<Option<ExecutionStatus>>> + Send;
+}
+
+/// The run a PR's ledger record points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The source commit under test.
+    pub source_commit: CommitId,
+    /// The destination commit it merges into.
+    pub destination_commit: CommitId,
+    /// The revision under test.
+    pub revision_id: RevisionId,
+    /// Which run of this commit (1, then 2 after `/gate retry`, ...).
+    pub attempt: u32,
+    /// The execution's name.
+    pub execution_name: String,
+    /// The execution, once started.
+    pub execution_arn: Option<String>,
+    /// The verdict once reported (`passed` / `failed`), for idempotent reporting.
+    pub verdict: Option<String>,
+    /// Checks that did not pass, once reported (what `/gate retry` re-runs).
+    #[serde(default)]
+    pub failed_checks: Vec<String>,
+}
+
+/// One item per PR in the ledger (DynamoDB on AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrRecord {
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The PR.
+    pub pull_request_id: PullRequestId,
+    /// Optimistic-concurrency version: every write is conditional on the version it read.
+    pub version: u64,
+    /// The current run.
+    pub run: Option<RunRecord>,
+    /// The gate's sticky comment.
+    pub comment_id: Option<CommentId>,
+    /// The PR's CI environment (CodeBuild project), once created.
+    pub environment: Option<String>,
+    /// Whether the PR is closed (its environment is then cleaned up).
+    pub closed: bool,
+}
+
+impl PrRecord {
+    /// A fresh record, version 0 (never written).
+    pub fn new(repository: RepositoryName, pull_request_id: PullRequestId) -> Self {
+        Self {
+            repository,
+            pull_request_id,
+            version: 0,
+            run: None,
+            comment_id: None,
+            environment: None,
+            closed: false,
+        }
+    }
+}
+
+/// What became of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Written {
+    /// The write won.
+    Written,
+    /// Someone else wrote first (the version moved): re-read and decide again.
+    Conflict,
+}
+
+/// The ledger, as the gate uses it.
+pub trait Ledger: Send + Sync {
+    /// The PR's record, if any.
+    fn get(
+        &self,
+        repository: &RepositoryName,
+        id: &PullRequestId,
+    ) -> impl Future<Output = PortResult<Option<PrRecord>>> + Send;
+    /// Writes `record` with version `record.version + 1` if the stored version is still
+    /// `record.version` (or absent when it is 0).
+    fn put(&self, record: &PrRecord) -> impl Future<Output = PortResult<Written>> + Send;
+}
+
+/// Where the gate reports failures and bypasses (SNS on AWS, standard error locally).
+pub trait Notifier: Send + Sync {
+    /// Publishes one message.
+    fn publish(&self, subject: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
