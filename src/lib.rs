@@ -9,13 +9,17 @@
 //! no I/O. `local` holds the adapters for the embedded default; `cli` is the `gate` command.
 
 pub mod cli;
+pub mod config;
 pub mod event;
+pub mod flow;
 pub mod gate_file;
 pub mod ids;
 pub mod lambda;
 pub mod local;
 pub mod machine;
+pub mod memory;
 pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod start;

@@ -109,6 +109,10 @@ pub struct ExecutionInput {
     pub deadline_seconds: u64,
     /// The plan (for the report: skipped checks and their reasons).
     pub plan: Option<Plan>,
+    /// Results carried over from the previous attempt (`/gate retry` re-runs only the checks
+    /// that did not pass; the report shows these for the rest).
+    #[serde(default)]
+    pub carried_results: Vec<crate::policy::CheckResult>,
 }
 
 /// The execution name for a (repository, PR, source commit, attempt): deterministic, at most

@@ -329,11 +329,11 @@ pub struct RunRecord {
     pub execution_name: String,
     /// The execution, once started.
     pub execution_arn: Option<String>,
-    /// The verdict once reported (`passed` / `failed`), for idempotent reporting.
+    /// The verdict once decided (`passed`, `failed`, or `refused` when nothing could run).
     pub verdict: Option<String>,
-    /// Checks that did not pass, once reported (what `/gate retry` re-runs).
+    /// The checks' results once reported (`/gate retry` re-runs the ones that did not pass).
     #[serde(default)]
-    pub failed_checks: Vec<String>,
+    pub results: Vec<crate::policy::CheckResult>,
 }
 
 /// One item per PR in the ledger (DynamoDB on AWS).
@@ -353,6 +353,9 @@ pub struct PrRecord {
     pub environment: Option<String>,
     /// Whether the PR is closed (its environment is then cleaned up).
     pub closed: bool,
+    /// Comment commands already handled (the latest few), so a redelivered comment event is a no-op.
+    #[serde(default)]
+    pub handled_comments: Vec<CommentId>,
 }
 
 impl PrRecord {
@@ -366,6 +369,7 @@ impl PrRecord {
             comment_id: None,
             environment: None,
             closed: false,
+            handled_comments: Vec::new(),
         }
     }
 }

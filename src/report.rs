@@ -1668,6 +1668,41 @@ pub fn command_reply(outcome: &DirectiveOutcome) -> String {
     assemble(&[block], &[0], None)
 }
 
+/// The reply to `/gate retry` when the current revision has no failed run to retry.
+pub fn nothing_to_retry() -> String {
+    format!(
+        "{NEUTRAL} Nothing to retry: the current revision has no failed gate run. A run that is \
+         still going reports when it finishes; a push starts a new one."
+    )
+}
+
+/// The reply to a `/gate` command when the gate file at the source commit is missing or invalid.
+pub fn command_needs_gate_file(path: &str) -> String {
+    format!(
+        "{FAILED} The gate cannot act on this command: {} is missing or invalid at the source \
+         commit. The gate's comment on this pull request says how to fix it.",
+        code(path, Style::Md, CLIP_PATH)
+    )
+}
+
+/// The SNS subject when someone overrides the gate's approval rule.
+pub fn bypass_subject(subject: &Subject) -> String {
+    format!(
+        "Gate bypassed: {} pull request {}",
+        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
+        text(subject.pull_request_id.as_str(), Style::Plain, 40)
+    )
+}
+
+/// The SNS subject when a run fails.
+pub fn failure_subject(subject: &Subject) -> String {
+    format!(
+        "Gate failed: {} pull request {}",
+        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
+        text(subject.pull_request_id.as_str(), Style::Plain, 40)
+    )
+}
+
 fn notice_head(subject: &Subject, what: &str) -> String {
     let s = Style::Plain;
     let mut out = format!(

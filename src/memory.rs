@@ -1,0 +1,655 @@
+//! Stateful in-memory fakes of every port, for flow stories, simulations and property tests.
+//!
+//! They follow the AWS behaviour the flows depend on (see `shared/docs/aws-reference.md`):
+//! idempotency tokens, `ExecutionAlreadyExists`, `RevisionNotCurrentException`, conditional
+//! writes, approvals bound to a revision. Every call is counted by its IAM action name, and a
+//! fault can be injected for any call.
+
+use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
+use crate::machine::ExecutionInput;
+use crate::plan::ChangedPath;
+use crate::ports::{
+    ApprovalOutcome, ApprovalState, CommentData, CommentTarget, ExecutionStatus, Executions,
+    Ledger, Mergeability, Notifier, PortError, PortResult, PrRecord, PrStatus, PullRequestState,
+    PullRequests, Started, Written,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Calls made, by IAM action name, and faults to inject.
+#[derive(Debug, Default)]
+pub struct Calls {
+    counts: Mutex<BTreeMap<&'static str, usize>>,
+    faults: Mutex<HashMap<&'static str, Vec<PortError>>>,
+}
+
+impl Calls {
+    fn record(&self, call: &'static str) -> PortResult<()> {
+        *lock(&self.counts).entry(call).or_default() += 1;
+        let mut faults = lock(&self.faults);
+        match faults.get_mut(call) {
+            Some(list) if !list.is_empty() => Err(list.remove(0)),
+            _ => Ok(()),
+        }
+    }
+
+    /// How often `call` was made.
+    pub fn count(&self, call: &str) -> usize {
+        lock(&self.counts).get(call).copied().unwrap_or(0)
+    }
+
+    /// Every call made so far, by name.
+    pub fn all(&self) -> BTreeMap<&'static str, usize> {
+        lock(&self.counts).clone()
+    }
+
+    /// The total number of calls.
+    pub fn total(&self) -> usize {
+        lock(&self.counts).values().sum()
+    }
+
+    /// Forgets the counts (not the faults).
+    pub fn reset(&self) {
+        lock(&self.counts).clear();
+    }
+
+    /// The next call to `call` fails with `error` (queue several for several calls).
+    pub fn fail_next(&self, call: &'static str, error: PortError) {
+        lock(&self.faults).entry(call).or_default().push(error);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A comment as the fake CodeCommit stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredComment {
+    /// The comment.
+    pub data: CommentData,
+    /// The PR it is on.
+    pub pull_request_id: PullRequestId,
+    /// The comment it replies to.
+    pub in_reply_to: Option<CommentId>,
+    /// The token it was posted with.
+    pub token: Option<String>,
+    /// How often it was updated.
+    pub updates: usize,
+}
+
+#[derive(Debug, Default)]
+struct CodeCommitState {
+    pull_requests: BTreeMap<PullRequestId, PullRequestState>,
+    files: HashMap<(CommitId, String), Vec<u8>>,
+    diffs: HashMap<(CommitId, CommitId), Vec<ChangedPath>>,
+    conflicts: HashMap<(CommitId, CommitId), Vec<String>>,
+    comments: Vec<StoredComment>,
+    approvals: BTreeMap<(PullRequestId, RevisionId), ApprovalState>,
+    rules: BTreeMap<PullRequestId, Vec<(String, String)>>,
+    next_comment: usize,
+}
+
+/// A fake CodeCommit: pull requests, files, differences, comments, approvals, approval rules.
+#[derive(Debug, Clone)]
+pub struct FakeCodeCommit {
+    state: Arc<Mutex<CodeCommitState>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+    /// The identity this client writes as (comments' `authorArn`, approvals' `userArn`).
+    pub caller_arn: String,
+}
+
+impl FakeCodeCommit {
+    /// An empty CodeCommit acting as `caller_arn`.
+    pub fn new(caller_arn: &str) -> Self {
+        Self {
+            state: Arc::default(),
+            calls: Arc::default(),
+            caller_arn: caller_arn.to_owned(),
+        }
+    }
+
+    /// The same CodeCommit, acting as another identity (a human commenting, say).
+    pub fn as_caller(&self, caller_arn: &str) -> Self {
+        Self {
+            state: Arc::clone(&self.state),
+            calls: Arc::clone(&self.calls),
+            caller_arn: caller_arn.to_owned(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, CodeCommitState> {
+        lock(&self.state)
+    }
+
+    /// Adds or replaces a pull request.
+    pub fn put_pull_request(&self, pr: PullRequestState) {
+        self.state().pull_requests.insert(pr.id.clone(), pr);
+    }
+
+    /// The pull request as stored.
+    pub fn pull_request_now(&self, id: &PullRequestId) -> Option<PullRequestState> {
+        self.state().pull_requests.get(id).cloned()
+    }
+
+    /// Simulates a push: a new source commit and a new revision; approvals of older revisions
+    /// no longer count.
+    pub fn push(&self, id: &PullRequestId, commit: &CommitId, revision: &RevisionId) {
+        if let Some(pr) = self.state().pull_requests.get_mut(id) {
+            pr.source_commit = commit.clone();
+            pr.revision_id = revision.clone();
+        }
+    }
+
+    /// Closes a pull request (merged or not).
+    pub fn close(&self, id: &PullRequestId, merged: bool) {
+        if let Some(pr) = self.state().pull_requests.get_mut(id) {
+            pr.status = PrStatus::Closed;
+            pr.is_merged = merged;
+        }
+    }
+
+    /// Stores a file at a commit.
+    pub fn put_file(&self, commit: &CommitId, path: &str, content: &str) {
+        self.state().files.insert(
+            (commit.clone(), path.to_owned()),
+            content.as_bytes().to_vec(),
+        );
+    }
+
+    /// Stores the differences between two commits.
+    pub fn put_diff(&self, before: &CommitId, after: &CommitId, changes: Vec<ChangedPath>) {
+        self.state()
+            .diffs
+            .insert((before.clone(), after.clone()), changes);
+    }
+
+    /// Makes merging `source` into `destination` conflict on `paths`.
+    pub fn put_conflicts(&self, source: &CommitId, destination: &CommitId, paths: &[&str]) {
+        self.state().conflicts.insert(
+            (source.clone(), destination.clone()),
+            paths.iter().map(|p| (*p).to_owned()).collect(),
+        );
+    }
+
+    /// Adds a comment written by someone (a human, or an impostor).
+    pub fn add_comment(&self, pr: &PullRequestId, author_arn: &str, content: &str) -> CommentId {
+        let mut s = self.state();
+        s.next_comment += 1;
+        let id = CommentId::new(format!("comment-{}", s.next_comment));
+        s.comments.push(StoredComment {
+            data: CommentData {
+                id: id.clone(),
+                content: content.to_owned(),
+                author_arn: author_arn.to_owned(),
+                deleted: false,
+            },
+            pull_request_id: pr.clone(),
+            in_reply_to: None,
+            token: None,
+            updates: 0,
+        });
+        id
+    }
+
+    /// Every comment on a PR, oldest first.
+    pub fn comments(&self, pr: &PullRequestId) -> Vec<StoredComment> {
+        self.state()
+            .comments
+            .iter()
+            .filter(|c| &c.pull_request_id == pr)
+            .cloned()
+            .collect()
+    }
+
+    /// Deletes a comment (as its author could).
+    pub fn delete_comment(&self, id: &CommentId) {
+        if let Some(c) = self.state().comments.iter_mut().find(|c| &c.data.id == id) {
+            c.data.deleted = true;
+            c.data.content.clear();
+        }
+    }
+
+    /// The gate's approval state for a PR revision (`None`: never set).
+    pub fn approval(&self, pr: &PullRequestId, revision: &RevisionId) -> Option<ApprovalState> {
+        self.state()
+            .approvals
+            .get(&(pr.clone(), revision.clone()))
+            .copied()
+    }
+
+    /// Whether the PR can merge: every approval rule satisfied for the current revision.
+    pub fn approved_now(&self, pr: &PullRequestId) -> bool {
+        let s = self.state();
+        let Some(state) = s.pull_requests.get(pr) else {
+            return false;
+        };
+        s.approvals.get(&(pr.clone(), state.revision_id.clone())) == Some(&ApprovalState::Approve)
+    }
+
+    /// The approval rules on a PR: (name, content).
+    pub fn rules(&self, pr: &PullRequestId) -> Vec<(String, String)> {
+        self.state().rules.get(pr).cloned().unwrap_or_default()
+    }
+}
+
+fn permanent(call: &'static str, message: &str) -> PortError {
+    PortError::Permanent {
+        call,
+        message: message.to_owned(),
+    }
+}
+
+impl PullRequests for FakeCodeCommit {
+    async fn pull_request(&self, id: &PullRequestId) -> PortResult<PullRequestState> {
+        const CALL: &str = "codecommit:GetPullRequest";
+        self.calls.record(CALL)?;
+        self.state()
+            .pull_requests
+            .get(id)
+            .cloned()
+            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))
+    }
+
+    async fn file(
+        &self,
+        _repository: &RepositoryName,
+        commit: &CommitId,
+        path: &str,
+    ) -> PortResult<Option<Vec<u8>>> {
+        self.calls.record("codecommit:GetFile")?;
+        Ok(self
+            .state()
+            .files
+            .get(&(commit.clone(), path.to_owned()))
+            .cloned())
+    }
+
+    async fn changed_paths(
+        &self,
+        _repository: &RepositoryName,
+        before: &CommitId,
+        after: &CommitId,
+    ) -> PortResult<Vec<ChangedPath>> {
+        const CALL: &str = "codecommit:GetDifferences";
+        self.calls.record(CALL)?;
+        self.state()
+            .diffs
+            .get(&(before.clone(), after.clone()))
+            .cloned()
+            .ok_or_else(|| permanent(CALL, "CommitDoesNotExistException"))
+    }
+
+    async fn mergeability(
+        &self,
+        _repository: &RepositoryName,
+        source: &CommitId,
+        destination: &CommitId,
+    ) -> PortResult<Mergeability> {
+        self.calls.record("codecommit:GetMergeConflicts")?;
+        Ok(
+            match self
+                .state()
+                .conflicts
+                .get(&(source.clone(), destination.clone()))
+            {
+                Some(paths) => Mergeability::Conflicts {
+                    paths: paths.clone(),
+                },
+                None => Mergeability::Clean,
+            },
+        )
+    }
+
+    async fn comment(&self, id: &CommentId) -> PortResult<Option<CommentData>> {
+        self.calls.record("codecommit:GetComment")?;
+        Ok(self
+            .state()
+            .comments
+            .iter()
+            .find(|c| &c.data.id == id)
+            .map(|c| c.data.clone()))
+    }
+
+    async fn find_comment(
+        &self,
+        _repository: &RepositoryName,
+        id: &PullRequestId,
+        author_arn: &str,
+        marker: &str,
+    ) -> PortResult<Option<CommentData>> {
+        self.calls.record("codecommit:GetCommentsForPullRequest")?;
+        Ok(self
+            .state()
+            .comments
+            .iter()
+            .rev()
+            .find(|c| {
+                &c.pull_request_id == id
+                    && !c.data.deleted
+                    && c.data.author_arn == author_arn
+                    && c.data.content.trim_end().ends_with(marker)
+            })
+            .map(|c| c.data.clone()))
+    }
+
+    async fn post_comment(
+        &self,
+        target: &CommentTarget,
+        content: &str,
+        token: &str,
+    ) -> PortResult<CommentId> {
+        const CALL: &str = "codecommit:PostCommentForPullRequest";
+        self.calls.record(CALL)?;
+        if content.chars().count() > crate::report::MAX_COMMENT_CHARS {
+            return Err(permanent(CALL, "CommentContentSizeLimitExceededException"));
+        }
+        if target.before_commit == target.after_commit {
+            return Err(permanent(
+                CALL,
+                "BeforeCommitIdAndAfterCommitIdAreSameException",
+            ));
+        }
+        let mut s = self.state();
+        if let Some(existing) = s
+            .comments
+            .iter()
+            .find(|c| c.token.as_deref() == Some(token))
+        {
+            return if existing.pull_request_id == target.pull_request_id {
+                Ok(existing.data.id.clone())
+            } else {
+                Err(permanent(CALL, "IdempotencyParameterMismatchException"))
+            };
+        }
+        s.next_comment += 1;
+        let id = CommentId::new(format!("comment-{}", s.next_comment));
+        s.comments.push(StoredComment {
+            data: CommentData {
+                id: id.clone(),
+                content: content.to_owned(),
+                author_arn: self.caller_arn.clone(),
+                deleted: false,
+            },
+            pull_request_id: target.pull_request_id.clone(),
+            in_reply_to: None,
+            token: Some(token.to_owned()),
+            updates: 0,
+        });
+        Ok(id)
+    }
+
+    async fn update_comment(&self, id: &CommentId, content: &str) -> PortResult<()> {
+        const CALL: &str = "codecommit:UpdateComment";
+        self.calls.record(CALL)?;
+        if content.chars().count() > crate::report::MAX_COMMENT_CHARS {
+            return Err(permanent(CALL, "CommentContentSizeLimitExceededException"));
+        }
+        let caller = self.caller_arn.clone();
+        let mut s = self.state();
+        let c = s
+            .comments
+            .iter_mut()
+            .find(|c| &c.data.id == id)
+            .ok_or_else(|| permanent(CALL, "CommentDoesNotExistException"))?;
+        if c.data.deleted {
+            return Err(permanent(CALL, "CommentDeletedException"));
+        }
+        if c.data.author_arn != caller {
+            return Err(permanent(CALL, "CommentNotCreatedByCallerException"));
+        }
+        if c.data.content != content {
+            c.data.content = content.to_owned();
+            c.updates += 1;
+        }
+        Ok(())
+    }
+
+    async fn reply(&self, to: &CommentId, content: &str, token: &str) -> PortResult<CommentId> {
+        const CALL: &str = "codecommit:PostCommentReply";
+        self.calls.record(CALL)?;
+        let mut s = self.state();
+        if let Some(existing) = s
+            .comments
+            .iter()
+            .find(|c| c.token.as_deref() == Some(token))
+        {
+            return Ok(existing.data.id.clone());
+        }
+        let pr = s
+            .comments
+            .iter()
+            .find(|c| &c.data.id == to)
+            .map(|c| c.pull_request_id.clone())
+            .ok_or_else(|| permanent(CALL, "CommentDoesNotExistException"))?;
+        s.next_comment += 1;
+        let id = CommentId::new(format!("comment-{}", s.next_comment));
+        s.comments.push(StoredComment {
+            data: CommentData {
+                id: id.clone(),
+                content: content.to_owned(),
+                author_arn: self.caller_arn.clone(),
+                deleted: false,
+            },
+            pull_request_id: pr,
+            in_reply_to: Some(to.clone()),
+            token: Some(token.to_owned()),
+            updates: 0,
+        });
+        Ok(id)
+    }
+
+    async fn ensure_approval_rule(
+        &self,
+        id: &PullRequestId,
+        name: &str,
+        content: &str,
+    ) -> PortResult<()> {
+        const CALL: &str = "codecommit:CreatePullRequestApprovalRule";
+        self.calls.record(CALL)?;
+        let mut s = self.state();
+        let closed = s
+            .pull_requests
+            .get(id)
+            .map(|p| p.status == PrStatus::Closed)
+            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+        if closed {
+            return Err(permanent(CALL, "PullRequestAlreadyClosedException"));
+        }
+        let rules = s.rules.entry(id.clone()).or_default();
+        if !rules.iter().any(|(n, _)| n == name) {
+            rules.push((name.to_owned(), content.to_owned()));
+        }
+        if let Some(pr) = s.pull_requests.get_mut(id)
+            && !pr.approval_rules.iter().any(|n| n == name)
+        {
+            pr.approval_rules.push(name.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn set_approval(
+        &self,
+        id: &PullRequestId,
+        revision: &RevisionId,
+        state: ApprovalState,
+    ) -> PortResult<ApprovalOutcome> {
+        const CALL: &str = "codecommit:UpdatePullRequestApprovalState";
+        self.calls.record(CALL)?;
+        let mut s = self.state();
+        let pr = s
+            .pull_requests
+            .get(id)
+            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+        if pr.status == PrStatus::Closed {
+            return Ok(ApprovalOutcome::Closed);
+        }
+        if &pr.revision_id != revision {
+            return Ok(ApprovalOutcome::RevisionNotCurrent);
+        }
+        s.approvals.insert((id.clone(), revision.clone()), state);
+        Ok(ApprovalOutcome::Applied)
+    }
+}
+
+/// A fake execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeExecution {
+    /// Its ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// Its input.
+    pub input: ExecutionInput,
+    /// Its status.
+    pub status: ExecutionStatus,
+}
+
+/// A fake Step Functions state machine (Standard workflow semantics).
+#[derive(Debug, Clone, Default)]
+pub struct FakeStepFunctions {
+    executions: Arc<Mutex<Vec<FakeExecution>>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+}
+
+impl FakeStepFunctions {
+    /// Every execution ever started, oldest first.
+    pub fn executions(&self) -> Vec<FakeExecution> {
+        lock(&self.executions).clone()
+    }
+
+    /// The executions still running.
+    pub fn running(&self) -> Vec<FakeExecution> {
+        self.executions()
+            .into_iter()
+            .filter(|e| e.status == ExecutionStatus::Running)
+            .collect()
+    }
+
+    /// Ends an execution with `status` (the machine finished).
+    pub fn finish(&self, arn: &str, status: ExecutionStatus) {
+        if let Some(e) = lock(&self.executions).iter_mut().find(|e| e.arn == arn) {
+            e.status = status;
+        }
+    }
+}
+
+const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:gate";
+
+impl Executions for FakeStepFunctions {
+    async fn start(&self, name: &str, input: &ExecutionInput) -> PortResult<Started> {
+        const CALL: &str = "states:StartExecution";
+        self.calls.record(CALL)?;
+        if name.is_empty() || name.len() > crate::machine::MAX_EXECUTION_NAME {
+            return Err(permanent(CALL, "InvalidName"));
+        }
+        let arn = format!(
+            "{}:{name}",
+            STATE_MACHINE.replace(":stateMachine:", ":execution:")
+        );
+        let mut all = lock(&self.executions);
+        if let Some(existing) = all.iter().find(|e| e.name == name) {
+            // Same name and input while running: idempotent success. Otherwise: already exists.
+            return Ok(
+                if existing.status == ExecutionStatus::Running && &existing.input == input {
+                    Started::Started { execution_arn: arn }
+                } else {
+                    Started::AlreadyExists { execution_arn: arn }
+                },
+            );
+        }
+        all.push(FakeExecution {
+            arn: arn.clone(),
+            name: name.to_owned(),
+            input: input.clone(),
+            status: ExecutionStatus::Running,
+        });
+        Ok(Started::Started { execution_arn: arn })
+    }
+
+    async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {
+        self.calls.record("states:StopExecution")?;
+        if let Some(e) = lock(&self.executions)
+            .iter_mut()
+            .find(|e| e.arn == execution_arn && e.status == ExecutionStatus::Running)
+        {
+            e.status = ExecutionStatus::Aborted;
+        }
+        Ok(())
+    }
+
+    async fn status(&self, execution_arn: &str) -> PortResult<Option<ExecutionStatus>> {
+        self.calls.record("states:DescribeExecution")?;
+        Ok(lock(&self.executions)
+            .iter()
+            .find(|e| e.arn == execution_arn)
+            .map(|e| e.status))
+    }
+}
+
+/// A fake DynamoDB ledger with conditional writes.
+#[derive(Debug, Clone, Default)]
+pub struct FakeLedger {
+    records: Arc<Mutex<BTreeMap<(RepositoryName, PullRequestId), PrRecord>>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+}
+
+impl FakeLedger {
+    /// Every record.
+    pub fn records(&self) -> Vec<PrRecord> {
+        lock(&self.records).values().cloned().collect()
+    }
+}
+
+impl Ledger for FakeLedger {
+    async fn get(
+        &self,
+        repository: &RepositoryName,
+        id: &PullRequestId,
+    ) -> PortResult<Option<PrRecord>> {
+        self.calls.record("dynamodb:GetItem")?;
+        Ok(lock(&self.records)
+            .get(&(repository.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn put(&self, record: &PrRecord) -> PortResult<Written> {
+        self.calls.record("dynamodb:PutItem")?;
+        let mut all = lock(&self.records);
+        let key = (record.repository.clone(), record.pull_request_id.clone());
+        let stored = all.get(&key).map_or(0, |r| r.version);
+        if stored != record.version {
+            return Ok(Written::Conflict);
+        }
+        let mut next = record.clone();
+        next.version += 1;
+        all.insert(key, next);
+        Ok(Written::Written)
+    }
+}
+
+/// A fake SNS topic.
+#[derive(Debug, Clone, Default)]
+pub struct FakeNotifier {
+    messages: Arc<Mutex<Vec<(String, String)>>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+}
+
+impl FakeNotifier {
+    /// Every (subject, message) published.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        lock(&self.messages).clone()
+    }
+}
+
+impl Notifier for FakeNotifier {
+    async fn publish(&self, subject: &str, message: &str) -> PortResult<()> {
+        self.calls.record("sns:Publish")?;
+        lock(&self.messages).push((subject.to_owned(), message.to_owned()));
+        Ok(())
+    }
+}
