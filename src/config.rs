@@ -12,6 +12,8 @@ pub struct Settings {
     pub approver_arn: String,
     /// Prefix of the per-PR CI environment (CodeBuild project) names.
     pub environment_prefix: String,
+    /// Image and compute type for checks that name none.
+    pub build: crate::machine::BuildDefaults,
 }
 
 impl Settings {
@@ -22,6 +24,7 @@ impl Settings {
             approval_rule_name: DEFAULT_RULE_NAME.to_owned(),
             approver_arn: approver_arn.to_owned(),
             environment_prefix: DEFAULT_ENVIRONMENT_PREFIX.to_owned(),
+            build: crate::machine::BuildDefaults::default(),
         }
     }
 }
@@ -147,6 +150,11 @@ impl Config {
                 "use up to 40 letters, digits, `_` and `-`",
             ));
         }
+        let defaults = crate::machine::BuildDefaults::default();
+        let build = crate::machine::BuildDefaults {
+            image: get("GATE_DEFAULT_IMAGE").unwrap_or(defaults.image),
+            compute_type: get("GATE_DEFAULT_COMPUTE_TYPE").unwrap_or(defaults.compute_type),
+        };
         let reporter_role_arn = get("GATE_REPORTER_ROLE_ARN");
         if let Some(r) = &reporter_role_arn
             && !(r.starts_with("arn:") && r.contains(":iam::") && r.contains(":role/"))
@@ -162,6 +170,7 @@ impl Config {
                 approval_rule_name,
                 approver_arn,
                 environment_prefix,
+                build,
             },
             state_machine_arn,
             table_name,

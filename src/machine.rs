@@ -26,17 +26,42 @@ pub enum Mode {
     Cleanup,
 }
 
-/// One environment variable for a build, passed as data (CodeBuild `PLAINTEXT`).
+/// One environment variable for a build, passed as data (CodeBuild `PLAINTEXT`). Serialized
+/// the way Step Functions' CodeBuild integration takes `EnvironmentVariablesOverride` items.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct EnvVar {
     /// Name.
     pub name: String,
     /// Value.
     pub value: String,
     /// CodeBuild's type; always `PLAINTEXT` here.
-    #[serde(rename = "type")]
+    #[serde(rename = "Type")]
     pub kind: String,
 }
+
+/// The CodeBuild image and compute type a check gets when the gate file names none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildDefaults {
+    /// Image, e.g. `aws/codebuild/amazonlinux-x86_64-standard:5.0`.
+    pub image: String,
+    /// Compute type, e.g. `BUILD_GENERAL1_SMALL`.
+    pub compute_type: String,
+}
+
+impl Default for BuildDefaults {
+    fn default() -> Self {
+        Self {
+            image: DEFAULT_IMAGE.to_owned(),
+            compute_type: DEFAULT_COMPUTE_TYPE.to_owned(),
+        }
+    }
+}
+
+/// The default CodeBuild image.
+pub const DEFAULT_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+/// The default CodeBuild compute type.
+pub const DEFAULT_COMPUTE_TYPE: &str = "BUILD_GENERAL1_SMALL";
 
 impl EnvVar {
     fn plain(name: &str, value: &str) -> Self {
@@ -59,10 +84,10 @@ pub struct CheckSpec {
     pub required: bool,
     /// The buildspec override (YAML text): merge the destination, then the check's commands.
     pub buildspec: String,
-    /// CodeBuild image override, if any.
-    pub image: Option<String>,
-    /// CodeBuild compute type override, if any.
-    pub compute_type: Option<String>,
+    /// CodeBuild image (the gate file's, else the default).
+    pub image: String,
+    /// CodeBuild compute type (the gate file's, else the default).
+    pub compute_type: String,
     /// Build timeout in minutes.
     pub timeout_minutes: u32,
     /// Retries for infrastructure failures.
@@ -101,18 +126,121 @@ pub struct ExecutionInput {
     pub destination_reference: String,
     /// The PR's CI environment (CodeBuild project name).
     pub environment: String,
+    /// Image and compute type of the environment (and of checks that name none).
+    pub build: BuildDefaults,
     /// The sticky comment, once posted.
     pub comment_id: Option<CommentId>,
     /// The stages that have checks to run, in order.
     pub stages: Vec<StageSpec>,
     /// The longest the whole run may take, in seconds.
     pub deadline_seconds: u64,
+    /// Seconds to wait before retrying a check after an infrastructure failure.
+    #[serde(default = "default_backoff")]
+    pub retry_backoff_seconds: u32,
     /// The plan (for the report: skipped checks and their reasons).
     pub plan: Option<Plan>,
     /// Results carried over from the previous attempt (`/gate retry` re-runs only the checks
     /// that did not pass; the report shows these for the rest).
     #[serde(default)]
     pub carried_results: Vec<crate::policy::CheckResult>,
+}
+
+/// How one check ended, as the state machine records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// The build succeeded (possibly after retries).
+    Passed,
+    /// The build ran and failed (`States.TaskFailed`; the cause holds the build).
+    Failed,
+    /// The infrastructure failed after every retry (CodeBuild errors, throttling).
+    Errored,
+    /// The task's own timeout fired (`States.Timeout`).
+    TimedOut,
+}
+
+/// One check's run: what `codebuild:startBuild.sync` returned, or the error it was caught with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRun {
+    /// The check.
+    pub name: CheckName,
+    /// Whether a failure blocks.
+    pub required: bool,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Attempts made (1 = first time).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// The `Build` object of the last attempt on success (CodeBuild's BatchGetBuilds shape).
+    #[serde(default)]
+    pub build: Option<serde_json::Value>,
+    /// The caught error name on failure.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The caught cause on failure (for a failed build: the build as a JSON string).
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_backoff() -> u32 {
+    DEFAULT_RETRY_BACKOFF_SECONDS
+}
+
+/// Seconds between attempts of a check after an infrastructure failure.
+pub const DEFAULT_RETRY_BACKOFF_SECONDS: u32 = 30;
+
+/// Stage results as the machine accumulates them with plain JSONPath: the newest stage first,
+/// each pointing at the stages before it (the first link is an empty sentinel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageChain {
+    /// This stage's check runs.
+    #[serde(default)]
+    pub results: Vec<CheckRun>,
+    /// The stages before.
+    #[serde(default)]
+    pub prev: Option<Box<StageChain>>,
+}
+
+/// An error the machine caught outside any check (`{"Error": ..., "Cause": ...}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineError {
+    /// The error name.
+    #[serde(rename = "Error", default)]
+    pub error: Option<String>,
+    /// The cause.
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+/// What the state machine's report step sends gate-report: the input it ran, the stage results
+/// and, when the run broke outside a check, the error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportPayload {
+    /// The execution's input, unchanged.
+    pub input: ExecutionInput,
+    /// The stage results.
+    #[serde(default)]
+    pub stages: Option<StageChain>,
+    /// The error that stopped the run, if any.
+    #[serde(default)]
+    pub failure: Option<MachineError>,
+}
+
+impl ReportPayload {
+    /// Every check run, oldest stage first.
+    pub fn check_runs(&self) -> Vec<&CheckRun> {
+        let mut chain = Vec::new();
+        let mut link = self.stages.as_ref();
+        while let Some(stage) = link {
+            chain.push(stage);
+            link = stage.prev.as_deref();
+        }
+        chain.iter().rev().flat_map(|s| s.results.iter()).collect()
+    }
 }
 
 /// The execution name for a (repository, PR, source commit, attempt): deterministic, at most
@@ -308,6 +436,7 @@ pub fn stages(
     source_reference: &str,
     destination_reference: &str,
     buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
+    defaults: &BuildDefaults,
 ) -> Result<Vec<StageSpec>, BuildspecError> {
     let facts = pr_env(subject, source_reference, destination_reference);
     let mut stages: Vec<StageSpec> = Vec::new();
@@ -342,8 +471,14 @@ pub fn stages(
             stage: check.stage.clone(),
             required: check.required,
             buildspec: buildspec(&commands),
-            image: check.image.clone(),
-            compute_type: check.compute_type.clone(),
+            image: check
+                .image
+                .clone()
+                .unwrap_or_else(|| defaults.image.clone()),
+            compute_type: check
+                .compute_type
+                .clone()
+                .unwrap_or_else(|| defaults.compute_type.clone()),
             timeout_minutes: check.timeout_minutes,
             retries: check.retries,
             retry_on_failure: check.retry_on_failure,

@@ -440,6 +440,7 @@ where
         &pr.source_reference,
         &pr.destination_reference,
         &buildspecs,
+        &deps.settings.build,
     ) {
         Ok(stages) => stages,
         Err(e) => {
@@ -483,10 +484,12 @@ where
         execution_name: name.clone(),
         attempt,
         deadline_seconds: machine::deadline_seconds(&stages),
+        retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
         subject,
         source_reference: pr.source_reference.clone(),
         destination_reference: pr.destination_reference.clone(),
         environment,
+        build: deps.settings.build.clone(),
         comment_id: Some(comment_id),
         stages,
         plan: Some(plan),
@@ -571,9 +574,11 @@ where
             source_reference: String::new(),
             destination_reference: String::new(),
             environment: environment.clone(),
+            build: deps.settings.build.clone(),
             comment_id: record.comment_id.clone(),
             stages: Vec::new(),
             deadline_seconds: 600,
+            retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
             plan: None,
             carried_results: Vec::new(),
         };
