@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod finish;
 pub mod flow;
 pub mod gate_file;
 pub mod ids;

@@ -228,6 +228,9 @@ pub struct ReportPayload {
     /// The error that stopped the run, if any.
     #[serde(default)]
     pub failure: Option<MachineError>,
+    /// When the execution started (`$$.Execution.StartTime`, ISO-8601), for the run-duration metric.
+    #[serde(default)]
+    pub started_at: Option<String>,
 }
 
 impl ReportPayload {

@@ -587,6 +587,41 @@ impl Executions for FakeStepFunctions {
             .find(|e| e.arn == execution_arn)
             .map(|e| e.status))
     }
+
+    async fn input(&self, execution_arn: &str) -> PortResult<Option<ExecutionInput>> {
+        self.calls.record("states:DescribeExecution")?;
+        Ok(lock(&self.executions)
+            .iter()
+            .find(|e| e.arn == execution_arn)
+            .map(|e| e.input.clone()))
+    }
+}
+
+/// Fake build logs: (group, stream) → text.
+#[derive(Debug, Clone, Default)]
+pub struct FakeLogs {
+    streams: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+}
+
+impl FakeLogs {
+    /// Stores a log stream.
+    pub fn put(&self, group: &str, stream: &str, text: &str) {
+        lock(&self.streams).insert((group.to_owned(), stream.to_owned()), text.to_owned());
+    }
+}
+
+impl crate::ports::Logs for FakeLogs {
+    async fn tail(&self, group: &str, stream: &str, lines: usize) -> PortResult<Option<String>> {
+        self.calls.record("logs:GetLogEvents")?;
+        Ok(lock(&self.streams)
+            .get(&(group.to_owned(), stream.to_owned()))
+            .map(|text| {
+                let all: Vec<&str> = text.lines().collect();
+                all[all.len().saturating_sub(lines)..].join("\n")
+            }))
+    }
 }
 
 /// A fake DynamoDB ledger with conditional writes.

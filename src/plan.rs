@@ -249,6 +249,18 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan with no checks (for reports of runs whose input carries no plan).
+    pub fn empty() -> Self {
+        Self {
+            checks: Vec::new(),
+            components: Vec::new(),
+            directives: Vec::new(),
+            promotion: None,
+            changed_paths: 0,
+            verdict: PlanVerdict::Pass,
+        }
+    }
+
     /// The checks that run, in stage order.
     pub fn to_run(&self) -> impl Iterator<Item = &PlannedCheck> {
         self.checks.iter().filter(|c| c.run)

@@ -312,6 +312,31 @@ pub trait Executions: Send + Sync {
         &self,
         execution_arn: &str,
     ) -> impl Future<Output = PortResult<Option<ExecutionStatus>>> + Send;
+    /// The input an execution was started with (`DescribeExecution`), for status events that
+    /// left it out for size; `None` when the execution does not exist.
+    fn input(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = PortResult<Option<ExecutionInput>>> + Send {
+        let _ = execution_arn;
+        async {
+            Err(PortError::Permanent {
+                call: "states:DescribeExecution",
+                message: "this adapter cannot read execution input".to_owned(),
+            })
+        }
+    }
+}
+
+/// Build logs (CloudWatch Logs on AWS, log files locally), for the tails of failed checks.
+pub trait Logs: Send + Sync {
+    /// The last `lines` lines of a log stream; `None` when it does not exist.
+    fn tail(
+        &self,
+        group: &str,
+        stream: &str,
+        lines: usize,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 }
 
 /// The run a PR's ledger record points at.

@@ -80,6 +80,8 @@ pub enum CommentKind {
     MergeConflict,
     /// The result is about an older revision.
     Stale,
+    /// The run ended outside its happy path (failed, timed out, aborted) without a report.
+    RunEnded,
     /// A newer commit replaced the one being tested.
     Superseded,
 }
@@ -1633,6 +1635,38 @@ pub fn superseded(subject: &Subject, newer_commit: &CommitId) -> Comment {
         Block::fixed(body),
     ];
     comment(CommentKind::Superseded, subject, &blocks, &[])
+}
+
+/// The run ended without reporting its checks (the machine failed, timed out or was stopped):
+/// nothing it tested counts, so the gate revoked its approval.
+pub fn run_ended(
+    subject: &Subject,
+    status: &str,
+    error: Option<&str>,
+    cause: Option<&str>,
+) -> Comment {
+    let s = Style::Md;
+    let mut body = format!(
+        "The gate's run ended with status {} before it could report its checks, so nothing it \
+         tested counts: the gate revoked its approval (REVOKE) and this pull request cannot \
+         merge. Push a commit or comment `/gate retry` to run the gate again.",
+        code(status, s, 40)
+    );
+    if let Some(e) = error.filter(|e| !e.trim().is_empty()) {
+        let _ = write!(body, "\n\nError: {}", code(e, s, CLIP_TEXT));
+    }
+    if let Some(c) = cause.filter(|c| !c.trim().is_empty()) {
+        let _ = write!(body, "\n\nCause: {}", code(c, s, CLIP_MESSAGE));
+    }
+    let blocks = [
+        Block::fixed(head(
+            &format!("{FAILED} Gate run ended without a result"),
+            subject,
+            "Was testing",
+        )),
+        Block::fixed(body),
+    ];
+    comment(CommentKind::RunEnded, subject, &blocks, &[])
 }
 
 // ---------------------------------------------------------------------------------------------

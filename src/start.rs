@@ -406,11 +406,11 @@ where
             let comment = report::finished(&subject, &plan, &[], Verdict::Failed);
             return decide(deps, record, pr, comment, false, attempt).await;
         }
-        PlanVerdict::Pass if carried.is_empty() => {
+        PlanVerdict::Pass => {
             let comment = report::finished(&subject, &plan, &[], Verdict::Passed);
             return decide(deps, record, pr, comment, true, attempt).await;
         }
-        PlanVerdict::Pass | PlanVerdict::Run => {}
+        PlanVerdict::Run => {}
     }
     if let Mergeability::Conflicts { paths } = deps
         .prs
@@ -433,7 +433,7 @@ where
             buildspecs.insert(path, parsed);
         }
     }
-    let stages = match machine::stages(
+    let stages = machine::stages(
         gate,
         &plan,
         &subject,
@@ -441,7 +441,18 @@ where
         &pr.destination_reference,
         &buildspecs,
         &deps.settings.build,
-    ) {
+    )
+    .map(|mut stages| {
+        // Checks carried over from the previous attempt do not run again.
+        for stage in &mut stages {
+            stage
+                .checks
+                .retain(|c| !carried.iter().any(|r| r.name == c.name));
+        }
+        stages.retain(|stage| !stage.checks.is_empty());
+        stages
+    });
+    let stages = match stages {
         Ok(stages) => stages,
         Err(e) => {
             let errors = GateFileErrors(vec![GateFileError {
@@ -682,7 +693,7 @@ where
                 .prs
                 .changed_paths(&pr.repository, &base, &pr.source_commit)
                 .await?;
-            let mut plan = plan::plan(
+            let plan = plan::plan(
                 &gate,
                 &PlanInput {
                     changes: &changes,
@@ -707,32 +718,32 @@ where
                 .clone()
                 .filter(|r| r.source_commit == pr.source_commit);
             let mut carried = Vec::new();
-            let run_again =
-                if accepted(false) {
-                    // skip / only / run: a new plan for the current revision.
-                    true
-                } else if accepted(true) {
-                    match &current {
-                        Some(run) if run.verdict.as_deref() == Some("failed") => {
-                            // Re-run only what did not pass; carry the passes into the report.
-                            for check in plan.checks.iter_mut().filter(|c| c.run) {
-                                if let Some(prev) = run.results.iter().find(|r| {
+            let run_again = if accepted(false) {
+                // skip / only / run: a new plan for the current revision.
+                true
+            } else if accepted(true) {
+                match &current {
+                    Some(run) if run.verdict.as_deref() == Some("failed") => {
+                        // Re-run only what did not pass; carry the passes into the report.
+                        carried = plan
+                            .to_run()
+                            .filter_map(|check| {
+                                run.results.iter().find(|r| {
                                     r.name == check.name && r.status == CheckStatus::Passed
-                                }) {
-                                    check.run = false;
-                                    carried.push(prev.clone());
-                                }
-                            }
-                            true
-                        }
-                        _ => {
-                            replies.push(report::nothing_to_retry());
-                            false
-                        }
+                                })
+                            })
+                            .cloned()
+                            .collect();
+                        true
                     }
-                } else {
-                    false
-                };
+                    _ => {
+                        replies.push(report::nothing_to_retry());
+                        false
+                    }
+                }
+            } else {
+                false
+            };
             if run_again {
                 let attempt = current.as_ref().map_or(1, |r| r.attempt + 1);
                 if let Some(run) = current.as_ref()

@@ -1,0 +1,499 @@
+//! The gate-report flow, written against the ports: run results → the sticky comment, APPROVE or REVOKE for exactly the tested revision, SNS, the ledger.
+//!
+//! Two inputs reach it: the state machine's report step ([`ReportPayload`]) and the
+//! *Step Functions Execution Status Change* event for runs that died outside the happy path
+//! (FAILED, TIMED_OUT, ABORTED). Both are idempotent: a second delivery of the same report finds
+//! the run's verdict in the ledger and changes nothing.
+
+use crate::event::{RunFinished, RunStatus};
+use crate::flow::{self, Deps, FlowError};
+use crate::ids::{CheckName, PullRequestId, RepositoryName};
+use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, RunOutcome};
+use crate::plan::Plan;
+use crate::policy::{self, ApprovalDecision, CheckResult, CheckStatus, Verdict};
+use crate::ports::{
+    ApprovalOutcome, ApprovalState, Executions, Ledger, Logs, Notifier, PortResult, PrRecord,
+    PrStatus, PullRequests, Written,
+};
+use crate::report::{self, Subject};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Log lines fetched for each failed check.
+pub const TAIL_LINES: usize = 50;
+
+/// What reached gate-report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// The state machine's report step.
+    Report(Box<ReportPayload>),
+    /// An execution ended outside the happy path.
+    StatusChange(Box<RunFinished>),
+}
+
+/// The numbers gate-report emits as CloudWatch metrics (Embedded Metric Format).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunMetrics {
+    /// When the execution started (ISO-8601), for the run duration.
+    pub started_at: Option<String>,
+    /// Time builds spent queued, summed over checks (ms).
+    pub queue_ms: u64,
+    /// Checks run.
+    pub checks_run: u64,
+    /// Checks skipped by the plan.
+    pub checks_skipped: u64,
+    /// Whether the gate passed.
+    pub passed: bool,
+    /// Checks that passed only after a retry.
+    pub flaky: u64,
+}
+
+/// What gate-report did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing to do, and why.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+    /// Already reported.
+    Duplicate {
+        /// What was found.
+        reason: String,
+    },
+    /// Reported.
+    Reported {
+        /// The verdict.
+        verdict: Verdict,
+        /// What happened to the approval: `approved`, `revoked` or `stale`.
+        approval: String,
+        /// The numbers for the metrics.
+        metrics: RunMetrics,
+    },
+}
+
+fn ignored(reason: impl Into<String>) -> Outcome {
+    Outcome::Ignored {
+        reason: reason.into(),
+    }
+}
+
+/// Handles one request. `Err` is an infrastructure fault: the Lambda fails so the invocation
+/// is retried (and lands in the DLQ if it keeps failing); the approval is never granted then.
+pub async fn handle<P, E, L, N, G>(
+    deps: &Deps<P, E, L, N>,
+    logs: &G,
+    request: Request,
+) -> Result<Outcome, FlowError>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+    G: Logs,
+{
+    let input = match &request {
+        Request::Report(payload) => Some(payload.input.clone()),
+        Request::StatusChange(run) => match &run.input {
+            Some(value) => serde_json::from_value::<ExecutionInput>(value.clone()).ok(),
+            None => None,
+        },
+    };
+    let input = match (input, &request) {
+        (Some(input), _) => input,
+        (None, Request::StatusChange(run)) => {
+            match deps.executions.input(&run.execution_arn).await {
+                Ok(Some(input)) => input,
+                Ok(None) => return Ok(ignored("the execution no longer exists")),
+                Err(source) => {
+                    tracing::error!(call = source.call(), execution = %run.execution_arn, error = %source, "cannot read the execution's input");
+                    return Err(FlowError::new(
+                        &RepositoryName::from("unknown"),
+                        &PullRequestId::from("unknown"),
+                        source,
+                    ));
+                }
+            }
+        }
+        (None, Request::Report(_)) => return Ok(ignored("the report has no input")),
+    };
+    let repository = input.subject.repository.clone();
+    let pr = input.subject.pull_request_id.clone();
+    let result = match request {
+        Request::Report(payload) => report_run(deps, logs, &payload, &input).await,
+        Request::StatusChange(run) => run_ended(deps, &run, &input).await,
+    };
+    result.map_err(|source| {
+        tracing::error!(
+            call = source.call(),
+            repository = %repository,
+            pull_request = %pr,
+            error = %source,
+            "gate-report failed closed; the report will be retried"
+        );
+        FlowError::new(&repository, &pr, source)
+    })
+}
+
+/// The PR's record if this execution is still its current run and not yet reported.
+enum Ownership {
+    Current(Box<PrRecord>),
+    Skip(Outcome),
+}
+
+async fn ownership<L: Ledger>(ledger: &L, input: &ExecutionInput) -> PortResult<Ownership> {
+    let subject = &input.subject;
+    let record = ledger
+        .get(&subject.repository, &subject.pull_request_id)
+        .await?
+        .unwrap_or_else(|| {
+            PrRecord::new(subject.repository.clone(), subject.pull_request_id.clone())
+        });
+    Ok(match &record.run {
+        Some(run) if run.execution_name != input.execution_name => Ownership::Skip(ignored(
+            format!("a newer run ({}) owns the pull request", run.execution_name),
+        )),
+        Some(run) if run.verdict.is_some() => Ownership::Skip(Outcome::Duplicate {
+            reason: format!("{} was already reported", input.execution_name),
+        }),
+        _ => Ownership::Current(Box::new(record)),
+    })
+}
+
+fn field<'v>(value: &'v Value, names: &[&str]) -> Option<&'v Value> {
+    names.iter().find_map(|n| value.get(*n))
+}
+
+/// The build object a check run carries: on success its `build`, on failure the build in its cause.
+fn build_of(run: &CheckRun) -> Option<Value> {
+    let raw = match &run.build {
+        Some(b) => b.clone(),
+        None => serde_json::from_str::<Value>(run.cause.as_deref()?).ok()?,
+    };
+    Some(field(&raw, &["Build", "build"]).cloned().unwrap_or(raw))
+}
+
+fn epoch_ms(v: &Value) -> Option<f64> {
+    let n = v.as_f64()?;
+    // Step Functions passes SDK timestamps as epoch milliseconds; accept seconds too.
+    Some(if n > 1e11 { n } else { n * 1000.0 })
+}
+
+fn duration_ms(build: &Value) -> Option<u64> {
+    let start = epoch_ms(field(build, &["StartTime", "startTime"])?)?;
+    let end = epoch_ms(field(build, &["EndTime", "endTime"])?)?;
+    (end >= start).then_some((end - start) as u64)
+}
+
+fn queued_ms(build: &Value) -> u64 {
+    field(build, &["Phases", "phases"])
+        .and_then(Value::as_array)
+        .map(|phases| {
+            phases
+                .iter()
+                .filter(|p| {
+                    field(p, &["PhaseType", "phaseType"]).and_then(Value::as_str) == Some("QUEUED")
+                })
+                .filter_map(|p| field(p, &["DurationInSeconds", "durationInSeconds"])?.as_f64())
+                .map(|s| (s * 1000.0) as u64)
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A check run as a result: status from the outcome (refined by the build's own status),
+/// duration and log link from the build, the log tail of a failure from the logs.
+async fn to_result<G: Logs>(logs: &G, run: &CheckRun) -> PortResult<(CheckResult, u64)> {
+    let build = build_of(run);
+    let build_status = build
+        .as_ref()
+        .and_then(|b| field(b, &["BuildStatus", "buildStatus"]))
+        .and_then(Value::as_str);
+    let status = match run.outcome {
+        RunOutcome::Passed => CheckStatus::Passed,
+        RunOutcome::TimedOut => CheckStatus::TimedOut,
+        RunOutcome::Errored => CheckStatus::Errored,
+        RunOutcome::Failed => match build_status {
+            Some("TIMED_OUT") => CheckStatus::TimedOut,
+            Some("FAULT" | "STOPPED") => CheckStatus::Errored,
+            _ => CheckStatus::Failed,
+        },
+    };
+    let logs_info = build.as_ref().and_then(|b| field(b, &["Logs", "logs"]));
+    let log_url = logs_info
+        .and_then(|l| field(l, &["DeepLink", "deepLink"]))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut log_tail = None;
+    if status != CheckStatus::Passed {
+        let group = logs_info
+            .and_then(|l| field(l, &["GroupName", "groupName"]))
+            .and_then(Value::as_str);
+        let stream = logs_info
+            .and_then(|l| field(l, &["StreamName", "streamName"]))
+            .and_then(Value::as_str);
+        log_tail = match (group, stream) {
+            (Some(g), Some(s)) => logs.tail(g, s, TAIL_LINES).await?,
+            _ => None,
+        };
+        if log_tail.is_none() {
+            // No build log (the build never started): the error is the best tail there is.
+            log_tail = [run.error.as_deref(), run.cause.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(str::to_owned)
+                .reduce(|a, b| format!("{a}\n{b}"));
+        }
+    }
+    Ok((
+        CheckResult {
+            name: run.name.clone(),
+            status,
+            duration_ms: build.as_ref().and_then(duration_ms),
+            attempts: run.attempts.max(1),
+            flaky: status == CheckStatus::Passed && run.attempts > 1,
+            log_url,
+            log_tail,
+        },
+        build.as_ref().map_or(0, queued_ms),
+    ))
+}
+
+/// The results of every check the run was to run: reported, carried over, or cancelled.
+async fn results<G: Logs>(
+    logs: &G,
+    payload: &ReportPayload,
+    input: &ExecutionInput,
+) -> PortResult<(Vec<CheckResult>, u64)> {
+    let runs = payload.check_runs();
+    let mut out = input.carried_results.clone();
+    let mut queued = 0;
+    let planned: Vec<&CheckName> = input
+        .stages
+        .iter()
+        .flat_map(|s| s.checks.iter().map(|c| &c.name))
+        .collect();
+    for name in planned {
+        match runs.iter().find(|r| &r.name == name) {
+            Some(run) => {
+                let (result, q) = to_result(logs, run).await?;
+                queued += q;
+                out.push(result);
+            }
+            None => out.push(CheckResult {
+                name: name.clone(),
+                status: CheckStatus::Cancelled,
+                duration_ms: None,
+                attempts: 0,
+                flaky: false,
+                log_url: None,
+                log_tail: None,
+            }),
+        }
+    }
+    Ok((out, queued))
+}
+
+fn verdict_of(plan: Option<&Plan>, input: &ExecutionInput, results: &[CheckResult]) -> Verdict {
+    match plan {
+        Some(plan) => policy::verdict(plan, results),
+        None => {
+            // No plan in the input: every check of the stages counts by its own `required`.
+            let blocking = input.stages.iter().flat_map(|s| &s.checks).any(|c| {
+                c.required
+                    && !results
+                        .iter()
+                        .any(|r| r.name == c.name && r.status.is_success())
+            });
+            if blocking {
+                Verdict::Failed
+            } else {
+                Verdict::Passed
+            }
+        }
+    }
+}
+
+async fn save_verdict<L: Ledger>(
+    ledger: &L,
+    mut record: PrRecord,
+    input: &ExecutionInput,
+    verdict: &str,
+    results: Vec<CheckResult>,
+) -> PortResult<()> {
+    for _ in 0..3 {
+        match &mut record.run {
+            Some(run) if run.execution_name == input.execution_name => {
+                run.verdict = Some(verdict.to_owned());
+                run.results = results.clone();
+            }
+            _ => return Ok(()),
+        }
+        if ledger.put(&record).await? == Written::Written {
+            return Ok(());
+        }
+        // Someone wrote in between (a comment command, a push): re-read and try again.
+        match ledger
+            .get(&record.repository, &record.pull_request_id)
+            .await?
+        {
+            Some(fresh) => record = fresh,
+            None => return Ok(()),
+        }
+    }
+    tracing::warn!(pull_request = %record.pull_request_id, "could not record the verdict after 3 tries");
+    Ok(())
+}
+
+async fn report_run<P, E, L, N, G>(
+    deps: &Deps<P, E, L, N>,
+    logs: &G,
+    payload: &ReportPayload,
+    input: &ExecutionInput,
+) -> PortResult<Outcome>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+    G: Logs,
+{
+    if input.mode == Mode::Cleanup {
+        return Ok(ignored("a clean-up run has nothing to report"));
+    }
+    let mut record = match ownership(&deps.ledger, input).await? {
+        Ownership::Current(record) => *record,
+        Ownership::Skip(outcome) => return Ok(outcome),
+    };
+    let (results, queue_ms) = results(logs, payload, input).await?;
+    let plan = input.plan.as_ref();
+    let mut verdict = verdict_of(plan, input, &results);
+    if payload.failure.is_some() && verdict == Verdict::Passed {
+        // The machine broke outside the checks: fail closed.
+        verdict = Verdict::Failed;
+    }
+    let subject = &input.subject;
+    let pr = deps.prs.pull_request(&subject.pull_request_id).await?;
+    let tested = subject
+        .revision_id
+        .clone()
+        .unwrap_or_else(|| pr.revision_id.clone());
+    let decision = policy::decide_approval(
+        verdict,
+        &tested,
+        &pr.revision_id,
+        pr.status == PrStatus::Open,
+    );
+
+    let finished_body = |plan: Option<&Plan>| match plan {
+        Some(plan) => report::finished(subject, plan, &results, verdict).body,
+        None => report::finished(subject, &Plan::empty(), &results, verdict).body,
+    };
+    let stale_body = || {
+        let mut now = subject.clone();
+        now.revision_id = Some(pr.revision_id.clone());
+        now.source_commit = pr.source_commit.clone();
+        report::stale(&now, &tested, verdict).body
+    };
+    let token = flow::token(&["finished", &input.execution_name]);
+    let approval = match decision {
+        ApprovalDecision::Stale => {
+            flow::upsert_comment(deps, &mut record, subject, &stale_body(), &token).await?;
+            "stale"
+        }
+        ApprovalDecision::Approve { revision } => {
+            flow::upsert_comment(deps, &mut record, subject, &finished_body(plan), &token).await?;
+            match flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Approve).await? {
+                ApprovalOutcome::Applied => "approved",
+                ApprovalOutcome::RevisionNotCurrent | ApprovalOutcome::Closed => {
+                    // A push or a close raced the approval: never approve; say so.
+                    flow::upsert_comment(deps, &mut record, subject, &stale_body(), &token).await?;
+                    "stale"
+                }
+            }
+        }
+        ApprovalDecision::Revoke { revision } => {
+            flow::upsert_comment(deps, &mut record, subject, &finished_body(plan), &token).await?;
+            flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Revoke).await?;
+            "revoked"
+        }
+    };
+    if verdict == Verdict::Failed {
+        deps.notifier
+            .publish(
+                &report::failure_subject(subject),
+                &report::failure_notice(subject, &results),
+            )
+            .await?;
+    }
+    let metrics = RunMetrics {
+        started_at: payload.started_at.clone(),
+        queue_ms,
+        checks_run: results
+            .iter()
+            .filter(|r| !matches!(r.status, CheckStatus::Skipped | CheckStatus::Cancelled))
+            .count() as u64,
+        checks_skipped: plan.map_or(0, |p| p.skipped().count() as u64),
+        passed: verdict == Verdict::Passed,
+        flaky: results.iter().filter(|r| r.flaky).count() as u64,
+    };
+    let word = match verdict {
+        Verdict::Passed => "passed",
+        Verdict::Failed | Verdict::Pending => "failed",
+    };
+    save_verdict(&deps.ledger, record, input, word, results).await?;
+    tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
+    Ok(Outcome::Reported {
+        verdict,
+        approval: approval.to_owned(),
+        metrics,
+    })
+}
+
+async fn run_ended<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    run: &RunFinished,
+    input: &ExecutionInput,
+) -> PortResult<Outcome>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    if input.mode == Mode::Cleanup {
+        return Ok(ignored("a clean-up run has nothing to report"));
+    }
+    if run.status == RunStatus::Succeeded {
+        return Ok(ignored("the report step reports successful runs"));
+    }
+    let mut record = match ownership(&deps.ledger, input).await? {
+        Ownership::Current(record) => *record,
+        Ownership::Skip(outcome) => return Ok(outcome),
+    };
+    if record.closed {
+        return Ok(ignored("the pull request is closed"));
+    }
+    let subject: &Subject = &input.subject;
+    let pr = deps.prs.pull_request(&subject.pull_request_id).await?;
+    let status = run.status.as_aws_str();
+    let body = report::run_ended(subject, status, run.error.as_deref(), run.cause.as_deref()).body;
+    let token = flow::token(&["ended", &input.execution_name]);
+    flow::upsert_comment(deps, &mut record, subject, &body, &token).await?;
+    if pr.status == PrStatus::Open {
+        flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+    }
+    deps.notifier
+        .publish(
+            &report::failure_subject(subject),
+            &report::failure_notice(subject, &[]),
+        )
+        .await?;
+    save_verdict(&deps.ledger, record, input, "failed", Vec::new()).await?;
+    Ok(Outcome::Reported {
+        verdict: Verdict::Failed,
+        approval: "revoked".to_owned(),
+        metrics: RunMetrics::default(),
+    })
+}
