@@ -1,9 +1,16 @@
-//! What the Lambda binaries share: reading an invocation payload at the edge, and logging set-up.
+//! What the Lambda binaries share: the payload read at the edge, the handlers over any adapters, logging.
 //!
 //! A payload that is not a valid event is logged and acknowledged (never retried: a retry
-//! would fail the same way), so EventBridge does not redeliver it forever.
+//! would fail the same way). An infrastructure fault is returned as a Lambda error with a
+//! stable `errorType`, so EventBridge or Step Functions retry it and the DLQ keeps it.
 
 use crate::event::{self, Event};
+use crate::finish::{self, Request};
+use crate::flow::{Deps, FlowError};
+use crate::machine::ReportPayload;
+use crate::ports::{Executions, Ledger, Logs, Notifier, PullRequests};
+use crate::start;
+use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
 /// Parses an invocation payload into our event, logging what the gate makes of it. `Err`
@@ -27,6 +34,102 @@ pub fn read_event(payload: Value) -> Result<Event, Value> {
             tracing::error!(%error, field = error.field(), "malformed event acknowledged and dropped");
             Err(json!({ "action": "rejected", "error": error.to_string() }))
         }
+    }
+}
+
+fn diagnostic(e: &FlowError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().to_owned(),
+        error_message: e.to_string(),
+    }
+}
+
+/// gate-start: an EventBridge event → [`start::handle`].
+pub async fn start_handler<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    payload: Value,
+) -> Result<Value, Diagnostic>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let event = match read_event(payload) {
+        Ok(event) => event,
+        Err(rejected) => return Ok(rejected),
+    };
+    match start::handle(deps, event).await {
+        Ok(outcome) => {
+            tracing::info!(?outcome, "gate-start done");
+            Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
+        }
+        Err(e) => Err(diagnostic(&e)),
+    }
+}
+
+/// What gate-report received: the machine's report, a status-change event, or something to drop.
+pub fn read_report(payload: Value) -> Result<Request, Value> {
+    if payload.get("detail-type").is_some() {
+        return match read_event(payload)? {
+            Event::RunFinished(run) => Ok(Request::StatusChange(Box::new(run))),
+            other => Err(
+                json!({ "action": "ignore", "reason": format!("gate-report does not handle `{}` events", other.action()) }),
+            ),
+        };
+    }
+    match serde_json::from_value::<ReportPayload>(payload) {
+        Ok(report) => Ok(Request::Report(Box::new(report))),
+        Err(error) => {
+            tracing::error!(%error, "malformed report payload");
+            Err(json!({ "action": "rejected", "error": format!("not a report payload: {error}") }))
+        }
+    }
+}
+
+/// gate-report: a report payload or status-change event → [`finish::handle`], plus the EMF
+/// metrics line. A malformed report from the state machine is an error (the machine retries,
+/// then fails, and the FAILED status event revokes); a malformed event is acknowledged.
+pub async fn report_handler<P, E, L, N, G>(
+    deps: &Deps<P, E, L, N>,
+    logs: &G,
+    payload: Value,
+) -> Result<Value, Diagnostic>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+    G: Logs,
+{
+    let from_machine = payload.get("detail-type").is_none();
+    let request = match read_report(payload) {
+        Ok(request) => request,
+        Err(rejected) if from_machine => {
+            return Err(Diagnostic {
+                error_type: "GateMalformedReport".to_owned(),
+                error_message: rejected.to_string(),
+            });
+        }
+        Err(rejected) => return Ok(rejected),
+    };
+    let repository = match &request {
+        Request::Report(r) => r.input.subject.repository.to_string(),
+        Request::StatusChange(_) => String::new(),
+    };
+    match finish::handle(deps, logs, request).await {
+        Ok(outcome) => {
+            if let finish::Outcome::Reported { metrics, .. } = &outcome {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                // EMF: CloudWatch turns this stdout line into metrics.
+                println!("{}", crate::metrics::emf(&repository, metrics, now));
+            }
+            tracing::info!(?outcome, "gate-report done");
+            Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
+        }
+        Err(e) => Err(diagnostic(&e)),
     }
 }
 

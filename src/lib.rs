@@ -8,6 +8,7 @@
 //! The core (`event`, `gate_file`, `plan`, `policy`, `report`) is pure: no AWS SDK, no tokio,
 //! no I/O. `local` holds the adapters for the embedded default; `cli` is the `gate` command.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod lambda;
 pub mod local;
 pub mod machine;
 pub mod memory;
+pub mod metrics;
 pub mod plan;
 pub mod policy;
 pub mod ports;

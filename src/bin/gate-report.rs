@@ -1,18 +1,27 @@
-//! gate-report: Step Functions run results → the PR comment and approval (the flow lands with the gate-report issue).
+//! gate-report: run results and run status changes → the PR comment, the approval, SNS, the ledger.
 
-use codecommit_gate::lambda;
+use codecommit_gate::config::Config;
+use codecommit_gate::flow::Deps;
+use codecommit_gate::{aws, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-
-async fn handler(invocation: LambdaEvent<Value>) -> Result<Value, Error> {
-    match lambda::read_event(invocation.payload) {
-        Ok(event) => Ok(serde_json::to_value(&event)?),
-        Err(rejected) => Ok(rejected),
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_logging();
-    lambda_runtime::run(service_fn(handler)).await
+    let config = Config::from_env(false)?;
+    let clients = aws::Clients::from_env().await;
+    let deps = Deps {
+        prs: clients.pull_requests(),
+        executions: clients.executions(config.state_machine_arn.clone().unwrap_or_default()),
+        ledger: clients.ledger(config.table_name.clone()),
+        notifier: clients.notifier(config.topic_arn.clone()),
+        settings: config.settings,
+    };
+    let logs = clients.logs();
+    let (deps, logs) = (&deps, &logs);
+    lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
+        lambda::report_handler(deps, logs, e.payload)
+    }))
+    .await
 }

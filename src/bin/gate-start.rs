@@ -1,18 +1,26 @@
-//! gate-start: EventBridge pull-request and comment events → the gate's decision (the flow lands with the gate-start issue).
+//! gate-start: EventBridge pull-request and comment events → a plan and a gating run.
 
-use codecommit_gate::lambda;
+use codecommit_gate::config::Config;
+use codecommit_gate::flow::Deps;
+use codecommit_gate::{aws, lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-
-async fn handler(invocation: LambdaEvent<Value>) -> Result<Value, Error> {
-    match lambda::read_event(invocation.payload) {
-        Ok(event) => Ok(serde_json::to_value(&event)?),
-        Err(rejected) => Ok(rejected),
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_logging();
-    lambda_runtime::run(service_fn(handler)).await
+    let config = Config::from_env(true)?;
+    let clients = aws::Clients::from_env().await;
+    let deps = Deps {
+        prs: clients.pull_requests(),
+        executions: clients.executions(config.state_machine_arn.clone().unwrap_or_default()),
+        ledger: clients.ledger(config.table_name.clone()),
+        notifier: clients.notifier(config.topic_arn.clone()),
+        settings: config.settings,
+    };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
+        lambda::start_handler(deps, e.payload)
+    }))
+    .await
 }

@@ -1,0 +1,472 @@
+//! [`PullRequests`] over CodeCommit: reads the PR, its files, diffs and conflicts; writes the sticky comment, replies, the approval rule and approvals.
+
+use super::{permanent, port_error, service_err};
+use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
+use crate::plan::ChangedPath;
+use crate::ports::{
+    ApprovalOutcome, ApprovalState, CommentData, CommentTarget, Mergeability, PortResult, PrStatus,
+    PullRequestState, PullRequests,
+};
+use aws_sdk_codecommit::Client;
+use aws_sdk_codecommit::operation::create_pull_request_approval_rule::CreatePullRequestApprovalRuleError;
+use aws_sdk_codecommit::operation::get_comment::GetCommentError;
+use aws_sdk_codecommit::operation::get_file::GetFileError;
+use aws_sdk_codecommit::operation::update_pull_request_approval_state::UpdatePullRequestApprovalStateError;
+use aws_sdk_codecommit::types::{
+    ApprovalState as SdkApprovalState, ChangeTypeEnum, Comment, Difference, MergeOptionTypeEnum,
+    PullRequestStatusEnum,
+};
+
+/// `MaxResults` for `GetDifferences` pages.
+pub const DIFFERENCES_PAGE_SIZE: i32 = 400;
+/// `maxResults` for `GetCommentsForPullRequest` pages.
+pub const COMMENTS_PAGE_SIZE: i32 = 100;
+
+const GET_PULL_REQUEST: &str = "codecommit:GetPullRequest";
+const GET_FILE: &str = "codecommit:GetFile";
+const GET_DIFFERENCES: &str = "codecommit:GetDifferences";
+const GET_MERGE_CONFLICTS: &str = "codecommit:GetMergeConflicts";
+const GET_COMMENT: &str = "codecommit:GetComment";
+const GET_COMMENTS_FOR_PULL_REQUEST: &str = "codecommit:GetCommentsForPullRequest";
+const POST_COMMENT_FOR_PULL_REQUEST: &str = "codecommit:PostCommentForPullRequest";
+const UPDATE_COMMENT: &str = "codecommit:UpdateComment";
+const POST_COMMENT_REPLY: &str = "codecommit:PostCommentReply";
+const CREATE_PULL_REQUEST_APPROVAL_RULE: &str = "codecommit:CreatePullRequestApprovalRule";
+const UPDATE_PULL_REQUEST_APPROVAL_STATE: &str = "codecommit:UpdatePullRequestApprovalState";
+
+/// CodeCommit as the gate uses it. Build the client with the reporting identity
+/// ([`super::Clients::from_config`]); tests pass a mocked client.
+#[derive(Debug, Clone)]
+pub struct AwsPullRequests {
+    client: Client,
+}
+
+impl AwsPullRequests {
+    /// Wraps a CodeCommit client.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The wrapped client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn required<'a>(call: &'static str, value: Option<&'a str>, what: &str) -> PortResult<&'a str> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| permanent(call, format!("the response has no {what}")))
+}
+
+fn comment_data(call: &'static str, comment: &Comment) -> PortResult<CommentData> {
+    Ok(CommentData {
+        id: CommentId::new(required(call, comment.comment_id(), "commentId")?),
+        content: comment.content().unwrap_or_default().to_owned(),
+        author_arn: comment.author_arn().unwrap_or_default().to_owned(),
+        deleted: comment.deleted(),
+    })
+}
+
+/// One `GetDifferences` entry as a changed path: added and modified files name the after
+/// path, deleted ones the before path, and a rename or move (both paths, different) names both.
+fn changed_path(difference: &Difference) -> Option<ChangedPath> {
+    let before = difference
+        .before_blob()
+        .and_then(|b| b.path())
+        .filter(|p| !p.is_empty());
+    let after = difference
+        .after_blob()
+        .and_then(|b| b.path())
+        .filter(|p| !p.is_empty());
+    match (difference.change_type(), before, after) {
+        (_, Some(before), Some(after)) if before != after => {
+            Some(ChangedPath::renamed(before, after))
+        }
+        (Some(ChangeTypeEnum::Deleted), Some(before), _) => Some(ChangedPath::new(before)),
+        (_, _, Some(after)) => Some(ChangedPath::new(after)),
+        (_, Some(before), None) => Some(ChangedPath::new(before)),
+        (_, None, None) => None,
+    }
+}
+
+impl PullRequests for AwsPullRequests {
+    async fn pull_request(&self, id: &PullRequestId) -> PortResult<PullRequestState> {
+        const CALL: &str = GET_PULL_REQUEST;
+        let output = self
+            .client
+            .get_pull_request()
+            .pull_request_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| port_error(CALL, e))?;
+        let pr = output
+            .pull_request()
+            .ok_or_else(|| permanent(CALL, "the response has no pullRequest"))?;
+        let target = pr
+            .pull_request_targets()
+            .first()
+            .ok_or_else(|| permanent(CALL, "the pull request has no target"))?;
+        let status = match pr.pull_request_status() {
+            Some(PullRequestStatusEnum::Open) => PrStatus::Open,
+            Some(PullRequestStatusEnum::Closed) => PrStatus::Closed,
+            other => {
+                return Err(permanent(
+                    CALL,
+                    format!("unexpected pullRequestStatus {other:?}"),
+                ));
+            }
+        };
+        Ok(PullRequestState {
+            repository: RepositoryName::new(required(
+                CALL,
+                target.repository_name(),
+                "repositoryName",
+            )?),
+            id: PullRequestId::new(pr.pull_request_id().unwrap_or(id.as_str())),
+            title: pr.title().unwrap_or_default().to_owned(),
+            description: pr
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
+            author_arn: required(CALL, pr.author_arn(), "authorArn")?.to_owned(),
+            status,
+            is_merged: target.merge_metadata().is_some_and(|m| m.is_merged()),
+            source_reference: required(CALL, target.source_reference(), "sourceReference")?
+                .to_owned(),
+            destination_reference: required(
+                CALL,
+                target.destination_reference(),
+                "destinationReference",
+            )?
+            .to_owned(),
+            source_commit: CommitId::new(required(CALL, target.source_commit(), "sourceCommit")?),
+            destination_commit: CommitId::new(required(
+                CALL,
+                target.destination_commit(),
+                "destinationCommit",
+            )?),
+            merge_base: target
+                .merge_base()
+                .filter(|m| !m.is_empty())
+                .map(CommitId::new),
+            revision_id: RevisionId::new(required(CALL, pr.revision_id(), "revisionId")?),
+            approval_rules: pr
+                .approval_rules()
+                .iter()
+                .filter_map(|r| r.approval_rule_name())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+
+    async fn file(
+        &self,
+        repository: &RepositoryName,
+        commit: &CommitId,
+        path: &str,
+    ) -> PortResult<Option<Vec<u8>>> {
+        let result = self
+            .client
+            .get_file()
+            .repository_name(repository.as_str())
+            .commit_specifier(commit.as_str())
+            .file_path(path)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(output.file_content().as_ref().to_vec())),
+            Err(e)
+                if matches!(
+                    service_err(&e),
+                    Some(GetFileError::FileDoesNotExistException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(port_error(GET_FILE, e)),
+        }
+    }
+
+    async fn changed_paths(
+        &self,
+        repository: &RepositoryName,
+        before: &CommitId,
+        after: &CommitId,
+    ) -> PortResult<Vec<ChangedPath>> {
+        let mut paths = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .get_differences()
+                .repository_name(repository.as_str())
+                .before_commit_specifier(before.as_str())
+                .after_commit_specifier(after.as_str())
+                .max_results(DIFFERENCES_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(GET_DIFFERENCES, e))?;
+            for difference in output.differences() {
+                let path = changed_path(difference).ok_or_else(|| {
+                    permanent(GET_DIFFERENCES, "a difference names no path on either side")
+                })?;
+                paths.push(path);
+            }
+            match output.next_token().filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        Ok(paths)
+    }
+
+    async fn mergeability(
+        &self,
+        repository: &RepositoryName,
+        source: &CommitId,
+        destination: &CommitId,
+    ) -> PortResult<Mergeability> {
+        let mut conflicts = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .get_merge_conflicts()
+                .repository_name(repository.as_str())
+                .source_commit_specifier(source.as_str())
+                .destination_commit_specifier(destination.as_str())
+                .merge_option(MergeOptionTypeEnum::ThreeWayMerge)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(GET_MERGE_CONFLICTS, e))?;
+            if output.mergeable() {
+                return Ok(Mergeability::Clean);
+            }
+            conflicts.extend(
+                output
+                    .conflict_metadata_list()
+                    .iter()
+                    .filter_map(|c| c.file_path())
+                    .map(str::to_owned),
+            );
+            match output.next_token().filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        Ok(Mergeability::Conflicts { paths: conflicts })
+    }
+
+    async fn comment(&self, id: &CommentId) -> PortResult<Option<CommentData>> {
+        let result = self
+            .client
+            .get_comment()
+            .comment_id(id.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .comment()
+                .map(|c| comment_data(GET_COMMENT, c))
+                .transpose(),
+            // A deleted comment cannot be read (or edited) any more: for the gate it is gone.
+            Err(e)
+                if matches!(
+                    service_err(&e),
+                    Some(
+                        GetCommentError::CommentDoesNotExistException(_)
+                            | GetCommentError::CommentDeletedException(_)
+                    )
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(port_error(GET_COMMENT, e)),
+        }
+    }
+
+    async fn find_comment(
+        &self,
+        repository: &RepositoryName,
+        id: &PullRequestId,
+        author_arn: &str,
+        marker: &str,
+    ) -> PortResult<Option<CommentData>> {
+        const CALL: &str = GET_COMMENTS_FOR_PULL_REQUEST;
+        // (creation date, position) of the newest match so far, and the match.
+        let mut newest: Option<((i64, u32), usize, CommentData)> = None;
+        let mut position = 0usize;
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .get_comments_for_pull_request()
+                .pull_request_id(id.as_str())
+                .max_results(COMMENTS_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(CALL, e))?;
+            for thread in output.comments_for_pull_request_data() {
+                if thread
+                    .repository_name()
+                    .is_some_and(|r| r != repository.as_str())
+                {
+                    continue;
+                }
+                for comment in thread.comments() {
+                    position += 1;
+                    if comment.deleted()
+                        || comment.author_arn() != Some(author_arn)
+                        || !comment
+                            .content()
+                            .is_some_and(|c| c.trim_end().ends_with(marker))
+                    {
+                        continue;
+                    }
+                    let created = comment
+                        .creation_date()
+                        .map_or((i64::MIN, 0), |d| (d.secs(), d.subsec_nanos()));
+                    if newest
+                        .as_ref()
+                        .is_none_or(|(date, pos, _)| (created, position) > (*date, *pos))
+                    {
+                        newest = Some((created, position, comment_data(CALL, comment)?));
+                    }
+                }
+            }
+            match output.next_token().filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        Ok(newest.map(|(_, _, data)| data))
+    }
+
+    async fn post_comment(
+        &self,
+        target: &CommentTarget,
+        content: &str,
+        token: &str,
+    ) -> PortResult<CommentId> {
+        const CALL: &str = POST_COMMENT_FOR_PULL_REQUEST;
+        let output = self
+            .client
+            .post_comment_for_pull_request()
+            .pull_request_id(target.pull_request_id.as_str())
+            .repository_name(target.repository.as_str())
+            .before_commit_id(target.before_commit.as_str())
+            .after_commit_id(target.after_commit.as_str())
+            .content(content)
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| port_error(CALL, e))?;
+        let comment = output
+            .comment()
+            .ok_or_else(|| permanent(CALL, "the response has no comment"))?;
+        Ok(CommentId::new(required(
+            CALL,
+            comment.comment_id(),
+            "commentId",
+        )?))
+    }
+
+    async fn update_comment(&self, id: &CommentId, content: &str) -> PortResult<()> {
+        self.client
+            .update_comment()
+            .comment_id(id.as_str())
+            .content(content)
+            .send()
+            .await
+            .map_err(|e| port_error(UPDATE_COMMENT, e))?;
+        Ok(())
+    }
+
+    async fn reply(&self, to: &CommentId, content: &str, token: &str) -> PortResult<CommentId> {
+        const CALL: &str = POST_COMMENT_REPLY;
+        let output = self
+            .client
+            .post_comment_reply()
+            .in_reply_to(to.as_str())
+            .content(content)
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| port_error(CALL, e))?;
+        let comment = output
+            .comment()
+            .ok_or_else(|| permanent(CALL, "the response has no comment"))?;
+        Ok(CommentId::new(required(
+            CALL,
+            comment.comment_id(),
+            "commentId",
+        )?))
+    }
+
+    async fn ensure_approval_rule(
+        &self,
+        id: &PullRequestId,
+        name: &str,
+        content: &str,
+    ) -> PortResult<()> {
+        let result = self
+            .client
+            .create_pull_request_approval_rule()
+            .pull_request_id(id.as_str())
+            .approval_rule_name(name)
+            .approval_rule_content(content)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    service_err(&e),
+                    Some(
+                        CreatePullRequestApprovalRuleError::ApprovalRuleNameAlreadyExistsException(
+                            _
+                        )
+                    )
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(port_error(CREATE_PULL_REQUEST_APPROVAL_RULE, e)),
+        }
+    }
+
+    async fn set_approval(
+        &self,
+        id: &PullRequestId,
+        revision: &RevisionId,
+        state: ApprovalState,
+    ) -> PortResult<ApprovalOutcome> {
+        let result = self
+            .client
+            .update_pull_request_approval_state()
+            .pull_request_id(id.as_str())
+            .revision_id(revision.as_str())
+            .approval_state(match state {
+                ApprovalState::Approve => SdkApprovalState::Approve,
+                ApprovalState::Revoke => SdkApprovalState::Revoke,
+            })
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ApprovalOutcome::Applied),
+            Err(e) => match service_err(&e) {
+                Some(UpdatePullRequestApprovalStateError::RevisionNotCurrentException(_)) => {
+                    Ok(ApprovalOutcome::RevisionNotCurrent)
+                }
+                Some(UpdatePullRequestApprovalStateError::PullRequestAlreadyClosedException(_)) => {
+                    Ok(ApprovalOutcome::Closed)
+                }
+                _ => Err(port_error(UPDATE_PULL_REQUEST_APPROVAL_STATE, e)),
+            },
+        }
+    }
+}

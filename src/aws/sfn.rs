@@ -1,0 +1,202 @@
+//! [`Executions`] over Step Functions: starts a gate run under its deterministic name, stops superseded runs, reads their status.
+
+use super::{permanent, port_error, service_err};
+use crate::machine::ExecutionInput;
+use crate::ports::{ExecutionStatus, Executions, PortResult, Started};
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
+use aws_sdk_sfn::types::{ExecutionStatus as SdkStatus, IncludedData};
+
+const START_EXECUTION: &str = "states:StartExecution";
+const STOP_EXECUTION: &str = "states:StopExecution";
+const DESCRIBE_EXECUTION: &str = "states:DescribeExecution";
+
+/// Step Functions' limit on `StopExecution`'s `cause`, in characters.
+pub const MAX_CAUSE_CHARS: usize = 32_768;
+
+/// The executions of one state machine.
+#[derive(Debug, Clone)]
+pub struct AwsExecutions {
+    client: Client,
+    state_machine_arn: String,
+}
+
+impl AwsExecutions {
+    /// Wraps a Step Functions client for the state machine `state_machine_arn`.
+    pub fn new(client: Client, state_machine_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            state_machine_arn: state_machine_arn.into(),
+        }
+    }
+
+    /// The state machine's ARN.
+    pub fn state_machine_arn(&self) -> &str {
+        &self.state_machine_arn
+    }
+
+    /// The ARN of this state machine's execution called `name`.
+    pub fn execution_arn(&self, name: &str) -> Option<String> {
+        execution_arn(&self.state_machine_arn, name)
+    }
+
+    async fn describe(&self, execution_arn: &str) -> PortResult<Option<ExecutionStatus>> {
+        let result = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .included_data(IncludedData::MetadataOnly)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e)
+                if matches!(
+                    service_err(&e),
+                    Some(DescribeExecutionError::ExecutionDoesNotExist(_))
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(port_error(DESCRIBE_EXECUTION, e)),
+        };
+        let status = match output.status() {
+            SdkStatus::Running => ExecutionStatus::Running,
+            SdkStatus::Succeeded => ExecutionStatus::Succeeded,
+            SdkStatus::Failed => ExecutionStatus::Failed,
+            SdkStatus::TimedOut => ExecutionStatus::TimedOut,
+            SdkStatus::Aborted => ExecutionStatus::Aborted,
+            SdkStatus::PendingRedrive => ExecutionStatus::PendingRedrive,
+            other => {
+                return Err(permanent(
+                    DESCRIBE_EXECUTION,
+                    format!("unexpected execution status {other:?}"),
+                ));
+            }
+        };
+        Ok(Some(status))
+    }
+}
+
+/// `arn:aws:states:R:A:stateMachine:NAME[:qualifier]` → `arn:aws:states:R:A:execution:NAME:<name>`
+/// (a version or alias qualifier is not part of an execution's ARN).
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
+    let parts: Vec<&str> = state_machine_arn.split(':').collect();
+    match parts.as_slice() {
+        [
+            "arn",
+            partition,
+            "states",
+            region,
+            account,
+            "stateMachine",
+            machine,
+            ..,
+        ] if parts.len() <= 8 && !machine.is_empty() => Some(format!(
+            "arn:{partition}:states:{region}:{account}:execution:{machine}:{name}"
+        )),
+        _ => None,
+    }
+}
+
+impl Executions for AwsExecutions {
+    async fn start(&self, name: &str, input: &ExecutionInput) -> PortResult<Started> {
+        let json = serde_json::to_string(input)
+            .map_err(|e| permanent(START_EXECUTION, format!("cannot serialize the input: {e}")))?;
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(json)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Started::Started {
+                execution_arn: output.execution_arn().to_owned(),
+            }),
+            Err(e)
+                if matches!(
+                    service_err(&e),
+                    Some(StartExecutionError::ExecutionAlreadyExists(_))
+                ) =>
+            {
+                let execution_arn = self.execution_arn(name).ok_or_else(|| {
+                    permanent(
+                        START_EXECUTION,
+                        format!(
+                            "execution {name} already exists, and {} is not a state machine ARN",
+                            self.state_machine_arn
+                        ),
+                    )
+                })?;
+                Ok(Started::AlreadyExists { execution_arn })
+            }
+            Err(e) => Err(port_error(START_EXECUTION, e)),
+        }
+    }
+
+    async fn stop(&self, execution_arn: &str, cause: &str) -> PortResult<()> {
+        let cause: String = cause.chars().take(MAX_CAUSE_CHARS).collect();
+        let result = self
+            .client
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .cause(cause)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match service_err(&e) {
+                Some(StopExecutionError::ExecutionDoesNotExist(_)) => Ok(()),
+                // The model does not say what stopping a finished execution returns; if the
+                // service refuses the stop, it is fine as long as the execution is not running.
+                Some(StopExecutionError::ValidationException(_)) => {
+                    match self.describe(execution_arn).await {
+                        Ok(None) => Ok(()),
+                        Ok(Some(status)) if status != ExecutionStatus::Running => Ok(()),
+                        _ => Err(port_error(STOP_EXECUTION, e)),
+                    }
+                }
+                _ => Err(port_error(STOP_EXECUTION, e)),
+            },
+        }
+    }
+
+    async fn status(&self, execution_arn: &str) -> PortResult<Option<ExecutionStatus>> {
+        self.describe(execution_arn).await
+    }
+
+    async fn input(&self, execution_arn: &str) -> PortResult<Option<ExecutionInput>> {
+        let result = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .included_data(IncludedData::AllData)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e)
+                if matches!(
+                    service_err(&e),
+                    Some(DescribeExecutionError::ExecutionDoesNotExist(_))
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(port_error(DESCRIBE_EXECUTION, e)),
+        };
+        let text = output.input().ok_or_else(|| {
+            permanent(DESCRIBE_EXECUTION, "the execution has no input".to_owned())
+        })?;
+        serde_json::from_str(text).map(Some).map_err(|e| {
+            permanent(
+                DESCRIBE_EXECUTION,
+                format!("the execution's input is not a gate run: {e}"),
+            )
+        })
+    }
+}

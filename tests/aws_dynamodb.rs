@@ -1,0 +1,343 @@
+//! The DynamoDB ledger against a mocked SDK client: key, consistent reads, conditional writes, error mapping.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use codecommit_gate::aws::dynamodb::partition_key;
+use codecommit_gate::aws::{AwsLedger, retry_config};
+use codecommit_gate::ids::{CommentId, PullRequestId, RepositoryName};
+use codecommit_gate::ports::{Ledger, PortError, PrRecord, Written};
+use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const TABLE: &str = "codecommit-gate-ledger";
+
+fn ledger(rules: &[&Rule]) -> AwsLedger {
+    let client: Client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, rules, |c| c
+        .retry_config(retry_config()));
+    AwsLedger::new(client, TABLE)
+}
+
+fn body(value: Value) -> Option<String> {
+    Some(value.to_string())
+}
+
+/// An awsJson 1.0 error body as DynamoDB sends it (namespaced `__type`).
+fn error(code: &str) -> Option<String> {
+    body(json!({
+        "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
+        "message": format!("{code} (mocked)")
+    }))
+}
+
+fn repo() -> RepositoryName {
+    RepositoryName::new("MyDemoRepo")
+}
+
+fn pr() -> PullRequestId {
+    PullRequestId::new("27")
+}
+
+fn record(version: u64) -> PrRecord {
+    PrRecord {
+        version,
+        comment_id: Some(CommentId::new("c-1")),
+        environment: Some("gate-MyDemoRepo-27".into()),
+        ..PrRecord::new(repo(), pr())
+    }
+}
+
+fn s<'a>(item: &'a std::collections::HashMap<String, AttributeValue>, key: &str) -> &'a str {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
+fn n(item: &std::collections::HashMap<String, AttributeValue>, key: &str) -> Option<u64> {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn the_partition_key_is_repository_hash_id() {
+    assert_eq!(partition_key(&repo(), &pr()), "MyDemoRepo#27");
+}
+
+#[tokio::test]
+async fn get_reads_consistently_by_key_and_trusts_the_version_attribute() {
+    let mut stored: Value = serde_json::to_value(record(2)).expect("json");
+    stored["run"] = json!({
+        "source_commit": "ca45e279EXAMPLE",
+        "destination_commit": "2abfc6beEXAMPLE",
+        "revision_id": "e47def21EXAMPLE",
+        "attempt": 1,
+        "execution_name": "gate-MyDemoRepo-pr27-ca45e279-1-0123456789",
+        "execution_arn": null,
+        "verdict": null
+    });
+    let rule = mock!(Client::get_item)
+        .match_requests(|r| {
+            r.table_name() == Some(TABLE)
+                && r.consistent_read() == Some(true)
+                && r.key().is_some_and(|k| {
+                    k.len() == 1 && k.get("pk") == Some(&AttributeValue::S("MyDemoRepo#27".into()))
+                })
+        })
+        .sequence()
+        .http_status(
+            200,
+            body(json!({
+                "Item": {
+                    "pk": { "S": "MyDemoRepo#27" },
+                    "version": { "N": "3" },
+                    "record": { "S": stored.to_string() },
+                    "closed": { "BOOL": false },
+                    "updated_at": { "N": "1700000000" }
+                }
+            })),
+        )
+        .build();
+    let got = ledger(&[&rule])
+        .get(&repo(), &pr())
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(got.version, 3, "the version attribute wins over the JSON");
+    assert_eq!(got.comment_id, Some(CommentId::new("c-1")));
+    let run = got.run.expect("run");
+    assert_eq!(run.attempt, 1);
+    assert_eq!(run.execution_arn, None);
+}
+
+#[tokio::test]
+async fn get_of_a_missing_item_is_none() {
+    let rule = mock!(Client::get_item)
+        .sequence()
+        .http_status(200, body(json!({})))
+        .build();
+    assert_eq!(
+        ledger(&[&rule]).get(&repo(), &pr()).await.expect("get"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_item_is_permanent() {
+    let rule = mock!(Client::get_item)
+        .sequence()
+        .http_status(
+            200,
+            body(json!({ "Item": { "pk": { "S": "MyDemoRepo#27" }, "version": { "N": "1" }, "record": { "S": "{not json" } } })),
+        )
+        .build();
+    let err = ledger(&[&rule])
+        .get(&repo(), &pr())
+        .await
+        .expect_err("corrupt");
+    assert!(
+        matches!(
+            err,
+            PortError::Permanent {
+                call: "dynamodb:GetItem",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+fn common_item_checks(r: &PutItemInput, version: u64, closed: bool) -> bool {
+    let Some(item) = r.item() else { return false };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let json: PrRecord = serde_json::from_str(s(item, "record")).expect("record JSON");
+    r.table_name() == Some(TABLE)
+        && item.len() == 5
+        && s(item, "pk") == "MyDemoRepo#27"
+        && n(item, "version") == Some(version)
+        && json.version == version
+        && json.environment.as_deref() == Some("gate-MyDemoRepo-27")
+        && json.closed == closed
+        && item.get("closed") == Some(&AttributeValue::Bool(closed))
+        && n(item, "updated_at").is_some_and(|t| t.abs_diff(now) < 600)
+}
+
+#[tokio::test]
+async fn the_first_write_requires_that_no_item_exists() {
+    let rule = mock!(Client::put_item)
+        .match_requests(|r| {
+            common_item_checks(r, 1, false)
+                && r.condition_expression() == Some("attribute_not_exists(pk)")
+                && r.expression_attribute_names().is_none()
+                && r.expression_attribute_values().is_none()
+        })
+        .sequence()
+        .http_status(200, body(json!({})))
+        .build();
+    assert_eq!(
+        ledger(&[&rule]).put(&record(0)).await.expect("put"),
+        Written::Written
+    );
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn later_writes_require_the_version_that_was_read() {
+    let rule = mock!(Client::put_item)
+        .match_requests(|r| {
+            common_item_checks(r, 5, true)
+                && r.condition_expression() == Some("#v = :expected")
+                && r.expression_attribute_names().is_some_and(|names| {
+                    names.len() == 1 && names.get("#v").map(String::as_str) == Some("version")
+                })
+                && r.expression_attribute_values().is_some_and(|values| {
+                    values.len() == 1
+                        && values.get(":expected") == Some(&AttributeValue::N("4".into()))
+                })
+        })
+        .sequence()
+        .http_status(200, body(json!({})))
+        .build();
+    let mut closed = record(4);
+    closed.closed = true;
+    assert_eq!(
+        ledger(&[&rule]).put(&closed).await.expect("put"),
+        Written::Written
+    );
+}
+
+#[tokio::test]
+async fn a_failed_condition_is_a_conflict() {
+    let wire = mock!(Client::put_item)
+        .sequence()
+        .http_status(400, error("ConditionalCheckFailedException"))
+        .build();
+    let modelled = mock!(Client::put_item).then_error(|| {
+        PutItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder()
+                .message("The conditional request failed")
+                .build(),
+        )
+    });
+    let ledger = ledger(&[&wire, &modelled]);
+    assert_eq!(
+        ledger.put(&record(4)).await.expect("put"),
+        Written::Conflict
+    );
+    assert_eq!(
+        ledger.put(&record(0)).await.expect("put"),
+        Written::Conflict
+    );
+    assert_eq!(wire.num_calls(), 1, "not retried");
+}
+
+#[tokio::test(start_paused = true)]
+async fn throughput_exceeded_is_retried_until_it_succeeds() {
+    let rule = mock!(Client::put_item)
+        .sequence()
+        .http_status(400, error("ProvisionedThroughputExceededException"))
+        .http_status(200, body(json!({})))
+        .build();
+    assert_eq!(
+        ledger(&[&rule]).put(&record(1)).await.expect("put"),
+        Written::Written
+    );
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_and_permanent_failures_are_told_apart() {
+    let server = mock!(Client::put_item)
+        .sequence()
+        .http_status(500, error("InternalServerError"))
+        .times(3)
+        .build();
+    let conflict = mock!(Client::put_item)
+        .sequence()
+        .http_status(400, error("TransactionConflictException"))
+        .build();
+    let denied = mock!(Client::put_item)
+        .sequence()
+        .http_status(400, error("AccessDeniedException"))
+        .build();
+    let missing = mock!(Client::get_item)
+        .sequence()
+        .http_status(400, error("ResourceNotFoundException"))
+        .build();
+    let ledger = ledger(&[&server, &conflict, &denied, &missing]);
+    let err = ledger.put(&record(1)).await.expect_err("5xx");
+    assert!(
+        matches!(
+            err,
+            PortError::Transient {
+                call: "dynamodb:PutItem",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.num_calls(), 3);
+    let err = ledger.put(&record(1)).await.expect_err("conflict");
+    assert!(matches!(err, PortError::Transient { .. }), "{err:?}");
+    let err = ledger.put(&record(1)).await.expect_err("denied");
+    assert!(
+        matches!(
+            &err,
+            PortError::Permanent {
+                call: "dynamodb:PutItem",
+                message
+            } if message.contains("AccessDeniedException")
+        ),
+        "{err:?}"
+    );
+    let err = ledger.get(&repo(), &pr()).await.expect_err("no table");
+    assert!(
+        matches!(
+            err,
+            PortError::Permanent {
+                call: "dynamodb:GetItem",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_failure_is_transient() {
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    // A loopback port nobody listens on: the connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let client = Client::from_conf(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(format!("http://127.0.0.1:{port}"))
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let err = AwsLedger::new(client, TABLE)
+        .get(&repo(), &pr())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            PortError::Transient {
+                call: "dynamodb:GetItem",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

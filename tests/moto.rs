@@ -1,0 +1,435 @@
+//! The real Step Functions and DynamoDB adapters over HTTP against moto: idempotent starts, stops, statuses, conditional writes and a race.
+//!
+//! Each test starts its own moto server (`tests/support/moto.rs`); without moto they fail under
+//! `CI` and are skipped with a notice otherwise. Install it with `scripts/install-moto.sh`.
+
+#[path = "support/moto.rs"]
+mod moto_server;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_sfn::config::Credentials;
+use codecommit_gate::aws::{AwsLedger, Clients, reporter_session_arn, retry_config};
+use codecommit_gate::ids::{PullRequestId, RepositoryName};
+use codecommit_gate::machine::ExecutionInput;
+use codecommit_gate::ports::{
+    ExecutionStatus, Executions, Ledger, PortError, PrRecord, Started, Written,
+};
+use moto_server::MotoServer;
+use serde_json::json;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/x";
+const TABLE: &str = "codecommit-gate-ledger";
+
+async fn sdk_config(moto: &MotoServer) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .endpoint_url(moto.endpoint())
+        .retry_config(retry_config())
+        .load()
+        .await
+}
+
+fn input(name: &str, attempt: u32) -> ExecutionInput {
+    serde_json::from_value(json!({
+        "version": codecommit_gate::machine::INPUT_VERSION,
+        "mode": "gate",
+        "execution_name": name,
+        "attempt": attempt,
+        "subject": {
+            "repository": "MyDemoRepo",
+            "pull_request_id": "27",
+            "title": "Quick fix for bug 1234",
+            "source_branch": "bugfix-1234",
+            "destination_branch": "main",
+            "source_commit": "ca45e279EXAMPLE",
+            "destination_commit": "2abfc6beEXAMPLE",
+            "merge_commit": null,
+            "revision_id": "e47def21EXAMPLE"
+        },
+        "source_reference": "refs/heads/bugfix-1234",
+        "destination_reference": "refs/heads/main",
+        "environment": "gate-MyDemoRepo-27",
+        "build": {
+            "image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+            "compute_type": "BUILD_GENERAL1_SMALL"
+        },
+        "comment_id": null,
+        "stages": [],
+        "deadline_seconds": 3600,
+        "plan": null
+    }))
+    .expect("a valid execution input")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_functions_starts_are_idempotent_and_stops_are_tolerant() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let config = sdk_config(&moto).await;
+    let clients = Clients::from_config(&config, None).await;
+    let machine = clients
+        .sfn
+        .create_state_machine()
+        .name("codecommit-gate")
+        .definition(
+            json!({ "StartAt": "Done", "States": { "Done": { "Type": "Pass", "End": true } } })
+                .to_string(),
+        )
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("state machine")
+        .state_machine_arn()
+        .to_owned();
+    let executions = clients.executions(&machine);
+    let name = "gate-MyDemoRepo-pr27-ca45e279-1-0123456789";
+    let arn = executions.execution_arn(name).expect("arn");
+    assert_eq!(
+        arn,
+        format!("arn:aws:states:us-east-1:123456789012:execution:codecommit-gate:{name}")
+    );
+
+    let first = executions
+        .start(name, &input(name, 1))
+        .await
+        .expect("start");
+    assert_eq!(
+        first,
+        Started::Started {
+            execution_arn: arn.clone()
+        }
+    );
+    let again = executions
+        .start(name, &input(name, 1))
+        .await
+        .expect("again");
+    assert_eq!(
+        again, first,
+        "same name and input while running: the same execution"
+    );
+    let other = executions
+        .start(name, &input(name, 2))
+        .await
+        .expect("other input");
+    assert_eq!(
+        other,
+        Started::AlreadyExists {
+            execution_arn: arn.clone()
+        }
+    );
+
+    assert_eq!(
+        executions.status(&arn).await.expect("status"),
+        Some(ExecutionStatus::Running)
+    );
+    executions.stop(&arn, "superseded").await.expect("stop");
+    assert_eq!(
+        executions.status(&arn).await.expect("status"),
+        Some(ExecutionStatus::Aborted)
+    );
+    executions
+        .stop(&arn, "superseded")
+        .await
+        .expect("stopping a finished execution is fine");
+    assert_eq!(
+        executions
+            .start(name, &input(name, 1))
+            .await
+            .expect("closed"),
+        Started::AlreadyExists {
+            execution_arn: arn.clone()
+        },
+        "a closed execution's name cannot be reused"
+    );
+
+    let missing = executions.execution_arn("never-started").expect("arn");
+    assert_eq!(executions.status(&missing).await.expect("none"), None);
+    executions
+        .stop(&missing, "cleanup")
+        .await
+        .expect("stopping a missing execution is fine");
+
+    let nowhere = clients.executions(format!("{machine}-missing"));
+    let err = nowhere
+        .start(name, &input(name, 1))
+        .await
+        .expect_err("no such state machine");
+    assert!(
+        matches!(
+            &err,
+            PortError::Permanent {
+                call: "states:StartExecution",
+                message
+            } if message.contains("StateMachineDoesNotExist")
+        ),
+        "{err:?}"
+    );
+}
+
+async fn create_table(clients: &Clients) {
+    clients
+        .dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("table");
+}
+
+fn repo() -> RepositoryName {
+    RepositoryName::new("MyDemoRepo")
+}
+
+fn pr() -> PullRequestId {
+    PullRequestId::new("27")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_writes_are_conditional_on_the_version_read() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let clients = Clients::from_config(&sdk_config(&moto).await, None).await;
+    let err = clients
+        .ledger(TABLE)
+        .get(&repo(), &pr())
+        .await
+        .expect_err("no table yet");
+    assert!(
+        matches!(
+            &err,
+            PortError::Permanent {
+                call: "dynamodb:GetItem",
+                message
+            } if message.contains("ResourceNotFoundException")
+        ),
+        "{err:?}"
+    );
+    create_table(&clients).await;
+    let ledger = clients.ledger(TABLE);
+
+    assert_eq!(ledger.get(&repo(), &pr()).await.expect("get"), None);
+    let mut record = PrRecord::new(repo(), pr());
+    record.environment = Some("gate-MyDemoRepo-27".into());
+    assert_eq!(ledger.put(&record).await.expect("put"), Written::Written);
+    assert_eq!(
+        ledger.put(&record).await.expect("put"),
+        Written::Conflict,
+        "a second first write loses"
+    );
+
+    let stored = ledger
+        .get(&repo(), &pr())
+        .await
+        .expect("get")
+        .expect("item");
+    assert_eq!(stored.version, 1);
+    assert_eq!(
+        stored,
+        PrRecord {
+            version: 1,
+            ..record.clone()
+        }
+    );
+
+    let mut closed = stored.clone();
+    closed.closed = true;
+    assert_eq!(ledger.put(&closed).await.expect("put"), Written::Written);
+    assert_eq!(
+        ledger.put(&stored).await.expect("put"),
+        Written::Conflict,
+        "a write from a stale version loses"
+    );
+    let latest = ledger
+        .get(&repo(), &pr())
+        .await
+        .expect("get")
+        .expect("item");
+    assert_eq!(latest.version, 2);
+    assert!(latest.closed);
+
+    let item = clients
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S("MyDemoRepo#27".into()))
+        .send()
+        .await
+        .expect("raw item")
+        .item
+        .expect("item");
+    assert_eq!(item.get("version"), Some(&AttributeValue::N("2".into())));
+    assert_eq!(item.get("closed"), Some(&AttributeValue::Bool(true)));
+    assert!(
+        item.get("updated_at")
+            .and_then(|v| v.as_n().ok())
+            .is_some_and(|n| n.parse::<u64>().is_ok_and(|t| t > 1_700_000_000))
+    );
+    let json: PrRecord = serde_json::from_str(
+        item.get("record")
+            .and_then(|v| v.as_s().ok())
+            .expect("record"),
+    )
+    .expect("record JSON");
+    assert_eq!(json, latest);
+}
+
+/// 20 writers from the same version: exactly one wins, and its write is the one stored.
+async fn race(ledger: &AwsLedger, from: &PrRecord) -> String {
+    let mut tasks = tokio::task::JoinSet::new();
+    for writer in 0..20 {
+        let ledger = ledger.clone();
+        let mut record = from.clone();
+        record.environment = Some(format!("writer-{writer}"));
+        tasks.spawn(async move {
+            let written = ledger.put(&record).await.expect("put");
+            (written, record.environment)
+        });
+    }
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    while let Some(result) = tasks.join_next().await {
+        match result.expect("task") {
+            (Written::Written, environment) => winners.push(environment.expect("set")),
+            (Written::Conflict, _) => conflicts += 1,
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
+    assert_eq!(conflicts, 19);
+    winners.remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_from_the_same_version_have_exactly_one_winner() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let clients = Clients::from_config(&sdk_config(&moto).await, None).await;
+    create_table(&clients).await;
+    let ledger = clients.ledger(TABLE);
+
+    let winner = race(&ledger, &PrRecord::new(repo(), pr())).await;
+    let stored = ledger
+        .get(&repo(), &pr())
+        .await
+        .expect("get")
+        .expect("item");
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.environment.as_deref(), Some(winner.as_str()));
+
+    let winner = race(&ledger, &stored).await;
+    let stored = ledger
+        .get(&repo(), &pr())
+        .await
+        .expect("get")
+        .expect("item");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.environment.as_deref(), Some(winner.as_str()));
+}
+
+/// Records the access key each CodeCommit request is signed with.
+#[derive(Debug, Default, Clone)]
+struct SigningKeys(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_codecommit::config::Intercept for SigningKeys {
+    fn name(&self) -> &'static str {
+        "SigningKeys"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_codecommit::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_codecommit::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_codecommit::config::ConfigBag,
+    ) -> Result<(), aws_sdk_codecommit::error::BoxError> {
+        let authorization = context
+            .request()
+            .headers()
+            .get("authorization")
+            .unwrap_or_default();
+        let key = authorization
+            .split("Credential=")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        self.0.lock().expect("lock").push(key);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reporter_role_is_assumed_with_the_fixed_session_name() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let config = sdk_config(&moto).await;
+    let role = "arn:aws:iam::123456789012:role/gate-reporter";
+    let clients = Clients::from_config(&config, Some(role)).await;
+    let keys = SigningKeys::default();
+    let codecommit = aws_sdk_codecommit::Client::from_conf(
+        clients
+            .codecommit
+            .config()
+            .to_builder()
+            .interceptor(keys.clone())
+            .build(),
+    );
+    // Any CodeCommit call makes the client assume the role first (moto has no pull requests).
+    let _ = codecommit
+        .get_repository()
+        .repository_name("MyDemoRepo")
+        .send()
+        .await;
+
+    let state: serde_json::Value =
+        serde_json::from_str(&moto.get("/moto-api/data.json")).expect("moto state");
+    let sessions = state["sts"]["AssumedRole"]
+        .as_array()
+        .expect("assumed roles");
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let session = &sessions[0];
+    assert_eq!(session["role_arn"], role);
+    assert_eq!(session["session_name"], "codecommit-gate");
+    assert_eq!(
+        session["arn"].as_str(),
+        reporter_session_arn(role).as_deref(),
+        "the approval pool member and comment author"
+    );
+    let signed_with = keys.0.lock().expect("lock").clone();
+    assert_eq!(
+        signed_with,
+        vec![session["access_key_id"].as_str().expect("key").to_owned()],
+        "CodeCommit signs with the assumed role's credentials"
+    );
+
+    // Step Functions and DynamoDB keep the Lambda's own credentials: no further AssumeRole.
+    let _ = clients.sfn.list_state_machines().send().await;
+    let state: serde_json::Value =
+        serde_json::from_str(&moto.get("/moto-api/data.json")).expect("moto state");
+    assert_eq!(
+        state["sts"]["AssumedRole"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
