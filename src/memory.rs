@@ -528,10 +528,24 @@ impl FakeStepFunctions {
             .collect()
     }
 
-    /// Ends an execution with `status` (the machine finished).
+    /// Ends a running execution with `status` (the machine finished); a finished one stays as it is.
     pub fn finish(&self, arn: &str, status: ExecutionStatus) {
-        if let Some(e) = lock(&self.executions).iter_mut().find(|e| e.arn == arn) {
+        if let Some(e) = lock(&self.executions)
+            .iter_mut()
+            .find(|e| e.arn == arn && e.status == ExecutionStatus::Running)
+        {
             e.status = status;
+        }
+    }
+
+    /// Ends the running execution called `name` (see [`Self::finish`]).
+    pub fn finish_named(&self, name: &str, status: ExecutionStatus) {
+        let arn = lock(&self.executions)
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.arn.clone());
+        if let Some(arn) = arn {
+            self.finish(&arn, status);
         }
     }
 }

@@ -261,14 +261,18 @@ impl World {
     }
 
     /// Sends gate-report a payload as the state machine would.
+    /// The report step is the machine's last: the execution ends after it.
     pub async fn report_payload(&self, payload: ReportPayload) -> codecommit_gate::finish::Outcome {
-        codecommit_gate::finish::handle(
+        let name = payload.input.execution_name.clone();
+        let outcome = codecommit_gate::finish::handle(
             &self.deps,
             &self.logs,
             codecommit_gate::finish::Request::Report(Box::new(payload)),
         )
         .await
-        .expect("gate-report succeeds")
+        .expect("gate-report succeeds");
+        self.sfn.finish_named(&name, ExecutionStatus::Succeeded);
+        outcome
     }
 }
 
