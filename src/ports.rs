@@ -359,6 +359,24 @@ pub struct RunRecord {
     /// The checks' results once reported (`/gate retry` re-runs the ones that did not pass).
     #[serde(default)]
     pub results: Vec<crate::policy::CheckResult>,
+    /// The comment whose `/gate` command started this attempt, if any.
+    #[serde(default)]
+    pub requested_by: Option<CommentId>,
+    /// That comment's directives (the plan of this attempt applies them).
+    #[serde(default)]
+    pub requests: Vec<crate::plan::Request>,
+    /// Results carried over from the previous attempt (a retry re-runs only the rest).
+    #[serde(default)]
+    pub carried: Vec<crate::policy::CheckResult>,
+}
+
+/// Replies to a comment command that are decided but maybe not posted yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReplies {
+    /// The command's comment.
+    pub comment: CommentId,
+    /// The replies, in order.
+    pub replies: Vec<String>,
 }
 
 /// One item per PR in the ledger (DynamoDB on AWS).
@@ -381,6 +399,9 @@ pub struct PrRecord {
     /// Comment commands already handled (the latest few), so a redelivered comment event is a no-op.
     #[serde(default)]
     pub handled_comments: Vec<CommentId>,
+    /// Replies decided for handled comments and not yet known to be posted.
+    #[serde(default)]
+    pub pending_replies: Vec<PendingReplies>,
 }
 
 impl PrRecord {
@@ -395,6 +416,7 @@ impl PrRecord {
             environment: None,
             closed: false,
             handled_comments: Vec::new(),
+            pending_replies: Vec::new(),
         }
     }
 }

@@ -22,8 +22,8 @@ use crate::machine::{self, ExecutionInput, Mode};
 use crate::plan::{self, DirectiveSource, Plan, PlanInput, PlanVerdict, Request};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::ports::{
-    ApprovalState, Executions, Ledger, Mergeability, Notifier, PortResult, PrRecord, PrStatus,
-    PullRequestState, PullRequests, RunRecord, Written,
+    ApprovalState, Executions, Ledger, Mergeability, Notifier, PendingReplies, PortResult,
+    PrRecord, PrStatus, PullRequestState, PullRequests, RunRecord, Written,
 };
 use crate::report::{self, Subject};
 use serde::Serialize;
@@ -381,6 +381,9 @@ fn new_run(repository: &RepositoryName, pr: &PullRequestState, attempt: u32) -> 
         execution_arn: None,
         verdict: None,
         results: Vec::new(),
+        requested_by: None,
+        requests: Vec::new(),
+        carried: Vec::new(),
     }
 }
 
@@ -609,6 +612,11 @@ where
 }
 
 /// A `/gate` comment: retry, skip, run or only, with the gate file's rules.
+///
+/// Two phases, so a redelivery can finish what a failed delivery started: first decide
+/// everything (replies, the new run and its requests and carried results) and claim the
+/// comment in the ledger together with that decision; then act (stop, revoke, start, reply),
+/// every step idempotent. A redelivery of a claimed comment completes the pending work.
 async fn command<P, E, L, N>(deps: &Deps<P, E, L, N>, event: &CommentEvent) -> PortResult<Outcome>
 where
     P: PullRequests,
@@ -635,20 +643,7 @@ where
     }
     let mut record = record(&deps.ledger, &pr.repository, &pr.id).await?;
     if record.handled_comments.contains(&comment.id) {
-        return Ok(Outcome::Duplicate {
-            reason: format!("comment {} was already handled", comment.id),
-        });
-    }
-    record.handled_comments.push(comment.id.clone());
-    let overflow = record
-        .handled_comments
-        .len()
-        .saturating_sub(HANDLED_COMMENTS_KEPT);
-    record.handled_comments.drain(..overflow);
-    if !save(&deps.ledger, &mut record).await? {
-        return Ok(Outcome::Duplicate {
-            reason: "a concurrent delivery is handling this comment".to_owned(),
-        });
+        return complete_command(deps, record, &pr, &comment.id, None).await;
     }
 
     let requests: Vec<Request> = parsed
@@ -675,7 +670,13 @@ where
         }
     }
 
-    let mut started = None;
+    // Phase one: decide.
+    let current = record
+        .run
+        .clone()
+        .filter(|r| r.source_commit == pr.source_commit);
+    let mut new_run_decided = None;
+    let mut loaded = None;
     match load_gate(
         &deps.prs,
         &deps.settings.gate_file_path,
@@ -685,25 +686,7 @@ where
     .await?
     {
         GateLoad::Loaded(gate) => {
-            let base = pr
-                .merge_base
-                .clone()
-                .unwrap_or_else(|| pr.destination_commit.clone());
-            let changes = deps
-                .prs
-                .changed_paths(&pr.repository, &base, &pr.source_commit)
-                .await?;
-            let plan = plan::plan(
-                &gate,
-                &PlanInput {
-                    changes: &changes,
-                    source_branch: Some(pr.source_branch()),
-                    destination_branch: Some(pr.destination_branch()),
-                    author: Some(&pr.author_arn),
-                    description: pr.description.as_deref(),
-                    requests: &requests,
-                },
-            );
+            let plan = plan_for(deps, &gate, &pr, &requests).await?;
             let described = plan.directives.len().saturating_sub(requests.len());
             let outcomes: Vec<_> = plan.directives[described..].to_vec();
             replies.extend(outcomes.iter().map(report::command_reply));
@@ -713,61 +696,41 @@ where
                     .zip(&requests)
                     .any(|(o, r)| o.accepted && (r.directive == Directive::Retry) == retry)
             };
-            let current = record
-                .run
-                .clone()
-                .filter(|r| r.source_commit == pr.source_commit);
-            let mut carried = Vec::new();
-            let run_again = if accepted(false) {
+            let carried = if accepted(false) {
                 // skip / only / run: a new plan for the current revision.
-                true
+                Some(Vec::new())
             } else if accepted(true) {
                 match &current {
                     Some(run) if run.verdict.as_deref() == Some("failed") => {
                         // Re-run only what did not pass; carry the passes into the report.
-                        carried = plan
-                            .to_run()
-                            .filter_map(|check| {
-                                run.results.iter().find(|r| {
-                                    r.name == check.name && r.status == CheckStatus::Passed
+                        Some(
+                            plan.to_run()
+                                .filter_map(|check| {
+                                    run.results.iter().find(|r| {
+                                        r.name == check.name && r.status == CheckStatus::Passed
+                                    })
                                 })
-                            })
-                            .cloned()
-                            .collect();
-                        true
+                                .cloned()
+                                .collect(),
+                        )
                     }
                     _ => {
                         replies.push(report::nothing_to_retry());
-                        false
+                        None
                     }
                 }
             } else {
-                false
+                None
             };
-            if run_again {
+            if let Some(carried) = carried {
                 let attempt = current.as_ref().map_or(1, |r| r.attempt + 1);
-                if let Some(run) = current.as_ref()
-                    && let Some(arn) = &run.execution_arn
-                    && run.verdict.is_none()
-                {
-                    deps.executions
-                        .stop(arn, "superseded by a /gate command")
-                        .await?;
-                }
-                record.run = Some(new_run(&pr.repository, &pr, attempt));
-                if !save(&deps.ledger, &mut record).await? {
-                    return Ok(Outcome::Duplicate {
-                        reason: "a concurrent delivery owns the pull request".to_owned(),
-                    });
-                }
-                flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke)
-                    .await?;
-                if let Outcome::Started { execution_arn, .. } =
-                    start_run(deps, &mut record, &pr, &gate, plan, attempt, carried).await?
-                {
-                    started = Some(execution_arn);
-                }
+                let mut run = new_run(&pr.repository, &pr, attempt);
+                run.requested_by = Some(comment.id.clone());
+                run.requests = requests.clone();
+                run.carried = carried;
+                new_run_decided = Some(run);
             }
+            loaded = Some((gate, plan));
         }
         GateLoad::Missing | GateLoad::Invalid(_) => {
             replies.push(report::command_needs_gate_file(
@@ -776,9 +739,155 @@ where
         }
     }
 
+    // Claim the comment together with the decision.
+    record.handled_comments.push(comment.id.clone());
+    let overflow = record
+        .handled_comments
+        .len()
+        .saturating_sub(HANDLED_COMMENTS_KEPT);
+    record.handled_comments.drain(..overflow);
+    record.pending_replies.push(PendingReplies {
+        comment: comment.id.clone(),
+        replies,
+    });
+    let superseded = current.filter(|_| new_run_decided.is_some());
+    if let Some(run) = new_run_decided {
+        record.run = Some(run);
+    }
+    if !save(&deps.ledger, &mut record).await? {
+        return Ok(Outcome::Duplicate {
+            reason: "a concurrent delivery is handling this comment".to_owned(),
+        });
+    }
+
+    // Phase two: act.
+    if let Some(old) = superseded
+        && let Some(arn) = &old.execution_arn
+        && old.verdict.is_none()
+    {
+        deps.executions
+            .stop(arn, "superseded by a /gate command")
+            .await?;
+    }
+    complete_command(deps, record, &pr, &comment.id, loaded).await
+}
+
+/// Plans the PR's current revision with these comment requests.
+async fn plan_for<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    gate: &Gate,
+    pr: &PullRequestState,
+    requests: &[Request],
+) -> PortResult<Plan>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let base = pr
+        .merge_base
+        .clone()
+        .unwrap_or_else(|| pr.destination_commit.clone());
+    let changes = deps
+        .prs
+        .changed_paths(&pr.repository, &base, &pr.source_commit)
+        .await?;
+    Ok(plan::plan(
+        gate,
+        &PlanInput {
+            changes: &changes,
+            source_branch: Some(pr.source_branch()),
+            destination_branch: Some(pr.destination_branch()),
+            author: Some(&pr.author_arn),
+            description: pr.description.as_deref(),
+            requests,
+        },
+    ))
+}
+
+/// Finishes a claimed comment command: starts the run it decided (if not started yet) and
+/// posts its replies (idempotent tokens), then forgets the pending replies.
+async fn complete_command<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    mut record: PrRecord,
+    pr: &PullRequestState,
+    comment: &crate::ids::CommentId,
+    loaded: Option<(Box<Gate>, Plan)>,
+) -> PortResult<Outcome>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let pending = record.run.clone().filter(|r| {
+        r.requested_by.as_ref() == Some(comment)
+            && r.source_commit == pr.source_commit
+            && r.execution_arn.is_none()
+            && r.verdict.is_none()
+    });
+    let replies = record
+        .pending_replies
+        .iter()
+        .find(|p| &p.comment == comment)
+        .map(|p| p.replies.clone());
+    if pending.is_none() && replies.is_none() {
+        return Ok(Outcome::Duplicate {
+            reason: format!("comment {comment} was already handled"),
+        });
+    }
+    let mut started = None;
+    if let Some(run) = pending {
+        let (gate, plan) = match loaded {
+            Some(loaded) => loaded,
+            None => match load_gate(
+                &deps.prs,
+                &deps.settings.gate_file_path,
+                &pr.repository,
+                &pr.source_commit,
+            )
+            .await?
+            {
+                GateLoad::Loaded(gate) => {
+                    let plan = plan_for(deps, &gate, pr, &run.requests).await?;
+                    (gate, plan)
+                }
+                GateLoad::Missing | GateLoad::Invalid(_) => {
+                    return Ok(ignored("the gate file changed under the command"));
+                }
+            },
+        };
+        flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+        if let Outcome::Started { execution_arn, .. } = start_run(
+            deps,
+            &mut record,
+            pr,
+            &gate,
+            plan,
+            run.attempt,
+            run.carried.clone(),
+        )
+        .await?
+        {
+            started = Some(execution_arn);
+        }
+    }
+    let replies = replies.unwrap_or_default();
     for (i, text) in replies.iter().enumerate() {
-        let token = flow::token(&["reply", comment.id.as_str(), &i.to_string()]);
-        deps.prs.reply(&comment.id, text, &token).await?;
+        let token = flow::token(&["reply", comment.as_str(), &i.to_string()]);
+        deps.prs.reply(comment, text, &token).await?;
+    }
+    // Forget the pending replies; a lost race only means they are posted again, idempotently.
+    for _ in 0..3 {
+        record.pending_replies.retain(|p| &p.comment != comment);
+        if save(&deps.ledger, &mut record).await? {
+            break;
+        }
+        match deps.ledger.get(&pr.repository, &pr.id).await? {
+            Some(fresh) => record = fresh,
+            None => break,
+        }
     }
     Ok(Outcome::Answered {
         replies: replies.len(),

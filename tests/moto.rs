@@ -5,6 +5,8 @@
 
 #[path = "support/moto.rs"]
 mod moto_server;
+#[path = "support/world.rs"]
+mod world;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
@@ -432,4 +434,73 @@ async fn the_reporter_role_is_assumed_with_the_fixed_session_name() {
         state["sts"]["AssumedRole"].as_array().map(Vec::len),
         Some(1)
     );
+}
+
+/// Redelivery over real HTTP: the same `pullRequestCreated` 100 times in a row and 100 times at
+/// once, with Step Functions and DynamoDB in moto (CodeCommit in memory: no emulator has its
+/// pull-request APIs) → exactly one execution, one ledger item, one comment, one approval rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redelivered_event_starts_one_execution_in_moto() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let config = sdk_config(&moto).await;
+    let clients = Clients::from_config(&config, None).await;
+    create_table(&clients).await;
+    let machine = clients
+        .sfn
+        .create_state_machine()
+        .name("codecommit-gate-redelivery")
+        .definition(
+            json!({ "StartAt": "Wait", "States": { "Wait": { "Type": "Wait", "Seconds": 600, "End": true } } })
+                .to_string(),
+        )
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("state machine")
+        .state_machine_arn()
+        .to_owned();
+    let w = std::sync::Arc::new(world::World::new());
+    let deps = std::sync::Arc::new(codecommit_gate::flow::Deps {
+        prs: w.cc.clone(),
+        executions: clients.executions(&machine),
+        ledger: clients.ledger(TABLE),
+        notifier: w.sns.clone(),
+        settings: w.deps.settings.clone(),
+    });
+    for _ in 0..100 {
+        codecommit_gate::start::handle(&deps, w.pr_event("pullRequestCreated", 10))
+            .await
+            .expect("handled");
+    }
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (w, deps) = (std::sync::Arc::clone(&w), std::sync::Arc::clone(&deps));
+            tokio::spawn(async move {
+                codecommit_gate::start::handle(&deps, w.pr_event("pullRequestCreated", 10)).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("handled");
+    }
+    let listed = clients
+        .sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.executions().len(), 1, "exactly one execution");
+    let items = clients
+        .dynamodb
+        .scan()
+        .table_name(TABLE)
+        .send()
+        .await
+        .expect("scan");
+    assert_eq!(items.count(), 1, "one ledger item");
+    assert_eq!(w.gate_comments().len(), 1, "one comment");
+    assert_eq!(w.cc.rules(&w.pr).len(), 1, "one approval rule");
 }
