@@ -70,7 +70,7 @@ impl Model {
         match op {
             Op::Push if !self.closed && self.newest < 30 => {
                 self.newest += 1;
-                let path = if self.newest % 2 == 0 {
+                let path = if self.newest.is_multiple_of(2) {
                     "services/api/a.rs"
                 } else {
                     "web/a.ts"
