@@ -90,6 +90,10 @@ pub struct CheckSpec {
     pub compute_type: String,
     /// Build timeout in minutes.
     pub timeout_minutes: u32,
+    /// The Step Functions task's own timeout, a safety net over the build's: the build
+    /// timeout plus time for queueing and start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_timeout_seconds: Option<u64>,
     /// Retries for infrastructure failures.
     pub retries: u32,
     /// Whether test failures are retried too.
@@ -189,6 +193,9 @@ fn one() -> u32 {
 fn default_backoff() -> u32 {
     DEFAULT_RETRY_BACKOFF_SECONDS
 }
+
+/// How much longer than its build a check's task may take (queueing, provisioning, upload).
+pub const TASK_TIMEOUT_SLACK_SECONDS: u64 = 1800;
 
 /// Seconds between attempts of a check after an infrastructure failure.
 pub const DEFAULT_RETRY_BACKOFF_SECONDS: u32 = 30;
@@ -483,6 +490,9 @@ pub fn stages(
                 .clone()
                 .unwrap_or_else(|| defaults.compute_type.clone()),
             timeout_minutes: check.timeout_minutes,
+            task_timeout_seconds: Some(
+                u64::from(check.timeout_minutes) * 60 + TASK_TIMEOUT_SLACK_SECONDS,
+            ),
             retries: check.retries,
             retry_on_failure: check.retry_on_failure,
             env,

@@ -1,0 +1,473 @@
+//! Runs `statemachine/gate.asl.json` in moto with every Task state replaced by a scripted stub, and reads back the history.
+//!
+//! moto (>= 5.2.3, `execute_state_machine` on) interprets ASL faithfully: Choice, Map, Wait,
+//! Pass, Parallel, Catch, intrinsic functions, JSONPath. It cannot run the tasks themselves:
+//! `codebuild:startBuild.sync` is unsupported, its `aws-sdk:*` integration passes parameters to
+//! boto3 unnormalised (PascalCase keys fail) and returns them uncased, and it cannot serialise
+//! `$$.Execution.StartTime`. So [`definition`] rewrites the definition, and only the tasks:
+//!
+//! - `DefinitionSubstitutions` get test values ([`SUBSTITUTIONS`]).
+//! - Task `X` becomes a Pass named `X` that evaluates the task's `Parameters` into
+//!   `$.__request` (so every path and intrinsic of the request runs, and the request shows in
+//!   the history), then a Choice `X: outcome?` over the stub's cases (conditions on the state),
+//!   then the case's reply:
+//!   - [`Reply::Ok`]: a Pass putting the response in `$.__raw` (after an optional Wait), then
+//!     `X: result`, a Pass applying the task's own `ResultSelector`, `ResultPath`, `OutputPath`
+//!     and transition to it;
+//!   - [`Reply::Err`] with a service error name: a Parallel whose branch is a Fail raising it,
+//!     carrying the task's own `Catch`, so moto's Catch handles it;
+//!   - [`Reply::Err`] with a `States.*` name (which a Fail state may not raise): a Pass doing
+//!     what the task's first matching catcher does (`ResultPath`, `Next`).
+//!
+//!   `Retry` is not emulated: these tests are about the flow, not backoff timing.
+//! - The `lambda:invoke` report step becomes a Pass that outputs its `Payload`, so the
+//!   execution's output *is* what gate-report would receive (`started_at` gets a literal).
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The values template.yaml would substitute, for account 123456789012 in us-east-1.
+pub const SUBSTITUTIONS: &[(&str, &str)] = &[
+    ("MaxRunSeconds", "3600"),
+    ("Region", "us-east-1"),
+    ("UrlSuffix", "amazonaws.com"),
+    ("BuildEnvironmentType", "LINUX_CONTAINER"),
+    (
+        "CodeBuildRoleArn",
+        "arn:aws:iam::123456789012:role/codecommit-gate-CodeBuildServiceRole-EXAMPLE",
+    ),
+    ("BuildLogGroup", "/aws/codebuild/gate"),
+    (
+        "GateReportFunctionArn",
+        "arn:aws:lambda:us-east-1:123456789012:function:codecommit-gate-GateReportFunction-EXAMPLE",
+    ),
+];
+
+/// The literal that stands in for `$$.Execution.StartTime`.
+pub const STARTED_AT: &str = "2026-11-22T04:40:10.000Z";
+
+/// What a stubbed task answers.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// The service's response, after `delay_seconds`.
+    Ok { response: Value, delay_seconds: u32 },
+    /// An error, as Step Functions names it.
+    Err {
+        error: String,
+        cause: Option<String>,
+    },
+}
+
+impl Reply {
+    /// A response at once.
+    pub fn ok(response: Value) -> Self {
+        Reply::Ok {
+            response,
+            delay_seconds: 0,
+        }
+    }
+
+    /// An error.
+    pub fn err(error: &str, cause: Option<String>) -> Self {
+        Reply::Err {
+            error: error.to_owned(),
+            cause,
+        }
+    }
+}
+
+/// A stubbed task: the first case whose conditions (JSONPath on the state → value) all hold,
+/// else the default.
+#[derive(Debug, Clone)]
+pub struct Stub {
+    /// Conditions and replies.
+    pub cases: Vec<(Vec<(String, Value)>, Reply)>,
+    /// The reply when no case holds.
+    pub default: Reply,
+}
+
+impl Stub {
+    /// Always the same reply.
+    pub fn always(reply: Reply) -> Self {
+        Self {
+            cases: Vec::new(),
+            default: reply,
+        }
+    }
+
+    /// Adds a case.
+    pub fn when(mut self, conditions: &[(&str, Value)], reply: Reply) -> Self {
+        self.cases.push((
+            conditions
+                .iter()
+                .map(|(p, v)| ((*p).to_owned(), v.clone()))
+                .collect(),
+            reply,
+        ));
+        self
+    }
+}
+
+/// The definition file with its substitutions and the tasks replaced by `stubs` (by state
+/// name). Panics on a task without a stub, so every task is scripted by the test.
+pub fn definition(stubs: &BTreeMap<String, Stub>) -> Value {
+    let mut text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("statemachine/gate.asl.json"),
+    )
+    .expect("statemachine/gate.asl.json");
+    for (name, value) in SUBSTITUTIONS {
+        text = text.replace(&format!("${{{name}}}"), value);
+    }
+    let mut asl: Value = serde_json::from_str(&text).expect("the substituted definition is JSON");
+    stub_states(asl["States"].as_object_mut().expect("states"), stubs);
+    asl
+}
+
+fn stub_states(states: &mut Map<String, Value>, stubs: &BTreeMap<String, Stub>) {
+    let names: Vec<String> = states.keys().cloned().collect();
+    for name in names {
+        if let Some(inner) = states[&name]
+            .pointer_mut("/ItemProcessor/States")
+            .and_then(Value::as_object_mut)
+        {
+            stub_states(inner, stubs);
+        }
+        if states[&name]["Type"] != "Task" {
+            continue;
+        }
+        let task = states[&name].clone();
+        if task["Resource"] == "arn:aws:states:::lambda:invoke" {
+            let mut payload = task["Parameters"]["Payload"].clone();
+            if let Some(p) = payload.as_object_mut()
+                && p.remove("started_at.$").is_some()
+            {
+                p.insert("started_at".into(), json!(STARTED_AT));
+            }
+            states.insert(
+                name,
+                json!({"Type": "Pass", "Parameters": payload, "End": true}),
+            );
+            continue;
+        }
+        let stub = stubs
+            .get(&name)
+            .unwrap_or_else(|| panic!("task {name:?} has no stub"));
+        stub_task(states, &name, &task, stub);
+    }
+}
+
+fn transition(task: &Value) -> Map<String, Value> {
+    ["Next", "End"]
+        .iter()
+        .filter_map(|k| Some(((*k).to_owned(), task.get(*k)?.clone())))
+        .collect()
+}
+
+/// `$.a.b` → `$.__raw.a.b` in a `ResultSelector` (recursively, `.$` keys only).
+fn from_raw(selector: &Value) -> Value {
+    match selector {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    let v = match v.as_str() {
+                        Some(path)
+                            if k.ends_with(".$")
+                                && path.starts_with('$')
+                                && !path.starts_with("$$") =>
+                        {
+                            json!(format!("$.__raw{}", &path[1..]))
+                        }
+                        _ => from_raw(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn condition(path: &str, value: &Value) -> Value {
+    match value {
+        Value::Bool(b) => json!({"Variable": path, "BooleanEquals": b}),
+        Value::Number(n) => json!({"Variable": path, "NumericEquals": n}),
+        Value::String(s) => json!({"Variable": path, "StringEquals": s}),
+        other => panic!("no Choice condition for {other}"),
+    }
+}
+
+fn stub_task(states: &mut Map<String, Value>, name: &str, task: &Value, stub: &Stub) {
+    let decide = format!("{name}: outcome?");
+    let mut choices = Vec::new();
+    let mut replies = Vec::new();
+    for (i, (conditions, reply)) in stub.cases.iter().enumerate() {
+        let target = format!("{name}: case {}", i + 1);
+        let all: Vec<Value> = conditions.iter().map(|(p, v)| condition(p, v)).collect();
+        choices.push(json!({"And": all, "Next": target}));
+        replies.push((target, reply));
+    }
+    let default = format!("{name}: default");
+    replies.push((default.clone(), &stub.default));
+    let first = if choices.is_empty() {
+        default.clone()
+    } else {
+        states.insert(
+            decide.clone(),
+            json!({"Type": "Choice", "Choices": choices, "Default": default}),
+        );
+        decide
+    };
+    states.insert(
+        name.to_owned(),
+        json!({
+            "Type": "Pass",
+            "Parameters": task.get("Parameters").cloned().unwrap_or(json!({})),
+            "ResultPath": "$.__request",
+            "Next": first,
+        }),
+    );
+    let result = format!("{name}: result");
+    for (target, reply) in replies {
+        match reply {
+            Reply::Ok {
+                response,
+                delay_seconds,
+            } => {
+                let respond = if *delay_seconds > 0 {
+                    let respond = format!("{target}: respond");
+                    states.insert(
+                        target.clone(),
+                        json!({"Type": "Wait", "Seconds": delay_seconds, "Next": respond}),
+                    );
+                    respond
+                } else {
+                    target.clone()
+                };
+                states.insert(
+                    respond,
+                    json!({"Type": "Pass", "Result": response, "ResultPath": "$.__raw", "Next": result}),
+                );
+                let mut apply = transition(task);
+                apply.insert("Type".into(), json!("Pass"));
+                match task.get("ResultSelector") {
+                    Some(selector) => {
+                        apply.insert("Parameters".into(), from_raw(selector));
+                    }
+                    None => {
+                        apply.insert("InputPath".into(), json!("$.__raw"));
+                    }
+                }
+                for key in ["ResultPath", "OutputPath"] {
+                    if let Some(v) = task.get(key) {
+                        apply.insert(key.into(), v.clone());
+                    }
+                }
+                states.insert(result.clone(), Value::Object(apply));
+            }
+            Reply::Err { error, cause } if error.starts_with("States.") => {
+                let catcher = task["Catch"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| {
+                        let names: Vec<&str> = c["ErrorEquals"]
+                            .as_array()
+                            .expect("ErrorEquals")
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        names.contains(&error.as_str())
+                            || names.contains(&"States.ALL")
+                            || (names.contains(&"States.TaskFailed") && error != "States.Timeout")
+                    })
+                    .unwrap_or_else(|| panic!("{name}: nothing catches {error}"));
+                states.insert(
+                    target,
+                    json!({
+                        "Type": "Pass",
+                        "Comment": "what the matching catcher does",
+                        "Result": {"Error": error, "Cause": cause},
+                        "ResultPath": catcher.get("ResultPath").cloned().unwrap_or(json!("$")),
+                        "Next": catcher["Next"],
+                    }),
+                );
+            }
+            Reply::Err { error, cause } => {
+                let mut fail = json!({"Type": "Fail", "Error": error});
+                if let Some(cause) = cause {
+                    fail["Cause"] = json!(cause);
+                }
+                let mut parallel = transition(task);
+                parallel.insert("Type".into(), json!("Parallel"));
+                parallel.insert(
+                    "Branches".into(),
+                    json!([{"StartAt": "Fail", "States": {"Fail": fail}}]),
+                );
+                if let Some(catch) = task.get("Catch") {
+                    parallel.insert("Catch".into(), catch.clone());
+                }
+                states.insert(target, Value::Object(parallel));
+            }
+        }
+    }
+}
+
+/// One state the execution entered.
+#[derive(Debug, Clone)]
+pub struct Entered {
+    /// The event's id.
+    pub id: i64,
+    /// The state's name.
+    pub name: String,
+    /// The state's input.
+    pub input: Value,
+}
+
+/// A finished execution.
+#[derive(Debug)]
+pub struct Run {
+    /// SUCCEEDED, FAILED, ...
+    pub status: ExecutionStatus,
+    /// The output (the report payload when the run reached its report step).
+    pub output: Option<Value>,
+    /// The history, oldest first.
+    pub events: Vec<HistoryEvent>,
+}
+
+impl Run {
+    /// Every state entered, in order.
+    pub fn entered(&self) -> Vec<Entered> {
+        self.events
+            .iter()
+            .filter_map(|e| {
+                let d = e.state_entered_event_details()?;
+                Some(Entered {
+                    id: e.id(),
+                    name: d.name().to_owned(),
+                    input: d
+                        .input()
+                        .and_then(|i| serde_json::from_str(i).ok())
+                        .unwrap_or(Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    /// The inputs of every entry into the state `name`.
+    pub fn inputs_of(&self, name: &str) -> Vec<Value> {
+        self.entered()
+            .into_iter()
+            .filter(|e| e.name == name)
+            .map(|e| e.input)
+            .collect()
+    }
+
+    /// Whether the state `name` was entered.
+    pub fn visited(&self, name: &str) -> bool {
+        self.entered().iter().any(|e| e.name == name)
+    }
+
+    /// The outputs of every exit from the state `name`.
+    pub fn outputs_of(&self, name: &str) -> Vec<Value> {
+        self.events
+            .iter()
+            .filter_map(|e| e.state_exited_event_details())
+            .filter(|d| d.name() == name)
+            .map(|d| {
+                d.output()
+                    .and_then(|o| serde_json::from_str(o).ok())
+                    .unwrap_or(Value::Null)
+            })
+            .collect()
+    }
+
+    /// The events of one type, oldest first.
+    pub fn of_type(&self, kind: HistoryEventType) -> Vec<&HistoryEvent> {
+        self.events.iter().filter(|e| *e.r#type() == kind).collect()
+    }
+}
+
+/// Creates the state machine and runs one execution to its end.
+pub async fn run(client: &Client, definition: &Value, name: &str, input: &Value) -> Run {
+    let machine = client
+        .create_state_machine()
+        .name(format!("gate-{name}"))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/codecommit-gate-StateMachineRole-EXAMPLE")
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create_state_machine: {}",
+                aws_sdk_sfn::error::DisplayErrorContext(&e)
+            )
+        });
+    let execution = client
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "start_execution: {}",
+                aws_sdk_sfn::error::DisplayErrorContext(&e)
+            )
+        });
+    let arn = execution.execution_arn().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let described = loop {
+        let d = client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "describe_execution: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(&e)
+                )
+            });
+        if *d.status() != ExecutionStatus::Running {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} still running after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .get_execution_history()
+            .execution_arn(&arn)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "get_execution_history: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(&e)
+                )
+            });
+        events.extend(page.events().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    Run {
+        status: described.status().clone(),
+        output: described
+            .output()
+            .and_then(|o| serde_json::from_str(o).ok()),
+        events,
+    }
+}

@@ -1,0 +1,1016 @@
+//! template.yaml without AWS: real IAM action names and no wildcards, Rust functions on arm64, every variable the Lambdas read (and valid), the approval pool, the state machine's file, substitutions and role, and the event rules against the fixture events.
+//!
+//! The template is read with serde-saphyr; CloudFormation's short-form tags (`!Sub x`) are kept
+//! as the long form (`{"Fn::Sub": x}`) through `serde_saphyr::Tagged`. [`Cfn`] then renders
+//! values the way CloudFormation would for a stack named `codecommit-gate` in `us-east-1`
+//! (resource names and ARNs in CloudFormation's shapes), so the tests can compare what the
+//! Lambdas and the state machine will actually receive.
+
+use codecommit_gate::config::Config;
+use codecommit_gate::ids::{PullRequestId, RepositoryName};
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value, json};
+use serde_saphyr::Tagged;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+const STACK: &str = "codecommit-gate";
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+
+/// Actions allowed on `"Resource": "*"`: they have no resource-level permissions. Empty today;
+/// add an action here only with the Service Authorization Reference saying so.
+const WILDCARD_RESOURCE_ACTIONS: &[&str] = &[];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = root().join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+// ------------------------------------------------------------------ reading the template
+
+/// A template node, with short-form tags turned into their long form.
+struct Node(Value);
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Tagged(Plain(value), tag) = Tagged::<Plain>::deserialize(deserializer)?;
+        // Local tags stay as written (`!Sub`); YAML's own resolve to `tag:yaml.org,2002:...`.
+        let function = tag
+            .as_deref()
+            .and_then(|t| t.strip_prefix('!'))
+            .filter(|name| !name.is_empty() && !name.contains(['!', ':']));
+        Ok(Node(match function {
+            None => value,
+            Some(name @ ("Ref" | "Condition")) => json!({ name: value }),
+            Some("GetAtt") => match value {
+                Value::String(s) => {
+                    let (resource, attribute) = s.split_once('.').unwrap_or((&s, ""));
+                    json!({ "Fn::GetAtt": [resource, attribute] })
+                }
+                other => json!({ "Fn::GetAtt": other }),
+            },
+            Some(name) => json!({ format!("Fn::{name}"): value }),
+        }))
+    }
+}
+
+/// A node's value, its children read as [`Node`]s.
+struct Plain(Value);
+
+impl<'de> Deserialize<'de> for Plain {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PlainVisitor)
+    }
+}
+
+struct PlainVisitor;
+
+impl<'de> Visitor<'de> for PlainVisitor {
+    type Value = Plain;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudFormation template node")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Plain, E> {
+        Ok(Plain(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Plain, E> {
+        Ok(Plain(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Plain, E> {
+        Ok(Plain(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Plain, E> {
+        Ok(Plain(v.into()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Plain, E> {
+        Ok(Plain(v.into()))
+    }
+    fn visit_unit<E>(self) -> Result<Plain, E> {
+        Ok(Plain(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Plain, E> {
+        Ok(Plain(Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Plain, D::Error> {
+        Node::deserialize(d).map(|n| Plain(n.0))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Plain, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Node(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Plain(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Plain, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Node(v) = map.next_value()?;
+            object.insert(key, v);
+        }
+        Ok(Plain(Value::Object(object)))
+    }
+}
+
+fn template() -> Value {
+    serde_saphyr::from_str::<Node>(&read("template.yaml"))
+        .expect("template.yaml parses")
+        .0
+}
+
+fn resource<'t>(t: &'t Value, logical: &str) -> &'t Value {
+    t.pointer(&format!("/Resources/{logical}"))
+        .unwrap_or_else(|| panic!("no resource {logical}"))
+}
+
+/// A function's properties with SAM's `Globals.Function` merged in (maps merge, the function wins).
+fn function(t: &Value, logical: &str) -> Value {
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Object(b), Value::Object(o)) => {
+                for (k, v) in o {
+                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+            (b, o) => *b = o.clone(),
+        }
+    }
+    let mut merged = t.pointer("/Globals/Function").cloned().unwrap_or(json!({}));
+    merge(&mut merged, &resource(t, logical)["Properties"]);
+    merged
+}
+
+// ------------------------------------------------------------------ rendering like CloudFormation
+
+/// Renders intrinsic functions for a stack named [`STACK`] in [`REGION`], account [`ACCOUNT`].
+struct Cfn<'t> {
+    template: &'t Value,
+    parameters: BTreeMap<String, Value>,
+}
+
+impl<'t> Cfn<'t> {
+    fn new(template: &'t Value, repositories: &[&str]) -> Self {
+        let mut parameters: BTreeMap<String, Value> = template["Parameters"]
+            .as_object()
+            .expect("parameters")
+            .iter()
+            .filter_map(|(name, p)| Some((name.clone(), p.get("Default")?.clone())))
+            .map(|(name, default)| match default {
+                Value::Number(n) => (name, Value::String(n.to_string())),
+                other => (name, other),
+            })
+            .collect();
+        parameters.insert("RepositoryNames".into(), json!(repositories));
+        Self {
+            template,
+            parameters,
+        }
+    }
+
+    fn physical_name(&self, logical: &str) -> String {
+        format!("{STACK}-{logical}-EXAMPLE")
+    }
+
+    fn props(&self, logical: &str) -> &Value {
+        &resource(self.template, logical)["Properties"]
+    }
+
+    fn named(&self, logical: &str, key: &str) -> String {
+        match self.props(logical).get(key) {
+            Some(v) => self.string(v),
+            None => self.physical_name(logical),
+        }
+    }
+
+    fn reference(&self, name: &str) -> Value {
+        match name {
+            "AWS::Partition" => return json!("aws"),
+            "AWS::Region" => return json!(REGION),
+            "AWS::AccountId" => return json!(ACCOUNT),
+            "AWS::StackName" => return json!(STACK),
+            "AWS::URLSuffix" => return json!("amazonaws.com"),
+            _ => {}
+        }
+        if let Some(p) = self.parameters.get(name) {
+            return p.clone();
+        }
+        let kind = resource(self.template, name)["Type"].as_str().unwrap_or("");
+        json!(match kind {
+            "AWS::SNS::Topic" => format!(
+                "arn:aws:sns:{REGION}:{ACCOUNT}:{}",
+                self.physical_name(name)
+            ),
+            "AWS::Serverless::StateMachine" => format!(
+                "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{}",
+                self.named(name, "Name")
+            ),
+            "AWS::Logs::LogGroup" => self.named(name, "LogGroupName"),
+            "AWS::IAM::Role" => self.named(name, "RoleName"),
+            "AWS::SQS::Queue" => format!(
+                "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{}",
+                self.physical_name(name)
+            ),
+            _ => self.physical_name(name),
+        })
+    }
+
+    fn attribute(&self, logical: &str, attribute: &str) -> Value {
+        let kind = resource(self.template, logical)["Type"]
+            .as_str()
+            .unwrap_or("");
+        json!(match (kind, attribute) {
+            ("AWS::IAM::Role", "Arn") => format!(
+                "arn:aws:iam::{ACCOUNT}:role/{}",
+                self.named(logical, "RoleName")
+            ),
+            ("AWS::Serverless::Function", "Arn") => format!(
+                "arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}",
+                self.named(logical, "FunctionName")
+            ),
+            ("AWS::Logs::LogGroup", "Arn") => format!(
+                "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}:*",
+                self.named(logical, "LogGroupName")
+            ),
+            ("AWS::SQS::Queue", "Arn") => format!(
+                "arn:aws:sqs:{REGION}:{ACCOUNT}:{}",
+                self.physical_name(logical)
+            ),
+            ("AWS::SQS::Queue", "QueueName") => self.physical_name(logical),
+            ("AWS::DynamoDB::Table", "Arn") => format!(
+                "arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{}",
+                self.physical_name(logical)
+            ),
+            ("AWS::Events::Rule", "Arn") => format!(
+                "arn:aws:events:{REGION}:{ACCOUNT}:rule/{}",
+                self.physical_name(logical)
+            ),
+            _ => panic!("no rendering for {logical}.{attribute} ({kind})"),
+        })
+    }
+
+    fn sub(&self, text: &str, vars: &Map<String, Value>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("closed ${") + start;
+            let name = &rest[start + 2..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(v) = vars.get(name) {
+                out.push_str(&self.string(v));
+            } else if let Some((logical, attribute)) = name.split_once('.') {
+                out.push_str(&self.string(&self.attribute(logical, attribute)));
+            } else {
+                out.push_str(&self.string(&self.reference(name)));
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn string(&self, v: &Value) -> String {
+        match self.render(v) {
+            Value::String(s) => s,
+            other => panic!("not a string: {other}"),
+        }
+    }
+
+    fn render(&self, v: &Value) -> Value {
+        match v {
+            Value::Object(o) if o.len() == 1 => {
+                let (key, arg) = o.iter().next().expect("one key");
+                match key.as_str() {
+                    "Ref" => self.reference(arg.as_str().expect("Ref name")),
+                    "Fn::GetAtt" => {
+                        let arg = self.render(arg);
+                        self.attribute(
+                            arg[0].as_str().expect("resource"),
+                            arg[1].as_str().expect("attribute"),
+                        )
+                    }
+                    "Fn::Sub" => match arg {
+                        Value::String(text) => json!(self.sub(text, &Map::new())),
+                        Value::Array(a) => json!(self.sub(
+                            a[0].as_str().expect("Sub text"),
+                            a[1].as_object().expect("Sub variables")
+                        )),
+                        other => panic!("Fn::Sub {other}"),
+                    },
+                    "Fn::Join" => {
+                        let delimiter = arg[0].as_str().expect("literal delimiter");
+                        let items: Vec<String> = match self.render(&arg[1]) {
+                            Value::Array(items) => items
+                                .iter()
+                                .map(|i| i.as_str().expect("string item").to_owned())
+                                .collect(),
+                            other => panic!("Fn::Join of {other}"),
+                        };
+                        json!(items.join(delimiter))
+                    }
+                    "Fn::Split" => {
+                        let delimiter = arg[0].as_str().expect("literal delimiter");
+                        json!(self.string(&arg[1]).split(delimiter).collect::<Vec<_>>())
+                    }
+                    "Fn::FindInMap" => {
+                        let arg = self.render(arg);
+                        let keys: Vec<&str> = arg
+                            .as_array()
+                            .expect("keys")
+                            .iter()
+                            .map(|k| k.as_str().expect("key"))
+                            .collect();
+                        self.template["Mappings"][keys[0]][keys[1]][keys[2]].clone()
+                    }
+                    _ => {
+                        Value::Object(o.iter().map(|(k, v)| (k.clone(), self.render(v))).collect())
+                    }
+                }
+            }
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), self.render(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.render(v)).collect()),
+            other => other.clone(),
+        }
+    }
+}
+
+/// Every IAM policy statement in the template: (resource, statement).
+fn statements(t: &Value) -> Vec<(String, Value)> {
+    fn walk(owner: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(o) => {
+                if o.contains_key("Effect") {
+                    out.push((owner.to_owned(), v.clone()));
+                }
+                o.values().for_each(|c| walk(owner, c, out));
+            }
+            Value::Array(a) => a.iter().for_each(|c| walk(owner, c, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (logical, r) in t["Resources"].as_object().expect("resources") {
+        walk(logical, r, &mut out);
+    }
+    out
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().flat_map(strings).collect(),
+        other => panic!("expected strings, got {other}"),
+    }
+}
+
+fn actions_of(t: &Value, logical: &str) -> BTreeSet<String> {
+    statements(t)
+        .into_iter()
+        .filter(|(owner, s)| owner == logical && s.get("Principal").is_none())
+        .flat_map(|(_, s)| strings(&s["Action"]))
+        .collect()
+}
+
+fn known_actions() -> BTreeSet<String> {
+    read("scripts/iam-actions.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+// ------------------------------------------------------------------ IAM
+
+#[test]
+fn every_iam_action_is_a_real_action_and_none_is_a_wildcard() {
+    let t = template();
+    let known = known_actions();
+    assert!(known.len() > 500, "scripts/iam-actions.txt looks truncated");
+    let statements = statements(&t);
+    assert!(statements.len() >= 20, "found only {}", statements.len());
+    let mut bad = Vec::new();
+    for (owner, s) in &statements {
+        assert!(
+            s.get("NotAction").is_none() && s.get("NotResource").is_none(),
+            "{owner}: NotAction/NotResource are too easy to get wrong: {s}"
+        );
+        for action in strings(&s["Action"]) {
+            if action.contains('*') {
+                bad.push(format!("{owner}: wildcard action {action}"));
+            } else if !known.contains(&action) {
+                bad.push(format!("{owner}: {action} is not an IAM action"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn no_wildcard_resource_or_principal_outside_the_allow_list() {
+    let t = template();
+    let cfn = Cfn::new(&t, &["api", "web"]);
+    let mut bad = Vec::new();
+    for (owner, s) in statements(&t) {
+        let s = cfn.render(&s);
+        if let Some(principal) = s.get("Principal") {
+            let all = strings(&principal.as_object().map_or(principal.clone(), |p| {
+                Value::Array(p.values().cloned().collect())
+            }));
+            if all.iter().any(|p| p == "*") {
+                bad.push(format!("{owner}: wildcard principal"));
+            }
+        }
+        let Some(resource) = s.get("Resource") else {
+            continue;
+        };
+        let resources = strings(resource);
+        if resources.iter().any(|r| r == "*") {
+            for action in strings(&s["Action"]) {
+                if !WILDCARD_RESOURCE_ACTIONS.contains(&action.as_str()) {
+                    bad.push(format!("{owner}: {action} on \"*\""));
+                }
+            }
+        }
+        for r in &resources {
+            let region = r.split(':').nth(3).unwrap_or("");
+            let pinned =
+                s.pointer("/Condition/StringEquals/aws:RequestedRegion") == Some(&json!(REGION));
+            if region.contains('*') && !pinned {
+                bad.push(format!(
+                    "{owner}: {r} is in every region (pin aws:RequestedRegion)"
+                ));
+            }
+            if r.starts_with("arn:") && r.split(':').nth(5).is_none_or(|rest| rest == "*") {
+                bad.push(format!("{owner}: {r} names every resource of its service"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+    // The repository-scoped statements name exactly the gated repositories.
+    for (owner, sid) in [
+        ("GateReporterRole", "GatedRepositories"),
+        ("CodeBuildServiceRole", "CloneAndFetch"),
+    ] {
+        let (_, statement) = statements(&t)
+            .into_iter()
+            .find(|(o, s)| o == owner && s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{owner} {sid}"));
+        assert_eq!(
+            cfn.render(&statement["Resource"]),
+            json!(["arn:*:codecommit:*:*:api", "arn:*:codecommit:*:*:web"]),
+            "{owner} {sid}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ the functions
+
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("GateStartFunction", "gate-start"),
+    ("GateReportFunction", "gate-report"),
+];
+
+#[test]
+fn the_functions_are_rust_on_arm64_built_by_cargo_lambda() {
+    let t = template();
+    let cargo = read("Cargo.toml");
+    for (logical, binary) in FUNCTIONS {
+        let r = resource(&t, logical);
+        assert_eq!(r["Type"], "AWS::Serverless::Function");
+        assert_eq!(
+            r["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{logical}"
+        );
+        assert_eq!(
+            r["Metadata"]["BuildProperties"]["Binary"], *binary,
+            "{logical}"
+        );
+        assert!(
+            cargo.contains(&format!("name = \"{binary}\""))
+                && root().join(format!("src/bin/{binary}.rs")).exists(),
+            "{binary} is not a [[bin]] of the crate"
+        );
+        let f = function(&t, logical);
+        assert_eq!(f["Runtime"], "provided.al2023", "{logical}");
+        assert_eq!(f["Architectures"], json!(["arm64"]), "{logical}");
+        assert_eq!(f["Handler"], "bootstrap", "{logical}");
+        assert_eq!(
+            f["CodeUri"], ".",
+            "{logical}: cargo-lambda builds from the crate root"
+        );
+        assert_eq!(f["LoggingConfig"]["LogFormat"], "JSON", "{logical}");
+        assert_eq!(
+            f["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"], "SQS",
+            "{logical}: failed asynchronous invocations must land somewhere"
+        );
+        assert!(
+            f["Role"].get("Fn::GetAtt").is_some(),
+            "{logical}: its own role"
+        );
+    }
+}
+
+/// The `GATE_*` variables the crate reads (config.rs, and the reporter role in aws/mod.rs).
+fn variables_read() -> BTreeSet<String> {
+    let mut read_vars = BTreeSet::new();
+    for file in ["src/config.rs", "src/aws/mod.rs"] {
+        let text = read(file);
+        for piece in text.split('"').skip(1).step_by(2) {
+            if piece.starts_with("GATE_")
+                && piece.len() > 5
+                && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            {
+                read_vars.insert(piece.to_owned());
+            }
+        }
+    }
+    read_vars
+}
+
+#[test]
+fn every_variable_the_lambdas_read_is_set_valid_and_nothing_else_is() {
+    let t = template();
+    let cfn = Cfn::new(&t, &["api"]);
+    let read_vars = variables_read();
+    assert!(
+        read_vars.contains("GATE_APPROVER_ARN") && read_vars.len() >= 10,
+        "{read_vars:?}"
+    );
+    for (logical, _) in FUNCTIONS {
+        let is_start = *logical == "GateStartFunction";
+        let env = cfn.render(&function(&t, logical)["Environment"]["Variables"]);
+        let env = env.as_object().expect("variables");
+        let set: BTreeSet<String> = env.keys().cloned().collect();
+        let mut wanted = read_vars.clone();
+        if !is_start {
+            wanted.remove("GATE_STATE_MACHINE_ARN");
+        }
+        assert_eq!(set, wanted, "{logical}: set vs read");
+        // What CloudFormation will put there passes the Lambdas' own validation.
+        let config = Config::from_lookup(
+            |name| env.get(name).and_then(Value::as_str).map(str::to_owned),
+            is_start,
+        )
+        .unwrap_or_else(|e| panic!("{logical}: {e}"));
+        assert_eq!(config.settings.gate_file_path, ".gate.yml");
+        assert_eq!(config.settings.environment_prefix, "gate");
+        assert_eq!(
+            config.reporter_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/codecommit-gate-reporter")
+        );
+        assert!(config.topic_arn.is_some(), "{logical}: notifications on");
+    }
+}
+
+#[test]
+fn the_approval_pool_is_the_reporter_roles_session_and_only_the_gate_holds_it() {
+    let t = template();
+    let cfn = Cfn::new(&t, &["api"]);
+    let role_arn = cfn.string(&json!({"Fn::GetAtt": ["GateReporterRole", "Arn"]}));
+    let session = codecommit_gate::aws::reporter_session_arn(&role_arn).expect("a role ARN");
+    assert_eq!(
+        session,
+        "arn:aws:sts::123456789012:assumed-role/codecommit-gate-reporter/codecommit-gate"
+    );
+    let pool = cfn.string(&t["Outputs"]["ApprovalPoolArn"]["Value"]);
+    let approver =
+        cfn.string(&t["Globals"]["Function"]["Environment"]["Variables"]["GATE_APPROVER_ARN"]);
+    assert_eq!(pool, session, "the output");
+    assert_eq!(approver, session, "GATE_APPROVER_ARN");
+    assert_eq!(
+        cfn.render(&t["Outputs"]["ReporterRoleArn"]["Value"]),
+        json!(role_arn)
+    );
+    // Both functions, and nobody else, may act as the gate.
+    let trust =
+        cfn.render(&resource(&t, "GateReporterRole")["Properties"]["AssumeRolePolicyDocument"]);
+    let principals = strings(&trust["Statement"][0]["Principal"]["AWS"]);
+    let function_roles: Vec<String> = ["GateStartRole", "GateReportRole"]
+        .iter()
+        .map(|r| cfn.string(&json!({"Fn::GetAtt": [r, "Arn"]})))
+        .collect();
+    assert_eq!(principals, function_roles);
+    for role in ["GateStartRole", "GateReportRole"] {
+        let (_, s) = statements(&t)
+            .into_iter()
+            .find(|(o, s)| {
+                o == role && s["Action"] == "sts:AssumeRole" && s.get("Principal").is_none()
+            })
+            .unwrap_or_else(|| panic!("{role} cannot assume the reporter role"));
+        assert_eq!(cfn.render(&s["Resource"]), json!(role_arn), "{role}");
+    }
+    // The gate's own comments do not wake gate-start.
+    let skip = cfn.render(
+        &resource(&t, "CommentRule")["Properties"]["EventPattern"]["detail"]["callerUserArn"],
+    );
+    assert_eq!(skip, json!([{ "anything-but": [session] }]));
+}
+
+// ------------------------------------------------------------------ the state machine
+
+fn placeholders(text: &str) -> BTreeSet<String> {
+    text.split("${")
+        .skip(1)
+        .map(|rest| rest.split('}').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The definition as CloudFormation hands it to Step Functions.
+fn rendered_definition(t: &Value) -> Value {
+    let cfn = Cfn::new(t, &["api"]);
+    let machine = &resource(t, "GateStateMachine")["Properties"];
+    let substitutions = cfn.render(&machine["DefinitionSubstitutions"]);
+    let mut text = read(machine["DefinitionUri"].as_str().expect("DefinitionUri"));
+    for (name, value) in substitutions.as_object().expect("substitutions") {
+        text = text.replace(&format!("${{{name}}}"), value.as_str().expect("string"));
+    }
+    serde_json::from_str(&text).expect("the rendered definition is JSON")
+}
+
+#[test]
+fn the_state_machine_is_the_definition_file_with_every_placeholder_substituted() {
+    let t = template();
+    let cfn = Cfn::new(&t, &["api"]);
+    let machine = resource(&t, "GateStateMachine");
+    assert_eq!(machine["Type"], "AWS::Serverless::StateMachine");
+    assert_eq!(machine["Properties"]["Type"], "STANDARD");
+    let file = machine["Properties"]["DefinitionUri"]
+        .as_str()
+        .expect("a file");
+    assert_eq!(file, "statemachine/gate.asl.json");
+    let keys: BTreeSet<String> = machine["Properties"]["DefinitionSubstitutions"]
+        .as_object()
+        .expect("substitutions")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        placeholders(&read(file)),
+        keys,
+        "placeholders vs DefinitionSubstitutions"
+    );
+    let definition = rendered_definition(&t);
+    assert_eq!(
+        definition["TimeoutSeconds"],
+        json!(240 * 60),
+        "MaxRunMinutes' default, in seconds"
+    );
+    // Every allowed MaxRunMinutes has its seconds.
+    for minutes in t["Parameters"]["MaxRunMinutes"]["AllowedValues"]
+        .as_array()
+        .expect("values")
+    {
+        let m = minutes.as_u64().expect("minutes");
+        assert_eq!(
+            t["Mappings"]["RunMinutes"][m.to_string()]["Seconds"],
+            json!((m * 60).to_string()),
+            "{m} minutes"
+        );
+    }
+    // The fixed name the function policies use.
+    let name = cfn.string(&machine["Properties"]["Name"]);
+    let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}");
+    let executions = format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{name}:*");
+    let resources_for = |role: &str, action: &str| -> Vec<String> {
+        statements(&t)
+            .into_iter()
+            .filter(|(o, s)| o == role && strings(&s["Action"]).iter().any(|a| a == action))
+            .flat_map(|(_, s)| strings(&cfn.render(&s["Resource"])))
+            .collect()
+    };
+    assert_eq!(
+        resources_for("GateStartRole", "states:StartExecution"),
+        std::slice::from_ref(&arn)
+    );
+    assert_eq!(
+        resources_for("GateStartRole", "states:StopExecution"),
+        std::slice::from_ref(&executions)
+    );
+    assert_eq!(
+        resources_for("GateReportRole", "states:DescribeExecution"),
+        [executions]
+    );
+    assert_eq!(
+        cfn.render(
+            &function(&t, "GateStartFunction")["Environment"]["Variables"]["GATE_STATE_MACHINE_ARN"]
+        ),
+        json!(arn)
+    );
+}
+
+/// The IAM actions a definition's tasks need.
+fn actions_needed(states: &Value, out: &mut BTreeSet<String>) {
+    for state in states.as_object().expect("states").values() {
+        if let Some(inner) = state.pointer("/ItemProcessor/States") {
+            actions_needed(inner, out);
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            actions_needed(&branch["States"], out);
+        }
+        let Some(resource) = state["Resource"].as_str() else {
+            continue;
+        };
+        let integration = resource
+            .strip_prefix("arn:aws:states:::")
+            .unwrap_or_else(|| panic!("{resource}: only service integrations"));
+        match integration.split(':').collect::<Vec<_>>().as_slice() {
+            ["aws-sdk", service, api] => {
+                let mut api_chars = api.chars();
+                let first = api_chars.next().expect("api").to_ascii_uppercase();
+                out.insert(format!("{service}:{first}{}", api_chars.as_str()));
+                if *api == "createProject" {
+                    out.insert("iam:PassRole".into()); // its service role
+                }
+            }
+            ["codebuild", "startBuild.sync"] => {
+                for a in [
+                    "codebuild:StartBuild",
+                    "codebuild:StopBuild",
+                    "codebuild:BatchGetBuilds",
+                    "events:PutTargets",
+                    "events:PutRule",
+                    "events:DescribeRule",
+                ] {
+                    out.insert(a.into());
+                }
+            }
+            ["lambda", "invoke"] => {
+                out.insert("lambda:InvokeFunction".into());
+            }
+            other => panic!("no IAM mapping for {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_state_machine_role_allows_exactly_what_the_definition_calls() {
+    let t = template();
+    let cfn = Cfn::new(&t, &["api"]);
+    let definition = rendered_definition(&t);
+    let mut needed = BTreeSet::new();
+    actions_needed(&definition["States"], &mut needed);
+    assert_eq!(actions_of(&t, "StateMachineRole"), needed);
+    // Scoped: the gate's projects, its report function, the build role, the .sync rule.
+    let machine_statements: BTreeMap<String, Value> = statements(&t)
+        .into_iter()
+        .filter(|(o, _)| o == "StateMachineRole")
+        .filter_map(|(_, s)| Some((s.get("Sid")?.as_str()?.to_owned(), cfn.render(&s))))
+        .collect();
+    assert_eq!(
+        machine_statements["CiEnvironments"]["Resource"],
+        json!(format!(
+            "arn:aws:codebuild:{REGION}:{ACCOUNT}:project/gate-*"
+        ))
+    );
+    let environment = codecommit_gate::machine::environment_name(
+        "gate",
+        &RepositoryName::from("api"),
+        &PullRequestId::from("7"),
+    );
+    assert!(environment.starts_with("gate-"), "{environment}");
+    assert_eq!(
+        machine_statements["PassTheBuildRole"]["Resource"],
+        cfn.attribute("CodeBuildServiceRole", "Arn")
+    );
+    assert_eq!(
+        machine_statements["PassTheBuildRole"]["Condition"]["StringEquals"]["iam:PassedToService"],
+        "codebuild.amazonaws.com"
+    );
+    let report = cfn.attribute("GateReportFunction", "Arn");
+    assert_eq!(
+        strings(&machine_statements["Report"]["Resource"])[0],
+        report.as_str().expect("arn")
+    );
+    assert!(
+        strings(&machine_statements["CodeBuildSyncRule"]["Resource"])[0]
+            .ends_with(":rule/StepFunctionsGetEventForCodeBuildStartBuildRule")
+    );
+    // The report step invokes that very function.
+    assert_eq!(
+        definition["States"]["Report"]["Parameters"]["FunctionName"],
+        report
+    );
+}
+
+// ------------------------------------------------------------------ events
+
+/// EventBridge's matching for the patterns the template uses: exact values (an array field
+/// matches when any element does) and `anything-but`.
+fn matches(pattern: &Value, event: &Value) -> bool {
+    pattern
+        .as_object()
+        .expect("pattern object")
+        .iter()
+        .all(|(key, p)| {
+            let Some(value) = event.get(key) else {
+                return false;
+            };
+            match p {
+                Value::Object(_) => matches(p, value),
+                Value::Array(options) => {
+                    let values: Vec<&Value> = match value {
+                        Value::Array(a) => a.iter().collect(),
+                        v => vec![v],
+                    };
+                    values.iter().any(|v| {
+                        options.iter().any(|o| match o.get("anything-but") {
+                            Some(excluded) => !strings(excluded)
+                                .iter()
+                                .any(|x| Some(x.as_str()) == v.as_str()),
+                            None => o == *v,
+                        })
+                    })
+                }
+                other => panic!("pattern values are arrays or objects, not {other}"),
+            }
+        })
+}
+
+#[test]
+fn the_rules_route_each_fixture_event_to_the_function_that_handles_it() {
+    let t = template();
+    let dir = root().join("tests/data/events");
+    let mut fixtures: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let name = p.file_stem().expect("name").to_string_lossy().into_owned();
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("JSON");
+            (name, event)
+        })
+        .collect();
+    fixtures.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(fixtures.len() >= 20);
+    // The fixtures' repositories are the gated ones; their state machine is ours.
+    let repositories: BTreeSet<String> = fixtures
+        .iter()
+        .flat_map(|(_, e)| {
+            let d = &e["detail"];
+            let mut names: Vec<String> = d["repositoryNames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect();
+            names.extend(d["repositoryName"].as_str().map(str::to_owned));
+            names
+        })
+        .collect();
+    let repositories: Vec<&str> = repositories.iter().map(String::as_str).collect();
+    let cfn = Cfn::new(&t, &repositories);
+    let machine = fixtures
+        .iter()
+        .find_map(|(_, e)| e["detail"]["stateMachineArn"].as_str())
+        .expect("a status-change fixture")
+        .to_owned();
+    let rules: Vec<(String, Value, String)> = ["PullRequestRule", "CommentRule", "RunEndedRule"]
+        .iter()
+        .map(|logical| {
+            let props = &resource(&t, logical)["Properties"];
+            let mut pattern = cfn.render(&props["EventPattern"]);
+            if let Some(arns) = pattern.pointer_mut("/detail/stateMachineArn") {
+                *arns = json!([machine]);
+            }
+            let target = props["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+                .as_str()
+                .expect("a function target")
+                .to_owned();
+            assert!(
+                props["Targets"][0].get("DeadLetterConfig").is_some()
+                    && props["Targets"][0].get("RetryPolicy").is_some(),
+                "{logical}"
+            );
+            ((*logical).to_owned(), pattern, target)
+        })
+        .collect();
+    let expected = |name: &str| -> Option<&str> {
+        match name {
+            "codecommit-pr-created"
+            | "codecommit-pr-source-branch-updated"
+            | "codecommit-pr-status-changed-closed"
+            | "codecommit-pr-merge-status-updated-merged"
+            | "codecommit-pr-approval-rule-overridden-override"
+            | "codecommit-pr-approval-rule-overridden-revoke"
+            | "codecommit-comment-on-pr-created" => Some("GateStartFunction"),
+            "sfn-execution-failed" | "sfn-execution-timed-out" | "sfn-execution-aborted" => {
+                Some("GateReportFunction")
+            }
+            _ => None,
+        }
+    };
+    for (name, event) in &fixtures {
+        let routed: Vec<&str> = rules
+            .iter()
+            .filter(|(_, pattern, _)| matches(pattern, event))
+            .map(|(_, _, target)| target.as_str())
+            .collect();
+        assert_eq!(
+            routed,
+            expected(name).into_iter().collect::<Vec<_>>(),
+            "{name}"
+        );
+        // Whatever the gate acts on (except a run that reached its report step) is routed.
+        let action = codecommit_gate::event::parse_value(event.clone())
+            .map(|e| e.action())
+            .unwrap_or("rejected");
+        let reported_by_the_machine = event["detail"]["status"] == "SUCCEEDED";
+        if !matches!(action, "ignore" | "rejected") && !reported_by_the_machine {
+            assert!(
+                !routed.is_empty(),
+                "{name}: the gate acts on it ({action}) but no rule routes it"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------ parameters, state, outputs
+
+#[test]
+fn parameters_default_to_the_codes_defaults_and_the_outputs_are_there() {
+    let t = template();
+    let p = &t["Parameters"];
+    assert!(p["RepositoryNames"].get("Default").is_none(), "required");
+    assert_eq!(p["RepositoryNames"]["Type"], "CommaDelimitedList");
+    assert_eq!(
+        p["GateFilePath"]["Default"],
+        codecommit_gate::gate_file::DEFAULT_PATH
+    );
+    assert_eq!(
+        p["ApprovalRuleName"]["Default"],
+        codecommit_gate::config::DEFAULT_RULE_NAME
+    );
+    assert_eq!(
+        p["EnvironmentPrefix"]["Default"],
+        codecommit_gate::config::DEFAULT_ENVIRONMENT_PREFIX
+    );
+    assert_eq!(
+        p["DefaultImage"]["Default"],
+        codecommit_gate::machine::DEFAULT_IMAGE
+    );
+    assert_eq!(
+        p["DefaultComputeType"]["Default"],
+        codecommit_gate::machine::DEFAULT_COMPUTE_TYPE
+    );
+    assert_eq!(p["MaxRunMinutes"]["Default"], 240);
+    assert_eq!(p["NotificationEmail"]["Default"], "");
+    assert!(p["LogRetentionDays"]["Default"].is_number());
+    for (name, parameter) in p.as_object().expect("parameters") {
+        assert!(
+            parameter["Description"].is_string(),
+            "{name} has no description"
+        );
+    }
+    assert_eq!(
+        resource(&t, "GateTopicEmail")["Condition"],
+        "HasNotificationEmail"
+    );
+
+    let table = &resource(&t, "LedgerTable")["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["KeySchema"],
+        json!([{ "AttributeName": codecommit_gate::aws::dynamodb::PK, "KeyType": "HASH" }])
+    );
+    assert_eq!(
+        table["AttributeDefinitions"],
+        json!([{ "AttributeName": codecommit_gate::aws::dynamodb::PK, "AttributeType": "S" }])
+    );
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+
+    let outputs: BTreeSet<&str> = t["Outputs"]
+        .as_object()
+        .expect("outputs")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for wanted in [
+        "StateMachineArn",
+        "LedgerTableName",
+        "TopicArn",
+        "ApprovalPoolArn",
+        "ReporterRoleArn",
+        "GateStartFunctionArn",
+        "GateReportFunctionArn",
+    ] {
+        assert!(outputs.contains(wanted), "output {wanted}");
+    }
+}
