@@ -1,7 +1,7 @@
-//! The `gate` command line: validate a gate file, plan a change, inspect an event, print the schema.
+//! The `gate` command line: validate a gate file, plan a change, inspect an event, print the schema; run the gate locally, list the runs, generate events.
 //!
 //! Exit codes: 0 the gate passes (or would run), 1 the gate fails or a file is invalid,
-//! 2 a usage, I/O or environment error.
+//! 2 a usage, I/O or environment error, 130 `gate run` interrupted by Ctrl-C.
 
 use crate::event;
 use crate::gate_file::{self, Gate};
@@ -24,7 +24,9 @@ pub const EXIT_ERROR: u8 = 2;
 /// codecommit-gate: no pull request merges until CI passed on exactly the code that will merge.
 #[derive(Debug, Parser)]
 #[command(name = "gate", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 pass, 1 gate failed or invalid file, 2 usage or I/O error.")]
+#[command(
+    after_help = "Exit codes: 0 pass, 1 gate failed or invalid file, 2 usage or I/O error, 130 `gate run` interrupted."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,6 +49,108 @@ enum Command {
     },
     /// Print the gate file's JSON Schema (for editors).
     Schema,
+    /// Run the gate on this machine, on exactly the code that would merge.
+    ///
+    /// Merges HEAD into the default branch in a temporary worktree, plans with the merged gate
+    /// file, runs the checks and writes the report the PR comment would be. See docs/local.md.
+    #[command(
+        after_help = "Exit codes: 0 the gate passed, 1 it failed (a required check, a merge \
+conflict, an invalid gate file), 2 usage or environment error, 130 interrupted (Ctrl-C)."
+    )]
+    Run(RunArgs),
+    /// List recent `gate run`s, newest first (from `.gate/history.jsonl`).
+    History {
+        /// The git repository.
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print a real-shaped EventBridge event for a local pull request.
+    ///
+    /// Like `sam local generate-event`, for this repository's branches; the pull request (and a
+    /// comment's text) is recorded in `.gate/` for the local adapters.
+    Event(EventArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The git repository.
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The destination. Default: the repository's default branch.
+    #[arg(long)]
+    base: Option<String>,
+    /// The source (only committed code is tested).
+    #[arg(long, default_value = "HEAD")]
+    head: String,
+    /// A gate file to use instead of the merged code's `.gate.yml`.
+    #[arg(long)]
+    gate_file: Option<PathBuf>,
+    /// How many checks of a stage run at once. Default: the number of cores.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Run only these checks (`/gate only`): required checks still run.
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "CHECK")]
+    only: Vec<String>,
+    /// Skip these checks (`/gate skip`): only checks in `skip.checks` can be skipped.
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "CHECK")]
+    skip: Vec<String>,
+    /// Also run these checks, even if no change selects them (`/gate run`).
+    #[arg(long = "run", num_args = 1.., value_delimiter = ',', value_name = "CHECK")]
+    run_checks: Vec<String>,
+    /// Keep the temporary worktree (its path is printed).
+    #[arg(long)]
+    keep_worktree: bool,
+    /// Where to write the Markdown report. Default: `.gate/last-report.md`.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Test hook: multiply every timeout (and the SIGTERM→SIGKILL grace) by this factor, so a
+    /// 5-minute timeout (the gate file's minimum) can expire in a fraction of a second.
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    timeout_scale: f64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EventKind {
+    Created,
+    Updated,
+    Closed,
+    Merged,
+    Comment,
+}
+
+#[derive(Debug, clap::Args)]
+struct EventArgs {
+    /// Which event.
+    #[arg(value_enum)]
+    kind: EventKind,
+    /// The git repository (its folder name is the repository name).
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The source branch. Default: the current branch.
+    #[arg(long)]
+    source: Option<String>,
+    /// The destination branch. Default: the default branch.
+    #[arg(long)]
+    destination: Option<String>,
+    /// The pull request id. Default: the open local pull request from source into
+    /// destination, or a new id for `created`.
+    #[arg(long)]
+    pr_id: Option<String>,
+    /// The comment's text (`comment`), or the description (other events).
+    #[arg(long)]
+    text: Option<String>,
+    /// The pull request's title. Default: the source's commit subject.
+    #[arg(long)]
+    title: Option<String>,
+    /// Who acts. Default: `local:<git user.email>`.
+    #[arg(long)]
+    caller: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -125,10 +229,12 @@ where
 
 /// Runs the CLI on the process's arguments.
 pub fn main() -> ExitCode {
+    // Not `.lock()`ed for the whole run: `gate run` draws progress on standard error from the
+    // checks' threads, which would wait forever for a lock held here.
     let code = main_with_args(
         std::env::args_os(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
     );
     ExitCode::from(code)
 }
@@ -197,6 +303,13 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure
             }
         }
         Command::Plan(args) => plan_command(args, out, err),
+        Command::Run(args) => run_command(args, out, err),
+        Command::History {
+            repo,
+            limit,
+            format,
+        } => history_command(&repo, limit, format, out),
+        Command::Event(args) => event_command(args, out),
     }
 }
 
@@ -327,4 +440,98 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "changed_paths": plan.changed_paths,
         "verdict": plan.verdict,
     })
+}
+
+fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    use crate::local::{cleanup, progress, session};
+    if !(args.timeout_scale.is_finite() && args.timeout_scale > 0.0) {
+        return Err(Failure(
+            EXIT_ERROR,
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    cleanup::install_panic_hook();
+    if !cleanup::install_interrupt_handler() {
+        let _ = writeln!(
+            err,
+            "gate: warning: cannot handle Ctrl-C; an interrupted run may leave a worktree behind"
+        );
+    }
+    let request = session::RunRequest {
+        repo: args.repo,
+        base: args.base,
+        head: args.head,
+        gate_file: args.gate_file,
+        jobs: args.jobs.map_or_else(session::default_jobs, |j| j as usize),
+        only: args.only,
+        skip: args.skip,
+        run: args.run_checks,
+        keep_worktree: args.keep_worktree,
+        report: args.report,
+        timeout_scale: args.timeout_scale,
+    };
+    let progress = progress::for_terminal(std::time::Instant::now());
+    let code = session::run(&request, &cleanup::INTERRUPT, progress.as_ref(), out, err)
+        .map_err(|message| Failure(EXIT_ERROR, message))?;
+    if cleanup::INTERRUPT.is_cancelled() {
+        let _ = writeln!(
+            err,
+            "gate: interrupted: every check was stopped and the run recorded as cancelled"
+        );
+        return Ok(session::EXIT_INTERRUPTED);
+    }
+    Ok(code)
+}
+
+fn history_command(
+    repo: &Path,
+    limit: usize,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    use crate::local::{history, store::Store};
+    let write_failed = |e: std::io::Error| Failure(EXIT_ERROR, format!("cannot write output: {e}"));
+    let repo = Repo::open(repo).map_err(git_failure)?;
+    let store = Store::new(repo.dir());
+    let found =
+        history::read(&store.history()).map_err(|e| io_error("history", &store.history(), e))?;
+    let entries = found.newest(limit);
+    match format {
+        Format::Text => out
+            .write_all(history::render_text(&entries).as_bytes())
+            .map_err(write_failed)?,
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&entries)
+                .map_err(|e| Failure(EXIT_ERROR, e.to_string()))?;
+            writeln!(out, "{text}").map_err(write_failed)?;
+        }
+    }
+    Ok(EXIT_PASS)
+}
+
+fn event_command(args: EventArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    use crate::local::events::{self, EventRequest, Kind};
+    let kind = match args.kind {
+        EventKind::Created => Kind::Created,
+        EventKind::Updated => Kind::Updated,
+        EventKind::Closed => Kind::Closed,
+        EventKind::Merged => Kind::Merged,
+        EventKind::Comment => Kind::Comment,
+    };
+    let value = events::generate(&EventRequest {
+        kind,
+        repo: args.repo,
+        source: args.source,
+        destination: args.destination,
+        pull_request_id: args.pr_id,
+        text: args.text,
+        title: args.title,
+        caller: args.caller,
+    })
+    .map_err(|message| Failure(EXIT_ERROR, message))?;
+    let text =
+        serde_json::to_string_pretty(&value).map_err(|e| Failure(EXIT_ERROR, e.to_string()))?;
+    writeln!(out, "{text}")
+        .map_err(|e| Failure(EXIT_ERROR, format!("cannot write output: {e}")))?;
+    Ok(EXIT_PASS)
 }

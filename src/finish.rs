@@ -29,6 +29,14 @@ pub enum Request {
     Report(Box<ReportPayload>),
     /// An execution ended outside the happy path.
     StatusChange(Box<RunFinished>),
+    /// A run whose checks' results are already final (the local runner of the embedded
+    /// default produces them directly).
+    Results {
+        /// The execution's input.
+        input: Box<ExecutionInput>,
+        /// One result per check of its stages.
+        results: Vec<CheckResult>,
+    },
 }
 
 /// The numbers gate-report emits as CloudWatch metrics (Embedded Metric Format).
@@ -95,6 +103,7 @@ where
 {
     let input = match &request {
         Request::Report(payload) => Some(payload.input.clone()),
+        Request::Results { input, .. } => Some((**input).clone()),
         Request::StatusChange(run) => match &run.input {
             Some(value) => serde_json::from_value::<ExecutionInput>(value.clone()).ok(),
             None => None,
@@ -116,12 +125,27 @@ where
                 }
             }
         }
-        (None, Request::Report(_)) => return Ok(ignored("the report has no input")),
+        (None, Request::Report(_) | Request::Results { .. }) => {
+            return Ok(ignored("the report has no input"));
+        }
     };
     let repository = input.subject.repository.clone();
     let pr = input.subject.pull_request_id.clone();
     let result = match request {
-        Request::Report(payload) => report_run(deps, logs, &payload, &input).await,
+        Request::Report(payload) => match results(logs, &payload, &input).await {
+            Ok((results, queue_ms)) => {
+                let facts = RunFacts {
+                    queue_ms,
+                    machine_failed: payload.failure.is_some(),
+                    started_at: payload.started_at.clone(),
+                };
+                report_run(deps, &input, results, facts).await
+            }
+            Err(e) => Err(e),
+        },
+        Request::Results { results, .. } => {
+            report_run(deps, &input, results, RunFacts::default()).await
+        }
         Request::StatusChange(run) => run_ended(deps, &run, &input).await,
     };
     result.map_err(|source| {
@@ -346,18 +370,25 @@ async fn save_verdict<L: Ledger>(
     Ok(())
 }
 
-async fn report_run<P, E, L, N, G>(
+/// What the report knows about a run besides its results.
+#[derive(Debug, Clone, Default)]
+struct RunFacts {
+    queue_ms: u64,
+    machine_failed: bool,
+    started_at: Option<String>,
+}
+
+async fn report_run<P, E, L, N>(
     deps: &Deps<P, E, L, N>,
-    logs: &G,
-    payload: &ReportPayload,
     input: &ExecutionInput,
+    results: Vec<CheckResult>,
+    facts: RunFacts,
 ) -> PortResult<Outcome>
 where
     P: PullRequests,
     E: Executions,
     L: Ledger,
     N: Notifier,
-    G: Logs,
 {
     if input.mode == Mode::Cleanup {
         return Ok(ignored("a clean-up run has nothing to report"));
@@ -366,10 +397,10 @@ where
         Ownership::Current(record) => *record,
         Ownership::Skip(outcome) => return Ok(outcome),
     };
-    let (results, queue_ms) = results(logs, payload, input).await?;
+    let queue_ms = facts.queue_ms;
     let plan = input.plan.as_ref();
     let mut verdict = verdict_of(plan, input, &results);
-    if payload.failure.is_some() && verdict == Verdict::Passed {
+    if facts.machine_failed && verdict == Verdict::Passed {
         // The machine broke outside the checks: fail closed.
         verdict = Verdict::Failed;
     }
@@ -428,7 +459,7 @@ where
             .await?;
     }
     let metrics = RunMetrics {
-        started_at: payload.started_at.clone(),
+        started_at: facts.started_at.clone(),
         queue_ms,
         checks_run: results
             .iter()

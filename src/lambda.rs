@@ -115,6 +115,7 @@ where
     };
     let repository = match &request {
         Request::Report(r) => r.input.subject.repository.to_string(),
+        Request::Results { input, .. } => input.subject.repository.to_string(),
         Request::StatusChange(_) => String::new(),
     };
     match finish::handle(deps, logs, request).await {
@@ -129,6 +130,83 @@ where
             tracing::info!(?outcome, "gate-report done");
             Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
         }
+        Err(e) => Err(diagnostic(&e)),
+    }
+}
+
+/// The adapters of the embedded default (`GATE_BACKEND=local`).
+pub type LocalDeps = Deps<
+    crate::local::LocalPullRequests,
+    crate::local::LocalExecutions,
+    crate::local::LocalLedger,
+    crate::local::LocalNotifier,
+>;
+
+/// The local adapters for the repositories under `$GATE_REPOS_DIR`: pull requests, comments
+/// and approvals in each repository's `.gate/`, executions run in-process by the local runner.
+pub fn local_deps(settings: crate::config::Settings) -> LocalDeps {
+    Deps {
+        prs: crate::local::LocalPullRequests::from_env(settings.approver_arn.clone()),
+        executions: crate::local::LocalExecutions::from_env(),
+        ledger: crate::local::LocalLedger::from_env(),
+        notifier: crate::local::LocalNotifier::new(),
+        settings,
+    }
+}
+
+/// Settings for the embedded default: the environment's when set, else the defaults with the
+/// documentation's reporter identity.
+pub fn local_settings() -> crate::config::Settings {
+    match crate::config::Config::from_lookup(
+        |name| match name {
+            "GATE_TABLE_NAME" => Some("local-ledger".to_owned()),
+            "GATE_APPROVER_ARN" => std::env::var(name)
+                .ok()
+                .or_else(|| Some(LOCAL_APPROVER.to_owned())),
+            _ => std::env::var(name).ok(),
+        },
+        false,
+    ) {
+        Ok(config) => config.settings,
+        Err(e) => {
+            tracing::warn!(%e, "ignoring invalid configuration for the local backend");
+            crate::config::Settings::local(LOCAL_APPROVER)
+        }
+    }
+}
+
+/// The reporter identity the local backend writes as.
+pub const LOCAL_APPROVER: &str =
+    "arn:aws:sts::123456789012:assumed-role/GateReporter/codecommit-gate";
+
+/// gate-start on the embedded default: the gate-start flow on the local adapters; when it
+/// starts a run, the local runner has already run the checks in-process, so the gate-report
+/// flow reports them at once (comment and approval land in the repository's `.gate/`).
+pub async fn local_start_handler(deps: &LocalDeps, payload: Value) -> Result<Value, Diagnostic> {
+    let out = start_handler(deps, payload).await?;
+    let Some(arn) = out
+        .get("execution_arn")
+        .and_then(Value::as_str)
+        .filter(|_| out["outcome"] == "started")
+    else {
+        return Ok(out);
+    };
+    let execution = match deps.executions.execution(arn) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Ok(out),
+        Err(e) => {
+            return Err(Diagnostic {
+                error_type: e.error_type().to_owned(),
+                error_message: e.to_string(),
+            });
+        }
+    };
+    let request = Request::Results {
+        input: Box::new(execution.input),
+        results: execution.results,
+    };
+    match finish::handle(deps, &crate::local::LocalLogs, request).await {
+        Ok(report) => Ok(json!({ "start": out, "report": report })),
         Err(e) => Err(diagnostic(&e)),
     }
 }

@@ -1,4 +1,5 @@
 //! gate-report: run results and run status changes → the PR comment, the approval, SNS, the ledger.
+//! `GATE_BACKEND=local` reports into the local store of the embedded default.
 
 use codecommit_gate::config::Config;
 use codecommit_gate::flow::Deps;
@@ -9,6 +10,14 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_logging();
+    if std::env::var("GATE_BACKEND").is_ok_and(|b| b == "local") {
+        let deps = lambda::local_deps(lambda::local_settings());
+        let deps = &deps;
+        return lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
+            lambda::report_handler(deps, &codecommit_gate::local::LocalLogs, e.payload)
+        }))
+        .await;
+    }
     let config = Config::from_env(false)?;
     let clients = aws::Clients::from_env().await;
     let deps = Deps {

@@ -138,6 +138,191 @@ impl Repo {
     }
 }
 
+/// What merging two commits would give, found without touching any work tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeTrial {
+    /// The merge is clean; the tree it would commit.
+    Clean {
+        /// The merged tree's id.
+        tree: String,
+    },
+    /// These paths conflict.
+    Conflicts {
+        /// The conflicting paths, sorted.
+        paths: Vec<String>,
+    },
+}
+
+/// The identity the person at the keyboard acts as locally: `local:<user.email>`, else
+/// `local:<$USER>`, else `local:unknown`.
+pub fn local_identity(repo: Option<&Repo>) -> String {
+    let email = repo
+        .and_then(|r| r.config_value("user.email"))
+        .or_else(|| {
+            Command::new("git")
+                .args(["config", "--get", "user.email"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        })
+        .filter(|e| !e.is_empty());
+    let who = email
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("local:{who}")
+}
+
+impl Repo {
+    /// The work tree at `dir`, taken as given: `dir` must be a work tree's root (use
+    /// [`Repo::open`] to find it from any folder inside).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Repo { dir: dir.into() }
+    }
+
+    /// The repository's name: its work tree's folder name (as CodeCommit names repositories).
+    pub fn name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "repository".to_owned())
+    }
+
+    /// Runs git with `args` and extra environment, returning whatever it did (for commands
+    /// whose failure the caller inspects, like a merge).
+    pub fn git_output(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<std::process::Output, GitError> {
+        Ok(Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()?)
+    }
+
+    /// A git configuration value, if set.
+    pub fn config_value(&self, key: &str) -> Option<String> {
+        self.git(&["config", "--get", key])
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// One `git log -1 --format=<format>` of a commit.
+    fn show(&self, rev: &str, format: &str) -> Result<String, GitError> {
+        let format = format!("--format={format}");
+        self.git(&[
+            "log",
+            "-1",
+            "--no-walk",
+            &format,
+            "--end-of-options",
+            rev,
+            "--",
+        ])
+    }
+
+    /// A commit's subject line.
+    pub fn commit_subject(&self, rev: &str) -> Result<String, GitError> {
+        Ok(self.show(rev, "%s")?.trim_end().to_owned())
+    }
+
+    /// A commit's subject line and committer date (one git call for both).
+    pub fn commit_subject_and_date(&self, rev: &str) -> Result<(String, String), GitError> {
+        let out = self.show(rev, "%cI%n%s")?;
+        let (date, subject) = out.split_once('\n').unwrap_or((out.as_str(), ""));
+        Ok((subject.trim_end().to_owned(), date.trim().to_owned()))
+    }
+
+    /// A commit's message after the subject line (empty when there is none).
+    pub fn commit_body(&self, rev: &str) -> Result<String, GitError> {
+        Ok(self.show(rev, "%b")?.trim().to_owned())
+    }
+
+    /// A commit's committer date, strict ISO 8601 (what `GIT_COMMITTER_DATE` accepts).
+    pub fn commit_date(&self, rev: &str) -> Result<String, GitError> {
+        Ok(self.show(rev, "%cI")?.trim().to_owned())
+    }
+
+    /// A branch name for `rev` if it names a branch (`main`, `origin/main`, `refs/heads/main`,
+    /// or `HEAD` on a branch), without `origin/`.
+    pub fn branch_name(&self, rev: &str) -> Option<String> {
+        if rev.starts_with('-') {
+            return None;
+        }
+        let name = self
+            .git(&["rev-parse", "--abbrev-ref", rev])
+            .ok()?
+            .trim()
+            .to_owned();
+        if name.is_empty() || name == "HEAD" {
+            return None;
+        }
+        Some(name.strip_prefix("origin/").unwrap_or(&name).to_owned())
+    }
+
+    /// Whether the work tree has changes that are not committed (staged, unstaged or untracked
+    /// files that are not ignored).
+    pub fn has_uncommitted_changes(&self) -> Result<bool, GitError> {
+        Ok(!self.git(&["status", "--porcelain"])?.trim().is_empty())
+    }
+
+    /// Paths changed from `before` to `after` directly (no merge base), like CodeCommit's
+    /// `GetDifferences` between two commits; renames name both sides.
+    pub fn diff_paths(&self, before: &str, after: &str) -> Result<Vec<ChangedPath>, GitError> {
+        let out = self.git(&[
+            "diff",
+            "--name-status",
+            "-z",
+            "--find-renames",
+            "--no-ext-diff",
+            before,
+            after,
+            "--",
+        ])?;
+        Ok(parse_name_status_z(&out))
+    }
+
+    /// Merges `theirs` into `ours` in memory (`git merge-tree --write-tree`, git 2.38 or
+    /// newer): clean with the resulting tree, or the conflicting paths. Writes objects to the
+    /// repository's object store but changes no ref and no work tree.
+    pub fn merge_tree(&self, ours: &str, theirs: &str) -> Result<MergeTrial, GitError> {
+        let args = [
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            "-z",
+            ours,
+            theirs,
+        ];
+        let out = self.git_output(&args, &[])?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut fields = stdout.split('\0').filter(|f| !f.is_empty());
+        match out.status.code() {
+            Some(0) => Ok(MergeTrial::Clean {
+                tree: fields.next().unwrap_or_default().trim().to_owned(),
+            }),
+            Some(1) => {
+                let _tree = fields.next();
+                let mut paths: Vec<String> = fields.map(str::to_owned).collect();
+                paths.sort();
+                paths.dedup();
+                Ok(MergeTrial::Conflicts { paths })
+            }
+            _ => Err(GitError::Failed {
+                args: args.join(" "),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            }),
+        }
+    }
+}
+
 /// Parses `git diff --name-status -z` output (renames and copies name both sides).
 pub fn parse_name_status_z(out: &str) -> Vec<ChangedPath> {
     let mut fields = out.split('\0').filter(|f| !f.is_empty());

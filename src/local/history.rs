@@ -1,0 +1,326 @@
+//! The run history, the local counterpart of the DynamoDB ledger: `.gate/history.jsonl`, one JSON object per `gate run`, appended atomically.
+//!
+//! Each line is a complete [`Entry`] (format version [`VERSION`]). A line is appended with a
+//! single `write` to a file opened for appending, under the store's lock, then fsynced; a
+//! writer that finds the file not ending in a newline (a crash mid-write) starts a new line
+//! first. Readers skip a truncated last line, and count (but skip) any other damaged line.
+
+use crate::local::progress::status_text;
+use crate::local::runner::format_duration;
+use crate::local::store::Store;
+use crate::policy::CheckStatus;
+use serde::{Deserialize, Serialize};
+use std::fs::OpenOptions;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// The format version of a history line.
+pub const VERSION: u32 = 1;
+
+/// A ref as given and the commit it named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefAt {
+    /// The ref as given (`main`, `HEAD`, `feature/x`).
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The full commit id.
+    pub commit: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The gate passed.
+    Passed,
+    /// The gate failed (a required check, a merge conflict, an invalid gate file, a promotion
+    /// rule).
+    Failed,
+    /// Stopped by Ctrl-C.
+    Cancelled,
+}
+
+/// Why a run failed without running checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The source does not merge cleanly into the destination.
+    MergeConflict,
+    /// The gate file does not parse or validate.
+    InvalidGateFile,
+    /// A promotion rule refuses the source branch.
+    PromotionRefused,
+}
+
+/// One check of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckEntry {
+    /// The check.
+    pub name: String,
+    /// Its stage.
+    pub stage: String,
+    /// Whether a failure blocks.
+    pub required: bool,
+    /// How it ended.
+    pub status: CheckStatus,
+    /// Wall time of its last attempt.
+    pub duration_ms: Option<u64>,
+    /// Attempts made (0: never started).
+    pub attempts: u32,
+    /// Passed only after a retry.
+    #[serde(default)]
+    pub flaky: bool,
+}
+
+/// One run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Format version ([`VERSION`]).
+    pub version: u32,
+    /// The run id (also the folder of its logs: `.gate/logs/<id>/`).
+    pub id: String,
+    /// When it started, RFC 3339 UTC with milliseconds.
+    pub started_at: String,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The repository's name.
+    pub repository: String,
+    /// The destination.
+    pub base: RefAt,
+    /// The source.
+    pub head: RefAt,
+    /// The merge commit that was tested, when the merge succeeded.
+    pub merge_commit: Option<String>,
+    /// How it ended.
+    pub verdict: Outcome,
+    /// Why it failed without running checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// The checks that ran (or were to run), in stage order.
+    pub checks: Vec<CheckEntry>,
+    /// The checks the plan skipped.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+}
+
+/// What reading the history found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// The entries, oldest first.
+    pub entries: Vec<Entry>,
+    /// Damaged lines skipped (a truncated last line is not counted).
+    pub damaged: usize,
+}
+
+impl History {
+    /// The newest `limit` entries, newest first.
+    pub fn newest(&self, limit: usize) -> Vec<&Entry> {
+        let mut all: Vec<&Entry> = self.entries.iter().collect();
+        // Appends happen when runs end; order by start, newest first (stable for equal times).
+        all.reverse();
+        all.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        all.truncate(limit);
+        all
+    }
+}
+
+/// Appends one entry to `store`'s history.
+pub fn append(store: &Store, entry: &Entry) -> io::Result<()> {
+    let _lock = store.lock()?;
+    let path = store.history();
+    let mut line = serde_json::to_string(entry).map_err(io::Error::other)?;
+    line.push('\n');
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&path)?;
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            line.insert(0, '\n');
+        }
+    }
+    file.write_all(line.as_bytes())?;
+    file.sync_data()
+}
+
+/// Reads a history file (empty when it does not exist).
+pub fn read(path: &Path) -> io::Result<History> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(History::default()),
+        Err(e) => return Err(e),
+    };
+    Ok(parse(&text))
+}
+
+/// Parses history text: one entry a line; a truncated last line is skipped silently.
+pub fn parse(text: &str) -> History {
+    let mut history = History::default();
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.split('\n').collect();
+    let last = lines.len().saturating_sub(1);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(line) {
+            Ok(entry) => history.entries.push(entry),
+            Err(_) if i == last && !complete => {}
+            Err(_) => history.damaged += 1,
+        }
+    }
+    history
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
+}
+
+/// `gate history` as text: per run a line with its verdict, then its checks.
+pub fn render_text(entries: &[&Entry]) -> String {
+    if entries.is_empty() {
+        return "No runs yet: `gate run` records each run here.\n".to_owned();
+    }
+    let mut out = String::new();
+    for e in entries {
+        let verdict = match (e.verdict, e.reason) {
+            (Outcome::Passed, _) => "passed".to_owned(),
+            (Outcome::Cancelled, _) => "cancelled".to_owned(),
+            (Outcome::Failed, Some(Reason::MergeConflict)) => "failed: merge conflict".to_owned(),
+            (Outcome::Failed, Some(Reason::InvalidGateFile)) => {
+                "failed: invalid gate file".to_owned()
+            }
+            (Outcome::Failed, Some(Reason::PromotionRefused)) => {
+                "failed: promotion refused".to_owned()
+            }
+            (Outcome::Failed, None) => "failed".to_owned(),
+        };
+        out.push_str(&format!(
+            "{}  {:<9} {:>7}  {} {} into {} {}  ({})\n",
+            e.started_at
+                .get(..19)
+                .unwrap_or(&e.started_at)
+                .replace('T', " "),
+            verdict,
+            format_duration(Duration::from_millis(e.duration_ms)),
+            e.head.reference,
+            short(&e.head.commit),
+            e.base.reference,
+            short(&e.base.commit),
+            e.id,
+        ));
+        if !e.checks.is_empty() {
+            let checks: Vec<String> = e
+                .checks
+                .iter()
+                .map(|c| {
+                    let mut s = format!("{} {}", c.name, status_text(c.status));
+                    if let Some(ms) = c.duration_ms {
+                        s.push_str(&format!(" {}", format_duration(Duration::from_millis(ms))));
+                    }
+                    if c.flaky {
+                        s.push_str(" (flaky)");
+                    } else if c.attempts > 1 {
+                        s.push_str(&format!(" ({} attempts)", c.attempts));
+                    }
+                    if !c.required {
+                        s.push_str(" (optional)");
+                    }
+                    s
+                })
+                .collect();
+            out.push_str(&format!("    {}\n", checks.join(" · ")));
+        }
+        if !e.skipped.is_empty() {
+            out.push_str(&format!("    skipped: {}\n", e.skipped.join(", ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, started_at: &str, verdict: Outcome) -> Entry {
+        Entry {
+            version: VERSION,
+            id: id.into(),
+            started_at: started_at.into(),
+            duration_ms: 3_210,
+            repository: "shop".into(),
+            base: RefAt {
+                reference: "main".into(),
+                commit: "1".repeat(40),
+            },
+            head: RefAt {
+                reference: "feature".into(),
+                commit: "2".repeat(40),
+            },
+            merge_commit: Some("3".repeat(40)),
+            verdict,
+            reason: None,
+            checks: vec![CheckEntry {
+                name: "api".into(),
+                stage: "test".into(),
+                required: true,
+                status: CheckStatus::Passed,
+                duration_ms: Some(1_000),
+                attempts: 2,
+                flaky: true,
+            }],
+            skipped: vec!["web".into()],
+        }
+    }
+
+    #[test]
+    fn appends_survive_a_truncated_line_and_read_newest_first() {
+        let dir =
+            std::env::temp_dir().join(format!("gate-history-{:x}", crate::local::store::unique()));
+        let store = Store::new(&dir);
+        append(
+            &store,
+            &entry("r1", "2026-11-22T04:00:00.000Z", Outcome::Passed),
+        )
+        .expect("append");
+        // A crash in the middle of the second append.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(store.history())
+            .expect("open");
+        f.write_all(b"{\"version\":1,\"id\":\"r2\",\"star")
+            .expect("write");
+        drop(f);
+        let h = read(&store.history()).expect("read");
+        assert_eq!((h.entries.len(), h.damaged), (1, 0));
+        append(
+            &store,
+            &entry("r3", "2026-11-22T05:00:00.000Z", Outcome::Failed),
+        )
+        .expect("append");
+        let h = read(&store.history()).expect("read");
+        assert_eq!(h.damaged, 1, "the truncated line is now in the middle");
+        let ids: Vec<&str> = h.newest(10).iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, vec!["r3", "r1"]);
+        assert_eq!(h.newest(1).len(), 1);
+        let text = render_text(&h.newest(10));
+        assert!(
+            text.starts_with("2026-11-22 05:00:00  failed       3.2s  feature 22222222 into main 11111111  (r3)\n    api passed 1.0s (flaky)\n    skipped: web\n"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_missing_history_is_empty() {
+        let h = read(Path::new("/nonexistent/history.jsonl")).expect("read");
+        assert!(h.entries.is_empty());
+        assert!(render_text(&[]).starts_with("No runs yet"));
+    }
+}

@@ -1,0 +1,708 @@
+//! One `gate run`: the merge in a temporary worktree, the gate file from the merge result, the same planner, the checks, the same report as the PR comment, the history line.
+//!
+//! Exit codes: 0 the gate passed, 1 it failed (a required check, a merge conflict, an invalid
+//! gate file, a promotion rule), 2 a usage or environment error (no repository, unknown ref,
+//! missing gate file), 130 stopped by Ctrl-C (after stopping every check and removing the
+//! worktree; the run is recorded as cancelled).
+
+use crate::gate_file::{self, Gate, Run};
+use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName};
+use crate::local::cleanup::Cancel;
+use crate::local::directives;
+use crate::local::git::{self, GitError, Repo};
+use crate::local::history::{self, CheckEntry, Entry, Outcome, Reason as HistoryReason, RefAt};
+use crate::local::progress::status_text;
+use crate::local::runner::{
+    CheckJob, KILL_GRACE, Progress, Runner, StageJobs, format_duration, scaled_minutes,
+};
+use crate::local::store::{self, Store, Utc};
+use crate::local::worktree::{Merge, Worktree};
+use crate::machine;
+use crate::plan::{self, DirectiveSource, Plan, PlanInput, Request};
+use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
+use crate::report::{self, Subject};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The gate passed.
+pub const EXIT_PASS: u8 = 0;
+/// The gate failed.
+pub const EXIT_FAIL: u8 = 1;
+/// A usage or environment error.
+pub const EXIT_ERROR: u8 = 2;
+/// Stopped by Ctrl-C (128 + SIGINT, the shell's convention).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The pull request id the local report uses.
+pub const LOCAL_PULL_REQUEST_ID: &str = "local";
+
+/// What `gate run` was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// A folder in the repository.
+    pub repo: PathBuf,
+    /// The destination; default: the repository's default branch.
+    pub base: Option<String>,
+    /// The source.
+    pub head: String,
+    /// A gate file to use instead of the merge result's `.gate.yml`.
+    pub gate_file: Option<PathBuf>,
+    /// Checks of a stage run at once.
+    pub jobs: usize,
+    /// `/gate only` these.
+    pub only: Vec<String>,
+    /// `/gate skip` these.
+    pub skip: Vec<String>,
+    /// `/gate run` these (also when no change selects them).
+    pub run: Vec<String>,
+    /// Keep the worktree after the run.
+    pub keep_worktree: bool,
+    /// Where the Markdown report goes; default `.gate/last-report.md`.
+    pub report: Option<PathBuf>,
+    /// Multiplies every timeout and the kill grace period (1.0 in real use; tests shrink it).
+    pub timeout_scale: f64,
+}
+
+impl RunRequest {
+    /// A request with the defaults for the repository at `repo`.
+    pub fn new(repo: impl Into<PathBuf>) -> Self {
+        Self {
+            repo: repo.into(),
+            base: None,
+            head: "HEAD".to_owned(),
+            gate_file: None,
+            jobs: default_jobs(),
+            only: Vec::new(),
+            skip: Vec::new(),
+            run: Vec::new(),
+            keep_worktree: false,
+            report: None,
+            timeout_scale: 1.0,
+        }
+    }
+}
+
+/// The number of cores, the default for `--jobs`.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// `.gate/logs/<run-id>/run.json`: everything the report was written from, so tools (and
+/// tests) can re-render it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFile {
+    /// The run id.
+    pub id: String,
+    /// The revision under test.
+    pub subject: Subject,
+    /// The plan.
+    pub plan: Plan,
+    /// The results of the checks the plan runs.
+    pub results: Vec<CheckResult>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Whether Ctrl-C stopped it.
+    pub cancelled: bool,
+}
+
+fn git_error(e: GitError) -> String {
+    e.to_string()
+}
+
+struct Context {
+    id: String,
+    started_at: String,
+    started: Instant,
+    store: Store,
+    repository: String,
+    base: RefAt,
+    head: RefAt,
+    report_path: PathBuf,
+}
+
+impl Context {
+    fn record(
+        &self,
+        verdict: Outcome,
+        reason: Option<HistoryReason>,
+        merge_commit: Option<&str>,
+        plan: Option<&Plan>,
+        results: &[CheckResult],
+        err: &mut dyn Write,
+    ) {
+        let checks = plan
+            .map(|p| {
+                p.to_run()
+                    .map(|c| {
+                        let r = results.iter().find(|r| r.name == c.name);
+                        CheckEntry {
+                            name: c.name.as_str().to_owned(),
+                            stage: c.stage.clone(),
+                            required: c.required,
+                            status: r.map_or(CheckStatus::Cancelled, |r| r.status),
+                            duration_ms: r.and_then(|r| r.duration_ms),
+                            attempts: r.map_or(0, |r| r.attempts),
+                            flaky: r.is_some_and(|r| r.flaky),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let entry = Entry {
+            version: history::VERSION,
+            id: self.id.clone(),
+            started_at: self.started_at.clone(),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            repository: self.repository.clone(),
+            base: self.base.clone(),
+            head: self.head.clone(),
+            merge_commit: merge_commit.map(str::to_owned),
+            verdict,
+            reason,
+            checks,
+            skipped: plan
+                .map(|p| p.skipped().map(|c| c.name.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+        };
+        if let Err(e) = history::append(&self.store, &entry) {
+            let _ = writeln!(
+                err,
+                "gate: warning: cannot record the run in {}: {e}",
+                self.store.history().display()
+            );
+        }
+    }
+
+    fn write_report(&self, body: &str, err: &mut dyn Write) {
+        let run_copy = self.store.run_dir(&self.id).join("report.md");
+        for path in [&self.report_path, &run_copy] {
+            if let Err(e) = store::write_replace(path, body.as_bytes()) {
+                let _ = writeln!(
+                    err,
+                    "gate: warning: cannot write the report {}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Runs the gate on the merge of `request.head` into `request.base` and returns the exit code;
+/// `Err` is a usage or environment error (exit code 2) with its message.
+pub fn run(
+    request: &RunRequest,
+    cancel: &Cancel,
+    progress: &dyn Progress,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, String> {
+    let started = Instant::now();
+    let started_at = Utc::now();
+    let repo = Repo::open(&request.repo).map_err(git_error)?;
+    let base_ref = match &request.base {
+        Some(b) => b.clone(),
+        None => repo.default_branch().map_err(git_error)?,
+    };
+    let base_commit = repo.resolve(&base_ref).map_err(git_error)?;
+    let head_commit = repo.resolve(&request.head).map_err(git_error)?;
+    let head_is_checked_out = request.head == "HEAD"
+        || repo.resolve("HEAD").ok().as_deref() == Some(head_commit.as_str());
+    if head_is_checked_out && repo.has_uncommitted_changes().unwrap_or(false) {
+        let _ = writeln!(
+            err,
+            "gate: note: the working copy has uncommitted changes; they are NOT tested \
+             (gate run tests committed {} only)",
+            request.head
+        );
+    }
+    let store = Store::new(repo.dir());
+    store
+        .ensure()
+        .map_err(|e| format!("cannot create {}: {e}", store.root().display()))?;
+    let id = format!(
+        "{}-{}",
+        started_at.compact(),
+        store::hex_digest(
+            &[
+                &std::process::id().to_string(),
+                &store::unique().to_string()
+            ],
+            6
+        )
+    );
+    // A branch's name and full ref, or the ref as given (a tag, a commit, detached HEAD).
+    let branch = |r: &str| match repo.branch_name(r) {
+        Some(b) => (b.clone(), format!("refs/heads/{b}")),
+        None => (r.to_owned(), r.to_owned()),
+    };
+    let (source_branch, source_reference) = branch(&request.head);
+    let (destination_branch, destination_reference) = branch(&base_ref);
+    let ctx = Context {
+        id: id.clone(),
+        started_at: started_at.rfc3339_millis(),
+        started,
+        repository: repo.name(),
+        base: RefAt {
+            reference: base_ref.clone(),
+            commit: base_commit.clone(),
+        },
+        head: RefAt {
+            reference: request.head.clone(),
+            commit: head_commit.clone(),
+        },
+        report_path: request
+            .report
+            .clone()
+            .unwrap_or_else(|| store.last_report()),
+        store,
+    };
+    let (head_subject, date) = repo
+        .commit_subject_and_date(&head_commit)
+        .unwrap_or_default();
+    let date = Some(date).filter(|d| !d.is_empty());
+    let mut subject = Subject {
+        repository: RepositoryName::new(repo.name()),
+        pull_request_id: PullRequestId::new(LOCAL_PULL_REQUEST_ID),
+        title: head_subject,
+        source_branch: source_branch.clone(),
+        destination_branch: destination_branch.clone(),
+        source_commit: CommitId::new(head_commit.clone()),
+        destination_commit: CommitId::new(base_commit.clone()),
+        merge_commit: None,
+        revision_id: None,
+    };
+
+    // The code that would merge.
+    let mut worktree = Worktree::add(&repo, &base_commit).map_err(git_error)?;
+    let merge = worktree
+        .merge(&head_commit, date.as_deref())
+        .map_err(git_error)?;
+    if request.keep_worktree {
+        let kept = worktree.keep();
+        let _ = writeln!(err, "gate: keeping the worktree at {}", kept.display());
+    }
+    let merge_commit = match merge {
+        Merge::Conflicts { paths } => {
+            let _ = writeln!(
+                err,
+                "gate: {source_branch} does not merge cleanly into {destination_branch}; conflicting files:"
+            );
+            for p in &paths {
+                let _ = writeln!(err, "  {p}");
+            }
+            ctx.write_report(&report::merge_conflict(&subject, &paths).body, err);
+            ctx.record(
+                Outcome::Failed,
+                Some(HistoryReason::MergeConflict),
+                None,
+                None,
+                &[],
+                err,
+            );
+            let _ = writeln!(
+                out,
+                "Gate failed: merge conflicts in {} file{}.\nReport: {}",
+                paths.len(),
+                if paths.len() == 1 { "" } else { "s" },
+                ctx.report_path.display()
+            );
+            return Ok(EXIT_FAIL);
+        }
+        Merge::Merged { commit } => commit,
+    };
+    subject.merge_commit = Some(CommitId::new(merge_commit.clone()));
+    let _ = writeln!(
+        err,
+        "gate: testing {} ({}) merged into {} ({}): merge commit {}",
+        request.head,
+        short(&head_commit),
+        base_ref,
+        short(&base_commit),
+        short(&merge_commit)
+    );
+
+    // The gate file, from the merge result unless given.
+    let (gate_path, gate_name) = match &request.gate_file {
+        Some(p) => (p.clone(), p.display().to_string()),
+        None => (
+            worktree.path().join(gate_file::DEFAULT_PATH),
+            gate_file::DEFAULT_PATH.to_owned(),
+        ),
+    };
+    let text = match std::fs::read(&gate_path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && request.gate_file.is_none() => {
+            ctx.write_report(
+                &report::missing_gate_file(&subject, gate_file::DEFAULT_PATH).body,
+                err,
+            );
+            return Err(format!(
+                "no gate file: the merged code has no {} (add one, or pass --gate-file; \
+                 `gate schema` describes the format)",
+                gate_file::DEFAULT_PATH
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot read gate file {}: {e}",
+                gate_path.display()
+            ));
+        }
+    };
+    let gate = match Gate::parse(&text, &gate_name) {
+        Ok(gate) => gate,
+        Err(errors) => {
+            let _ = writeln!(err, "{errors}");
+            ctx.write_report(&report::invalid_gate_file(&subject, &errors).body, err);
+            ctx.record(
+                Outcome::Failed,
+                Some(HistoryReason::InvalidGateFile),
+                Some(&merge_commit),
+                None,
+                &[],
+                err,
+            );
+            let _ = writeln!(
+                out,
+                "Gate failed: the gate file is invalid.\nReport: {}",
+                ctx.report_path.display()
+            );
+            return Ok(EXIT_FAIL);
+        }
+    };
+
+    // The plan, by the same planner.
+    let changes = repo
+        .changed_paths(&base_commit, &head_commit)
+        .map_err(git_error)?;
+    let identity = git::local_identity(Some(&repo));
+    let names = |list: &[String]| list.iter().map(|n| CheckName::from(n.as_str())).collect();
+    let mut run_requests: Vec<Request> = if request.run.is_empty() {
+        Vec::new()
+    } else {
+        vec![Request {
+            directive: Directive::Run {
+                checks: names(&request.run),
+            },
+            author: identity.clone(),
+            source: DirectiveSource::Comment,
+        }]
+    };
+    // HEAD already part of the base (a fresh clone of the default branch): nothing would
+    // merge, so there is no change to select checks by. Gate the whole tree instead, like CI
+    // on the default branch: every check runs, as if asked for with `--run`.
+    if changes.is_empty()
+        && repo
+            .merge_base(&base_commit, &head_commit)
+            .is_ok_and(|b| b == head_commit)
+    {
+        let _ = writeln!(
+            err,
+            "gate: {} is already part of {}: nothing would merge, so every check runs on it",
+            request_head_name(&head_commit),
+            destination_branch
+        );
+        run_requests.push(Request {
+            directive: Directive::Run {
+                checks: gate.checks.iter().map(|c| c.name.clone()).collect(),
+            },
+            author: identity.clone(),
+            source: DirectiveSource::Comment,
+        });
+    }
+    let mut plan = plan::plan(
+        &gate,
+        &PlanInput {
+            changes: &changes,
+            source_branch: Some(&source_branch),
+            destination_branch: Some(&destination_branch),
+            author: Some(&identity),
+            description: None,
+            requests: &run_requests,
+        },
+    );
+    let mut local = Vec::new();
+    if !request.only.is_empty() {
+        local.push(Directive::Only {
+            checks: names(&request.only),
+        });
+    }
+    if !request.skip.is_empty() {
+        local.push(Directive::Skip {
+            checks: names(&request.skip),
+            reason: None,
+        });
+    }
+    directives::apply(&gate, &mut plan, &identity, &local);
+    for d in &plan.directives {
+        for r in &d.refusals {
+            let _ = writeln!(err, "gate: `{}`: {}", d.text, report::refusal(r));
+        }
+    }
+
+    // The checks.
+    let facts: Vec<(String, String)> =
+        machine::pr_env(&subject, &source_reference, &destination_reference)
+            .into_iter()
+            .map(|v| (v.name, v.value))
+            .collect();
+    let stages = jobs(&gate, &plan, worktree.path(), &facts, request.timeout_scale);
+    let count: usize = stages.iter().map(|s| s.checks.len()).sum();
+    let _ = writeln!(
+        err,
+        "gate: {} changed path{}; running {count} of {} check{} in {} stage{}",
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" },
+        plan.checks.len(),
+        if plan.checks.len() == 1 { "" } else { "s" },
+        stages.len(),
+        if stages.len() == 1 { "" } else { "s" },
+    );
+    let run_dir = ctx.store.run_dir(&id);
+    let grace = KILL_GRACE.mul_f64(request.timeout_scale.clamp(0.0, 1.0));
+    let runner = Runner {
+        cwd: worktree.path(),
+        log_dir: &run_dir,
+        jobs: request.jobs.max(1),
+        kill_grace: grace,
+        cancel,
+        progress,
+    };
+    let results = runner.run(&stages);
+    let cancelled = cancel.is_cancelled();
+    let verdict = policy::verdict(&plan, &results);
+
+    // The report: exactly the PR comment.
+    let comment = report::finished(&subject, &plan, &results, verdict);
+    ctx.write_report(&comment.body, err);
+    let run_file = RunFile {
+        id: id.clone(),
+        subject,
+        plan,
+        results,
+        verdict,
+        cancelled,
+    };
+    if let Err(e) = store::write_json_replace(&run_dir.join("run.json"), &run_file) {
+        let _ = writeln!(err, "gate: warning: cannot write run.json: {e}");
+    }
+    let outcome = if cancelled {
+        Outcome::Cancelled
+    } else if verdict == Verdict::Passed {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    };
+    ctx.record(
+        outcome,
+        run_file
+            .plan
+            .promotion
+            .as_ref()
+            .map(|_| HistoryReason::PromotionRefused),
+        Some(&merge_commit),
+        Some(&run_file.plan),
+        &run_file.results,
+        err,
+    );
+    let _ = out.write_all(
+        table(
+            &run_file.plan,
+            &run_file.results,
+            verdict,
+            cancelled,
+            &ctx.report_path,
+            &run_dir,
+        )
+        .as_bytes(),
+    );
+    drop(worktree);
+    Ok(if cancelled {
+        EXIT_INTERRUPTED
+    } else if verdict == Verdict::Passed {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    })
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
+}
+
+/// The checks a plan runs, ready for the runner: commands (a `buildspec:` file's from the
+/// worktree), the PR facts and the check's `env`, the timeout times `timeout_scale`.
+pub fn jobs(
+    gate: &Gate,
+    plan: &Plan,
+    worktree: &Path,
+    facts: &[(String, String)],
+    timeout_scale: f64,
+) -> Vec<StageJobs> {
+    let mut stages: Vec<StageJobs> = Vec::new();
+    for planned in plan.to_run() {
+        let Some((_, check)) = gate.check(planned.name.as_str()) else {
+            continue;
+        };
+        let commands = match &check.run {
+            Run::Commands(commands) => Ok(commands.clone()),
+            Run::Buildspec(path) => buildspec(worktree, path),
+        };
+        let mut env = facts.to_vec();
+        env.extend(check.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let job = CheckJob {
+            name: check.name.clone(),
+            stage: check.stage.clone(),
+            required: check.required,
+            commands,
+            env,
+            timeout: scaled_minutes(check.timeout_minutes, timeout_scale),
+            retries: check.retries,
+            retry_on_failure: check.retry_on_failure,
+        };
+        match stages.last_mut() {
+            Some(stage) if stage.name == check.stage => stage.checks.push(job),
+            _ => stages.push(StageJobs {
+                name: check.stage.clone(),
+                checks: vec![job],
+            }),
+        }
+    }
+    stages
+}
+
+/// The commands of a `buildspec:` file in the worktree.
+fn buildspec(worktree: &Path, path: &str) -> Result<Vec<String>, String> {
+    let relative = Path::new(path);
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!(
+            "buildspec `{path}`: must be a relative path inside the repository"
+        ));
+    }
+    let text = match std::fs::read_to_string(worktree.join(relative)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "buildspec `{path}`: the file does not exist in the merged code"
+            ));
+        }
+        Err(e) => return Err(format!("buildspec `{path}`: {e}")),
+    };
+    machine::buildspec_commands(&text).map_err(|problem| format!("buildspec `{path}`: {problem}"))
+}
+
+/// The verdict table `gate run` prints on standard output (plain text).
+pub fn table(
+    plan: &Plan,
+    results: &[CheckResult],
+    verdict: Verdict,
+    cancelled: bool,
+    report: &Path,
+    logs: &Path,
+) -> String {
+    let ran: Vec<_> = plan.to_run().collect();
+    let skipped: Vec<_> = plan.skipped().collect();
+    let headline = if cancelled {
+        "Gate cancelled".to_owned()
+    } else {
+        match verdict {
+            Verdict::Passed => "Gate passed".to_owned(),
+            Verdict::Failed => "Gate failed".to_owned(),
+            Verdict::Pending => "Gate pending".to_owned(),
+        }
+    };
+    let mut out = format!(
+        "{headline}: {} check{} run, {} skipped.\n",
+        ran.len(),
+        if ran.len() == 1 { "" } else { "s" },
+        skipped.len()
+    );
+    if let Some(v) = &plan.promotion {
+        out.push_str(&format!(
+            "The promotion rules do not allow {} into {} (allowed: {}).\n",
+            v.source,
+            v.destination,
+            v.allowed.join(", ")
+        ));
+    }
+    if !ran.is_empty() {
+        let rows: Vec<[String; 5]> = ran
+            .iter()
+            .map(|c| {
+                let r = results.iter().find(|r| r.name == c.name);
+                let mut status = r.map_or("no result", |r| status_text(r.status)).to_owned();
+                if r.is_some_and(|r| r.flaky) {
+                    status.push_str(" (flaky)");
+                }
+                if !c.required {
+                    status.push_str(" (optional)");
+                }
+                [
+                    c.stage.clone(),
+                    c.name.as_str().to_owned(),
+                    status,
+                    r.and_then(|r| r.duration_ms).map_or_else(
+                        || "-".to_owned(),
+                        |ms| format_duration(Duration::from_millis(ms)),
+                    ),
+                    r.map_or(0, |r| r.attempts).to_string(),
+                ]
+            })
+            .collect();
+        let header = ["STAGE", "CHECK", "STATUS", "TIME", "ATTEMPTS"];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: [&str; 5]| {
+            let mut l = String::from(" ");
+            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+                if i == 3 {
+                    l.push_str(&format!(" {cell:>w$}"));
+                } else {
+                    l.push_str(&format!(" {cell:<w$}"));
+                }
+            }
+            l.trim_end().to_owned() + "\n"
+        };
+        out.push_str(&line(header));
+        for row in &rows {
+            out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+        }
+    }
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped
+            .iter()
+            .map(|c| {
+                let why: Vec<String> = c.reasons.iter().map(report::reason).collect();
+                format!("{} ({})", c.name, why.join("; "))
+            })
+            .collect();
+        out.push_str(&format!("Skipped: {}\n", list.join(", ")));
+    }
+    for r in results {
+        if matches!(
+            r.status,
+            CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored
+        ) && let Some(log) = &r.log_url
+        {
+            out.push_str(&format!("Log of {}: {log}\n", r.name));
+        }
+    }
+    out.push_str(&format!("Report: {}\n", report.display()));
+    if !ran.is_empty() {
+        out.push_str(&format!("Logs: {}\n", logs.display()));
+    }
+    out
+}
+
+fn request_head_name(commit: &str) -> &str {
+    commit.get(..8).unwrap_or(commit)
+}

@@ -1,0 +1,413 @@
+//! The local store: everything the embedded default keeps under `.gate/` in a repository (logs, reports, history, pull requests, comments, ledger, executions).
+//!
+//! Layout (documented for users in `docs/local.md`):
+//!
+//! ```text
+//! .gate/
+//!   .gitignore              `*`: the folder ignores itself, in every repository
+//!   history.jsonl           one JSON object per `gate run` (see `history`)
+//!   last-report.md          the last `gate run`'s report (the PR comment it would post)
+//!   logs/<run-id>/          one `<check>.log` per check, `report.md`, `run.json`
+//!   prs/<id>.json           local pull requests (`gate event` writes them)
+//!   comments/<id>.json      comments on them (`gate event comment --text`, the gate's own)
+//!   ledger/<id>.json        the ledger record of a PR (`LocalLedger`)
+//!   executions/<name>.json  the results of a local execution (`LocalExecutions`)
+//!   lock                    advisory lock held while a read-modify-write runs
+//! ```
+//!
+//! Every JSON file is written atomically (a temporary file in the same folder, fsync, rename),
+//! and every read-modify-write holds an exclusive advisory lock (`flock` through
+//! [`std::fs::File::lock`]), released by the kernel if the process dies, so two processes
+//! cannot both win and a crash cannot wedge the store.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The folder name of the store, at the top of a repository's work tree.
+pub const DIR: &str = ".gate";
+
+/// A repository's `.gate/` folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The store of the repository whose work tree is `repo_dir` (not created yet).
+    pub fn new(repo_dir: impl AsRef<Path>) -> Self {
+        Self {
+            root: repo_dir.as_ref().join(DIR),
+        }
+    }
+
+    /// The `.gate/` folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates `.gate/` with its `.gitignore` (`*`), so the store never shows up in
+    /// `git status` and is never committed, whatever the repository's own ignore rules say.
+    pub fn ensure(&self) -> io::Result<()> {
+        std::fs::create_dir_all(&self.root)?;
+        let ignore = self.root.join(".gitignore");
+        if !ignore.exists() {
+            write_atomic(
+                &ignore,
+                b"# Written by codecommit-gate: the local store is never committed.\n*\n",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `history.jsonl`.
+    pub fn history(&self) -> PathBuf {
+        self.root.join("history.jsonl")
+    }
+
+    /// `last-report.md`.
+    pub fn last_report(&self) -> PathBuf {
+        self.root.join("last-report.md")
+    }
+
+    /// `logs/<run-id>/`.
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.root.join("logs").join(run_id)
+    }
+
+    /// `prs/<id>.json`.
+    pub fn pull_request(&self, id: &str) -> PathBuf {
+        self.root
+            .join("prs")
+            .join(format!("{}.json", file_name(id)))
+    }
+
+    /// `prs/`.
+    pub fn pull_requests(&self) -> PathBuf {
+        self.root.join("prs")
+    }
+
+    /// `comments/<id>.json`.
+    pub fn comment(&self, id: &str) -> PathBuf {
+        self.root
+            .join("comments")
+            .join(format!("{}.json", file_name(id)))
+    }
+
+    /// `comments/`.
+    pub fn comments(&self) -> PathBuf {
+        self.root.join("comments")
+    }
+
+    /// `ledger/<pr>.json`.
+    pub fn ledger(&self, pr: &str) -> PathBuf {
+        self.root
+            .join("ledger")
+            .join(format!("{}.json", file_name(pr)))
+    }
+
+    /// `executions/<name>.json`.
+    pub fn execution(&self, name: &str) -> PathBuf {
+        self.root
+            .join("executions")
+            .join(format!("{}.json", file_name(name)))
+    }
+
+    /// Takes the store's exclusive lock (blocking until it is free); released on drop.
+    pub fn lock(&self) -> io::Result<StoreLock> {
+        self.ensure()?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join("lock"))?;
+        file.lock()?;
+        Ok(StoreLock { _file: file })
+    }
+}
+
+/// The store's lock, held until dropped.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+/// A file name for an identifier: characters other than `[A-Za-z0-9._-]` become `_`, and a
+/// short hash keeps two identifiers that map to the same text apart.
+pub fn file_name(id: &str) -> String {
+    let clean: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean == id && !id.starts_with('.') && !id.is_empty() {
+        return clean;
+    }
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", clean.trim_start_matches('.'))
+}
+
+use sha2::Digest as _;
+
+/// Writes `bytes` to `path` atomically: a temporary file next to it, fsync, rename, fsync of
+/// the folder. Readers see the old or the new content, never a mix, and the new content
+/// survives a crash once this returns.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_replacing(path, bytes, true)
+}
+
+/// Like [`write_atomic`] without the fsyncs (two disk flushes fewer): readers still see the
+/// old or the new content, but a crash may lose the new one. For reports and logs that a run
+/// can write again.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_replacing(path, bytes, false)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), unique()));
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        if durable {
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if durable && let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `value` as pretty JSON (with a final newline), atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes `value` as pretty JSON, atomically but without fsync ([`write_replace`]).
+pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    text.push('\n');
+    write_replace(path, text.as_bytes())
+}
+
+/// Reads a JSON file; `None` when it does not exist.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The JSON files of a folder, sorted by name (none when it does not exist).
+pub fn json_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A number that differs between calls in this process (for temporary file names and ids).
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Hex digits of a SHA-256 of `parts` joined by newlines.
+pub fn hex_digest(parts: &[&str], hex_chars: usize) -> String {
+    let digest = sha2::Sha256::digest(parts.join("\n").as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex.chars().take(hex_chars).collect()
+}
+
+/// A UTC calendar time, from the system clock, without a time-zone library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utc {
+    /// Year.
+    pub year: i64,
+    /// Month, 1–12.
+    pub month: u32,
+    /// Day of the month, 1–31.
+    pub day: u32,
+    /// Hour, 0–23.
+    pub hour: u32,
+    /// Minute.
+    pub minute: u32,
+    /// Second.
+    pub second: u32,
+    /// Millisecond.
+    pub millis: u32,
+    /// Day of the week, 0 = Sunday.
+    pub weekday: u32,
+}
+
+impl Utc {
+    /// The calendar time of `t` (times before 1970 clamp to the epoch).
+    pub fn from_system(t: SystemTime) -> Self {
+        let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let secs = since.as_secs() as i64;
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Self {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: ((rem % 3600) / 60) as u32,
+            second: (rem % 60) as u32,
+            millis: since.subsec_millis(),
+            weekday: (days + 4).rem_euclid(7) as u32,
+        }
+    }
+
+    /// Now.
+    pub fn now() -> Self {
+        Self::from_system(SystemTime::now())
+    }
+
+    /// RFC 3339 with milliseconds: `2026-11-22T04:15:30.123Z`.
+    pub fn rfc3339_millis(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.millis
+        )
+    }
+
+    /// RFC 3339 to the second, as EventBridge's `time`: `2026-11-22T04:15:30Z`.
+    pub fn rfc3339(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
+    /// Compact and sortable, for run ids: `20261122T041530Z`.
+    pub fn compact(&self) -> String {
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
+    /// As CodeCommit writes dates in events: `Fri Nov 20 09:14:02 UTC 2026`.
+    pub fn codecommit(&self) -> String {
+        const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+            DAYS[self.weekday as usize % 7],
+            MONTHS[(self.month as usize + 11) % 12],
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.year
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn calendar_times_match_known_dates() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_778_042_123);
+        let utc = Utc::from_system(t);
+        assert_eq!(utc.rfc3339_millis(), "2026-11-27T11:14:02.123Z");
+        assert_eq!(utc.codecommit(), "Fri Nov 27 11:14:02 UTC 2026");
+        assert_eq!(utc.compact(), "20261127T111402Z");
+        let leap = Utc::from_system(UNIX_EPOCH + Duration::from_secs(951_782_400));
+        assert_eq!(leap.rfc3339(), "2000-02-29T00:00:00Z");
+        assert_eq!(leap.codecommit(), "Tue Feb 29 00:00:00 UTC 2000");
+    }
+
+    #[test]
+    fn file_names_are_safe_and_distinct() {
+        assert_eq!(file_name("api-tests"), "api-tests");
+        assert_eq!(file_name("42"), "42");
+        let a = file_name("a/b");
+        let b = file_name("a_b");
+        assert_ne!(a, b);
+        assert!(!a.contains('/'));
+        assert!(!file_name("..").starts_with('.'));
+        assert!(!file_name("").is_empty());
+    }
+
+    #[test]
+    fn atomic_writes_replace_whole_files() {
+        let dir = std::env::temp_dir().join(format!("gate-store-test-{}", unique()));
+        let path = dir.join("x").join("f.json");
+        write_json(&path, &serde_json::json!({"a": 1})).expect("write");
+        write_json(&path, &serde_json::json!({"a": 2})).expect("rewrite");
+        let back: serde_json::Value = read_json(&path).expect("read").expect("exists");
+        assert_eq!(back["a"], 2);
+        assert_eq!(
+            json_files(&dir.join("x")).expect("list"),
+            vec![path.clone()]
+        );
+        assert!(
+            read_json::<serde_json::Value>(&dir.join("none.json"))
+                .expect("ok")
+                .is_none()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
