@@ -42,6 +42,8 @@ pub const DETAIL_TYPE_PR_STATE_DOC_TYPO: &str = "CodeCommit PullRequest State Ch
 pub const DETAIL_TYPE_PR_COMMENT: &str = "CodeCommit Comment on Pull Request";
 /// `detail-type` of Step Functions (Standard workflow) execution status changes.
 pub const DETAIL_TYPE_SFN_STATUS: &str = "Step Functions Execution Status Change";
+/// `detail-type` of EventBridge scheduled rules (source `aws.events`): the gate's clean-up sweep.
+pub const DETAIL_TYPE_SCHEDULED: &str = "Scheduled Event";
 
 /// Our own event: what the gate should do about one EventBridge payload.
 ///
@@ -75,6 +77,8 @@ pub enum Event {
     Command(CommentEvent),
     /// A Step Functions execution reached a terminal status.
     RunFinished(RunFinished),
+    /// The scheduled sweep: clean up pull requests that closed without the gate noticing.
+    Sweep,
     /// Everything the gate does not act on.
     Ignore {
         /// Why, for a human reading logs or `gate inspect`.
@@ -91,6 +95,7 @@ impl Event {
             Event::Bypass { .. } => "bypass",
             Event::Command(_) => "command",
             Event::RunFinished(_) => "run-finished",
+            Event::Sweep => "sweep",
             Event::Ignore { .. } => "ignore",
         }
     }
@@ -101,7 +106,7 @@ impl Event {
             Event::Gate { pull_request, .. }
             | Event::Cleanup { pull_request, .. }
             | Event::Bypass { pull_request, .. } => Some(pull_request),
-            Event::Command(_) | Event::RunFinished(_) | Event::Ignore { .. } => None,
+            Event::Command(_) | Event::RunFinished(_) | Event::Sweep | Event::Ignore { .. } => None,
         }
     }
 
@@ -412,6 +417,9 @@ pub fn parse_value(value: Value) -> Result<Event, EventError> {
         }
         DETAIL_TYPE_PR_COMMENT => pr_comment(&detail_object(detail)?, origin),
         DETAIL_TYPE_SFN_STATUS => execution_status(&detail_object(detail)?),
+        DETAIL_TYPE_SCHEDULED if envelope.source.as_deref() == Some("aws.events") => {
+            Ok(Event::Sweep)
+        }
         other => Ok(Event::ignore(match envelope.source {
             Some(source) => format!("unknown detail-type '{other}' (source '{source}')"),
             None => format!("unknown detail-type '{other}'"),

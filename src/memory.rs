@@ -678,6 +678,15 @@ impl Ledger for FakeLedger {
         all.insert(key, next);
         Ok(Written::Written)
     }
+
+    async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
+        self.calls.record("dynamodb:Scan")?;
+        Ok(lock(&self.records)
+            .values()
+            .filter(|r| !r.closed)
+            .cloned()
+            .collect())
+    }
 }
 
 /// A fake SNS topic.

@@ -442,6 +442,8 @@ pub trait Ledger: Send + Sync {
     /// Writes `record` with version `record.version + 1` if the stored version is still
     /// `record.version` (or absent when it is 0).
     fn put(&self, record: &PrRecord) -> impl Future<Output = PortResult<Written>> + Send;
+    /// Every record not marked closed (for the clean-up sweep).
+    fn open_records(&self) -> impl Future<Output = PortResult<Vec<PrRecord>>> + Send;
 }
 
 /// Where the gate reports failures and bypasses (SNS on AWS, standard error locally).

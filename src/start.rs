@@ -78,6 +78,13 @@ pub enum Outcome {
     },
     /// A bypass was reported.
     Notified,
+    /// The clean-up sweep ran.
+    Swept {
+        /// Open ledger records checked.
+        checked: usize,
+        /// Pull requests found closed and cleaned up.
+        cleaned: usize,
+    },
 }
 
 fn ignored(reason: impl Into<String>) -> Outcome {
@@ -97,6 +104,12 @@ where
 {
     let (repository, pr_id, result) = match event {
         Event::Ignore { reason } => return Ok(ignored(reason)),
+        Event::Sweep => {
+            return sweep(deps).await.map_err(|source| {
+                tracing::error!(call = source.call(), error = %source, "the clean-up sweep failed; the next one retries");
+                FlowError::new(&RepositoryName::from("*"), &PullRequestId::from("*"), source)
+            });
+        }
         Event::RunFinished(_) => return Ok(ignored("run results are gate-report's to handle")),
         Event::Gate { pull_request, .. } => {
             let (repository, pr_id) = (pull_request.repository, pull_request.id);
@@ -290,6 +303,17 @@ where
     let resuming = previous
         .as_ref()
         .is_some_and(|r| r.source_commit == pr.source_commit);
+    // A push supersedes the run of the previous commit. Stop it before the claim replaces its
+    // ARN in the ledger, so a failure here is retried with the ARN still known.
+    if let Some(old) = previous
+        .as_ref()
+        .filter(|r| r.source_commit != pr.source_commit && r.verdict.is_none())
+        && let Some(arn) = &old.execution_arn
+    {
+        deps.executions
+            .stop(arn, &format!("superseded by commit {}", pr.source_commit))
+            .await?;
+    }
     if !resuming {
         record.run = Some(new_run(repository, &pr, 1));
         record.closed = false;
@@ -314,15 +338,6 @@ where
         )
         .await?;
     flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
-
-    // A push supersedes the run of the previous commit.
-    if let Some(old) = previous.filter(|r| r.source_commit != pr.source_commit)
-        && let Some(arn) = old.execution_arn
-    {
-        deps.executions
-            .stop(&arn, &format!("superseded by commit {}", pr.source_commit))
-            .await?;
-    }
 
     let subject = flow::subject(&pr);
     let gate = match load_gate(
@@ -893,4 +908,54 @@ where
         replies: replies.len(),
         started,
     })
+}
+
+/// The scheduled sweep: every ledger record not marked closed whose pull request is closed (or
+/// gone) gets the clean-up a lost close event would have given it. One PR's failure does not
+/// stop the others; the first failure is returned at the end so the schedule reports it.
+async fn sweep<P, E, L, N>(deps: &Deps<P, E, L, N>) -> PortResult<Outcome>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let open = deps.ledger.open_records().await?;
+    let mut cleaned = 0;
+    let mut first_error = None;
+    for record in &open {
+        let reason = match deps.prs.pull_request(&record.pull_request_id).await {
+            Ok(pr) if pr.status == PrStatus::Closed => {
+                if pr.is_merged {
+                    CleanupReason::Merged { merge_option: None }
+                } else {
+                    CleanupReason::Closed
+                }
+            }
+            Ok(_) => continue,
+            Err(crate::ports::PortError::Permanent { message, .. })
+                if message.contains("PullRequestDoesNotExist") =>
+            {
+                CleanupReason::Closed
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        match cleanup(deps, &record.repository, &record.pull_request_id, &reason).await {
+            Ok(Outcome::CleanedUp { .. }) => cleaned += 1,
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Swept {
+            checked: open.len(),
+            cleaned,
+        }),
+    }
 }

@@ -215,9 +215,11 @@ async fn run(
 }
 
 /// What a finished scenario leaves behind, to compare a faulty run with a clean one.
+#[allow(clippy::type_complexity)]
 async fn state(
     w: &World,
 ) -> (
+    usize,
     usize,
     usize,
     usize,
@@ -237,6 +239,7 @@ async fn state(
         w.gate_comments().len(),
         w.replies().len(),
         w.sfn.executions().len(),
+        w.sfn.running().len(),
         w.approval(10),
         w.approval(11),
         verdict,
@@ -286,7 +289,7 @@ async fn every_call_site_fails_closed_and_a_redelivery_repairs_it() {
             // so a redelivery can repeat it.
             if !approved_before && w.cc.approved_now(&w.pr) {
                 assert_eq!(
-                    expected.3,
+                    expected.4,
                     Some(ApprovalState::Approve),
                     "{scenario:?}/{call}: approved after a fault"
                 );

@@ -20,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const GET_ITEM: &str = "dynamodb:GetItem";
 const PUT_ITEM: &str = "dynamodb:PutItem";
+const SCAN: &str = "dynamodb:Scan";
 
 /// The partition key attribute.
 pub const PK: &str = "pk";
@@ -136,6 +137,46 @@ impl Ledger for AwsLedger {
                 Ok(Written::Conflict)
             }
             Err(e) => Err(port_error(PUT_ITEM, e)),
+        }
+    }
+
+    async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
+        // A scan of a small table (one item per pull request), every page; consistent, so a
+        // record closed a moment ago is not swept again.
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#c = :open")
+                .expression_attribute_names("#c", "closed")
+                .expression_attribute_values(":open", AttributeValue::Bool(false))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| port_error(SCAN, e))?;
+            for item in output.items() {
+                let Some(json) = item.get(RECORD).and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let mut record: PrRecord = serde_json::from_str(json)
+                    .map_err(|e| permanent(SCAN, format!("an item's record is not valid: {e}")))?;
+                if let Some(v) = item
+                    .get(VERSION)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                {
+                    record.version = v;
+                }
+                records.push(record);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(records),
+            }
         }
     }
 }
