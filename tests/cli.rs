@@ -112,6 +112,7 @@ fn inspect_says_what_the_lambdas_would_do() {
         ("events/pr-comment.json", "command"),
         ("events/run-succeeded.json", "run-finished"),
         ("events/run-failed.json", "run-finished"),
+        ("events/scheduled-sweep.json", "sweep"),
         (
             "tests/data/events/codecommit-pr-approval-state-changed-approve.json",
             "ignore",
