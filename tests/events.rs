@@ -995,6 +995,7 @@ fn replayable_examples_parse_to_the_expected_action() {
         ("pr-comment.json", "command"),
         ("run-succeeded.json", "run-finished"),
         ("run-failed.json", "run-finished"),
+        ("scheduled-sweep.json", "sweep"),
     ];
     for (name, action) in examples {
         assert_eq!(parse_example(name).action(), action, "{name}");
