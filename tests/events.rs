@@ -383,8 +383,13 @@ fn unknown_detail_type_is_ignored_naming_it() {
     });
     assert!(ignore_reason(&ok(repo_change)).contains("'CodeCommit Repository State Change'"));
     // Unknown detail-types are ignored whatever their detail looks like, even without one.
-    let bare = json!({"detail-type": "Scheduled Event", "source": "aws.events"});
-    assert!(ignore_reason(&ok(bare)).contains("'Scheduled Event'"));
+    let bare = json!({"detail-type": "Health Event", "source": "aws.health"});
+    assert!(ignore_reason(&ok(bare)).contains("'Health Event'"));
+    // A scheduled event is the clean-up sweep only from EventBridge itself.
+    let forged = json!({"detail-type": "Scheduled Event", "source": "my.app"});
+    assert!(ignore_reason(&ok(forged)).contains("'Scheduled Event'"));
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    assert_eq!(ok(sweep), Event::Sweep);
 }
 
 #[test]
