@@ -206,7 +206,14 @@ pub async fn local_start_handler(deps: &LocalDeps, payload: Value) -> Result<Val
         results: execution.results,
     };
     match finish::handle(deps, &crate::local::LocalLogs, request).await {
-        Ok(report) => Ok(json!({ "start": out, "report": report })),
+        Ok(report) => {
+            if let finish::Outcome::Reported { verdict, .. } = &report
+                && let Err(e) = deps.executions.record_history(arn, *verdict)
+            {
+                tracing::warn!(%e, "could not record the run in the local history");
+            }
+            Ok(json!({ "start": out, "report": report }))
+        }
         Err(e) => Err(diagnostic(&e)),
     }
 }

@@ -946,6 +946,76 @@ fn check_env_and_pr_facts_reach_the_shell_as_data_never_as_code() {
     let ran = repo.ran();
     assert!(ran.contains(&"api-tests".to_owned()), "{ran:?}");
     for pwned in ["pwned", "pwned2", "pwned3"] {
-        assert!(!ran.contains(&pwned.to_owned()), "{pwned}: an env value was executed");
+        assert!(
+            !ran.contains(&pwned.to_owned()),
+            "{pwned}: an env value was executed"
+        );
     }
+}
+
+/// The offline replay of issue "local gate": the gate-start Lambda handler with the local
+/// backend runs the gate in-process, and gate-report's flow leaves the comment, the approval
+/// and a history entry in the repository's `.gate/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_handler_on_the_local_backend_runs_reports_and_records_the_gate() {
+    let repo = Repo::build(|markers| GATE.replace("$MARKER_DIR", &markers.to_string_lossy()));
+    repo.change(&[("api/main.rs", "2\n")], "Change api");
+    let out = repo.gate(&[
+        "event",
+        "created",
+        "--source",
+        "feature",
+        "--destination",
+        "main",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let payload: serde_json::Value = serde_json::from_slice(&out.stdout).expect("event JSON");
+    let repos = repo.dir.parent().expect("parent").to_path_buf();
+    let deps: codecommit_gate::lambda::LocalDeps = Deps {
+        prs: LocalPullRequests::new(&repos, APPROVER),
+        executions: LocalExecutions::new(&repos, 2),
+        ledger: LocalLedger::new(&repos),
+        notifier: LocalNotifier::keeping(),
+        settings: Settings::local(APPROVER),
+    };
+    let result = codecommit_gate::lambda::local_start_handler(&deps, payload)
+        .await
+        .expect("handled");
+    assert_eq!(result["start"]["outcome"], "started", "{result}");
+    assert_eq!(result["report"]["outcome"], "reported", "{result}");
+    assert_eq!(result["report"]["approval"], "approved", "{result}");
+
+    let pr = PullRequestId::from("1");
+    let shop = RepositoryName::from("shop");
+    let comments = deps.prs.comments(&shop, &pr).expect("comments");
+    assert_eq!(comments.len(), 1, "one sticky comment");
+    assert!(
+        comments[0].content.contains("Gate passed"),
+        "{}",
+        comments[0].content
+    );
+    let state = deps.prs.pull_request(&pr).await.expect("pr");
+    let stored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.dir.join(".gate/prs/1.json")).expect("the local PR"),
+    )
+    .expect("JSON");
+    let approvals = stored["approvals"].as_array().expect("approvals");
+    assert!(
+        approvals
+            .iter()
+            .any(|a| a["revision_id"] == state.revision_id.as_str()
+                && a["state"] == "APPROVE"
+                && a["by"] == APPROVER),
+        "the gate approved exactly the tested revision: {stored}"
+    );
+    let history = repo.gate(&["history", "--format", "json"]);
+    assert_eq!(code(&history), 0, "{}", text(&history.stderr));
+    let entries: serde_json::Value = serde_json::from_slice(&history.stdout).expect("history JSON");
+    assert_eq!(entries[0]["verdict"], "passed", "{entries}");
+    assert!(
+        entries[0]["checks"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["name"] == "api-tests")),
+        "{entries}"
+    );
 }

@@ -133,6 +133,71 @@ impl LocalExecutions {
             .map(|e| e.results))
     }
 
+    /// Records a finished execution in its repository's run history (`gate history`), with the
+    /// verdict gate-report gave it: the replayed gate shows up like a `gate run`.
+    pub fn record_history(&self, arn: &str, verdict: crate::policy::Verdict) -> PortResult<()> {
+        use crate::local::history::{self, CheckEntry, Entry, Outcome, RefAt};
+        const CALL: &str = "states:DescribeExecution";
+        let Some(e) = self.execution(arn)? else {
+            return Ok(());
+        };
+        let results = &e.results;
+        let checks = e
+            .input
+            .stages
+            .iter()
+            .flat_map(|s| &s.checks)
+            .map(|c| {
+                let r = results.iter().find(|r| r.name == c.name);
+                CheckEntry {
+                    name: c.name.as_str().to_owned(),
+                    stage: c.stage.clone(),
+                    required: c.required,
+                    status: r.map_or(crate::policy::CheckStatus::Cancelled, |r| r.status),
+                    duration_ms: r.and_then(|r| r.duration_ms),
+                    attempts: r.map_or(0, |r| r.attempts),
+                    flaky: r.is_some_and(|r| r.flaky),
+                }
+            })
+            .collect();
+        let subject = &e.input.subject;
+        let entry = Entry {
+            version: history::VERSION,
+            id: e.name.clone(),
+            started_at: Utc::from_system(
+                UNIX_EPOCH
+                    + std::time::Duration::from_millis(u64::try_from(e.start_date).unwrap_or(0)),
+            )
+            .rfc3339_millis(),
+            duration_ms: e
+                .stop_date
+                .map_or(0, |stop| u64::try_from(stop - e.start_date).unwrap_or(0)),
+            repository: subject.repository.to_string(),
+            base: RefAt {
+                reference: e.input.destination_reference.clone(),
+                commit: subject.destination_commit.to_string(),
+            },
+            head: RefAt {
+                reference: e.input.source_reference.clone(),
+                commit: subject.source_commit.to_string(),
+            },
+            merge_commit: e.merge_commit.clone(),
+            verdict: match verdict {
+                crate::policy::Verdict::Passed => Outcome::Passed,
+                crate::policy::Verdict::Failed | crate::policy::Verdict::Pending => Outcome::Failed,
+            },
+            reason: None,
+            checks,
+            skipped: e
+                .input
+                .plan
+                .as_ref()
+                .map(|p| p.skipped().map(|c| c.name.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+        };
+        history::append(&self.store(subject.repository.as_str()), &entry).map_err(transient(CALL))
+    }
+
     /// The "Step Functions Execution Status Change" event of a finished execution, shaped like
     /// EventBridge's (`input` and `output` are strings of JSON; the output is
     /// `{"results": [...]}`).
