@@ -396,6 +396,7 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
             author: args.author.as_deref(),
             description: args.description.as_deref(),
             requests: &[],
+            trusted: None,
         },
     );
     match args.format {

@@ -375,6 +375,7 @@ where
             author: Some(&pr.author_arn),
             description: pr.description.as_deref(),
             requests: &[],
+            trusted: None,
         },
     );
     start_run(deps, &mut record, &pr, &gate, plan, attempt, Vec::new()).await
@@ -817,6 +818,7 @@ where
             author: Some(&pr.author_arn),
             description: pr.description.as_deref(),
             requests,
+            trusted: None,
         },
     ))
 }

@@ -473,6 +473,7 @@ fn the_report_is_exactly_the_pr_comment_for_the_same_plan_and_results() {
             author: None,
             description: None,
             requests: &[],
+            trusted: None,
         },
     );
     assert_eq!(run.plan, expected);

@@ -453,3 +453,42 @@ proptest! {
         prop_assert_eq!(got, reference_runs(&g, &paths));
     }
 }
+
+#[test]
+fn a_trusted_local_user_may_skip_but_never_a_required_check() {
+    let changes = [ChangedPath::new("web/a.ts")];
+    let me = "local:dev@example.com";
+    let requests = [Request {
+        directive: Directive::Skip {
+            checks: vec!["docs-links".into(), "web-tests".into()],
+            reason: None,
+        },
+        author: me.into(),
+        source: DirectiveSource::Comment,
+    }];
+    let input = |trusted| PlanInput {
+        changes: &changes,
+        requests: &requests,
+        trusted,
+        ..PlanInput::default()
+    };
+    let untrusted = plan(&gate(), &input(None));
+    assert_eq!(untrusted.directives[0].refusals, [Refusal::NotAllowed]);
+    let p = plan(&gate(), &input(Some(me)));
+    assert!(!running(&p).contains(&"docs-links"));
+    assert!(
+        running(&p).contains(&"web-tests"),
+        "required checks never skip"
+    );
+    assert_eq!(
+        p.directives[0].refusals,
+        [Refusal::Required {
+            check: "web-tests".into()
+        }]
+    );
+    // Trust is for that identity only.
+    assert_eq!(
+        plan(&gate(), &input(Some("local:someone-else"))).directives[0].refusals,
+        [Refusal::NotAllowed]
+    );
+}

@@ -99,6 +99,7 @@ fn plan_for(gate: &Gate, change: &Change<'_>) -> Plan {
             author: Some(change.author),
             description: Some(change.description),
             requests: &change.requests,
+            trusted: None,
         },
     )
 }
@@ -782,6 +783,7 @@ fn big() -> &'static (Gate, Plan) {
                 author: Some(LEAD),
                 description: Some(&description),
                 requests: &[],
+                trusted: None,
             },
         );
         (gate, p)

@@ -1,7 +1,7 @@
 //! Adapters for the embedded default: a git repository on this machine instead of CodeCommit, local processes instead of CodeBuild, files under `.gate/` instead of DynamoDB.
 //!
 //! - [`git`]: reading a repository (changed paths, files, trial merges).
-//! - [`worktree`], [`runner`], [`progress`], [`directives`], [`session`]: `gate run`, the
+//! - [`worktree`], [`runner`], [`progress`], [`session`]: `gate run`, the
 //!   gate on a laptop: the merge in a temporary worktree, the same planner, local processes,
 //!   the same report as the PR comment.
 //! - [`store`], [`history`]: what lives under `.gate/` (see `docs/local.md`).
@@ -11,7 +11,6 @@
 //! - [`cleanup`]: process groups and worktrees that must not outlive a run (Ctrl-C, panics).
 
 pub mod cleanup;
-pub mod directives;
 pub mod events;
 pub mod executions;
 pub mod git;

@@ -8,7 +8,6 @@
 use crate::gate_file::{self, Gate, Run};
 use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName};
 use crate::local::cleanup::Cancel;
-use crate::local::directives;
 use crate::local::git::{self, GitError, Repo};
 use crate::local::history::{self, CheckEntry, Entry, Outcome, Reason as HistoryReason, RefAt};
 use crate::local::progress::status_text;
@@ -390,6 +389,26 @@ pub fn run(
             source: DirectiveSource::Comment,
         }]
     };
+    // `--only`, then `--skip`: the `/gate` directives from the person at the keyboard, who is
+    // trusted to ask (the gate file's other rules still apply: required checks never skip).
+    for directive in [
+        (!request.only.is_empty()).then(|| Directive::Only {
+            checks: names(&request.only),
+        }),
+        (!request.skip.is_empty()).then(|| Directive::Skip {
+            checks: names(&request.skip),
+            reason: None,
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        run_requests.push(Request {
+            directive,
+            author: identity.clone(),
+            source: DirectiveSource::Comment,
+        });
+    }
     // HEAD already part of the base (a fresh clone of the default branch): nothing would
     // merge, so there is no change to select checks by. Gate the whole tree instead, like CI
     // on the default branch: every check runs, as if asked for with `--run`.
@@ -412,7 +431,7 @@ pub fn run(
             source: DirectiveSource::Comment,
         });
     }
-    let mut plan = plan::plan(
+    let plan = plan::plan(
         &gate,
         &PlanInput {
             changes: &changes,
@@ -421,21 +440,9 @@ pub fn run(
             author: Some(&identity),
             description: None,
             requests: &run_requests,
+            trusted: Some(&identity),
         },
     );
-    let mut local = Vec::new();
-    if !request.only.is_empty() {
-        local.push(Directive::Only {
-            checks: names(&request.only),
-        });
-    }
-    if !request.skip.is_empty() {
-        local.push(Directive::Skip {
-            checks: names(&request.skip),
-            reason: None,
-        });
-    }
-    directives::apply(&gate, &mut plan, &identity, &local);
     for d in &plan.directives {
         for r in &d.refusals {
             let _ = writeln!(err, "gate: `{}`: {}", d.text, report::refusal(r));
