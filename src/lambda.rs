@@ -134,6 +134,36 @@ where
     }
 }
 
+/// The AWS adapters, built once per cold start.
+pub type AwsDeps = Deps<
+    crate::aws::AwsPullRequests,
+    crate::aws::AwsExecutions,
+    crate::aws::AwsLedger,
+    crate::aws::AwsNotifier,
+>;
+
+/// Reads the configuration (an invalid or missing variable is an error naming it) and builds
+/// the AWS clients and adapters; the logs adapter is gate-report's.
+pub async fn aws_deps(
+    need_state_machine: bool,
+) -> Result<(AwsDeps, crate::aws::AwsLogs), crate::config::ConfigError> {
+    let config = crate::config::Config::from_env(need_state_machine)?;
+    let clients = crate::aws::Clients::from_env().await;
+    let deps = Deps {
+        prs: clients.pull_requests(),
+        executions: clients.executions(config.state_machine_arn.clone().unwrap_or_default()),
+        ledger: clients.ledger(config.table_name.clone()),
+        notifier: clients.notifier(config.topic_arn.clone()),
+        settings: config.settings,
+    };
+    Ok((deps, clients.logs()))
+}
+
+/// Whether `GATE_BACKEND=local` asks for the embedded default's adapters.
+pub fn local_backend() -> bool {
+    std::env::var("GATE_BACKEND").is_ok_and(|b| b == "local")
+}
+
 /// The adapters of the embedded default (`GATE_BACKEND=local`).
 pub type LocalDeps = Deps<
     crate::local::LocalPullRequests,
