@@ -327,9 +327,13 @@ impl PullRequests for FakeCodeCommit {
             .rev()
             .find(|c| {
                 &c.pull_request_id == id
-                    && !c.data.deleted
-                    && c.data.author_arn == author_arn
-                    && c.data.content.trim_end().ends_with(marker)
+                    && crate::ports::is_gate_comment(
+                        Some(&c.data.author_arn),
+                        Some(&c.data.content),
+                        c.data.deleted,
+                        author_arn,
+                        marker,
+                    )
             })
             .map(|c| c.data.clone()))
     }

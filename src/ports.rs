@@ -137,6 +137,19 @@ pub struct CommentData {
     pub deleted: bool,
 }
 
+/// Whether a comment is the gate's sticky comment: written by the gate's identity, not
+/// deleted, and ending in the gate's marker. The author check is what makes a pasted marker
+/// harmless. Every [`PullRequests::find_comment`] uses this one rule.
+pub fn is_gate_comment(
+    author: Option<&str>,
+    content: Option<&str>,
+    deleted: bool,
+    gate_arn: &str,
+    marker: &str,
+) -> bool {
+    !deleted && author == Some(gate_arn) && content.is_some_and(|c| c.trim_end().ends_with(marker))
+}
+
 /// Where a PR comment goes: `PostCommentForPullRequest` wants the commits it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommentTarget {

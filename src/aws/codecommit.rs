@@ -319,12 +319,13 @@ impl PullRequests for AwsPullRequests {
                 }
                 for comment in thread.comments() {
                     position += 1;
-                    if comment.deleted()
-                        || comment.author_arn() != Some(author_arn)
-                        || !comment
-                            .content()
-                            .is_some_and(|c| c.trim_end().ends_with(marker))
-                    {
+                    if !crate::ports::is_gate_comment(
+                        comment.author_arn(),
+                        comment.content(),
+                        comment.deleted(),
+                        author_arn,
+                        marker,
+                    ) {
                         continue;
                     }
                     let created = comment

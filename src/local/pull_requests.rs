@@ -476,7 +476,13 @@ impl PullRequests for LocalPullRequests {
             .into_iter()
             .rev()
             .find(|c| {
-                !c.deleted && c.author_arn == author_arn && c.content.trim_end().ends_with(marker)
+                crate::ports::is_gate_comment(
+                    Some(&c.author_arn),
+                    Some(&c.content),
+                    c.deleted,
+                    author_arn,
+                    marker,
+                )
             })
             .map(|c| c.data()))
     }
