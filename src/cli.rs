@@ -387,6 +387,8 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
             return Ok(EXIT_FAIL);
         }
     };
+    // As on a pull request: a change to the gate file or a buildspec it names runs everything.
+    let policy = crate::trust::policy_paths(&gate, gate_file::DEFAULT_PATH);
     let plan = plan::plan(
         &gate,
         &PlanInput {
@@ -397,6 +399,7 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Res
             description: args.description.as_deref(),
             requests: &[],
             trusted: None,
+            policy_paths: &policy,
         },
     );
     match args.format {

@@ -1,15 +1,18 @@
 //! EventBridge payloads → our own typed [`Event`] (parse at the edge: nothing past [`parse`] sees raw JSON).
 //!
-//! Three EventBridge families reach the gate:
+//! Four EventBridge families (and the scheduled sweep) reach the gate:
 //!
 //! | `detail-type` | `detail.event` / `detail.status` | becomes |
 //! | --- | --- | --- |
 //! | `CodeCommit Pull Request State Change` | `pullRequestCreated`, `pullRequestSourceBranchUpdated` | [`Event::Gate`] |
 //! | | `pullRequestStatusChanged` (Closed, not merged), `pullRequestMergeStatusUpdated` (merged) | [`Event::Cleanup`] |
 //! | | `pullRequestApprovalRuleOverridden` with `OVERRIDE` | [`Event::Bypass`] |
-//! | | approval rule and approval state changes, override `REVOKE` | [`Event::Ignore`] |
+//! | | `pullRequestApprovalRuleDeleted`, `pullRequestApprovalRuleUpdated` | [`Event::RuleChanged`] |
+//! | | approval rule created, approval state changes, override `REVOKE` | [`Event::Ignore`] |
 //! | `CodeCommit Comment on Pull Request` | `commentOnPullRequestCreated` | [`Event::Command`] |
 //! | | `commentOnPullRequestUpdated` | [`Event::Ignore`] (editing must not re-trigger) |
+//! | `CodeCommit Repository State Change` | `referenceUpdated` of a branch | [`Event::BranchMoved`] |
+//! | | reference created or deleted, tags, unreferenced merge commits | [`Event::Ignore`] |
 //! | `Step Functions Execution Status Change` | `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED` | [`Event::RunFinished`] |
 //! | | `RUNNING`, `PENDING_REDRIVE`, anything else | [`Event::Ignore`] |
 //! | anything else | | [`Event::Ignore`] |
@@ -42,6 +45,8 @@ pub const DETAIL_TYPE_PR_STATE_DOC_TYPO: &str = "CodeCommit PullRequest State Ch
 pub const DETAIL_TYPE_PR_COMMENT: &str = "CodeCommit Comment on Pull Request";
 /// `detail-type` of Step Functions (Standard workflow) execution status changes.
 pub const DETAIL_TYPE_SFN_STATUS: &str = "Step Functions Execution Status Change";
+/// `detail-type` of CodeCommit repository (reference) changes: pushes, merges, branches.
+pub const DETAIL_TYPE_REPOSITORY_STATE: &str = "CodeCommit Repository State Change";
 /// `detail-type` of EventBridge scheduled rules (source `aws.events`): the gate's clean-up sweep.
 pub const DETAIL_TYPE_SCHEDULED: &str = "Scheduled Event";
 
@@ -73,6 +78,19 @@ pub enum Event {
         /// `callerUserArn`: who overrode the approval rules.
         overridden_by: String,
     },
+    /// `pullRequestApprovalRuleDeleted` / `pullRequestApprovalRuleUpdated`: someone deleted or
+    /// edited an approval rule (the gate's own, perhaps).
+    RuleChanged {
+        /// The pull request as the event describes it.
+        pull_request: PullRequest,
+        /// `approvalRuleName`.
+        rule: String,
+        /// Deleted or edited.
+        change: RuleChange,
+    },
+    /// `referenceUpdated` of a branch (*CodeCommit Repository State Change*): the destination of
+    /// open pull requests may have moved on from the commit their approval was earned on.
+    BranchMoved(BranchMoved),
     /// `commentOnPullRequestCreated`: possibly a `/gate ...` command (the text is fetched later).
     Command(CommentEvent),
     /// A Step Functions execution reached a terminal status.
@@ -93,6 +111,8 @@ impl Event {
             Event::Gate { .. } => "gate",
             Event::Cleanup { .. } => "cleanup",
             Event::Bypass { .. } => "bypass",
+            Event::RuleChanged { .. } => "rule-changed",
+            Event::BranchMoved(_) => "branch-moved",
             Event::Command(_) => "command",
             Event::RunFinished(_) => "run-finished",
             Event::Sweep => "sweep",
@@ -105,8 +125,13 @@ impl Event {
         match self {
             Event::Gate { pull_request, .. }
             | Event::Cleanup { pull_request, .. }
-            | Event::Bypass { pull_request, .. } => Some(pull_request),
-            Event::Command(_) | Event::RunFinished(_) | Event::Sweep | Event::Ignore { .. } => None,
+            | Event::Bypass { pull_request, .. }
+            | Event::RuleChanged { pull_request, .. } => Some(pull_request),
+            Event::BranchMoved(_)
+            | Event::Command(_)
+            | Event::RunFinished(_)
+            | Event::Sweep
+            | Event::Ignore { .. } => None,
         }
     }
 
@@ -205,6 +230,39 @@ impl PullRequest {
 
 fn branch_name(reference: &str) -> &str {
     reference.strip_prefix("refs/heads/").unwrap_or(reference)
+}
+
+/// What happened to an approval rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleChange {
+    /// `pullRequestApprovalRuleDeleted`.
+    Deleted,
+    /// `pullRequestApprovalRuleUpdated`.
+    Updated,
+}
+
+/// A branch that moved: a `referenceUpdated` event of type `branch` (a push, or a merge).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct BranchMoved {
+    /// `detail.repositoryName`.
+    pub repository: RepositoryName,
+    /// The full reference, `refs/heads/<branch>` (`detail.referenceFullName`, else built from
+    /// `detail.referenceName`).
+    pub reference: String,
+    /// `detail.commitId`: the new tip.
+    pub commit: CommitId,
+    /// `detail.oldCommitId`: the previous tip, when present.
+    pub old_commit: Option<CommitId>,
+    /// `detail.callerUserArn`, when present (absent from AWS's samples).
+    pub caller_arn: Option<String>,
+}
+
+impl BranchMoved {
+    /// The branch name: [`BranchMoved::reference`] without `refs/heads/`.
+    pub fn branch(&self) -> &str {
+        branch_name(&self.reference)
+    }
 }
 
 /// Which comment event happened (edits are ignored, so only creation remains).
@@ -416,6 +474,7 @@ pub fn parse_value(value: Value) -> Result<Event, EventError> {
             pr_state_change(&detail_object(detail)?, origin)
         }
         DETAIL_TYPE_PR_COMMENT => pr_comment(&detail_object(detail)?, origin),
+        DETAIL_TYPE_REPOSITORY_STATE => repository_state_change(&detail_object(detail)?),
         DETAIL_TYPE_SFN_STATUS => execution_status(&detail_object(detail)?),
         DETAIL_TYPE_SCHEDULED if envelope.source.as_deref() == Some("aws.events") => {
             Ok(Event::Sweep)
@@ -491,6 +550,19 @@ struct RawCommentDetail {
     caller_user_arn: Option<String>,
     display_name: Option<String>,
     email_address: Option<String>,
+}
+
+/// `detail` of "CodeCommit Repository State Change" (aws-reference-2 §1).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRepositoryDetail {
+    repository_name: Option<String>,
+    reference_type: Option<String>,
+    reference_name: Option<String>,
+    reference_full_name: Option<String>,
+    commit_id: Option<String>,
+    old_commit_id: Option<String>,
+    caller_user_arn: Option<String>,
 }
 
 /// Just the discriminator of a Step Functions detail.
@@ -584,12 +656,24 @@ fn pr_state_change(detail: &Value, origin: Origin) -> Result<Event, EventError> 
         "pullRequestApprovalRuleCreated" => Ok(Event::ignore(
             "approval rule created: rules are configuration, not a new revision to gate",
         )),
-        "pullRequestApprovalRuleUpdated" => Ok(Event::ignore(
-            "approval rule updated: rules are configuration, not a new revision to gate",
-        )),
-        "pullRequestApprovalRuleDeleted" => Ok(Event::ignore(
-            "approval rule deleted: rules are configuration, not a new revision to gate",
-        )),
+        "pullRequestApprovalRuleUpdated" | "pullRequestApprovalRuleDeleted" => {
+            let change = if event == "pullRequestApprovalRuleDeleted" {
+                RuleChange::Deleted
+            } else {
+                RuleChange::Updated
+            };
+            let rule = detail
+                .get("approvalRuleName")
+                .and_then(Value::as_str)
+                .filter(|r| !r.trim().is_empty())
+                .map(str::to_owned);
+            let rule = required(rule, "detail.approvalRuleName")?;
+            Ok(Event::RuleChanged {
+                pull_request: pull_request(detail, origin)?.0,
+                rule,
+                change,
+            })
+        }
         "pullRequestApprovalStateChanged" => Ok(Event::ignore(
             match detail.get("approvalStatus").and_then(Value::as_str) {
                 Some(status) => format!(
@@ -708,6 +792,58 @@ fn pr_comment(detail: &Value, origin: Origin) -> Result<Event, EventError> {
         email: raw.email_address,
         region: origin.region,
         account: origin.account,
+    }))
+}
+
+fn repository_state_change(detail: &Value) -> Result<Event, EventError> {
+    let kind: RawKind = decode(detail, DETAIL)?;
+    let event = required(kind.event, "detail.event")?;
+    match event.as_str() {
+        "referenceUpdated" => {}
+        "referenceCreated" => {
+            return Ok(Event::ignore(
+                "a new reference cannot be the destination of an open pull request",
+            ));
+        }
+        "referenceDeleted" => {
+            return Ok(Event::ignore(
+                "reference deleted: CodeCommit closes the pull requests of a deleted branch",
+            ));
+        }
+        "unreferencedMergeCommitCreated" => {
+            return Ok(Event::ignore(
+                "an unreferenced merge commit moves no branch",
+            ));
+        }
+        other => {
+            return Ok(Event::ignore(format!("unknown repository event '{other}'")));
+        }
+    }
+    let raw: RawRepositoryDetail = decode(detail, DETAIL)?;
+    let reference = match (raw.reference_full_name, raw.reference_type.as_deref()) {
+        (Some(full), _) if full.starts_with("refs/heads/") => full,
+        (Some(full), _) if full.starts_with("refs/") => {
+            return Ok(Event::ignore(format!("reference {full} is not a branch")));
+        }
+        (_, Some(kind)) if kind != "branch" => {
+            return Ok(Event::ignore(format!(
+                "reference type '{kind}' is not a branch"
+            )));
+        }
+        (_, _) => format!(
+            "refs/heads/{}",
+            required_id(raw.reference_name, "detail.referenceName")?
+        ),
+    };
+    Ok(Event::BranchMoved(BranchMoved {
+        repository: RepositoryName::new(required_id(raw.repository_name, "detail.repositoryName")?),
+        reference,
+        commit: CommitId::new(required_id(raw.commit_id, "detail.commitId")?),
+        old_commit: raw
+            .old_commit_id
+            .filter(|c| !c.trim().is_empty())
+            .map(CommitId::new),
+        caller_arn: raw.caller_user_arn.filter(|c| !c.trim().is_empty()),
     }))
 }
 

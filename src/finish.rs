@@ -7,13 +7,13 @@
 
 use crate::event::{RunFinished, RunStatus};
 use crate::flow::{self, Deps, FlowError};
-use crate::ids::{CheckName, PullRequestId, RepositoryName};
+use crate::ids::{CheckName, PullRequestId, RepositoryName, RevisionId};
 use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, RunOutcome};
 use crate::plan::Plan;
 use crate::policy::{self, ApprovalDecision, CheckResult, CheckStatus, Verdict};
 use crate::ports::{
     ApprovalOutcome, ApprovalState, Executions, Ledger, Logs, Notifier, PortResult, PrRecord,
-    PrStatus, PullRequests, Written,
+    PrStatus, PullRequests, RunVerdict, Written,
 };
 use crate::report::{self, Subject};
 use serde::Serialize;
@@ -178,11 +178,140 @@ async fn ownership<L: Ledger>(ledger: &L, input: &ExecutionInput) -> PortResult<
         Some(run) if run.execution_name != input.execution_name => Ownership::Skip(ignored(
             format!("a newer run ({}) owns the pull request", run.execution_name),
         )),
-        Some(run) if run.verdict.is_some() => Ownership::Skip(Outcome::Duplicate {
+        Some(run) if run.verdict.is_some() && run.reported => Ownership::Skip(Outcome::Duplicate {
             reason: format!("{} was already reported", input.execution_name),
         }),
         _ => Ownership::Current(Box::new(record)),
     })
+}
+
+/// What became of the verdict claim.
+enum VerdictClaim {
+    /// The record holds this run's verdict; act on it.
+    Claimed(Box<PrRecord>),
+    /// Do not act: a newer run owns the PR, or a concurrent delivery is acting.
+    Skip(Outcome),
+}
+
+/// Records the verdict **before** anything is approved: a conditional write that only succeeds
+/// while this execution is still the PR's current run, so a `/gate` command or a push that
+/// claimed a newer run in between can never be approved by this older one. A write lost to an
+/// unrelated change is re-read and tried again. A verdict already recorded by this run (a
+/// redelivery after a crash) is resumed.
+async fn claim_verdict<L: Ledger>(
+    ledger: &L,
+    mut record: PrRecord,
+    input: &ExecutionInput,
+    verdict: RunVerdict,
+    results: &[CheckResult],
+) -> PortResult<VerdictClaim> {
+    for _ in 0..3 {
+        match &mut record.run {
+            Some(run) if run.execution_name == input.execution_name => {
+                if run.verdict.is_some() {
+                    return Ok(VerdictClaim::Claimed(Box::new(record)));
+                }
+                run.verdict = Some(verdict);
+                run.reported = false;
+                run.results = results.to_vec();
+            }
+            Some(run) => {
+                return Ok(VerdictClaim::Skip(ignored(format!(
+                    "a newer run ({}) claimed the pull request while this one reported",
+                    run.execution_name
+                ))));
+            }
+            None => return Ok(VerdictClaim::Skip(ignored("the pull request has no run"))),
+        }
+        if ledger.put(&record).await? == Written::Written {
+            record.version += 1;
+            return Ok(VerdictClaim::Claimed(Box::new(record)));
+        }
+        match ledger
+            .get(&record.repository, &record.pull_request_id)
+            .await?
+        {
+            Some(fresh) => {
+                if fresh.run.as_ref().is_some_and(|r| {
+                    r.execution_name == input.execution_name && r.verdict.is_some()
+                }) {
+                    return Ok(VerdictClaim::Skip(Outcome::Duplicate {
+                        reason: format!(
+                            "a concurrent delivery is reporting {}",
+                            input.execution_name
+                        ),
+                    }));
+                }
+                record = fresh;
+            }
+            None => return Ok(VerdictClaim::Skip(ignored("the ledger record is gone"))),
+        }
+    }
+    Err(crate::ports::PortError::Transient {
+        call: "dynamodb:PutItem",
+        message: format!(
+            "the ledger record kept changing while {} recorded its verdict",
+            input.execution_name
+        ),
+    })
+}
+
+/// Marks the run reported (with the comment id the actions may have changed). If a newer run
+/// claimed the PR while this one acted and this one approved, the approval is taken back: the
+/// newer run decides. Best effort after three tries: a redelivery would only repeat idempotent
+/// actions.
+async fn mark_reported<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    mut record: PrRecord,
+    input: &ExecutionInput,
+    approved: Option<&crate::ids::RevisionId>,
+) -> PortResult<()>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    for _ in 0..3 {
+        match &mut record.run {
+            Some(run) if run.execution_name == input.execution_name => run.reported = true,
+            Some(newer) => {
+                if let Some(revision) = approved
+                    && newer.verdict.is_none()
+                {
+                    tracing::info!(pull_request = %record.pull_request_id, newer = %newer.execution_name, "a newer run started while approving; taking the approval back");
+                    flow::set_approval(
+                        &deps.prs,
+                        &record.pull_request_id,
+                        revision,
+                        ApprovalState::Revoke,
+                    )
+                    .await?;
+                }
+                return Ok(());
+            }
+            None => return Ok(()),
+        }
+        if deps.ledger.put(&record).await? == Written::Written {
+            return Ok(());
+        }
+        match deps
+            .ledger
+            .get(&record.repository, &record.pull_request_id)
+            .await?
+        {
+            Some(fresh) => {
+                let comment_id = record.comment_id.take();
+                record = fresh;
+                if record.comment_id.is_none() {
+                    record.comment_id = comment_id;
+                }
+            }
+            None => return Ok(()),
+        }
+    }
+    tracing::warn!(pull_request = %record.pull_request_id, "could not mark the run reported after 3 tries");
+    Ok(())
 }
 
 fn field<'v>(value: &'v Value, names: &[&str]) -> Option<&'v Value> {
@@ -339,37 +468,6 @@ fn verdict_of(plan: Option<&Plan>, input: &ExecutionInput, results: &[CheckResul
     }
 }
 
-async fn save_verdict<L: Ledger>(
-    ledger: &L,
-    mut record: PrRecord,
-    input: &ExecutionInput,
-    verdict: &str,
-    results: Vec<CheckResult>,
-) -> PortResult<()> {
-    for _ in 0..3 {
-        match &mut record.run {
-            Some(run) if run.execution_name == input.execution_name => {
-                run.verdict = Some(verdict.to_owned());
-                run.results = results.clone();
-            }
-            _ => return Ok(()),
-        }
-        if ledger.put(&record).await? == Written::Written {
-            return Ok(());
-        }
-        // Someone wrote in between (a comment command, a push): re-read and try again.
-        match ledger
-            .get(&record.repository, &record.pull_request_id)
-            .await?
-        {
-            Some(fresh) => record = fresh,
-            None => return Ok(()),
-        }
-    }
-    tracing::warn!(pull_request = %record.pull_request_id, "could not record the verdict after 3 tries");
-    Ok(())
-}
-
 /// What the report knows about a run besides its results.
 #[derive(Debug, Clone, Default)]
 struct RunFacts {
@@ -393,11 +491,10 @@ where
     if input.mode == Mode::Cleanup {
         return Ok(ignored("a clean-up run has nothing to report"));
     }
-    let mut record = match ownership(&deps.ledger, input).await? {
+    let record = match ownership(&deps.ledger, input).await? {
         Ownership::Current(record) => *record,
         Ownership::Skip(outcome) => return Ok(outcome),
     };
-    let queue_ms = facts.queue_ms;
     let plan = input.plan.as_ref();
     let mut verdict = verdict_of(plan, input, &results);
     if facts.machine_failed && verdict == Verdict::Passed {
@@ -406,45 +503,76 @@ where
     }
     let subject = &input.subject;
     let pr = deps.prs.pull_request(&subject.pull_request_id).await?;
-    let tested = subject
-        .revision_id
-        .clone()
-        .unwrap_or_else(|| pr.revision_id.clone());
-    let decision = policy::decide_approval(
-        verdict,
-        &tested,
-        &pr.revision_id,
-        pr.status == PrStatus::Open,
-    );
+    // Without the tested revision the result cannot be tied to the code that merges: no
+    // decision, which fails closed below.
+    let decision = subject.revision_id.as_ref().map(|tested| {
+        (
+            tested.clone(),
+            policy::decide_approval(
+                verdict,
+                tested,
+                &pr.revision_id,
+                pr.status == PrStatus::Open,
+            ),
+        )
+    });
+    let recorded = match (verdict, &decision) {
+        (Verdict::Passed, Some(_)) => RunVerdict::Passed,
+        _ => RunVerdict::Failed,
+    };
+    let mut record = match claim_verdict(&deps.ledger, record, input, recorded, &results).await? {
+        VerdictClaim::Claimed(record) => *record,
+        VerdictClaim::Skip(outcome) => return Ok(outcome),
+    };
 
     let finished_body = |plan: Option<&Plan>| match plan {
         Some(plan) => report::finished(subject, plan, &results, verdict).body,
         None => report::finished(subject, &Plan::empty(), &results, verdict).body,
     };
-    let stale_body = || {
+    let stale_body = |tested: &RevisionId| {
         let mut now = subject.clone();
         now.revision_id = Some(pr.revision_id.clone());
         now.source_commit = pr.source_commit.clone();
-        report::stale(&now, &tested, verdict).body
+        report::stale(&now, tested, verdict).body
     };
     let token = flow::token(&["finished", &input.execution_name]);
+    let mut approved = None;
     let approval = match decision {
-        ApprovalDecision::Stale => {
-            flow::upsert_comment(deps, &mut record, subject, &stale_body(), &token).await?;
+        None => {
+            let body = report::untraceable(subject).body;
+            flow::upsert_comment(deps, &mut record, subject, &body, &token).await?;
+            if pr.status == PrStatus::Open {
+                flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke)
+                    .await?;
+            }
+            "revoked"
+        }
+        Some((tested, ApprovalDecision::Stale)) => {
+            flow::upsert_comment(deps, &mut record, subject, &stale_body(&tested), &token).await?;
             "stale"
         }
-        ApprovalDecision::Approve { revision } => {
+        Some((_, ApprovalDecision::Approve { revision })) => {
             flow::upsert_comment(deps, &mut record, subject, &finished_body(plan), &token).await?;
             match flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Approve).await? {
-                ApprovalOutcome::Applied => "approved",
+                ApprovalOutcome::Applied => {
+                    approved = Some(revision);
+                    "approved"
+                }
                 ApprovalOutcome::RevisionNotCurrent | ApprovalOutcome::Closed => {
                     // A push or a close raced the approval: never approve; say so.
-                    flow::upsert_comment(deps, &mut record, subject, &stale_body(), &token).await?;
+                    flow::upsert_comment(
+                        deps,
+                        &mut record,
+                        subject,
+                        &stale_body(&revision),
+                        &token,
+                    )
+                    .await?;
                     "stale"
                 }
             }
         }
-        ApprovalDecision::Revoke { revision } => {
+        Some((_, ApprovalDecision::Revoke { revision })) => {
             flow::upsert_comment(deps, &mut record, subject, &finished_body(plan), &token).await?;
             flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Revoke).await?;
             "revoked"
@@ -460,7 +588,7 @@ where
     }
     let metrics = RunMetrics {
         started_at: facts.started_at.clone(),
-        queue_ms,
+        queue_ms: facts.queue_ms,
         checks_run: results
             .iter()
             .filter(|r| !matches!(r.status, CheckStatus::Skipped | CheckStatus::Cancelled))
@@ -469,11 +597,7 @@ where
         passed: verdict == Verdict::Passed,
         flaky: results.iter().filter(|r| r.flaky).count() as u64,
     };
-    let word = match verdict {
-        Verdict::Passed => "passed",
-        Verdict::Failed | Verdict::Pending => "failed",
-    };
-    save_verdict(&deps.ledger, record, input, word, results).await?;
+    mark_reported(deps, record, input, approved.as_ref()).await?;
     tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
     Ok(Outcome::Reported {
         verdict,
@@ -499,13 +623,18 @@ where
     if run.status == RunStatus::Succeeded {
         return Ok(ignored("the report step reports successful runs"));
     }
-    let mut record = match ownership(&deps.ledger, input).await? {
+    let record = match ownership(&deps.ledger, input).await? {
         Ownership::Current(record) => *record,
         Ownership::Skip(outcome) => return Ok(outcome),
     };
     if record.closed {
         return Ok(ignored("the pull request is closed"));
     }
+    let mut record =
+        match claim_verdict(&deps.ledger, record, input, RunVerdict::Failed, &[]).await? {
+            VerdictClaim::Claimed(record) => *record,
+            VerdictClaim::Skip(outcome) => return Ok(outcome),
+        };
     let subject: &Subject = &input.subject;
     let pr = deps.prs.pull_request(&subject.pull_request_id).await?;
     let status = run.status.as_aws_str();
@@ -521,7 +650,7 @@ where
             &report::failure_notice(subject, &[]),
         )
         .await?;
-    save_verdict(&deps.ledger, record, input, "failed", Vec::new()).await?;
+    mark_reported(deps, record, input, None).await?;
     Ok(Outcome::Reported {
         verdict: Verdict::Failed,
         approval: "revoked".to_owned(),

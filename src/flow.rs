@@ -108,6 +108,62 @@ pub fn approval_rule_content(approver_arn: &str) -> String {
     .to_string()
 }
 
+/// Whether an approval rule's content requires an approval from the gate's identity and from
+/// nobody else: at least one `Approvers` statement needing one approval or more whose pool is
+/// exactly `approver_arn`. Unparseable content requires nothing.
+pub fn rule_requires_gate(content: &str, approver_arn: &str) -> bool {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(content) else {
+        return false;
+    };
+    value
+        .get("Statements")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|statements| {
+            statements.iter().any(|st| {
+                let pool = st
+                    .get("ApprovalPoolMembers")
+                    .and_then(serde_json::Value::as_array);
+                st.get("Type").and_then(serde_json::Value::as_str) == Some("Approvers")
+                    && st
+                        .get("NumberOfApprovalsNeeded")
+                        .and_then(serde_json::Value::as_u64)
+                        .is_some_and(|n| n >= 1)
+                    && pool.is_some_and(|p| {
+                        !p.is_empty() && p.iter().all(|m| m.as_str() == Some(approver_arn))
+                    })
+            })
+        })
+}
+
+/// Whether the PR already carries a rule that keeps it from merging without the gate: one
+/// from an approval rule template (users cannot delete or edit those) or the gate's own
+/// per-PR rule, requiring exactly the gate's approval. Otherwise gate-start puts its rule on.
+pub fn gate_rule_stands(pr: &PullRequestState, settings: &Settings) -> bool {
+    pr.approval_rules.iter().any(|rule| {
+        (rule.template.is_some() || rule.name == settings.approval_rule_name)
+            && rule_requires_gate(&rule.content, &settings.approver_arn)
+    })
+}
+
+/// Puts the gate's approval rule on the PR unless one stands ([`gate_rule_stands`]).
+/// Returns whether it wrote a rule.
+pub async fn guard_with_rule<P: PullRequests>(
+    prs: &P,
+    pr: &PullRequestState,
+    settings: &Settings,
+) -> PortResult<bool> {
+    if gate_rule_stands(pr, settings) {
+        return Ok(false);
+    }
+    prs.ensure_approval_rule(
+        &pr.id,
+        &settings.approval_rule_name,
+        &approval_rule_content(&settings.approver_arn),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Writes the sticky comment: updates the one the ledger (or a search for our marker, written
 /// by our identity) knows, else posts it with `token`. Records the id in `record` (the caller
 /// writes the record). A comment someone deleted is replaced by a new one.

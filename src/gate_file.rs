@@ -7,6 +7,7 @@
 
 use crate::ids::{CheckName, ComponentName};
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use indexmap::IndexMap;
 use serde::Serialize;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, HashMap};
@@ -78,6 +79,12 @@ pub mod raw {
         /// Values every check inherits unless it sets its own. Default: see each field.
         #[serde(default)]
         pub defaults: Defaults,
+        /// Whether an approval expires when the destination branch moves on: the gate then
+        /// revokes it, because the merge it tested is no longer the merge that would happen
+        /// (`/gate retry` tests the new one). `false` keeps approvals across destination
+        /// pushes. Read from the destination's gate file. Default: true.
+        #[serde(default)]
+        pub strict: Option<bool>,
     }
 
     /// A part of the repository.
@@ -140,9 +147,11 @@ pub mod raw {
         #[serde(default)]
         pub compute_type: Option<String>,
         /// Environment variables for the commands, passed as data (never spliced into shell
-        /// text). Default: none; merged over `defaults.env`.
+        /// text). Names starting with `GATE_` are the gate's own and cannot be set.
+        /// Default: none; merged over `defaults.env`.
         #[serde(default)]
-        pub env: BTreeMap<String, String>,
+        #[schemars(with = "BTreeMap<String, String>")]
+        pub env: IndexMap<String, Spanned<String>>,
     }
 
     /// Skipping checks: `/gate skip` in the PR description or a comment.
@@ -178,9 +187,10 @@ pub mod raw {
         /// Default CodeBuild compute type. Default: the CodeBuild project's.
         #[serde(default)]
         pub compute_type: Option<String>,
-        /// Environment variables for every check. Default: none.
+        /// Environment variables for every check (not `GATE_*`). Default: none.
         #[serde(default)]
-        pub env: BTreeMap<String, String>,
+        #[schemars(with = "BTreeMap<String, String>")]
+        pub env: IndexMap<String, Spanned<String>>,
     }
 
     /// What a path matching nothing does.
@@ -372,6 +382,8 @@ pub struct Gate {
     pub skip_authors: Globs,
     /// Promotion rules in file order; the first that applies to a destination decides.
     pub promotion: Vec<PromotionRule>,
+    /// Whether approvals expire when the destination branch moves (`strict`, default true).
+    pub strict: bool,
     /// Dependency cycles (each a list of component names), legal but worth a note.
     pub cycles: Vec<Vec<ComponentName>>,
     /// All component globs in one set, for the planner: pattern index → component index.
@@ -501,6 +513,41 @@ impl Errors<'_> {
             message: message.into(),
             hint: (!hint.is_empty()).then(|| hint.to_owned()),
         });
+    }
+}
+
+/// The prefix of the variables the gate itself sets for every check (`GATE_DESTINATION_COMMIT`,
+/// ...): a gate file may not set or blank them, or a check could skip the merge it must test.
+pub const RESERVED_ENV_PREFIX: &str = "GATE_";
+
+/// Checks environment variable names: valid shell names, not CodeBuild's and not the gate's own.
+fn check_env(env: &IndexMap<String, Spanned<String>>, owner: &str, errors: &mut Errors<'_>) {
+    for (key, value) in env {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            || key.starts_with(|ch: char| ch.is_ascii_digit())
+        {
+            errors.push(
+                at(value),
+                format!("{owner} has invalid environment variable name `{key}`"),
+                "use letters, digits and `_`, not starting with a digit",
+            );
+        } else if key.starts_with("CODEBUILD_") {
+            errors.push(
+                at(value),
+                format!("{owner} sets `{key}`, a name CodeBuild reserves"),
+                "CodeBuild sets the CODEBUILD_* variables itself; choose another name",
+            );
+        } else if key.to_ascii_uppercase().starts_with(RESERVED_ENV_PREFIX) {
+            errors.push(
+                at(value),
+                format!("{owner} sets `{key}`, a variable the gate sets itself"),
+                "the GATE_* variables describe the pull request under test (the merge prelude \
+                 relies on them); a gate file may not set them: choose another name",
+            );
+        }
     }
 }
 
@@ -699,6 +746,12 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
 
     // Defaults.
     let defaults = &raw.defaults;
+    check_env(&defaults.env, "`defaults`", &mut errors);
+    let defaults_env: BTreeMap<String, String> = defaults
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
     let check_timeout = |t: &Spanned<u32>, errors: &mut Errors<'_>| {
         if !TIMEOUT_RANGE.contains(&t.value) {
             errors.push(
@@ -794,23 +847,9 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
         if let Some(r) = &spec.retries {
             check_retries(r, &mut errors);
         }
-        for key in spec.env.keys().chain(defaults.env.keys()) {
-            if key.is_empty()
-                || key.starts_with("CODEBUILD_")
-                || !key
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-                || key.starts_with(|ch: char| ch.is_ascii_digit())
-            {
-                errors.push(
-                    at(c),
-                    format!("check `{name}` has invalid environment variable name `{key}`"),
-                    "use letters, digits and `_`, not starting with a digit or CODEBUILD_",
-                );
-            }
-        }
-        let mut env = defaults.env.clone();
-        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        check_env(&spec.env, &format!("check `{name}`"), &mut errors);
+        let mut env = defaults_env.clone();
+        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.value.clone())));
         checks.push(Check {
             name: CheckName::new(name.clone()),
             stage: spec.stage.value.clone(),
@@ -948,6 +987,7 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
         skippable,
         skip_authors,
         promotion,
+        strict: raw.strict.unwrap_or(true),
         cycles,
         component_set,
         component_of_pattern,

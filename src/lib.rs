@@ -26,3 +26,4 @@ pub mod policy;
 pub mod ports;
 pub mod report;
 pub mod start;
+pub mod trust;

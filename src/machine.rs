@@ -253,18 +253,21 @@ impl ReportPayload {
     }
 }
 
-/// The execution name for a (repository, PR, source commit, attempt): deterministic, at most
+/// The execution name for a (repository, PR, source commit, claim): deterministic, at most
 /// 80 characters of `[0-9A-Za-z_-]`, readable, and unique thanks to a hash of the full values.
+/// `claim` is the ledger's claim sequence number of the run ([`crate::ports::PrRecord::claims`]),
+/// so every claim gets its own name — pushing C1, C2, then C1 again never reuses the first
+/// run's name — while a redelivered event of the same claim finds the same name.
 pub fn execution_name(
     repository: &RepositoryName,
     pr: &PullRequestId,
     source_commit: &CommitId,
-    attempt: u32,
+    claim: u64,
     mode: Mode,
 ) -> String {
     let digest = Sha256::digest(
         format!(
-            "{}\n{}\n{}\n{attempt}\n{mode:?}",
+            "{}\n{}\n{}\n{claim}\n{mode:?}",
             repository.as_str(),
             pr.as_str(),
             source_commit.as_str()
@@ -289,7 +292,7 @@ pub fn execution_name(
         Mode::Cleanup => "cleanup",
     };
     let name = format!(
-        "{prefix}-{}-pr{}-{}-{attempt}-{hash}",
+        "{prefix}-{}-pr{}-{}-{claim}-{hash}",
         clean(repository.as_str(), 24),
         clean(pr.as_str(), 12),
         clean(source_commit.as_str(), 12),

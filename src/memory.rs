@@ -9,9 +9,9 @@ use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId}
 use crate::machine::ExecutionInput;
 use crate::plan::ChangedPath;
 use crate::ports::{
-    ApprovalOutcome, ApprovalState, CommentData, CommentTarget, ExecutionStatus, Executions,
-    Ledger, Mergeability, Notifier, PortError, PortResult, PrRecord, PrStatus, PullRequestState,
-    PullRequests, Started, Written,
+    ApprovalOutcome, ApprovalRule, ApprovalState, CommentData, CommentTarget, ExecutionStatus,
+    Executions, Ledger, Mergeability, Notifier, PortError, PortResult, PrRecord, PrStatus,
+    PullRequestState, PullRequests, RuleWritten, Started, Written,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -86,7 +86,6 @@ struct CodeCommitState {
     conflicts: HashMap<(CommitId, CommitId), Vec<String>>,
     comments: Vec<StoredComment>,
     approvals: BTreeMap<(PullRequestId, RevisionId), ApprovalState>,
-    rules: BTreeMap<PullRequestId, Vec<(String, String)>>,
     next_comment: usize,
 }
 
@@ -230,7 +229,64 @@ impl FakeCodeCommit {
 
     /// The approval rules on a PR: (name, content).
     pub fn rules(&self, pr: &PullRequestId) -> Vec<(String, String)> {
-        self.state().rules.get(pr).cloned().unwrap_or_default()
+        self.state()
+            .pull_requests
+            .get(pr)
+            .map(|p| {
+                p.approval_rules
+                    .iter()
+                    .map(|r| (r.name.clone(), r.content.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Puts a rule on a PR as CodeCommit does when a pull request is created in a repository
+    /// associated with an approval rule template whose destination references match.
+    pub fn put_template_rule(&self, pr: &PullRequestId, template: &str, content: &str) {
+        if let Some(p) = self.state().pull_requests.get_mut(pr) {
+            p.approval_rules.push(ApprovalRule {
+                name: template.to_owned(),
+                content: content.to_owned(),
+                template: Some(template.to_owned()),
+            });
+        }
+    }
+
+    /// Deletes a rule from a PR (`DeletePullRequestApprovalRule` by someone with the
+    /// permission). Rules from templates cannot be deleted: returns false, as CodeCommit's
+    /// `CannotDeleteApprovalRuleFromTemplateException` would.
+    pub fn delete_rule(&self, pr: &PullRequestId, name: &str) -> bool {
+        let mut s = self.state();
+        let Some(p) = s.pull_requests.get_mut(pr) else {
+            return false;
+        };
+        if p.approval_rules
+            .iter()
+            .any(|r| r.name == name && r.template.is_some())
+        {
+            return false;
+        }
+        let before = p.approval_rules.len();
+        p.approval_rules.retain(|r| r.name != name);
+        p.approval_rules.len() < before
+    }
+
+    /// Edits a rule's content as a person could (`UpdatePullRequestApprovalRuleContent`); rules
+    /// from templates cannot be edited (returns false).
+    pub fn edit_rule(&self, pr: &PullRequestId, name: &str, content: &str) -> bool {
+        let mut s = self.state();
+        match s
+            .pull_requests
+            .get_mut(pr)
+            .and_then(|p| p.approval_rules.iter_mut().find(|r| r.name == name))
+        {
+            Some(rule) if rule.template.is_none() => {
+                rule.content = content.to_owned();
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -449,28 +505,49 @@ impl PullRequests for FakeCodeCommit {
         id: &PullRequestId,
         name: &str,
         content: &str,
-    ) -> PortResult<()> {
+    ) -> PortResult<RuleWritten> {
         const CALL: &str = "codecommit:CreatePullRequestApprovalRule";
+        const UPDATE: &str = "codecommit:UpdatePullRequestApprovalRuleContent";
         self.calls.record(CALL)?;
-        let mut s = self.state();
-        let closed = s
-            .pull_requests
-            .get(id)
-            .map(|p| p.status == PrStatus::Closed)
-            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
-        if closed {
-            return Err(permanent(CALL, "PullRequestAlreadyClosedException"));
+        let exists = {
+            let s = self.state();
+            let pr = s
+                .pull_requests
+                .get(id)
+                .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+            if pr.status == PrStatus::Closed {
+                return Err(permanent(CALL, "PullRequestAlreadyClosedException"));
+            }
+            pr.approval_rules.iter().find(|r| r.name == name).cloned()
+        };
+        match exists {
+            None => {
+                if let Some(pr) = self.state().pull_requests.get_mut(id) {
+                    pr.approval_rules
+                        .push(ApprovalRule::on_pull_request(name, content));
+                }
+                Ok(RuleWritten::Created)
+            }
+            Some(rule) => {
+                // ApprovalRuleNameAlreadyExistsException: set the content instead.
+                self.calls.record(UPDATE)?;
+                if rule.template.is_some() {
+                    return Err(permanent(
+                        UPDATE,
+                        "CannotModifyApprovalRuleFromTemplateException",
+                    ));
+                }
+                if let Some(r) = self
+                    .state()
+                    .pull_requests
+                    .get_mut(id)
+                    .and_then(|p| p.approval_rules.iter_mut().find(|r| r.name == name))
+                {
+                    r.content = content.to_owned();
+                }
+                Ok(RuleWritten::Updated)
+            }
         }
-        let rules = s.rules.entry(id.clone()).or_default();
-        if !rules.iter().any(|(n, _)| n == name) {
-            rules.push((name.to_owned(), content.to_owned()));
-        }
-        if let Some(pr) = s.pull_requests.get_mut(id)
-            && !pr.approval_rules.iter().any(|n| n == name)
-        {
-            pr.approval_rules.push(name.to_owned());
-        }
-        Ok(())
     }
 
     async fn set_approval(
@@ -642,10 +719,24 @@ impl crate::ports::Logs for FakeLogs {
     }
 }
 
+/// A competing write, applied to the stored record just before a put compares versions.
+type Interleaved = Box<dyn FnOnce(&mut PrRecord) + Send>;
+
+/// Competing writes queued for the next puts (`None`: that put goes through untouched).
+#[derive(Default)]
+struct Interleavings(Vec<Option<Interleaved>>);
+
+impl std::fmt::Debug for Interleavings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} interleaved writes", self.0.len())
+    }
+}
+
 /// A fake DynamoDB ledger with conditional writes.
 #[derive(Debug, Clone, Default)]
 pub struct FakeLedger {
     records: Arc<Mutex<BTreeMap<(RepositoryName, PullRequestId), PrRecord>>>,
+    interleaved: Arc<Mutex<Interleavings>>,
     /// Calls made.
     pub calls: Arc<Calls>,
 }
@@ -654,6 +745,25 @@ impl FakeLedger {
     /// Every record.
     pub fn records(&self) -> Vec<PrRecord> {
         lock(&self.records).values().cloned().collect()
+    }
+
+    /// Makes another writer win just before the next put: `write` changes the stored record
+    /// (which must exist) and its version moves on, so the put that follows conflicts, as it
+    /// would when gate-report, a comment command or another push wrote in between. Queue
+    /// several for several puts.
+    pub fn interleave_next_put(&self, write: impl FnOnce(&mut PrRecord) + Send + 'static) {
+        self.interleave_put_after(0, write);
+    }
+
+    /// Like [`FakeLedger::interleave_next_put`], after `puts` puts that go through untouched.
+    pub fn interleave_put_after(
+        &self,
+        puts: usize,
+        write: impl FnOnce(&mut PrRecord) + Send + 'static,
+    ) {
+        let mut queue = lock(&self.interleaved);
+        queue.0.extend((0..puts).map(|_| None));
+        queue.0.push(Some(Box::new(write)));
     }
 }
 
@@ -673,6 +783,20 @@ impl Ledger for FakeLedger {
         self.calls.record("dynamodb:PutItem")?;
         let mut all = lock(&self.records);
         let key = (record.repository.clone(), record.pull_request_id.clone());
+        let competing = {
+            let mut queue = lock(&self.interleaved);
+            if queue.0.is_empty() {
+                None
+            } else {
+                queue.0.remove(0)
+            }
+        };
+        if let Some(write) = competing
+            && let Some(stored) = all.get_mut(&key)
+        {
+            write(stored);
+            stored.version += 1;
+        }
         let stored = all.get(&key).map_or(0, |r| r.version);
         if stored != record.version {
             return Ok(Written::Conflict);

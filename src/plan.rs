@@ -83,6 +83,9 @@ pub struct PlanInput<'a> {
     /// An identity that may ask for skips whatever `skip.authors` says: the person at the
     /// keyboard of `gate run` (on AWS there is none). Required checks still never skip.
     pub trusted: Option<&'a str>,
+    /// Paths whose change decides the policy (the gate file, the buildspecs the trusted file
+    /// names, see [`crate::trust::policy_paths`]): a change to any of them runs every check.
+    pub policy_paths: &'a [String],
 }
 
 /// Why a component is affected, or a check runs or not.
@@ -107,6 +110,12 @@ pub enum Reason {
         path: String,
         /// The glob it matched.
         pattern: String,
+    },
+    /// The change touches the gate file or a buildspec it names: every check runs, with the
+    /// destination's definitions (the change's own take effect once merged).
+    PolicyChanged {
+        /// The path.
+        path: String,
     },
     /// A path no component claims changed, and `unmatched: run-all`.
     Unmatched {
@@ -249,6 +258,10 @@ pub struct Plan {
     pub changed_paths: usize,
     /// The overall answer.
     pub verdict: PlanVerdict,
+    /// Which gate file governed the plan and what the change's own would change: attached by
+    /// the flow that read the files ([`crate::trust::govern`]); the planner leaves it empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_file: Option<crate::trust::GateFileNote>,
 }
 
 impl Plan {
@@ -261,6 +274,7 @@ impl Plan {
             promotion: None,
             changed_paths: 0,
             verdict: PlanVerdict::Pass,
+            gate_file: None,
         }
     }
 
@@ -287,7 +301,10 @@ fn normalize(path: &str) -> &str {
     path.trim_start_matches("./").trim_start_matches('/')
 }
 
-fn select(gate: &Gate, changes: &[ChangedPath]) -> (Selection, bool) {
+fn select(gate: &Gate, changes: &[ChangedPath], policy: &[String]) -> (Selection, bool) {
+    if let Some(path) = crate::trust::touched(changes, policy).into_iter().next() {
+        return (Selection::Everything(Reason::PolicyChanged { path }), true);
+    }
     let mut direct: Vec<Option<(String, usize)>> = vec![None; gate.components.len()];
     let mut relevant = false;
     let mut unmatched: Option<String> = None;
@@ -345,7 +362,7 @@ fn select(gate: &Gate, changes: &[ChangedPath]) -> (Selection, bool) {
 
 /// Plans the checks for one PR revision. Pure and deterministic.
 pub fn plan(gate: &Gate, input: &PlanInput<'_>) -> Plan {
-    let (selection, relevant) = select(gate, input.changes);
+    let (selection, relevant) = select(gate, input.changes, input.policy_paths);
 
     // Components.
     let mut comp_reasons: Vec<Vec<Reason>> = vec![Vec::new(); gate.components.len()];
@@ -492,6 +509,7 @@ pub fn plan(gate: &Gate, input: &PlanInput<'_>) -> Plan {
         promotion,
         changed_paths: input.changes.len(),
         verdict,
+        gate_file: None,
     }
 }
 

@@ -91,8 +91,33 @@ pub struct PullRequestState {
     pub merge_base: Option<CommitId>,
     /// The current revision; approvals bind to it.
     pub revision_id: RevisionId,
-    /// Names of the approval rules on the PR.
-    pub approval_rules: Vec<String>,
+    /// The approval rules on the PR.
+    pub approval_rules: Vec<ApprovalRule>,
+}
+
+/// An approval rule on a pull request, as `GetPullRequest` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRule {
+    /// `approvalRuleName` (a rule made from a template carries the template's name).
+    pub name: String,
+    /// `approvalRuleContent`: the rule's JSON.
+    pub content: String,
+    /// `originApprovalRuleTemplate.approvalRuleTemplateName` when the rule was made from a
+    /// template. Such rules cannot be edited or deleted on the pull request
+    /// (`CannotModifyApprovalRuleFromTemplateException`, `CannotDeleteApprovalRuleFromTemplateException`).
+    #[serde(default)]
+    pub template: Option<String>,
+}
+
+impl ApprovalRule {
+    /// A rule created on the pull request itself.
+    pub fn on_pull_request(name: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            content: content.into(),
+            template: None,
+        }
+    }
 }
 
 impl PullRequestState {
@@ -246,13 +271,14 @@ pub trait PullRequests: Send + Sync {
         content: &str,
         token: &str,
     ) -> impl Future<Output = PortResult<CommentId>> + Send;
-    /// `CreatePullRequestApprovalRule`, treating "already exists" as done.
+    /// `CreatePullRequestApprovalRule`; when a rule of that name already exists (someone made or
+    /// edited it first), `UpdatePullRequestApprovalRuleContent` to exactly `content`.
     fn ensure_approval_rule(
         &self,
         id: &PullRequestId,
         name: &str,
         content: &str,
-    ) -> impl Future<Output = PortResult<()>> + Send;
+    ) -> impl Future<Output = PortResult<RuleWritten>> + Send;
     /// `UpdatePullRequestApprovalState` for exactly `revision`.
     fn set_approval(
         &self,
@@ -260,6 +286,16 @@ pub trait PullRequests: Send + Sync {
         revision: &RevisionId,
         state: ApprovalState,
     ) -> impl Future<Output = PortResult<ApprovalOutcome>> + Send;
+}
+
+/// What [`PullRequests::ensure_approval_rule`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleWritten {
+    /// The rule was created.
+    Created,
+    /// A rule of that name existed; its content was set to the gate's.
+    Updated,
 }
 
 /// What became of a start request.
@@ -363,12 +399,25 @@ pub struct RunRecord {
     pub revision_id: RevisionId,
     /// Which run of this commit (1, then 2 after `/gate retry`, ...).
     pub attempt: u32,
+    /// The ledger's claim sequence number of this run ([`PrRecord::claims`] when it was
+    /// claimed): part of the execution name, so every claim gets a name of its own.
+    #[serde(default)]
+    pub claim: u64,
+    /// `refs/heads/...` of the destination it merges into (destination drift is matched on it).
+    #[serde(default)]
+    pub destination_reference: String,
     /// The execution's name.
     pub execution_name: String,
     /// The execution, once started.
     pub execution_arn: Option<String>,
-    /// The verdict once decided (`passed`, `failed`, or `refused` when nothing could run).
-    pub verdict: Option<String>,
+    /// The verdict once decided.
+    pub verdict: Option<RunVerdict>,
+    /// Whether the verdict's comment and approval were written. gate-report records the
+    /// verdict first (a conditional write that only succeeds while this run is the PR's current
+    /// one), then acts, then sets this; a redelivery that finds a verdict but not this finishes
+    /// the job. Records from before this field existed were always reported.
+    #[serde(default = "reported_by_default")]
+    pub reported: bool,
     /// The checks' results once reported (`/gate retry` re-runs the ones that did not pass).
     #[serde(default)]
     pub results: Vec<crate::policy::CheckResult>,
@@ -381,6 +430,44 @@ pub struct RunRecord {
     /// Results carried over from the previous attempt (a retry re-runs only the rest).
     #[serde(default)]
     pub carried: Vec<crate::policy::CheckResult>,
+}
+
+fn reported_by_default() -> bool {
+    true
+}
+
+/// How a run ended, as the ledger records it (stored as its snake_case word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunVerdict {
+    /// Every required check passed (or nothing needed to run): the revision was approved.
+    Passed,
+    /// A required check did not pass, or the run broke: revoked.
+    Failed,
+    /// The gate decided without running anything (no or invalid gate file, promotion rule,
+    /// merge conflict): revoked.
+    Refused,
+    /// The run passed, but the destination branch has moved on since: the approval was
+    /// revoked (destination drift) and `/gate retry` runs every check again.
+    Outdated,
+}
+
+impl RunVerdict {
+    /// The word as stored and logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunVerdict::Passed => "passed",
+            RunVerdict::Failed => "failed",
+            RunVerdict::Refused => "refused",
+            RunVerdict::Outdated => "outdated",
+        }
+    }
+}
+
+impl std::fmt::Display for RunVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Replies to a comment command that are decided but maybe not posted yet.
@@ -401,6 +488,9 @@ pub struct PrRecord {
     pub pull_request_id: PullRequestId,
     /// Optimistic-concurrency version: every write is conditional on the version it read.
     pub version: u64,
+    /// How many runs were ever claimed on this PR: the next claim is `claims + 1`.
+    #[serde(default)]
+    pub claims: u64,
     /// The current run.
     pub run: Option<RunRecord>,
     /// The gate's sticky comment.
@@ -424,6 +514,7 @@ impl PrRecord {
             repository,
             pull_request_id,
             version: 0,
+            claims: 0,
             run: None,
             comment_id: None,
             environment: None,
@@ -431,6 +522,19 @@ impl PrRecord {
             handled_comments: Vec::new(),
             pending_replies: Vec::new(),
         }
+    }
+}
+
+impl PrRecord {
+    /// Takes the next claim sequence number. Records written before claims were counted fall
+    /// back on their run's attempt, so a new claim never reuses an old execution name.
+    pub fn next_claim(&mut self) -> u64 {
+        let seen = self
+            .run
+            .as_ref()
+            .map_or(0, |r| r.claim.max(u64::from(r.attempt)));
+        self.claims = self.claims.max(seen) + 1;
+        self.claims
     }
 }
 

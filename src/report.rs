@@ -20,6 +20,7 @@ use crate::plan::{
     DirectiveOutcome, DirectiveSource, Plan, PlanVerdict, PlannedCheck, Reason, Refusal,
 };
 use crate::policy::{CheckResult, CheckStatus, PromotionViolation, Verdict};
+use crate::trust::{GateFileChange, GateFileNote, TrustSource};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -84,6 +85,8 @@ pub enum CommentKind {
     RunEnded,
     /// A newer commit replaced the one being tested.
     Superseded,
+    /// The destination moved on after the approval: the approval was revoked.
+    Outdated,
 }
 
 /// A rendered PR comment.
@@ -165,6 +168,11 @@ fn reason_in(r: &Reason, s: Style) -> String {
             "global file {} changed (matches {})",
             code(path, s, CLIP_PATH),
             code(pattern, s, CLIP_PATH)
+        ),
+        Reason::PolicyChanged { path } => format!(
+            "{} changed: it decides the gate's policy, so every check runs (with the \
+             destination's definitions)",
+            code(path, s, CLIP_PATH)
         ),
         Reason::Unmatched { path } => format!(
             "{} changed and no component claims it (`unmatched: run-all`)",
@@ -795,6 +803,92 @@ fn skipped_block(plan: &Plan) -> Block {
     )
 }
 
+/// Where the governing gate file came from, in one sentence (Markdown).
+fn trust_line(note: &GateFileNote) -> String {
+    let s = Style::Md;
+    match &note.source {
+        TrustSource::Destination { branch, commit } => format!(
+            "**Gate file:** {} from {} at {}, the destination: a pull request's own copy cannot \
+             change the rules it is judged by.",
+            code(&note.path, s, CLIP_PATH),
+            code(branch, s, CLIP_NAME),
+            code(commit.short(), s, 40),
+        ),
+        TrustSource::Override { file } => format!(
+            "**Gate file:** {}, given with `--gate-file`: an experiment, not the trusted file \
+             (without the option the gate reads {} from the base).",
+            code(file, s, CLIP_PATH),
+            code(&note.path, s, CLIP_PATH),
+        ),
+    }
+}
+
+/// One line per thing the change's own gate file would change once merged.
+fn gate_file_change_line(change: &GateFileChange) -> String {
+    let s = Style::Md;
+    match change {
+        GateFileChange::CheckAdded { check } => format!(
+            "- adds {}: it runs now too, as this pull request defines it",
+            code(check.as_str(), s, CLIP_NAME)
+        ),
+        GateFileChange::CheckRemoved { check } => format!(
+            "- removes {}: it still runs until the change is merged",
+            code(check.as_str(), s, CLIP_NAME)
+        ),
+        GateFileChange::CheckChanged { check, fields } => format!(
+            "- changes {} ({}): the destination's definition runs until the change is merged",
+            code(check.as_str(), s, CLIP_NAME),
+            fields
+                .iter()
+                .map(|f| code(f, s, CLIP_NAME))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        GateFileChange::SettingChanged { setting } => format!(
+            "- changes {}: the destination's setting applies until the change is merged",
+            code(setting, s, CLIP_NAME)
+        ),
+        GateFileChange::FileRemoved => "- deletes the gate file: the destination's keeps \
+             governing until the change is merged"
+            .to_owned(),
+    }
+}
+
+/// The gate file note: which file governed, which policy files the change touches, and what
+/// the change's own gate file would change. Empty unless notable.
+fn gate_file_block(plan: &Plan) -> Block {
+    let Some(note) = plan.gate_file.as_ref().filter(|n| n.is_notable()) else {
+        return Block::fixed(String::new());
+    };
+    let mut title = trust_line(note);
+    if !note.touched.is_empty() {
+        let _ = write!(
+            title,
+            " This pull request changes {}, which {} the gate's policy, so every check runs.",
+            inline_names(note.touched.iter().map(String::as_str)),
+            if note.touched.len() == 1 {
+                "decides"
+            } else {
+                "decide"
+            }
+        );
+    }
+    let items: Vec<String> = note.changes.iter().map(gate_file_change_line).collect();
+    let n = items.len();
+    if n == 0 {
+        return Block::fixed(title);
+    }
+    let collapsed = format!(
+        "{title} Its own gate file would make {} once merged.",
+        plural(n, "change", "changes")
+    );
+    Block::list(
+        format!("{title} Its own gate file would, once merged:"),
+        items,
+        collapsed,
+    )
+}
+
 fn directive_line(d: &DirectiveOutcome, s: Style) -> String {
     let what = match (d.accepted, d.refusals.is_empty()) {
         (true, true) => "applied",
@@ -935,8 +1029,9 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
         components,
         skipped_block(plan),
         directives_block(plan),
+        gate_file_block(plan),
     ];
-    comment(CommentKind::Running, subject, &blocks, &[4, 3, 5, 2])
+    comment(CommentKind::Running, subject, &blocks, &[4, 3, 5, 6, 2])
 }
 
 struct Row<'a> {
@@ -1348,8 +1443,9 @@ pub fn finished(
         skipped_block(plan),
         directives_block(plan),
         tails_block(tails, more),
+        gate_file_block(plan),
     ];
-    comment(CommentKind::Finished, subject, &blocks, &[5, 3, 4, 2])
+    comment(CommentKind::Finished, subject, &blocks, &[5, 3, 4, 6, 2])
 }
 
 fn nothing_to_test(subject: &Subject, plan: &Plan, verdict: Verdict) -> Comment {
@@ -1396,8 +1492,9 @@ fn nothing_to_test(subject: &Subject, plan: &Plan, verdict: Verdict) -> Comment 
         Block::fixed(format!("{why} {outcome}")),
         skipped_block(plan),
         directives_block(plan),
+        gate_file_block(plan),
     ];
-    comment(CommentKind::Finished, subject, &blocks, &[2, 3])
+    comment(CommentKind::Finished, subject, &blocks, &[2, 3, 4])
 }
 
 fn promotion_refused(subject: &Subject, v: &PromotionViolation) -> Comment {
@@ -1459,26 +1556,7 @@ pub fn invalid_gate_file(subject: &Subject, errors: &GateFileErrors) -> Comment 
         || "the gate file".to_owned(),
         |e| code(&e.file, s, CLIP_PATH),
     );
-    let items: Vec<String> = errors
-        .0
-        .iter()
-        .map(|e| {
-            let place = match e.position {
-                Some(p) => format!("{}:{}:{}", e.file, p.line, p.column),
-                None => e.file.clone(),
-            };
-            let mut item = format!(
-                "- {}: {}",
-                code(&place, s, CLIP_PATH),
-                trusted(&e.message, s, CLIP_MESSAGE)
-            );
-            if let Some(hint) = &e.hint {
-                let _ = write!(item, " — hint: {}", trusted(hint, s, CLIP_MESSAGE));
-            }
-            item
-        })
-        .collect();
-    let n = items.len();
+    let n = errors.0.len();
     let intro = format!(
         "The gate could not use {file} from {} at {}, so it ran no check and revoked its \
          approval of {} (REVOKE). Fix {} below and push; the gate runs again on the new commit.",
@@ -1491,11 +1569,7 @@ pub fn invalid_gate_file(subject: &Subject, errors: &GateFileErrors) -> Comment 
             format!("the {n} problems")
         },
     );
-    let list = Block::list(
-        format!("**Problems** ({n}):"),
-        items,
-        format!("**Problems:** {n} (the list did not fit in this comment)."),
-    );
+    let list = problems_block(errors);
     let local = errors.0.first().map_or(".gate.yml", |e| e.file.as_str());
     let fix = format!(
         "Check the file before pushing with {}; every key is documented in `gate.example.yml`, \
@@ -1515,35 +1589,145 @@ pub fn invalid_gate_file(subject: &Subject, errors: &GateFileErrors) -> Comment 
     comment(CommentKind::InvalidGateFile, subject, &blocks, &[2])
 }
 
-/// The repository has no gate file at `path`: how to add one, with a minimal example.
-pub fn missing_gate_file(subject: &Subject, path: &str) -> Comment {
+/// What the pull request itself says about the gate file, for the adoption comment.
+#[derive(Debug, Clone, Copy)]
+pub enum ProposedGateFile<'e> {
+    /// The pull request has no gate file either.
+    Absent,
+    /// The pull request adds a valid gate file with this many checks.
+    Valid {
+        /// How many checks it defines.
+        checks: usize,
+    },
+    /// The pull request adds a gate file with these problems.
+    Invalid(&'e GateFileErrors),
+}
+
+fn problem_items(errors: &GateFileErrors) -> Vec<String> {
+    let s = Style::Md;
+    errors
+        .0
+        .iter()
+        .map(|e| {
+            let place = match e.position {
+                Some(p) => format!("{}:{}:{}", e.file, p.line, p.column),
+                None => e.file.clone(),
+            };
+            let mut item = format!(
+                "- {}: {}",
+                code(&place, s, CLIP_PATH),
+                trusted(&e.message, s, CLIP_MESSAGE)
+            );
+            if let Some(hint) = &e.hint {
+                let _ = write!(item, " — hint: {}", trusted(hint, s, CLIP_MESSAGE));
+            }
+            item
+        })
+        .collect()
+}
+
+fn problems_block(errors: &GateFileErrors) -> Block {
+    let items = problem_items(errors);
+    let n = items.len();
+    Block::list(
+        format!("**Problems** ({n}):"),
+        items,
+        format!("**Problems:** {n} (the list did not fit in this comment)."),
+    )
+}
+
+/// How the first gate file (or a fix of a broken one) lands on a destination that cannot judge
+/// it: an administrator overrides, or pushes directly.
+fn adoption_steps(path: &str, destination: &str) -> String {
+    let s = Style::Md;
+    let file = code(path, s, CLIP_PATH);
+    let destination = code(destination, s, CLIP_NAME);
+    format!(
+        "**To land a gate file on {destination}**, an administrator does one of:\n\
+         1. merges this pull request after reviewing it, overriding its approval rules \
+         (the gate records the override and notifies the team), or\n\
+         2. pushes {file} straight to {destination} (outside the branch-protection policy).\n\n\
+         From then on every pull request into {destination} is judged by that file. See \
+         *Adopting the gate* in `docs/deploy.md`."
+    )
+}
+
+/// The destination has no gate file at `path` (a repository adopting the gate): the gate takes
+/// its rules only from the destination, so it ran nothing and REVOKEs; how to adopt it.
+pub fn missing_gate_file(subject: &Subject, path: &str, proposed: ProposedGateFile<'_>) -> Comment {
     let s = Style::Md;
     let file = code(path, s, CLIP_PATH);
     let intro = format!(
-        "This repository's pull requests are gated, but {file} does not exist in {} at {}. \
-         Without it the gate cannot know which checks must pass, so it ran nothing and revoked \
-         its approval of {} (REVOKE).",
-        code(&subject.source_branch, s, CLIP_NAME),
-        code(subject.source_commit.short(), s, 40),
+        "This repository's pull requests are gated, but {file} does not exist on {} at {}, \
+         the destination. The gate takes its rules only from the destination, never from the \
+         code it judges, so it ran nothing and revoked its approval of {} (REVOKE).",
+        code(&subject.destination_branch, s, CLIP_NAME),
+        code(subject.destination_commit.short(), s, 40),
         revision_words(subject),
     );
-    let example = format!(
-        "Add {file} to this pull request's source branch; the gate reads it from there. \
-         A minimal one that runs `make test` on every change:\n\n```yaml\n{MINIMAL_GATE_FILE}```\n\n\
-         `gate.example.yml` documents every key (components, stages, optional checks, promotion \
-         rules), and {} checks the file before you push.",
-        code(&format!("gate validate {path}"), s, CLIP_PATH)
-    );
+    let this_pr = match proposed {
+        ProposedGateFile::Absent => Block::fixed(format!(
+            "A minimal {file} that runs `make test` on every change:\n\n```yaml\n{MINIMAL_GATE_FILE}```\n\n\
+             `gate.example.yml` documents every key (components, stages, optional checks, \
+             promotion rules), and {} checks the file before you push.",
+            code(&format!("gate validate {path}"), s, CLIP_PATH)
+        )),
+        ProposedGateFile::Valid { checks } => Block::fixed(format!(
+            "This pull request adds {file}, and it is valid ({}). It takes effect once it is on \
+             the destination.",
+            plural(checks, "check", "checks")
+        )),
+        ProposedGateFile::Invalid(errors) => {
+            let items = problem_items(errors);
+            let n = items.len();
+            Block::list(
+                format!("This pull request adds {file}, but it is invalid. **Problems** ({n}):"),
+                items,
+                format!(
+                    "This pull request adds {file}, but it has {} (the list did not fit in this comment).",
+                    plural(n, "problem", "problems")
+                ),
+            )
+        }
+    };
     let blocks = [
         Block::fixed(head(
-            &format!("{FAILED} Gate failed: no gate file"),
+            &format!("{FAILED} Gate failed: no gate file on the destination"),
             subject,
             "Commits",
         )),
         Block::fixed(intro),
-        Block::fixed(example),
+        this_pr,
+        Block::fixed(adoption_steps(path, &subject.destination_branch)),
     ];
-    comment(CommentKind::MissingGateFile, subject, &blocks, &[])
+    comment(CommentKind::MissingGateFile, subject, &blocks, &[2])
+}
+
+/// The destination's own gate file (the trusted one) does not parse or validate: nothing can be
+/// judged until it is fixed there. The gate REVOKEs.
+pub fn invalid_trusted_gate_file(subject: &Subject, errors: &GateFileErrors) -> Comment {
+    let s = Style::Md;
+    let path = errors.0.first().map_or(".gate.yml", |e| e.file.as_str());
+    let intro = format!(
+        "The gate file on {} at {}, the destination, is invalid. The gate takes its rules only \
+         from there, so it ran no check and revoked its approval of {} (REVOKE). Fixing the \
+         file in this pull request does not help until the fix is on {}.",
+        code(&subject.destination_branch, s, CLIP_NAME),
+        code(subject.destination_commit.short(), s, 40),
+        revision_words(subject),
+        code(&subject.destination_branch, s, CLIP_NAME),
+    );
+    let blocks = [
+        Block::fixed(head(
+            &format!("{FAILED} Gate failed: the destination's gate file is invalid"),
+            subject,
+            "Commits",
+        )),
+        Block::fixed(intro),
+        problems_block(errors),
+        Block::fixed(adoption_steps(path, &subject.destination_branch)),
+    ];
+    comment(CommentKind::InvalidGateFile, subject, &blocks, &[2])
 }
 
 /// The source does not merge cleanly into the destination: nothing to test.
@@ -1637,6 +1821,55 @@ pub fn superseded(subject: &Subject, newer_commit: &CommitId) -> Comment {
     comment(CommentKind::Superseded, subject, &blocks, &[])
 }
 
+/// The destination branch moved from the commit the approval was earned on (`tested_onto`) to
+/// `subject.destination_commit`: the merge that would happen now was never tested, so the gate
+/// revoked its approval (the destination's gate file has `strict: true`, the default).
+pub fn destination_moved(subject: &Subject, tested_onto: &CommitId) -> Comment {
+    let s = Style::Md;
+    let destination = code(&subject.destination_branch, s, CLIP_NAME);
+    let body = format!(
+        "The checks passed on the merge of {} into {destination} at {}, but {destination} is now \
+         at {}. The merge that would happen now was never tested, so the gate revoked its \
+         approval of {} (REVOKE). Comment `/gate retry` to test the merge onto the new \
+         {destination}, or push a commit.\n\n\
+         The destination's gate file keeps approvals only for the destination commit they were \
+         earned on (`strict: true`, the default); `strict: false` keeps them when the \
+         destination moves.",
+        code(&subject.source_branch, s, CLIP_NAME),
+        code(tested_onto.short(), s, 40),
+        code(subject.destination_commit.short(), s, 40),
+        revision_words(subject),
+    );
+    let blocks = [
+        Block::fixed(head(
+            &format!("{WARNING} Gate approval withdrawn: the destination moved"),
+            subject,
+            "Approved",
+        )),
+        Block::fixed(body),
+    ];
+    comment(CommentKind::Outdated, subject, &blocks, &[])
+}
+
+/// A run whose input does not say which revision it tested: its result cannot be tied to the
+/// code that merges, so the gate revoked.
+pub fn untraceable(subject: &Subject) -> Comment {
+    let body = "The run's input does not say which pull request revision it tested, so its \
+                result cannot be tied to the code that merges: the gate revoked its approval \
+                (REVOKE) and this pull request cannot merge. Comment `/gate retry` or push a \
+                commit to run the gate again."
+        .to_owned();
+    let blocks = [
+        Block::fixed(head(
+            &format!("{FAILED} Gate failed: the tested revision is unknown"),
+            subject,
+            "Tested",
+        )),
+        Block::fixed(body),
+    ];
+    comment(CommentKind::RunEnded, subject, &blocks, &[])
+}
+
 /// The run ended without reporting its checks (the machine failed, timed out or was stopped):
 /// nothing it tested counts, so the gate revoked its approval.
 pub fn run_ended(
@@ -1725,6 +1958,42 @@ pub fn bypass_subject(subject: &Subject) -> String {
         "Gate bypassed: {} pull request {}",
         text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
         text(subject.pull_request_id.as_str(), Style::Plain, 40)
+    )
+}
+
+/// The SNS subject when someone deletes or edits the gate's approval rule on a pull request.
+pub fn rule_tampered_subject(subject: &Subject) -> String {
+    format!(
+        "Gate approval rule changed: {} pull request {}",
+        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
+        text(subject.pull_request_id.as_str(), Style::Plain, 40)
+    )
+}
+
+/// The SNS message when someone deletes or edits the gate's approval rule on a pull request;
+/// `restored` says whether the gate put its rule back.
+pub fn rule_tampered_notice(
+    subject: &Subject,
+    rule: &str,
+    deleted: bool,
+    by: &str,
+    restored: bool,
+) -> String {
+    let what = if deleted { "deleted" } else { "edited" };
+    let outcome = if restored {
+        "The gate put its rule back: the pull request still needs the gate's approval to merge."
+    } else {
+        "The pull request is closed or already carries the gate's rule; nothing was changed."
+    };
+    format!(
+        "{}\nRule: {}\nChanged by: {}\n\nThe approval rule that requires the gate's approval was \
+         {what}. {outcome} Rules created from the stack's approval rule template cannot be \
+         deleted or edited; this rule was created on the pull request by the gate, so check who \
+         may call codecommit:DeletePullRequestApprovalRule and \
+         codecommit:UpdatePullRequestApprovalRuleContent.\n",
+        notice_head(subject, &format!("the gate's approval rule was {what}")),
+        text(rule, Style::Plain, CLIP_NAME),
+        text(by, Style::Plain, CLIP_PATH),
     )
 }
 

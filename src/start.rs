@@ -1,36 +1,44 @@
-//! The gate-start flow, written against the ports: an event → a plan → a running gate, idempotent and never stale.
+//! The gate-start flow, written against the ports: an event → a plan → a running gate, idempotent, never stale, and governed only by the destination's gate file.
 //!
 //! - **created / source updated**: re-read the PR (ignore a closed PR or an event whose commit is
 //!   no longer the tip), claim the (PR, source commit) in the ledger with a conditional write
-//!   (a redelivered event finds it claimed and does nothing), make sure the gate's approval rule
-//!   is on the PR and no gate approval stands for the revision, stop the superseded run, read the
-//!   gate file at the source commit, plan, check mergeability, post the sticky "running" comment
-//!   and start the execution under a deterministic name.
-//! - **invalid or missing gate file, promotion violation, merge conflict**: no run; the comment
-//!   says what to fix; the approval stays revoked.
+//!   (a redelivered event finds it claimed and does nothing; a write lost to gate-report or a
+//!   command is re-read and retried, and only a newer source commit wins), make sure the gate's
+//!   approval rule is on the PR and no gate approval stands for the revision, stop the
+//!   superseded run, read the **trusted** gate file at the destination commit (plus the checks
+//!   the PR's own file adds, [`crate::trust`]), plan, check mergeability, post the sticky
+//!   "running" comment and start the execution under a name unique to the claim.
+//! - **no gate file on the destination, invalid gate file, promotion violation, merge conflict**:
+//!   no run; the comment says what to fix (or how to adopt the gate); the approval stays revoked.
 //! - **closed / merged**: stop the run, start the clean-up of the PR's CI environment, mark the
 //!   ledger closed.
-//! - **comment commands**: `/gate retry | skip | run | only` with the gate file's rules; refusals
-//!   get a reply.
-//! - **approval-rule override**: notify.
+//! - **comment commands**: `/gate retry | skip | run | only` with the trusted file's rules;
+//!   refusals get a reply.
+//! - **the destination branch moved**: approvals earned on the older destination are revoked
+//!   (unless the destination's gate file says `strict: false`).
+//! - **approval rule overridden, or the gate's rule deleted or edited**: notify; put the rule back.
 
-use crate::event::{CleanupReason, CommentEvent, Event};
+use crate::event::{BranchMoved, CleanupReason, CommentEvent, Event, PullRequest, RuleChange};
 use crate::flow::{self, Deps, FlowError};
-use crate::gate_file::{Gate, GateFileError, GateFileErrors};
-use crate::ids::{CommitId, PullRequestId, RepositoryName};
+use crate::gate_file::{Gate, GateFileError, GateFileErrors, Run};
+use crate::ids::{CheckName, CommentId, CommitId, PullRequestId, RepositoryName};
 use crate::machine::{self, ExecutionInput, Mode};
 use crate::plan::{self, DirectiveSource, Plan, PlanInput, PlanVerdict, Request};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::ports::{
-    ApprovalState, Executions, Ledger, Mergeability, Notifier, PendingReplies, PortResult,
-    PrRecord, PrStatus, PullRequestState, PullRequests, RunRecord, Written,
+    ApprovalState, Executions, Ledger, Mergeability, Notifier, PendingReplies, PortError,
+    PortResult, PrRecord, PrStatus, PullRequestState, PullRequests, RunRecord, RunVerdict, Written,
 };
-use crate::report::{self, Subject};
+use crate::report::{self, ProposedGateFile, Subject};
+use crate::trust::{self, GateFileNote, Proposed, TrustSource};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// How many handled comment ids the ledger remembers per PR.
 const HANDLED_COMMENTS_KEPT: usize = 50;
+/// How often a claim lost to another writer is re-read and tried again before the event is
+/// failed (EventBridge then redelivers it later).
+const CLAIM_ATTEMPTS: usize = 5;
 
 /// What gate-start did with an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,6 +93,18 @@ pub enum Outcome {
         /// Pull requests found closed and cleaned up.
         cleaned: usize,
     },
+    /// A destination branch moved: approvals earned on its older commit were revoked.
+    Outdated {
+        /// Open, approved pull requests into that branch that were looked at.
+        checked: usize,
+        /// Approvals revoked.
+        revoked: usize,
+    },
+    /// The gate's approval rule was deleted or edited: reported, and put back if needed.
+    RuleGuarded {
+        /// Whether the gate wrote its rule again.
+        restored: bool,
+    },
 }
 
 fn ignored(reason: impl Into<String>) -> Outcome {
@@ -110,6 +130,12 @@ where
                 FlowError::new(&RepositoryName::from("*"), &PullRequestId::from("*"), source)
             });
         }
+        Event::BranchMoved(moved) => {
+            return destination_moved(deps, &moved).await.map_err(|source| {
+                tracing::error!(call = source.call(), repository = %moved.repository, branch = moved.branch(), error = %source, "revoking outdated approvals failed; the event will be retried");
+                FlowError::new(&moved.repository, &PullRequestId::from("*"), source)
+            });
+        }
         Event::RunFinished(_) => return Ok(ignored("run results are gate-report's to handle")),
         Event::Gate { pull_request, .. } => {
             let (repository, pr_id) = (pull_request.repository, pull_request.id);
@@ -132,17 +158,7 @@ where
             pull_request,
             overridden_by,
         } => {
-            let subject = Subject {
-                repository: pull_request.repository.clone(),
-                pull_request_id: pull_request.id.clone(),
-                title: pull_request.title.clone(),
-                source_branch: pull_request.source_branch().to_owned(),
-                destination_branch: pull_request.destination_branch().to_owned(),
-                source_commit: pull_request.source_commit.clone(),
-                destination_commit: pull_request.destination_commit.clone(),
-                merge_commit: None,
-                revision_id: pull_request.revision_id.clone(),
-            };
+            let subject = event_subject(&pull_request);
             let result = deps
                 .notifier
                 .publish(
@@ -151,6 +167,14 @@ where
                 )
                 .await
                 .map(|()| Outcome::Notified);
+            (pull_request.repository, pull_request.id, result)
+        }
+        Event::RuleChanged {
+            pull_request,
+            rule,
+            change,
+        } => {
+            let result = rule_changed(deps, &pull_request, &rule, change).await;
             (pull_request.repository, pull_request.id, result)
         }
     };
@@ -164,6 +188,21 @@ where
         );
         FlowError::new(&repository, &pr_id, source)
     })
+}
+
+/// The report's view of a PR as an event describes it.
+fn event_subject(pull_request: &PullRequest) -> Subject {
+    Subject {
+        repository: pull_request.repository.clone(),
+        pull_request_id: pull_request.id.clone(),
+        title: pull_request.title.clone(),
+        source_branch: pull_request.source_branch().to_owned(),
+        destination_branch: pull_request.destination_branch().to_owned(),
+        source_commit: pull_request.source_commit.clone(),
+        destination_commit: pull_request.destination_commit.clone(),
+        merge_commit: None,
+        revision_id: pull_request.revision_id.clone(),
+    }
 }
 
 /// Reads the record, or a fresh one.
@@ -193,7 +232,20 @@ fn run_done(run: &RunRecord, commit: &CommitId) -> bool {
     &run.source_commit == commit && (run.execution_arn.is_some() || run.verdict.is_some())
 }
 
-/// The gate file at a commit, or the comment that explains why there is none.
+fn ledger_kept_changing(pr: &PullRequestId) -> PortError {
+    PortError::Transient {
+        call: "dynamodb:PutItem",
+        message: format!(
+            "the ledger record of pull request {pr} kept changing under {CLAIM_ATTEMPTS} claims; \
+             the event will be retried"
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trusted gate file and the plan
+
+/// The gate file at a commit, or why there is none.
 enum GateLoad {
     Loaded(Box<Gate>),
     Missing,
@@ -220,6 +272,106 @@ async fn load_gate<P: PullRequests>(
                 hint: Some("save it as UTF-8".to_owned()),
             }])),
         },
+    })
+}
+
+/// A plan of the PR's current revision under the trusted gate file, or the comment that says
+/// why there is none.
+enum Planned {
+    Plan { gate: Box<Gate>, plan: Box<Plan> },
+    Decision(report::Comment),
+}
+
+/// Plans the PR's current revision. The policy is the gate file at the **destination** commit
+/// (never the code under test's); when the PR touches the gate file, its own file is read too,
+/// only to add its new checks and to list what it would change ([`trust::govern`]).
+async fn plan_revision<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    pr: &PullRequestState,
+    requests: &[Request],
+) -> PortResult<Planned>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let path = deps.settings.gate_file_path.as_str();
+    let subject = flow::subject(pr);
+    let trusted = match load_gate(&deps.prs, path, &pr.repository, &pr.destination_commit).await? {
+        GateLoad::Loaded(gate) => gate,
+        GateLoad::Missing => {
+            let proposed = load_gate(&deps.prs, path, &pr.repository, &pr.source_commit).await?;
+            let proposed = match &proposed {
+                GateLoad::Missing => ProposedGateFile::Absent,
+                GateLoad::Loaded(gate) => ProposedGateFile::Valid {
+                    checks: gate.checks.len(),
+                },
+                GateLoad::Invalid(errors) => ProposedGateFile::Invalid(errors),
+            };
+            return Ok(Planned::Decision(report::missing_gate_file(
+                &subject, path, proposed,
+            )));
+        }
+        GateLoad::Invalid(errors) => {
+            return Ok(Planned::Decision(report::invalid_trusted_gate_file(
+                &subject, &errors,
+            )));
+        }
+    };
+    let base = pr
+        .merge_base
+        .clone()
+        .unwrap_or_else(|| pr.destination_commit.clone());
+    let changes = deps
+        .prs
+        .changed_paths(&pr.repository, &base, &pr.source_commit)
+        .await?;
+    let policy = trust::policy_paths(&trusted, path);
+    let touched = trust::touched(&changes, &policy);
+    let note = GateFileNote::new(
+        path,
+        TrustSource::Destination {
+            branch: pr.destination_branch().to_owned(),
+            commit: pr.destination_commit.clone(),
+        },
+    );
+    let gate_file_touched = policy.first().is_some_and(|p| touched.contains(p));
+    let proposed = if gate_file_touched {
+        Some(load_gate(&deps.prs, path, &pr.repository, &pr.source_commit).await?)
+    } else {
+        None
+    };
+    let (gate, note) = match &proposed {
+        None => trust::govern(&trusted, Proposed::Untouched, note, touched),
+        Some(GateLoad::Missing) => trust::govern(&trusted, Proposed::Removed, note, touched),
+        Some(GateLoad::Loaded(mine)) => {
+            trust::govern(&trusted, Proposed::File(mine), note, touched)
+        }
+        Some(GateLoad::Invalid(errors)) => {
+            // The PR's own file is broken: merging it would break the gate for everyone.
+            return Ok(Planned::Decision(report::invalid_gate_file(
+                &subject, errors,
+            )));
+        }
+    };
+    let mut plan = plan::plan(
+        &gate,
+        &PlanInput {
+            changes: &changes,
+            source_branch: Some(pr.source_branch()),
+            destination_branch: Some(pr.destination_branch()),
+            author: Some(&pr.author_arn),
+            description: pr.description.as_deref(),
+            requests,
+            trusted: None,
+            policy_paths: &policy,
+        },
+    );
+    plan.gate_file = Some(note);
+    Ok(Planned::Plan {
+        gate: Box::new(gate),
+        plan: Box::new(plan),
     })
 }
 
@@ -254,7 +406,12 @@ where
     };
     let applied = flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, state).await?;
     if let Some(run) = &mut record.run {
-        run.verdict = Some(if approve { "passed" } else { "refused" }.to_owned());
+        run.verdict = Some(if approve {
+            RunVerdict::Passed
+        } else {
+            RunVerdict::Refused
+        });
+        run.reported = true;
     }
     if !save(&deps.ledger, record).await? {
         tracing::info!(pull_request = %pr.id, "ledger moved on while deciding; a newer event owns the PR");
@@ -263,6 +420,19 @@ where
         comment: format!("{:?}", comment.kind),
         approved: approve && applied == crate::ports::ApprovalOutcome::Applied,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Created or source updated
+
+/// What a claim attempt found.
+enum Claim {
+    /// The record now holds our run (claimed now, or claimed earlier without an execution).
+    Ours(Box<PrRecord>),
+    /// Nothing to do.
+    Done(Outcome),
+    /// Another writer won; re-read the PR and try again.
+    Lost,
 }
 
 /// Created or source updated: gate the PR's current revision.
@@ -278,129 +448,168 @@ where
     L: Ledger,
     N: Notifier,
 {
-    let pr = deps.prs.pull_request(pr_id).await?;
-    if pr.status == PrStatus::Closed {
-        return Ok(ignored("the pull request is closed"));
+    for _ in 0..CLAIM_ATTEMPTS {
+        let pr = deps.prs.pull_request(pr_id).await?;
+        if pr.status == PrStatus::Closed {
+            return Ok(ignored("the pull request is closed"));
+        }
+        if &pr.source_commit != event_commit {
+            return Ok(ignored(format!(
+                "stale event: the source is now {}, not {}",
+                pr.source_commit.short(),
+                event_commit.short()
+            )));
+        }
+        match claim(deps, repository, &pr).await? {
+            Claim::Ours(mut record) => return gate_claimed(deps, &mut record, &pr).await,
+            Claim::Done(outcome) => return Ok(outcome),
+            Claim::Lost => continue,
+        }
     }
-    if &pr.source_commit != event_commit {
-        return Ok(ignored(format!(
-            "stale event: the source is now {}, not {}",
-            pr.source_commit.short(),
-            event_commit.short()
-        )));
-    }
+    Err(ledger_kept_changing(pr_id))
+}
 
-    // Claim (PR, source commit) so a concurrent or repeated delivery does nothing.
-    let mut record = record(&deps.ledger, repository, pr_id).await?;
+/// Claims (PR, source commit) with a conditional write, stopping the superseded run first. A
+/// write lost to anyone but a delivery of this same commit (gate-report recording a verdict, a
+/// comment command, a newer push) is [`Claim::Lost`]: the caller re-reads and tries again, so
+/// only a newer source commit can keep this one from being gated.
+async fn claim<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    repository: &RepositoryName,
+    pr: &PullRequestState,
+) -> PortResult<Claim>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let mut record = record(&deps.ledger, repository, &pr.id).await?;
     if let Some(run) = &record.run
         && run_done(run, &pr.source_commit)
     {
-        return Ok(Outcome::Duplicate {
+        return Ok(Claim::Done(Outcome::Duplicate {
             reason: format!("commit {} is already gated", pr.source_commit.short()),
-        });
+        }));
     }
     let previous = record.run.clone();
-    let resuming = previous
+    if previous
         .as_ref()
-        .is_some_and(|r| r.source_commit == pr.source_commit);
+        .is_some_and(|r| r.source_commit == pr.source_commit)
+    {
+        // Claimed before, but no execution recorded: a crash after the claim. Resume it.
+        return Ok(Claim::Ours(Box::new(record)));
+    }
     // A push supersedes the run of the previous commit. Stop it before the claim replaces its
     // ARN in the ledger, so a failure here is retried with the ARN still known.
-    if let Some(old) = previous
-        .as_ref()
-        .filter(|r| r.source_commit != pr.source_commit && r.verdict.is_none())
+    if let Some(old) = previous.as_ref().filter(|r| r.verdict.is_none())
         && let Some(arn) = &old.execution_arn
     {
         deps.executions
             .stop(arn, &format!("superseded by commit {}", pr.source_commit))
             .await?;
     }
-    if !resuming {
-        record.run = Some(new_run(repository, &pr, 1));
-        record.closed = false;
-        if !save(&deps.ledger, &mut record).await? {
-            let now = deps.ledger.get(repository, pr_id).await?;
-            return Ok(match now.and_then(|r| r.run) {
-                Some(run) if run.source_commit == pr.source_commit => Outcome::Duplicate {
-                    reason: "a concurrent delivery claimed this commit".to_owned(),
-                },
-                _ => ignored("a concurrent delivery for another commit owns the pull request"),
-            });
-        }
+    let claim = record.next_claim();
+    record.run = Some(new_run(repository, pr, 1, claim));
+    record.closed = false;
+    if save(&deps.ledger, &mut record).await? {
+        return Ok(Claim::Ours(Box::new(record)));
     }
-    let attempt = record.run.as_ref().map_or(1, |r| r.attempt);
-
-    // Make sure the PR cannot merge without the gate, whatever happens next.
-    deps.prs
-        .ensure_approval_rule(
-            &pr.id,
-            &deps.settings.approval_rule_name,
-            &flow::approval_rule_content(&deps.settings.approver_arn),
-        )
-        .await?;
-    flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
-
-    let subject = flow::subject(&pr);
-    let gate = match load_gate(
-        &deps.prs,
-        &deps.settings.gate_file_path,
-        repository,
-        &pr.source_commit,
-    )
-    .await?
-    {
-        GateLoad::Loaded(gate) => gate,
-        GateLoad::Missing => {
-            let comment = report::missing_gate_file(&subject, &deps.settings.gate_file_path);
-            return decide(deps, &mut record, &pr, comment, false, attempt).await;
-        }
-        GateLoad::Invalid(errors) => {
-            let comment = report::invalid_gate_file(&subject, &errors);
-            return decide(deps, &mut record, &pr, comment, false, attempt).await;
-        }
-    };
-    let base = pr
-        .merge_base
-        .clone()
-        .unwrap_or_else(|| pr.destination_commit.clone());
-    let changes = deps
-        .prs
-        .changed_paths(repository, &base, &pr.source_commit)
-        .await?;
-    let plan = plan::plan(
-        &gate,
-        &PlanInput {
-            changes: &changes,
-            source_branch: Some(pr.source_branch()),
-            destination_branch: Some(pr.destination_branch()),
-            author: Some(&pr.author_arn),
-            description: pr.description.as_deref(),
-            requests: &[],
-            trusted: None,
-        },
-    );
-    start_run(deps, &mut record, &pr, &gate, plan, attempt, Vec::new()).await
+    let now = deps.ledger.get(repository, &pr.id).await?;
+    Ok(match now.and_then(|r| r.run) {
+        Some(run) if run.source_commit == pr.source_commit => Claim::Done(Outcome::Duplicate {
+            reason: "a concurrent delivery claimed this commit".to_owned(),
+        }),
+        _ => Claim::Lost,
+    })
 }
 
-fn new_run(repository: &RepositoryName, pr: &PullRequestState, attempt: u32) -> RunRecord {
+/// The claimed revision: guard the PR, plan under the trusted gate file, start the run.
+async fn gate_claimed<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    record: &mut PrRecord,
+    pr: &PullRequestState,
+) -> PortResult<Outcome>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let attempt = record.run.as_ref().map_or(1, |r| r.attempt);
+    // Make sure the PR cannot merge without the gate, whatever happens next.
+    flow::guard_with_rule(&deps.prs, pr, &deps.settings).await?;
+    flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+    match plan_revision(deps, pr, &[]).await? {
+        Planned::Plan { gate, plan } => {
+            start_run(deps, record, pr, &gate, *plan, attempt, Vec::new()).await
+        }
+        Planned::Decision(comment) => decide(deps, record, pr, comment, false, attempt).await,
+    }
+}
+
+fn new_run(
+    repository: &RepositoryName,
+    pr: &PullRequestState,
+    attempt: u32,
+    claim: u64,
+) -> RunRecord {
     RunRecord {
         source_commit: pr.source_commit.clone(),
         destination_commit: pr.destination_commit.clone(),
         revision_id: pr.revision_id.clone(),
         attempt,
+        claim,
+        destination_reference: pr.destination_reference.clone(),
         execution_name: machine::execution_name(
             repository,
             &pr.id,
             &pr.source_commit,
-            attempt,
+            claim,
             Mode::Gate,
         ),
         execution_arn: None,
         verdict: None,
+        reported: false,
         results: Vec::new(),
         requested_by: None,
         requests: Vec::new(),
         carried: Vec::new(),
     }
+}
+
+/// The buildspec commands of the plan's checks. A buildspec a trusted check names is read at
+/// the destination commit (the PR cannot rewrite what a trusted check runs); one that only a
+/// check the PR adds names is read at the source commit.
+async fn read_buildspecs<P: PullRequests>(
+    prs: &P,
+    pr: &PullRequestState,
+    gate: &Gate,
+    plan: &Plan,
+) -> PortResult<BTreeMap<String, Result<Vec<String>, String>>> {
+    let added: Vec<&CheckName> = plan
+        .gate_file
+        .as_ref()
+        .map(|n| n.added().collect())
+        .unwrap_or_default();
+    let mut buildspecs = BTreeMap::new();
+    for path in machine::buildspec_paths(gate, plan) {
+        let trusted = gate.checks.iter().any(|c| {
+            !added.contains(&&c.name) && matches!(&c.run, Run::Buildspec(p) if *p == path)
+        });
+        let commit = if trusted {
+            &pr.destination_commit
+        } else {
+            &pr.source_commit
+        };
+        if let Some(bytes) = prs.file(&pr.repository, commit, &path).await? {
+            let parsed = String::from_utf8(bytes)
+                .map_err(|_| "the file is not UTF-8 text".to_owned())
+                .and_then(|text| machine::buildspec_commands(&text));
+            buildspecs.insert(path, parsed);
+        }
+    }
+    Ok(buildspecs)
 }
 
 /// From a plan to a running execution (or a decision when nothing can or needs to run).
@@ -439,19 +648,7 @@ where
         let comment = report::merge_conflict(&subject, &paths);
         return decide(deps, record, pr, comment, false, attempt).await;
     }
-    let mut buildspecs = BTreeMap::new();
-    for path in machine::buildspec_paths(gate, &plan) {
-        if let Some(bytes) = deps
-            .prs
-            .file(&pr.repository, &pr.source_commit, &path)
-            .await?
-        {
-            let parsed = String::from_utf8(bytes)
-                .map_err(|_| "the file is not UTF-8 text".to_owned())
-                .and_then(|text| machine::buildspec_commands(&text));
-            buildspecs.insert(path, parsed);
-        }
-    }
+    let buildspecs = read_buildspecs(&deps.prs, pr, gate, &plan).await?;
     let stages = machine::stages(
         gate,
         &plan,
@@ -501,13 +698,16 @@ where
         &attempt.to_string(),
     ]);
     let comment_id = flow::upsert_comment(deps, record, &subject, &running.body, &token).await?;
-    let name = machine::execution_name(
-        &pr.repository,
-        &pr.id,
-        &pr.source_commit,
-        attempt,
-        Mode::Gate,
-    );
+    let name = match &record.run {
+        Some(run) => run.execution_name.clone(),
+        None => machine::execution_name(
+            &pr.repository,
+            &pr.id,
+            &pr.source_commit,
+            record.claims,
+            Mode::Gate,
+        ),
+    };
     let input = ExecutionInput {
         version: machine::INPUT_VERSION,
         mode: Mode::Gate,
@@ -542,6 +742,9 @@ where
         checks,
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Closed or merged
 
 /// Closed or merged: stop the run, clean up the environment, close the record.
 async fn cleanup<P, E, L, N>(
@@ -582,7 +785,7 @@ where
             repository,
             pr_id,
             &run.source_commit,
-            run.attempt,
+            run.claim.max(u64::from(run.attempt)),
             Mode::Cleanup,
         );
         let input = ExecutionInput {
@@ -627,12 +830,16 @@ where
     Ok(Outcome::CleanedUp { stopped, cleanup })
 }
 
-/// A `/gate` comment: retry, skip, run or only, with the gate file's rules.
+// ---------------------------------------------------------------------------------------------
+// Comment commands
+
+/// A `/gate` comment: retry, skip, run or only, with the trusted gate file's rules.
 ///
 /// Two phases, so a redelivery can finish what a failed delivery started: first decide
 /// everything (replies, the new run and its requests and carried results) and claim the
 /// comment in the ledger together with that decision; then act (stop, revoke, start, reply),
-/// every step idempotent. A redelivery of a claimed comment completes the pending work.
+/// every step idempotent. A redelivery of a claimed comment completes the pending work. A claim
+/// lost to another writer is re-read and decided again.
 async fn command<P, E, L, N>(deps: &Deps<P, E, L, N>, event: &CommentEvent) -> PortResult<Outcome>
 where
     P: PullRequests,
@@ -671,10 +878,10 @@ where
             source: DirectiveSource::Comment,
         })
         .collect();
-    let mut replies = Vec::new();
+    let mut syntax_replies = Vec::new();
     for p in &parsed {
         if let Err(e) = p {
-            replies.push(report::command_reply(&plan::DirectiveOutcome {
+            syntax_replies.push(report::command_reply(&plan::DirectiveOutcome {
                 text: e.line.clone(),
                 author: comment.author_arn.clone(),
                 source: DirectiveSource::Comment,
@@ -685,142 +892,133 @@ where
             }));
         }
     }
+    let planned = match plan_revision(deps, &pr, &requests).await? {
+        Planned::Plan { gate, plan } => Some((gate, plan)),
+        Planned::Decision(_) => None,
+    };
 
-    // Phase one: decide.
-    let current = record
-        .run
-        .clone()
-        .filter(|r| r.source_commit == pr.source_commit);
-    let mut new_run_decided = None;
-    let mut loaded = None;
-    match load_gate(
-        &deps.prs,
-        &deps.settings.gate_file_path,
-        &pr.repository,
-        &pr.source_commit,
-    )
-    .await?
-    {
-        GateLoad::Loaded(gate) => {
-            let plan = plan_for(deps, &gate, &pr, &requests).await?;
-            let described = plan.directives.len().saturating_sub(requests.len());
-            let outcomes: Vec<_> = plan.directives[described..].to_vec();
-            replies.extend(outcomes.iter().map(report::command_reply));
-            let accepted = |retry: bool| {
-                outcomes
-                    .iter()
-                    .zip(&requests)
-                    .any(|(o, r)| o.accepted && (r.directive == Directive::Retry) == retry)
-            };
-            let carried = if accepted(false) {
-                // skip / only / run: a new plan for the current revision.
-                Some(Vec::new())
-            } else if accepted(true) {
-                match &current {
-                    Some(run) if run.verdict.as_deref() == Some("failed") => {
-                        // Re-run only what did not pass; carry the passes into the report.
-                        Some(
-                            plan.to_run()
-                                .filter_map(|check| {
-                                    run.results.iter().find(|r| {
-                                        r.name == check.name && r.status == CheckStatus::Passed
-                                    })
-                                })
-                                .cloned()
-                                .collect(),
-                        )
-                    }
-                    _ => {
-                        replies.push(report::nothing_to_retry());
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-            if let Some(carried) = carried {
-                let attempt = current.as_ref().map_or(1, |r| r.attempt + 1);
-                let mut run = new_run(&pr.repository, &pr, attempt);
-                run.requested_by = Some(comment.id.clone());
-                run.requests = requests.clone();
-                run.carried = carried;
-                new_run_decided = Some(run);
-            }
-            loaded = Some((gate, plan));
-        }
-        GateLoad::Missing | GateLoad::Invalid(_) => {
-            replies.push(report::command_needs_gate_file(
-                &deps.settings.gate_file_path,
-            ));
-        }
-    }
-
-    // Claim the comment together with the decision.
-    record.handled_comments.push(comment.id.clone());
-    let overflow = record
-        .handled_comments
-        .len()
-        .saturating_sub(HANDLED_COMMENTS_KEPT);
-    record.handled_comments.drain(..overflow);
-    record.pending_replies.push(PendingReplies {
-        comment: comment.id.clone(),
-        replies,
-    });
-    let superseded = current.filter(|_| new_run_decided.is_some());
-    if let Some(run) = new_run_decided {
-        record.run = Some(run);
-    }
-    if !save(&deps.ledger, &mut record).await? {
-        return Ok(Outcome::Duplicate {
-            reason: "a concurrent delivery is handling this comment".to_owned(),
+    // Phase one: decide, and claim the comment together with the decision.
+    for _ in 0..CLAIM_ATTEMPTS {
+        let decided = decide_command(
+            &record,
+            &pr,
+            &requests,
+            planned.as_ref().map(|(_, plan)| plan.as_ref()),
+            &deps.settings.gate_file_path,
+        );
+        let mut replies = syntax_replies.clone();
+        replies.extend(decided.replies);
+        let current = record
+            .run
+            .clone()
+            .filter(|r| r.source_commit == pr.source_commit);
+        record.handled_comments.push(comment.id.clone());
+        let overflow = record
+            .handled_comments
+            .len()
+            .saturating_sub(HANDLED_COMMENTS_KEPT);
+        record.handled_comments.drain(..overflow);
+        record.pending_replies.push(PendingReplies {
+            comment: comment.id.clone(),
+            replies,
         });
-    }
+        let superseded = current.filter(|_| decided.carried.is_some());
+        if let Some(carried) = decided.carried {
+            let attempt = superseded.as_ref().map_or(1, |r| r.attempt + 1);
+            let claim = record.next_claim();
+            let mut run = new_run(&pr.repository, &pr, attempt, claim);
+            run.requested_by = Some(comment.id.clone());
+            run.requests = requests.clone();
+            run.carried = carried;
+            record.run = Some(run);
+        }
+        if !save(&deps.ledger, &mut record).await? {
+            record = self::record(&deps.ledger, &pr.repository, &pr.id).await?;
+            if record.handled_comments.contains(&comment.id) {
+                return Ok(Outcome::Duplicate {
+                    reason: "a concurrent delivery is handling this comment".to_owned(),
+                });
+            }
+            continue;
+        }
 
-    // Phase two: act.
-    if let Some(old) = superseded
-        && let Some(arn) = &old.execution_arn
-        && old.verdict.is_none()
-    {
-        deps.executions
-            .stop(arn, "superseded by a /gate command")
-            .await?;
+        // Phase two: act.
+        if let Some(old) = superseded
+            && let Some(arn) = &old.execution_arn
+            && old.verdict.is_none()
+        {
+            deps.executions
+                .stop(arn, "superseded by a /gate command")
+                .await?;
+        }
+        return complete_command(deps, record, &pr, &comment.id, planned).await;
     }
-    complete_command(deps, record, &pr, &comment.id, loaded).await
+    Err(ledger_kept_changing(&pr.id))
 }
 
-/// Plans the PR's current revision with these comment requests.
-async fn plan_for<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
-    gate: &Gate,
+/// What a command comment decides, given the ledger record as it is now.
+struct CommandDecision {
+    /// Replies to post, in order.
+    replies: Vec<String>,
+    /// A new run to start, with the results it carries over (`None`: no new run).
+    carried: Option<Vec<CheckResult>>,
+}
+
+fn decide_command(
+    record: &PrRecord,
     pr: &PullRequestState,
     requests: &[Request],
-) -> PortResult<Plan>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
-    let base = pr
-        .merge_base
-        .clone()
-        .unwrap_or_else(|| pr.destination_commit.clone());
-    let changes = deps
-        .prs
-        .changed_paths(&pr.repository, &base, &pr.source_commit)
-        .await?;
-    Ok(plan::plan(
-        gate,
-        &PlanInput {
-            changes: &changes,
-            source_branch: Some(pr.source_branch()),
-            destination_branch: Some(pr.destination_branch()),
-            author: Some(&pr.author_arn),
-            description: pr.description.as_deref(),
-            requests,
-            trusted: None,
-        },
-    ))
+    plan: Option<&Plan>,
+    gate_file_path: &str,
+) -> CommandDecision {
+    let Some(plan) = plan else {
+        return CommandDecision {
+            replies: vec![report::command_needs_gate_file(gate_file_path)],
+            carried: None,
+        };
+    };
+    let described = plan.directives.len().saturating_sub(requests.len());
+    let outcomes = &plan.directives[described..];
+    let mut replies: Vec<String> = outcomes.iter().map(report::command_reply).collect();
+    let accepted = |retry: bool| {
+        outcomes
+            .iter()
+            .zip(requests)
+            .any(|(o, r)| o.accepted && (r.directive == Directive::Retry) == retry)
+    };
+    let current = record
+        .run
+        .as_ref()
+        .filter(|r| r.source_commit == pr.source_commit);
+    let carried = if accepted(false) {
+        // skip / only / run: a new plan for the current revision.
+        Some(Vec::new())
+    } else if accepted(true) {
+        match current.and_then(|r| r.verdict.map(|v| (r, v))) {
+            Some((run, RunVerdict::Failed)) => {
+                // Re-run only what did not pass; carry the passes into the report.
+                Some(
+                    plan.to_run()
+                        .filter_map(|check| {
+                            run.results
+                                .iter()
+                                .find(|r| r.name == check.name && r.status == CheckStatus::Passed)
+                        })
+                        .cloned()
+                        .collect(),
+                )
+            }
+            // The destination moved on: every check runs again on the new merge.
+            Some((_, RunVerdict::Outdated)) => Some(Vec::new()),
+            _ => {
+                replies.push(report::nothing_to_retry());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    CommandDecision { replies, carried }
 }
 
 /// Finishes a claimed comment command: starts the run it decided (if not started yet) and
@@ -829,8 +1027,8 @@ async fn complete_command<P, E, L, N>(
     deps: &Deps<P, E, L, N>,
     mut record: PrRecord,
     pr: &PullRequestState,
-    comment: &crate::ids::CommentId,
-    loaded: Option<(Box<Gate>, Plan)>,
+    comment: &CommentId,
+    planned: Option<(Box<Gate>, Box<Plan>)>,
 ) -> PortResult<Outcome>
 where
     P: PullRequests,
@@ -856,21 +1054,11 @@ where
     }
     let mut started = None;
     if let Some(run) = pending {
-        let (gate, plan) = match loaded {
-            Some(loaded) => loaded,
-            None => match load_gate(
-                &deps.prs,
-                &deps.settings.gate_file_path,
-                &pr.repository,
-                &pr.source_commit,
-            )
-            .await?
-            {
-                GateLoad::Loaded(gate) => {
-                    let plan = plan_for(deps, &gate, pr, &run.requests).await?;
-                    (gate, plan)
-                }
-                GateLoad::Missing | GateLoad::Invalid(_) => {
+        let (gate, plan) = match planned {
+            Some(planned) => planned,
+            None => match plan_revision(deps, pr, &run.requests).await? {
+                Planned::Plan { gate, plan } => (gate, plan),
+                Planned::Decision(_) => {
                     return Ok(ignored("the gate file changed under the command"));
                 }
             },
@@ -881,7 +1069,7 @@ where
             &mut record,
             pr,
             &gate,
-            plan,
+            *plan,
             run.attempt,
             run.carried.clone(),
         )
@@ -912,6 +1100,9 @@ where
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// The sweep
+
 /// The scheduled sweep: every ledger record not marked closed whose pull request is closed (or
 /// gone) gets the clean-up a lost close event would have given it. One PR's failure does not
 /// stop the others; the first failure is returned at the end so the schedule reports it.
@@ -935,7 +1126,7 @@ where
                 }
             }
             Ok(_) => continue,
-            Err(crate::ports::PortError::Permanent { message, .. })
+            Err(PortError::Permanent { message, .. })
                 if message.contains("PullRequestDoesNotExist") =>
             {
                 CleanupReason::Closed
@@ -960,4 +1151,190 @@ where
             cleaned,
         }),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Destination drift
+
+/// A branch moved. Every open PR into it whose approval was earned on an older destination
+/// commit loses that approval: the merge it tested is not the merge that would happen now.
+/// The destination's gate file (at the new commit) may say `strict: false` to keep them. One
+/// PR's failure does not stop the others; the first is returned at the end (so the event is
+/// retried, and the PRs already handled are skipped then).
+async fn destination_moved<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    moved: &BranchMoved,
+) -> PortResult<Outcome>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let approved: Vec<PrRecord> = deps
+        .ledger
+        .open_records()
+        .await?
+        .into_iter()
+        .filter(|r| r.repository == moved.repository)
+        .filter(|r| {
+            r.run.as_ref().is_some_and(|run| {
+                run.verdict == Some(RunVerdict::Passed)
+                    && run.destination_commit != moved.commit
+                    && (run.destination_reference.is_empty()
+                        || run.destination_reference == moved.reference)
+            })
+        })
+        .collect();
+    if approved.is_empty() {
+        return Ok(Outcome::Outdated {
+            checked: 0,
+            revoked: 0,
+        });
+    }
+    let strict = match load_gate(
+        &deps.prs,
+        &deps.settings.gate_file_path,
+        &moved.repository,
+        &moved.commit,
+    )
+    .await?
+    {
+        GateLoad::Loaded(gate) => gate.strict,
+        // No valid policy on the destination: keep nothing that was earned on another commit.
+        GateLoad::Missing | GateLoad::Invalid(_) => true,
+    };
+    if !strict {
+        return Ok(ignored(format!(
+            "{} keeps approvals when it moves (`strict: false`)",
+            moved.branch()
+        )));
+    }
+    let mut revoked = 0;
+    let mut first_error = None;
+    for record in &approved {
+        match outdate(deps, record, moved).await {
+            Ok(true) => revoked += 1,
+            Ok(false) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Outdated {
+            checked: approved.len(),
+            revoked,
+        }),
+    }
+}
+
+/// Revokes one PR's approval earned on an older destination commit: record the run as
+/// outdated (conditional write, so a newer run's record is never overwritten), then REVOKE and
+/// say why in the sticky comment. Returns whether it revoked.
+async fn outdate<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    record: &PrRecord,
+    moved: &BranchMoved,
+) -> PortResult<bool>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let pr = deps.prs.pull_request(&record.pull_request_id).await?;
+    let mut record = record.clone();
+    for _ in 0..CLAIM_ATTEMPTS {
+        let Some(run) = record.run.as_mut() else {
+            return Ok(false);
+        };
+        if pr.status == PrStatus::Closed
+            || pr.destination_reference != moved.reference
+            || run.verdict != Some(RunVerdict::Passed)
+            || run.revision_id != pr.revision_id
+            || run.destination_commit == moved.commit
+        {
+            // Closed, retargeted, re-run, or pushed since: nothing approved stands to revoke.
+            return Ok(false);
+        }
+        let tested_onto = run.destination_commit.clone();
+        run.verdict = Some(RunVerdict::Outdated);
+        if !save(&deps.ledger, &mut record).await? {
+            match deps
+                .ledger
+                .get(&record.repository, &record.pull_request_id)
+                .await?
+            {
+                Some(fresh) => {
+                    record = fresh;
+                    continue;
+                }
+                None => return Ok(false),
+            }
+        }
+        flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+        let mut subject = flow::subject(&pr);
+        subject.destination_commit = moved.commit.clone();
+        let body = report::destination_moved(&subject, &tested_onto).body;
+        let token = flow::token(&[
+            "outdated",
+            pr.repository.as_str(),
+            pr.id.as_str(),
+            pr.source_commit.as_str(),
+            moved.commit.as_str(),
+        ]);
+        flow::upsert_comment(deps, &mut record, &subject, &body, &token).await?;
+        if !save(&deps.ledger, &mut record).await? {
+            tracing::info!(pull_request = %pr.id, "ledger moved on after revoking; the comment id is recorded next time");
+        }
+        tracing::info!(pull_request = %pr.id, branch = moved.branch(), from = %tested_onto, to = %moved.commit, "approval revoked: the destination moved");
+        return Ok(true);
+    }
+    Err(ledger_kept_changing(&record.pull_request_id))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gate's approval rule
+
+/// Someone deleted or edited an approval rule. If it is the gate's, say so on SNS and, while
+/// the PR is open and no rule of the gate's stands, put the rule back.
+async fn rule_changed<P, E, L, N>(
+    deps: &Deps<P, E, L, N>,
+    pull_request: &PullRequest,
+    rule: &str,
+    change: RuleChange,
+) -> PortResult<Outcome>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    if rule != deps.settings.approval_rule_name {
+        return Ok(ignored(format!("approval rule {rule} is not the gate's")));
+    }
+    if pull_request.caller_arn == deps.settings.approver_arn {
+        return Ok(ignored("the gate's own change to its rule"));
+    }
+    let pr = deps.prs.pull_request(&pull_request.id).await?;
+    let restored = pr.status == PrStatus::Open
+        && flow::guard_with_rule(&deps.prs, &pr, &deps.settings).await?;
+    let deleted = change == RuleChange::Deleted;
+    tracing::warn!(pull_request = %pr.id, rule, deleted, by = %pull_request.caller_arn, restored, "the gate's approval rule was changed");
+    let subject = event_subject(pull_request);
+    deps.notifier
+        .publish(
+            &report::rule_tampered_subject(&subject),
+            &report::rule_tampered_notice(
+                &subject,
+                rule,
+                deleted,
+                &pull_request.caller_arn,
+                restored,
+            ),
+        )
+        .await?;
+    Ok(Outcome::RuleGuarded { restored })
 }

@@ -14,7 +14,7 @@ use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, R
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::ports::{
     ApprovalOutcome, ApprovalState, CommentData, CommentTarget, Mergeability, PortError, PrStatus,
-    PullRequests,
+    PullRequests, RuleWritten,
 };
 use serde_json::{Value, json};
 
@@ -119,8 +119,67 @@ async fn pull_request_maps_the_api_sample() {
     assert_eq!(state.destination_commit, commit("2abfc6beEXAMPLE"));
     assert_eq!(state.merge_base, Some(commit("a99f5ddbEXAMPLE")));
     assert_eq!(state.revision_id, RevisionId::new("e47def21EXAMPLE"));
-    assert_eq!(state.approval_rules, vec!["2-approver-rule-for-main"]);
+    assert_eq!(state.approval_rules.len(), 1);
+    assert_eq!(state.approval_rules[0].name, "2-approver-rule-for-main");
+    assert!(
+        state.approval_rules[0]
+            .content
+            .contains("\"NumberOfApprovalsNeeded\": 2")
+    );
+    assert_eq!(
+        state.approval_rules[0].template, None,
+        "no originApprovalRuleTemplate: a rule made on the PR"
+    );
     assert_eq!(rule.num_calls(), 1);
+}
+
+/// A rule created from an approval rule template names its origin (the CLI sample of
+/// `create-pull-request`); a rule made on the PR shows `"originApprovalRuleTemplate": {}`.
+#[tokio::test]
+async fn approval_rules_from_templates_are_told_apart_from_rules_on_the_pr() {
+    let mut sample = pull_request_sample();
+    sample["pullRequest"]["approvalRules"] = json!([
+        {
+            "approvalRuleContent": "{\"Version\": \"2018-11-08\",\"DestinationReferences\": [\"refs/heads/main\"],\"Statements\": [{\"Type\": \"Approvers\",\"NumberOfApprovalsNeeded\": 2,\"ApprovalPoolMembers\": [\"arn:aws:sts::123456789012:assumed-role/CodeCommitReview/*\"]}]}",
+            "approvalRuleId": "dd8b17fe-EXAMPLE",
+            "approvalRuleName": "2-approver-rule-for-main",
+            "creationDate": 1571356106.936,
+            "lastModifiedDate": 571356106.936,
+            "lastModifiedUser": "arn:aws:iam::123456789012:user/Mary_Major",
+            "originApprovalRuleTemplate": {
+                "approvalRuleTemplateId": "dd3d22fe-EXAMPLE",
+                "approvalRuleTemplateName": "2-approver-rule-for-main"
+            },
+            "ruleContentSha256": "4711b576EXAMPLE"
+        },
+        {
+            "approvalRuleContent": "{}",
+            "approvalRuleId": "aac33506-EXAMPLE",
+            "approvalRuleName": "my-own-rule",
+            "originApprovalRuleTemplate": {},
+            "ruleContentSha256": "4711b576EXAMPLE"
+        }
+    ]);
+    let rule = mock!(Client::get_pull_request)
+        .sequence()
+        .http_status(200, body(sample))
+        .build();
+    let state = adapter(&[&rule])
+        .pull_request(&pr())
+        .await
+        .expect("pull request");
+    let origins: Vec<(&str, Option<&str>)> = state
+        .approval_rules
+        .iter()
+        .map(|r| (r.name.as_str(), r.template.as_deref()))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            ("2-approver-rule-for-main", Some("2-approver-rule-for-main")),
+            ("my-own-rule", None)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -811,17 +870,45 @@ async fn ensure_approval_rule_creates_it_or_accepts_that_it_exists() {
         .sequence()
         .http_status(400, error("ApprovalRuleNameAlreadyExistsException"))
         .build();
+    // Someone made (or edited) a rule of that name first: its content becomes the gate's.
+    let updated = mock!(Client::update_pull_request_approval_rule_content)
+        .match_requests(move |r| {
+            r.pull_request_id() == Some("27")
+                && r.approval_rule_name() == Some("codecommit-gate")
+                && r.new_rule_content() == Some(content)
+        })
+        .sequence()
+        .http_status(
+            200,
+            body(json!({
+                "approvalRule": {
+                    "approvalRuleName": "codecommit-gate",
+                    "approvalRuleId": "aac33506-EXAMPLE",
+                    "approvalRuleContent": content,
+                    "lastModifiedUser": GATE,
+                    "ruleContentSha256": "4711b576EXAMPLE"
+                }
+            })),
+        )
+        .build();
     let closed = mock!(Client::create_pull_request_approval_rule)
         .sequence()
         .http_status(400, error("InvalidApprovalRuleContentException"))
         .build();
-    let prs = adapter(&[&created, &exists, &closed]);
-    prs.ensure_approval_rule(&pr(), "codecommit-gate", content)
-        .await
-        .expect("created");
-    prs.ensure_approval_rule(&pr(), "codecommit-gate", content)
-        .await
-        .expect("already there is fine");
+    let prs = adapter(&[&created, &exists, &updated, &closed]);
+    assert_eq!(
+        prs.ensure_approval_rule(&pr(), "codecommit-gate", content)
+            .await
+            .expect("created"),
+        RuleWritten::Created
+    );
+    assert_eq!(
+        prs.ensure_approval_rule(&pr(), "codecommit-gate", content)
+            .await
+            .expect("an existing rule is made the gate's"),
+        RuleWritten::Updated
+    );
+    assert_eq!(updated.num_calls(), 1);
     let err = prs
         .ensure_approval_rule(&pr(), "codecommit-gate", "{}")
         .await

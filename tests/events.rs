@@ -5,7 +5,8 @@
 //! change is visible next to the assertion.
 
 use codecommit_gate::event::{
-    self, CleanupReason, CommentKind, Event, EventError, GateTrigger, PullRequestStatus, RunStatus,
+    self, CleanupReason, CommentKind, Event, EventError, GateTrigger, PullRequestStatus,
+    RuleChange, RunStatus,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -118,6 +119,10 @@ snapshot_fixtures! {
     snapshot_pr_merge_status_updated_merged => "codecommit-pr-merge-status-updated-merged",
     snapshot_pr_source_branch_updated => "codecommit-pr-source-branch-updated",
     snapshot_pr_status_changed_closed => "codecommit-pr-status-changed-closed",
+    snapshot_reference_created => "codecommit-reference-created",
+    snapshot_reference_deleted => "codecommit-reference-deleted",
+    snapshot_reference_updated_merge => "codecommit-reference-updated-merge",
+    snapshot_unreferenced_merge_commit_created => "codecommit-unreferenced-merge-commit-created",
     snapshot_sfn_execution_aborted => "sfn-execution-aborted",
     snapshot_sfn_execution_failed => "sfn-execution-failed",
     snapshot_sfn_execution_started => "sfn-execution-started",
@@ -166,16 +171,20 @@ fn fixture_actions() {
         ("codecommit-comment-on-pr-created", "command"),
         ("codecommit-comment-on-pr-updated", "ignore"),
         ("codecommit-pr-approval-rule-created", "ignore"),
-        ("codecommit-pr-approval-rule-deleted", "ignore"),
+        ("codecommit-pr-approval-rule-deleted", "rule-changed"),
         ("codecommit-pr-approval-rule-overridden-override", "bypass"),
         ("codecommit-pr-approval-rule-overridden-revoke", "ignore"),
-        ("codecommit-pr-approval-rule-updated", "ignore"),
+        ("codecommit-pr-approval-rule-updated", "rule-changed"),
         ("codecommit-pr-approval-state-changed-approve", "ignore"),
         ("codecommit-pr-approval-state-changed-revoke", "ignore"),
         ("codecommit-pr-created", "gate"),
         ("codecommit-pr-merge-status-updated-merged", "cleanup"),
         ("codecommit-pr-source-branch-updated", "gate"),
         ("codecommit-pr-status-changed-closed", "cleanup"),
+        ("codecommit-reference-created", "ignore"),
+        ("codecommit-reference-deleted", "ignore"),
+        ("codecommit-reference-updated-merge", "branch-moved"),
+        ("codecommit-unreferenced-merge-commit-created", "ignore"),
         ("sfn-execution-aborted", "run-finished"),
         ("sfn-execution-failed", "run-finished"),
         ("sfn-execution-started", "ignore"),
@@ -321,17 +330,8 @@ fn override_without_override_status_names_the_field() {
 
 #[test]
 fn approval_rules_and_states_are_ignored_with_a_reason_each() {
-    for stem in [
-        "codecommit-pr-approval-rule-created",
-        "codecommit-pr-approval-rule-updated",
-        "codecommit-pr-approval-rule-deleted",
-    ] {
-        let event = parse_fixture(stem);
-        assert!(
-            ignore_reason(&event).starts_with("approval rule "),
-            "{stem}"
-        );
-    }
+    let event = parse_fixture("codecommit-pr-approval-rule-created");
+    assert!(ignore_reason(&event).starts_with("approval rule created"));
     for (stem, status) in [
         ("codecommit-pr-approval-state-changed-approve", "APPROVE"),
         ("codecommit-pr-approval-state-changed-revoke", "REVOKE"),
@@ -340,6 +340,97 @@ fn approval_rules_and_states_are_ignored_with_a_reason_each() {
         let reason = ignore_reason(&event);
         assert!(reason.contains("the gate's own output"), "{stem}: {reason}");
         assert!(reason.contains(status), "{stem}: {reason}");
+    }
+}
+
+#[test]
+fn a_deleted_or_edited_approval_rule_names_the_rule_and_who_changed_it() {
+    for (stem, change) in [
+        ("codecommit-pr-approval-rule-deleted", RuleChange::Deleted),
+        ("codecommit-pr-approval-rule-updated", RuleChange::Updated),
+    ] {
+        let Event::RuleChanged {
+            pull_request,
+            rule,
+            change: got,
+        } = parse_fixture(stem)
+        else {
+            panic!("{stem}: expected RuleChanged");
+        };
+        assert_eq!(
+            (rule.as_str(), got),
+            ("1-approver-needed", change),
+            "{stem}"
+        );
+        assert_eq!(
+            pull_request.caller_arn,
+            "arn:aws:iam::123456789012:user/Mary_Major"
+        );
+    }
+    let nameless = without_detail(
+        fixture_value("codecommit-pr-approval-rule-deleted"),
+        "approvalRuleName",
+    );
+    assert_eq!(err(nameless).field(), Some("detail.approvalRuleName"));
+}
+
+#[test]
+fn a_branch_update_is_a_moved_branch_and_other_reference_events_are_ignored() {
+    let Event::BranchMoved(moved) = parse_fixture("codecommit-reference-updated-merge") else {
+        panic!("expected BranchMoved");
+    };
+    assert_eq!(moved.repository.as_str(), "MyDemoRepo");
+    assert_eq!(moved.reference, "refs/heads/myBranch");
+    assert_eq!(moved.branch(), "myBranch");
+    assert_eq!(moved.commit.as_str(), "7f0103fMERGE");
+    assert_eq!(
+        moved.old_commit.as_ref().map(|c| c.as_str()),
+        Some("3e5983DESTINATION")
+    );
+    // A plain push (as captured by atheiman, aws-reference-2 §1): no merge fields, a caller.
+    let push = json!({
+        "detail-type": "CodeCommit Repository State Change",
+        "source": "aws.codecommit",
+        "detail": {
+            "callerUserArn": "arn:aws:iam::111111111111:user/admin",
+            "commitId": "f485fcc4f485fcc4f485fcc4f485fcc4f485fcc4",
+            "event": "referenceUpdated",
+            "oldCommitId": "a3996984a3996984a3996984a3996984a3996984",
+            "referenceFullName": "refs/heads/main",
+            "referenceName": "main",
+            "referenceType": "branch",
+            "repositoryId": "12345678-1234-5678-abcd-12345678abcd",
+            "repositoryName": "MyDemoRepo"
+        }
+    });
+    let Event::BranchMoved(moved) = ok(push.clone()) else {
+        panic!("expected BranchMoved");
+    };
+    assert_eq!(
+        moved.caller_arn.as_deref(),
+        Some("arn:aws:iam::111111111111:user/admin")
+    );
+    // Only the short name: the full one is rebuilt.
+    let short = without_detail(push.clone(), "referenceFullName");
+    let Event::BranchMoved(moved) = ok(short) else {
+        panic!("expected BranchMoved");
+    };
+    assert_eq!(moved.reference, "refs/heads/main");
+    // Tags move no branch.
+    let tag = with_detail(
+        with_detail(push.clone(), "referenceType", json!("tag")),
+        "referenceFullName",
+        json!("refs/tags/v1"),
+    );
+    assert!(ignore_reason(&ok(tag)).contains("not a branch"));
+    let no_commit = without_detail(push, "commitId");
+    assert_eq!(err(no_commit).field(), Some("detail.commitId"));
+    for stem in [
+        "codecommit-reference-created",
+        "codecommit-reference-deleted",
+        "codecommit-unreferenced-merge-commit-created",
+    ] {
+        assert!(!ignore_reason(&parse_fixture(stem)).is_empty(), "{stem}");
     }
 }
 
@@ -370,18 +461,13 @@ fn unknown_detail_type_is_ignored_naming_it() {
         ignore_reason(&event),
         "unknown detail-type 'CodeBuild Build State Change' (source 'aws.codebuild')"
     );
-    let repo_change = json!({
+    let approval = json!({
         "version": "0",
-        "id": "01234567-EXAMPLE",
-        "detail-type": "CodeCommit Repository State Change",
+        "detail-type": "CodeCommit Approval Rule Template Change",
         "source": "aws.codecommit",
-        "account": "123456789012",
-        "time": "2019-03-12T20:35:35Z",
-        "region": "us-east-2",
-        "resources": ["arn:aws:codecommit:us-east-2:123456789012:MyDemoRepo"],
-        "detail": {"event": "referenceUpdated", "repositoryName": "MyDemoRepo"}
+        "detail": {"event": "templateCreated"}
     });
-    assert!(ignore_reason(&ok(repo_change)).contains("'CodeCommit Repository State Change'"));
+    assert!(ignore_reason(&ok(approval)).contains("'CodeCommit Approval Rule Template Change'"));
     // Unknown detail-types are ignored whatever their detail looks like, even without one.
     let bare = json!({"detail-type": "Health Event", "source": "aws.health"});
     assert!(ignore_reason(&ok(bare)).contains("'Health Event'"));

@@ -234,7 +234,8 @@ async fn state(
         .await
         .expect("ledger")
         .and_then(|r| r.run)
-        .and_then(|r| r.verdict);
+        .and_then(|r| r.verdict)
+        .map(|v| v.to_string());
     (
         w.gate_comments().len(),
         w.replies().len(),

@@ -8,7 +8,7 @@ use codecommit_gate::event::{self, RunFinished};
 use codecommit_gate::finish::{Outcome, Request, handle};
 use codecommit_gate::machine::{MachineError, ReportPayload, StageChain};
 use codecommit_gate::policy::Verdict;
-use codecommit_gate::ports::{ApprovalState, Ledger};
+use codecommit_gate::ports::{ApprovalState, Ledger, RunVerdict};
 use serde_json::json;
 use world::*;
 
@@ -52,7 +52,7 @@ async fn a_passing_run_approves_exactly_the_tested_revision() {
         .await
         .expect("ledger")
         .expect("record");
-    assert_eq!(record.run.expect("run").verdict.as_deref(), Some("passed"));
+    assert_eq!(record.run.expect("run").verdict, Some(RunVerdict::Passed));
     let Outcome::Reported { metrics, .. } = outcome else {
         unreachable!()
     };
@@ -105,7 +105,7 @@ async fn a_failing_run_revokes_with_the_log_tail_and_notifies() {
         .expect("ledger")
         .expect("record");
     let run = record.run.expect("run");
-    assert_eq!(run.verdict.as_deref(), Some("failed"));
+    assert_eq!(run.verdict, Some(RunVerdict::Failed));
     assert_eq!(run.results.len(), 2);
 }
 

@@ -99,6 +99,7 @@ async fn a_thousand_lifecycles_leave_nothing_behind() {
         settings: Settings::local(GATE_ARN),
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    deps.prs.put_file(&commit(DEST), ".gate.yml", GATE_FILE);
     let (mut faults, mut lost_closes, mut duplicates) = (0, 0, 0);
     for i in 0..LIFECYCLES {
         let id = PullRequestId::new((1000 + i).to_string());

@@ -16,6 +16,7 @@ use codecommit_gate::plan::{self, PlanInput};
 use codecommit_gate::policy::CheckStatus;
 use codecommit_gate::ports::{Executions, Ledger, PullRequests};
 use codecommit_gate::report::{self, Subject};
+use codecommit_gate::trust::{GateFileNote, TrustSource};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -464,7 +465,8 @@ fn the_report_is_exactly_the_pr_comment_for_the_same_plan_and_results() {
         plan::ChangedPath::new("lib/lib.rs"),
         plan::ChangedPath::new("web/app.ts"),
     ];
-    let expected = plan::plan(
+    let policy = [".gate.yml".to_owned()];
+    let mut expected = plan::plan(
         &gate,
         &PlanInput {
             changes: &changes,
@@ -474,8 +476,17 @@ fn the_report_is_exactly_the_pr_comment_for_the_same_plan_and_results() {
             description: None,
             requests: &[],
             trusted: None,
+            policy_paths: &policy,
         },
     );
+    // Governed by the base's gate file, which the branch leaves alone.
+    expected.gate_file = Some(GateFileNote::new(
+        ".gate.yml",
+        TrustSource::Destination {
+            branch: "main".into(),
+            commit: CommitId::new(repo.git(&["rev-parse", "main"])),
+        },
+    ));
     assert_eq!(run.plan, expected);
     let log = run
         .results
@@ -568,17 +579,9 @@ fn uncommitted_changes_are_not_tested_and_the_user_is_told() {
 
 #[test]
 fn missing_and_invalid_gate_files() {
+    // The branch's broken gate file: the base's governs, but the branch would break the gate
+    // for everyone once merged, so it fails with the branch file's line and column.
     let repo = Repo::new(GATE);
-    repo.git(&["rm", "-q", ".gate.yml"]);
-    repo.commit("No gate");
-    let out = repo.run(&[]);
-    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("no gate file"),
-        "{}",
-        text(&out.stderr)
-    );
-
     repo.write(
         ".gate.yml",
         "stages: [test]\nchecks:\n  unit:\n    stage: tset\n    commands: [true]\n",
@@ -586,18 +589,29 @@ fn missing_and_invalid_gate_files() {
     repo.commit("Broken gate");
     let out = repo.run(&[]);
     assert_eq!(code(&out), 1, "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains(".gate.yml:4:12: check `unit` uses unknown stage `tset`"),
-        "{}",
-        text(&out.stderr)
-    );
     assert!(repo.report().contains("tset"), "{}", repo.report());
+    assert!(
+        repo.report()
+            .contains(".gate.yml:4:12`: check `unit` uses unknown stage `tset`"),
+        "{}",
+        repo.report()
+    );
 
+    // `--gate-file` tries a file as an experiment, and the report says so.
     let good = repo.dir.join("good.yml");
     std::fs::write(&good, GATE).expect("write");
     let out = repo.run(&["--gate-file", "good.yml", "--keep-worktree"]);
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("gate file: good.yml (--gate-file: an experiment, not the base's)"),
+        "{stderr}"
+    );
+    assert!(
+        repo.report().contains("given with `--gate-file`"),
+        "{}",
+        repo.report()
+    );
     let kept = stderr
         .lines()
         .find_map(|l| l.strip_prefix("gate: keeping the worktree at "))
@@ -605,8 +619,143 @@ fn missing_and_invalid_gate_files() {
     assert!(Path::new(kept).join("good.yml").exists() || Path::new(kept).join("lib").exists());
     repo.git(&["worktree", "remove", "--force", kept]);
     std::fs::remove_dir_all(Path::new(kept).parent().expect("parent")).expect("remove");
+
+    // No gate file on the base: nothing to judge by, whatever the branch has (exit 2).
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["rm", "-q", ".gate.yml"]);
+    repo.commit("No gate on main");
+    repo.git(&["checkout", "-q", "-b", "adopt"]);
+    repo.write(".gate.yml", GATE);
+    repo.commit("Adopt the gate");
+    let out = repo.run(&[]);
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no gate file: main has no .gate.yml")
+            && stderr.contains("--gate-file .gate.yml"),
+        "{stderr}"
+    );
 }
 
+/// The base's gate file judges the branch (issue: a PR cannot weaken the gate that judges it).
+/// The branch below breaks the api (its real check fails) and rewrites the gate file to hide
+/// it every way a gate file can: the check made optional and `true`, everything ignored, the
+/// author allowed to skip, a promotion rule dropped. The base's rules still apply; the check
+/// the branch adds runs too; the report lists what the branch's file would change.
+#[test]
+fn a_branch_that_weakens_its_gate_file_still_fails_its_real_checks() {
+    let base = GATE.replace(
+        r#"commands: ['touch "$MARKER_DIR/api-tests"', 'echo "api sees $GATE_SOURCE_COMMIT $API_MODE"']"#,
+        r#"commands: ['touch "$MARKER_DIR/api-tests"', 'test ! -e api/broken']"#,
+    );
+    let repo = Repo::new(&base);
+    let weakened = r#"version: 1
+stages: [build, test]
+components:
+  lib: {paths: [lib/]}
+  api: {paths: [api/], depends_on: [lib]}
+  web: {paths: [web/]}
+checks:
+  build: {stage: build, components: [lib, api, web], commands: ['touch "$MARKER_DIR/build"']}
+  api-tests: {stage: test, components: [api], commands: ["true"], required: false}
+  web-tests: {stage: test, components: [web], commands: ['touch "$MARKER_DIR/web-tests"'], required: false}
+  added: {stage: test, commands: ['touch "$MARKER_DIR/added"']}
+ignore: ["**"]
+skip:
+  checks: [web-tests, api-tests]
+  authors: ["*"]
+"#;
+    repo.change(
+        &[("api/broken", "yes\n"), (".gate.yml", weakened)],
+        "Break the api and hide it",
+    );
+    let out = repo.run(&["--skip", "api-tests"]);
+    assert_eq!(
+        code(&out),
+        1,
+        "the base's api-tests fails: {}",
+        text(&out.stderr)
+    );
+    // Every trusted check ran (the gate file changed), and the branch's new one too.
+    assert_eq!(
+        repo.ran(),
+        names(&["added", "api-tests", "build", "lib-tests", "web-tests"])
+    );
+    let run = repo.last_run();
+    let api = run
+        .results
+        .iter()
+        .find(|r| r.name.as_str() == "api-tests")
+        .expect("api-tests ran");
+    assert_eq!(api.status, CheckStatus::Failed);
+    assert!(
+        run.plan
+            .checks
+            .iter()
+            .find(|c| c.name.as_str() == "api-tests")
+            .is_some_and(|c| c.required && c.run),
+        "still required, not skippable"
+    );
+    let report = repo.report();
+    for expected in [
+        "**Gate file:** `.gate.yml` from `main`",
+        "adds `added`: it runs now too",
+        "removes `lib-tests`: it still runs until the change is merged",
+        "changes `api-tests` (`commands`, `required`, `env`)",
+        "changes `ignore`",
+        "changes `skip`",
+    ] {
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
+    }
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the branch's gate file adds added (run now)"),
+        "{stderr}"
+    );
+}
+
+/// A buildspec the base's gate file names is read from the base: the branch cannot rewrite
+/// what a trusted check runs by editing the buildspec either.
+#[test]
+fn a_branch_cannot_rewrite_a_trusted_buildspec() {
+    let base = GATE.replace(
+        r#"commands: ['touch "$MARKER_DIR/lib-tests"']"#,
+        "buildspec: ci/lib.yml",
+    );
+    let repo = Repo::new(&base);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write(
+        "ci/lib.yml",
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - touch \"$MARKER_DIR/lib-tests\"\n      - test ! -e lib/broken\n",
+    );
+    repo.commit("The lib buildspec");
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.git(&["merge", "-q", "main"]);
+    repo.change(
+        &[
+            ("lib/broken", "yes\n"),
+            (
+                "ci/lib.yml",
+                "version: 0.2\nphases:\n  build:\n    commands:\n      - echo fine\n",
+            ),
+        ],
+        "Break lib, and the buildspec that would notice",
+    );
+    let out = repo.run(&[]);
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    assert!(
+        repo.ran().contains(&"lib-tests".to_owned()),
+        "the base's buildspec ran"
+    );
+    assert!(
+        text(&out.stderr).contains("the branch changes ci/lib.yml, so every check runs"),
+        "{}",
+        text(&out.stderr)
+    );
+}
 #[test]
 fn history_lists_the_runs_newest_first() {
     let repo = Repo::new(&GATE.replace(
@@ -864,7 +1013,12 @@ async fn replay_gate_start_on_the_local_adapters() {
         Some(arn.as_str())
     );
     let state = deps.prs.pull_request(&pr).await.expect("pr");
-    assert_eq!(state.approval_rules, vec!["codecommit-gate".to_owned()]);
+    let names: Vec<&str> = state
+        .approval_rules
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["codecommit-gate"]);
 
     // A redelivered event is a no-op.
     let again = event::parse(&text(&out.stdout)).expect("parses");

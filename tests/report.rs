@@ -100,6 +100,7 @@ fn plan_for(gate: &Gate, change: &Change<'_>) -> Plan {
             description: Some(change.description),
             requests: &change.requests,
             trusted: None,
+            policy_paths: &[],
         },
     )
 }
@@ -317,7 +318,7 @@ fn invalid_gate_file_yaml_syntax() {
 
 #[test]
 fn missing_gate_file() {
-    let c = report::missing_gate_file(&subject(), ".gate.yml");
+    let c = report::missing_gate_file(&subject(), ".gate.yml", report::ProposedGateFile::Absent);
     assert_eq!(c.kind, CommentKind::MissingGateFile);
     insta::assert_snapshot!(checked(&c));
 }
@@ -632,7 +633,7 @@ fn user_text_cannot_render_or_forge_anything() {
         report::running(&s, &p),
         report::finished(&s, &p, &results, Verdict::Failed),
         report::merge_conflict(&s, &[HOSTILE.to_owned()]),
-        report::missing_gate_file(&s, HOSTILE),
+        report::missing_gate_file(&s, HOSTILE, report::ProposedGateFile::Absent),
         report::stale(&s, &RevisionId::from(HOSTILE), Verdict::Passed),
         report::superseded(&s, &CommitId::from(HOSTILE)),
     ];
@@ -784,6 +785,7 @@ fn big() -> &'static (Gate, Plan) {
                 description: Some(&description),
                 requests: &[],
                 trusted: None,
+                policy_paths: &[],
             },
         );
         (gate, p)

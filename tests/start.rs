@@ -10,7 +10,7 @@ use codecommit_gate::ids::CommentId;
 use codecommit_gate::machine::Mode;
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::policy::CheckStatus;
-use codecommit_gate::ports::{ApprovalState, ExecutionStatus, PortError};
+use codecommit_gate::ports::{ApprovalState, ExecutionStatus, PortError, RunVerdict};
 use codecommit_gate::start::{Outcome, handle};
 use serde_json::{Value, json};
 use world::*;
@@ -212,7 +212,7 @@ async fn a_merged_pull_request_is_cleaned_up_after_its_run_finished() {
     let w = World::new();
     w.send(w.pr_event("pullRequestCreated", 10)).await;
     w.finish_run(
-        "passed",
+        RunVerdict::Passed,
         vec![
             result("fmt", CheckStatus::Passed),
             result("api-tests", CheckStatus::Passed),
@@ -244,10 +244,11 @@ async fn a_merged_pull_request_is_cleaned_up_after_its_run_finished() {
 #[tokio::test]
 async fn an_invalid_gate_file_is_a_comment_with_line_and_column_and_a_revoke() {
     let w = World::new();
+    // The PR changes the gate file and breaks it: merging it would break the gate for everyone.
     w.commit_files(
         10,
         "stages: [test]\nchecks:\n  unit:\n    stage: tset\n    commands: [make]\n",
-        &["a.rs"],
+        &[".gate.yml"],
     );
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
     assert!(
@@ -275,6 +276,10 @@ async fn an_invalid_gate_file_is_a_comment_with_line_and_column_and_a_revoke() {
 #[tokio::test]
 async fn a_missing_gate_file_explains_how_to_add_one() {
     let w = World::new();
+    // The destination (commit 14) has no gate file: a repository adopting the gate.
+    let mut pr = w.cc.pull_request_now(&w.pr).expect("pr");
+    pr.destination_commit = commit(14);
+    w.cc.put_pull_request(pr);
     w.cc.push(&w.pr, &commit(13), &revision(13));
     w.cc.put_diff(&commit(BASE), &commit(13), vec![ChangedPath::new("a.rs")]);
     let outcome = w
@@ -290,8 +295,14 @@ async fn a_missing_gate_file_explains_how_to_add_one() {
         ),
         "{outcome:?}"
     );
-    assert!(w.gate_comments()[0].contains(".gate.yml"));
+    let comment = &w.gate_comments()[0];
+    assert!(comment.contains("does not exist on `main`"), "{comment}");
+    assert!(
+        comment.contains("overriding its approval rules"),
+        "{comment}"
+    );
     assert!(w.sfn.executions().is_empty());
+    assert_eq!(w.approval(13), Some(ApprovalState::Revoke));
 }
 
 #[tokio::test]
@@ -356,7 +367,7 @@ async fn retry_reruns_only_the_failed_checks_of_the_current_revision() {
     let w = World::new();
     w.send(w.pr_event("pullRequestCreated", 10)).await;
     w.finish_run(
-        "failed",
+        RunVerdict::Failed,
         vec![
             result("fmt", CheckStatus::Passed),
             result("api-tests", CheckStatus::Failed),

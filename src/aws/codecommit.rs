@@ -4,8 +4,8 @@ use super::{permanent, port_error, service_err};
 use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use crate::plan::ChangedPath;
 use crate::ports::{
-    ApprovalOutcome, ApprovalState, CommentData, CommentTarget, Mergeability, PortResult, PrStatus,
-    PullRequestState, PullRequests,
+    ApprovalOutcome, ApprovalRule, ApprovalState, CommentData, CommentTarget, Mergeability,
+    PortResult, PrStatus, PullRequestState, PullRequests, RuleWritten,
 };
 use aws_sdk_codecommit::Client;
 use aws_sdk_codecommit::operation::create_pull_request_approval_rule::CreatePullRequestApprovalRuleError;
@@ -33,6 +33,8 @@ const UPDATE_COMMENT: &str = "codecommit:UpdateComment";
 const POST_COMMENT_REPLY: &str = "codecommit:PostCommentReply";
 const CREATE_PULL_REQUEST_APPROVAL_RULE: &str = "codecommit:CreatePullRequestApprovalRule";
 const UPDATE_PULL_REQUEST_APPROVAL_STATE: &str = "codecommit:UpdatePullRequestApprovalState";
+const UPDATE_PULL_REQUEST_APPROVAL_RULE_CONTENT: &str =
+    "codecommit:UpdatePullRequestApprovalRuleContent";
 
 /// CodeCommit as the gate uses it. Build the client with the reporting identity
 /// ([`super::Clients::from_config`]); tests pass a mocked client.
@@ -154,8 +156,19 @@ impl PullRequests for AwsPullRequests {
             approval_rules: pr
                 .approval_rules()
                 .iter()
-                .filter_map(|r| r.approval_rule_name())
-                .map(str::to_owned)
+                .filter_map(|r| {
+                    Some(ApprovalRule {
+                        name: r.approval_rule_name()?.to_owned(),
+                        content: r.approval_rule_content().unwrap_or_default().to_owned(),
+                        // A rule made on the PR shows `"originApprovalRuleTemplate": {}`:
+                        // test the template's name, not the key (aws-reference-2 §2).
+                        template: r
+                            .origin_approval_rule_template()
+                            .and_then(|o| o.approval_rule_template_name())
+                            .filter(|n| !n.is_empty())
+                            .map(str::to_owned),
+                    })
+                })
                 .collect(),
         })
     }
@@ -413,7 +426,7 @@ impl PullRequests for AwsPullRequests {
         id: &PullRequestId,
         name: &str,
         content: &str,
-    ) -> PortResult<()> {
+    ) -> PortResult<RuleWritten> {
         let result = self
             .client
             .create_pull_request_approval_rule()
@@ -423,7 +436,7 @@ impl PullRequests for AwsPullRequests {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(RuleWritten::Created),
             Err(e)
                 if matches!(
                     service_err(&e),
@@ -434,7 +447,18 @@ impl PullRequests for AwsPullRequests {
                     )
                 ) =>
             {
-                Ok(())
+                // Someone made (or edited) a rule of that name first: make its content the
+                // gate's. A rule from a template cannot be edited
+                // (CannotModifyApprovalRuleFromTemplateException): a permanent error.
+                self.client
+                    .update_pull_request_approval_rule_content()
+                    .pull_request_id(id.as_str())
+                    .approval_rule_name(name)
+                    .new_rule_content(content)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(UPDATE_PULL_REQUEST_APPROVAL_RULE_CONTENT, e))?;
+                Ok(RuleWritten::Updated)
             }
             Err(e) => Err(port_error(CREATE_PULL_REQUEST_APPROVAL_RULE, e)),
         }

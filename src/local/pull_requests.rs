@@ -15,8 +15,8 @@ use crate::local::store::{self, Store, Utc};
 use crate::local::worktree;
 use crate::plan::ChangedPath;
 use crate::ports::{
-    ApprovalOutcome, ApprovalState, CommentData, CommentTarget, Mergeability, PortError,
-    PortResult, PrStatus, PullRequestState, PullRequests,
+    ApprovalOutcome, ApprovalRule, ApprovalState, CommentData, CommentTarget, Mergeability,
+    PortError, PortResult, PrStatus, PullRequestState, PullRequests, RuleWritten,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -363,7 +363,11 @@ impl LocalPullRequests {
             )),
             source_commit: CommitId::new(source),
             destination_commit: CommitId::new(destination),
-            approval_rules: pr.approval_rules.iter().map(|r| r.name.clone()).collect(),
+            approval_rules: pr
+                .approval_rules
+                .iter()
+                .map(|r| ApprovalRule::on_pull_request(&r.name, &r.content))
+                .collect(),
         })
     }
 
@@ -609,7 +613,7 @@ impl PullRequests for LocalPullRequests {
         id: &PullRequestId,
         name: &str,
         content: &str,
-    ) -> PortResult<()> {
+    ) -> PortResult<RuleWritten> {
         const CALL: &str = "codecommit:CreatePullRequestApprovalRule";
         let found = self
             .find_pull_request(id.as_str())?
@@ -621,14 +625,21 @@ impl PullRequests for LocalPullRequests {
         if pr.status == PrStatus::Closed {
             return Err(permanent(CALL, "PullRequestAlreadyClosedException"));
         }
-        if !pr.approval_rules.iter().any(|r| r.name == name) {
-            pr.approval_rules.push(StoredRule {
-                name: name.to_owned(),
-                content: content.to_owned(),
-            });
-            Self::write_pull_request(CALL, &found.store, &pr)?;
-        }
-        Ok(())
+        let written = match pr.approval_rules.iter_mut().find(|r| r.name == name) {
+            Some(rule) => {
+                rule.content = content.to_owned();
+                RuleWritten::Updated
+            }
+            None => {
+                pr.approval_rules.push(StoredRule {
+                    name: name.to_owned(),
+                    content: content.to_owned(),
+                });
+                RuleWritten::Created
+            }
+        };
+        Self::write_pull_request(CALL, &found.store, &pr)?;
+        Ok(written)
     }
 
     async fn set_approval(

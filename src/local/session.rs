@@ -5,7 +5,7 @@
 //! missing gate file), 130 stopped by Ctrl-C (after stopping every check and removing the
 //! worktree; the run is recorded as cancelled).
 
-use crate::gate_file::{self, Gate, Run};
+use crate::gate_file::{self, Gate, GateFileErrors, Run};
 use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName};
 use crate::local::cleanup::Cancel;
 use crate::local::git::{self, GitError, Repo};
@@ -17,10 +17,12 @@ use crate::local::runner::{
 use crate::local::store::{self, Store, Utc};
 use crate::local::worktree::{Merge, Worktree};
 use crate::machine;
-use crate::plan::{self, DirectiveSource, Plan, PlanInput, Request};
+use crate::plan::{self, ChangedPath, DirectiveSource, Plan, PlanInput, Request};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::report::{self, Subject};
+use crate::trust::{self, GateFileNote, Proposed, TrustSource};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -322,42 +324,28 @@ pub fn run(
         short(&merge_commit)
     );
 
-    // The gate file, from the merge result unless given.
-    let (gate_path, gate_name) = match &request.gate_file {
-        Some(p) => (p.clone(), p.display().to_string()),
-        None => (
-            worktree.path().join(gate_file::DEFAULT_PATH),
-            gate_file::DEFAULT_PATH.to_owned(),
-        ),
-    };
-    let text = match std::fs::read(&gate_path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && request.gate_file.is_none() => {
-            ctx.write_report(
-                &report::missing_gate_file(&subject, gate_file::DEFAULT_PATH).body,
-                err,
-            );
-            return Err(format!(
-                "no gate file: the merged code has no {} (add one, or pass --gate-file; \
-                 `gate schema` describes the format)",
-                gate_file::DEFAULT_PATH
-            ));
-        }
-        Err(e) => {
-            return Err(format!(
-                "cannot read gate file {}: {e}",
-                gate_path.display()
-            ));
-        }
-    };
-    let gate = match Gate::parse(&text, &gate_name) {
-        Ok(gate) => gate,
-        Err(errors) => {
-            let _ = writeln!(err, "{errors}");
-            ctx.write_report(&report::invalid_gate_file(&subject, &errors).body, err);
+    // The gate file: the base's (trusted) plus what the branch's adds, or the one given.
+    let changes = repo
+        .changed_paths(&base_commit, &head_commit)
+        .map_err(git_error)?;
+    let governed = governing_gate(
+        &repo,
+        request,
+        &GovernInput {
+            base_commit: &base_commit,
+            head_commit: &head_commit,
+            destination_branch: &destination_branch,
+            changes: &changes,
+        },
+        &subject,
+    )?;
+    let (gate, note, policy) = match governed {
+        Governed::Gate { gate, note, policy } => (gate, note, policy),
+        Governed::Failed { comment, reason } => {
+            ctx.write_report(&comment.body, err);
             ctx.record(
                 Outcome::Failed,
-                Some(HistoryReason::InvalidGateFile),
+                Some(reason),
                 Some(&merge_commit),
                 None,
                 &[],
@@ -371,11 +359,9 @@ pub fn run(
             return Ok(EXIT_FAIL);
         }
     };
+    let _ = writeln!(err, "gate: {}", trust_summary(&note));
 
     // The plan, by the same planner.
-    let changes = repo
-        .changed_paths(&base_commit, &head_commit)
-        .map_err(git_error)?;
     let identity = git::local_identity(Some(&repo));
     let names = |list: &[String]| list.iter().map(|n| CheckName::from(n.as_str())).collect();
     let mut run_requests: Vec<Request> = if request.run.is_empty() {
@@ -441,8 +427,12 @@ pub fn run(
             description: None,
             requests: &run_requests,
             trusted: Some(&identity),
+            policy_paths: &policy,
         },
     );
+    let mut plan = plan;
+    let buildspecs = read_buildspecs(&repo, &gate, &plan, &note, &base_commit, worktree.path());
+    plan.gate_file = Some(note);
     for d in &plan.directives {
         for r in &d.refusals {
             let _ = writeln!(err, "gate: `{}`: {}", d.text, report::refusal(r));
@@ -455,7 +445,7 @@ pub fn run(
             .into_iter()
             .map(|v| (v.name, v.value))
             .collect();
-    let stages = jobs(&gate, &plan, worktree.path(), &facts, request.timeout_scale);
+    let stages = jobs(&gate, &plan, &buildspecs, &facts, request.timeout_scale);
     let count: usize = stages.iter().map(|s| s.checks.len()).sum();
     let _ = writeln!(
         err,
@@ -539,12 +529,13 @@ fn short(commit: &str) -> &str {
     commit.get(..8).unwrap_or(commit)
 }
 
-/// The checks a plan runs, ready for the runner: commands (a `buildspec:` file's from the
-/// worktree), the PR facts and the check's `env`, the timeout times `timeout_scale`.
+/// The checks a plan runs, ready for the runner: commands (a `buildspec:` file's from
+/// `buildspecs`, see [`read_buildspecs`]), the PR facts and the check's `env`, the timeout
+/// times `timeout_scale`.
 pub fn jobs(
     gate: &Gate,
     plan: &Plan,
-    worktree: &Path,
+    buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
     facts: &[(String, String)],
     timeout_scale: f64,
 ) -> Vec<StageJobs> {
@@ -555,7 +546,10 @@ pub fn jobs(
         };
         let commands = match &check.run {
             Run::Commands(commands) => Ok(commands.clone()),
-            Run::Buildspec(path) => buildspec(worktree, path),
+            Run::Buildspec(path) => buildspecs
+                .get(path)
+                .cloned()
+                .unwrap_or_else(|| Err(format!("buildspec `{path}`: not read"))),
         };
         let mut env = facts.to_vec();
         env.extend(check.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -580,8 +574,47 @@ pub fn jobs(
     stages
 }
 
-/// The commands of a `buildspec:` file in the worktree.
-fn buildspec(worktree: &Path, path: &str) -> Result<Vec<String>, String> {
+/// Where a buildspec is read from.
+enum BuildspecAt<'a> {
+    /// A commit of the repository (the base, for the trusted checks).
+    Commit(&'a Repo, &'a str),
+    /// The worktree (the merge: checks the branch adds, or a `--gate-file` experiment).
+    Worktree(&'a Path),
+}
+
+/// The buildspec commands of the plan's checks. A buildspec a trusted check names is read at
+/// the base commit, so the branch cannot rewrite what a trusted check runs; one that only a
+/// check the branch adds names, or any under `--gate-file`, from the merged worktree.
+fn read_buildspecs(
+    repo: &Repo,
+    gate: &Gate,
+    plan: &Plan,
+    note: &GateFileNote,
+    base_commit: &str,
+    worktree: &Path,
+) -> BTreeMap<String, Result<Vec<String>, String>> {
+    let added: Vec<&CheckName> = note.added().collect();
+    let overridden = matches!(note.source, TrustSource::Override { .. });
+    machine::buildspec_paths(gate, plan)
+        .into_iter()
+        .map(|path| {
+            let trusted = !overridden
+                && gate.checks.iter().any(|c| {
+                    !added.contains(&&c.name) && matches!(&c.run, Run::Buildspec(p) if *p == path)
+                });
+            let at = if trusted {
+                BuildspecAt::Commit(repo, base_commit)
+            } else {
+                BuildspecAt::Worktree(worktree)
+            };
+            let commands = buildspec(&at, &path);
+            (path, commands)
+        })
+        .collect()
+}
+
+/// The commands of a `buildspec:` file.
+fn buildspec(at: &BuildspecAt<'_>, path: &str) -> Result<Vec<String>, String> {
     let relative = Path::new(path);
     if relative
         .components()
@@ -591,16 +624,190 @@ fn buildspec(worktree: &Path, path: &str) -> Result<Vec<String>, String> {
             "buildspec `{path}`: must be a relative path inside the repository"
         ));
     }
-    let text = match std::fs::read_to_string(worktree.join(relative)) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let text = match at {
+        BuildspecAt::Worktree(worktree) => match std::fs::read(worktree.join(relative)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!(
+                    "buildspec `{path}`: the file does not exist in the merged code"
+                ));
+            }
+            Err(e) => return Err(format!("buildspec `{path}`: {e}")),
+        },
+        BuildspecAt::Commit(repo, commit) => match repo.file_at(commit, path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Err(format!(
+                    "buildspec `{path}`: the file does not exist on the base, whose gate file \
+                     names it"
+                ));
+            }
+            Err(e) => return Err(format!("buildspec `{path}`: {e}")),
+        },
+    };
+    let text = String::from_utf8(text)
+        .map_err(|_| format!("buildspec `{path}`: the file is not UTF-8 text"))?;
+    machine::buildspec_commands(&text).map_err(|problem| format!("buildspec `{path}`: {problem}"))
+}
+
+/// What [`governing_gate`] needs to know about the run.
+struct GovernInput<'a> {
+    base_commit: &'a str,
+    head_commit: &'a str,
+    destination_branch: &'a str,
+    changes: &'a [ChangedPath],
+}
+
+/// The gate that governs a `gate run`, or why there is none.
+enum Governed {
+    /// The gate, where it came from, and the policy paths for the planner.
+    Gate {
+        gate: Box<Gate>,
+        note: GateFileNote,
+        policy: Vec<String>,
+    },
+    /// A gate file is invalid: the report says which and why.
+    Failed {
+        comment: report::Comment,
+        reason: HistoryReason,
+    },
+}
+
+/// Reads and parses a gate file's bytes; `None` when absent.
+fn parse_gate(bytes: Option<Vec<u8>>, name: &str) -> Option<Result<Gate, GateFileErrors>> {
+    bytes.map(|b| Gate::parse(&String::from_utf8_lossy(&b), name))
+}
+
+/// The gate file of a `gate run`, by the rule a pull request follows: the base's file governs
+/// (the branch under test cannot weaken it), the checks only the branch's file has run too,
+/// and what else the branch's file would change is listed. `--gate-file` overrides both, as an
+/// experiment the report names. `Err` is the exit-2 case: nothing to judge by.
+fn governing_gate(
+    repo: &Repo,
+    request: &RunRequest,
+    run: &GovernInput<'_>,
+    subject: &Subject,
+) -> Result<Governed, String> {
+    let path = gate_file::DEFAULT_PATH;
+    if let Some(file) = &request.gate_file {
+        let name = file.display().to_string();
+        let bytes = std::fs::read(file)
+            .map_err(|e| format!("cannot read gate file {}: {e}", file.display()))?;
+        return Ok(match Gate::parse(&String::from_utf8_lossy(&bytes), &name) {
+            Ok(gate) => {
+                let policy = trust::policy_paths(&gate, path);
+                let note = GateFileNote::new(path, TrustSource::Override { file: name });
+                let touched = trust::touched(run.changes, &policy);
+                governed(&gate, Proposed::Untouched, note, touched, policy)
+            }
+            Err(errors) => Governed::Failed {
+                comment: report::invalid_gate_file(subject, &errors),
+                reason: HistoryReason::InvalidGateFile,
+            },
+        });
+    }
+    let trusted = match parse_gate(
+        repo.file_at(run.base_commit, path).map_err(git_error)?,
+        path,
+    ) {
+        Some(Ok(gate)) => gate,
+        Some(Err(errors)) => {
+            return Ok(Governed::Failed {
+                comment: report::invalid_trusted_gate_file(subject, &errors),
+                reason: HistoryReason::InvalidGateFile,
+            });
+        }
+        None => {
             return Err(format!(
-                "buildspec `{path}`: the file does not exist in the merged code"
+                "no gate file: {} has no {path}, and the gate takes its rules only from the base \
+                 (the branch under test cannot choose them). Add one to {} first, or try the \
+                 branch's with --gate-file {path}; `gate schema` describes the format",
+                run.destination_branch, run.destination_branch
             ));
         }
-        Err(e) => return Err(format!("buildspec `{path}`: {e}")),
     };
-    machine::buildspec_commands(&text).map_err(|problem| format!("buildspec `{path}`: {problem}"))
+    let policy = trust::policy_paths(&trusted, path);
+    let touched = trust::touched(run.changes, &policy);
+    let note = GateFileNote::new(
+        path,
+        TrustSource::Destination {
+            branch: run.destination_branch.to_owned(),
+            commit: CommitId::new(run.base_commit),
+        },
+    );
+    let proposed = if policy.first().is_some_and(|p| touched.contains(p)) {
+        parse_gate(
+            repo.file_at(run.head_commit, path).map_err(git_error)?,
+            path,
+        )
+    } else {
+        return Ok(governed(
+            &trusted,
+            Proposed::Untouched,
+            note,
+            touched,
+            policy,
+        ));
+    };
+    Ok(match proposed {
+        None => governed(&trusted, Proposed::Removed, note, touched, policy),
+        Some(Ok(mine)) => governed(&trusted, Proposed::File(&mine), note, touched, policy),
+        Some(Err(errors)) => Governed::Failed {
+            comment: report::invalid_gate_file(subject, &errors),
+            reason: HistoryReason::InvalidGateFile,
+        },
+    })
+}
+
+fn governed(
+    trusted: &Gate,
+    proposed: Proposed<'_>,
+    note: GateFileNote,
+    touched: Vec<String>,
+    policy: Vec<String>,
+) -> Governed {
+    let (gate, note) = trust::govern(trusted, proposed, note, touched);
+    Governed::Gate {
+        gate: Box::new(gate),
+        note,
+        policy,
+    }
+}
+
+/// One line for standard error: which gate file governs, and what the branch's would change.
+fn trust_summary(note: &GateFileNote) -> String {
+    let mut line = match &note.source {
+        TrustSource::Destination { branch, commit } => format!(
+            "gate file: {} from {branch} ({}), the base",
+            note.path,
+            short(commit.as_str())
+        ),
+        TrustSource::Override { file } => {
+            format!("gate file: {file} (--gate-file: an experiment, not the base's)")
+        }
+    };
+    if !note.touched.is_empty() {
+        line.push_str(&format!(
+            "; the branch changes {}, so every check runs",
+            note.touched.join(", ")
+        ));
+    }
+    let added: Vec<&str> = note.added().map(CheckName::as_str).collect();
+    if !added.is_empty() {
+        line.push_str(&format!(
+            "; the branch's gate file adds {} (run now)",
+            added.join(", ")
+        ));
+    }
+    let other = note.changes.len() - added.len();
+    if other > 0 {
+        line.push_str(&format!(
+            "; {other} other change{} to the gate file take{} effect only once merged (see the report)",
+            if other == 1 { "" } else { "s" },
+            if other == 1 { "s" } else { "" },
+        ));
+    }
+    line
 }
 
 /// The verdict table `gate run` prints on standard output (plain text).

@@ -12,7 +12,9 @@ use codecommit_gate::memory::{
 };
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::policy::{CheckResult, CheckStatus};
-use codecommit_gate::ports::{ApprovalState, ExecutionStatus, Ledger, PrStatus, PullRequestState};
+use codecommit_gate::ports::{
+    ApprovalState, ExecutionStatus, Ledger, PrStatus, PullRequestState, RunVerdict,
+};
 use codecommit_gate::start::{Outcome, handle};
 use serde_json::{Value, json};
 
@@ -107,8 +109,16 @@ impl World {
             pr,
             repo,
         };
+        // The trusted gate file: the destination's. The PR's copy is the same until a story
+        // changes it.
+        world.cc.put_file(&commit(DEST), ".gate.yml", GATE_FILE);
         world.commit_files(10, GATE_FILE, &["services/api/src/refund.rs"]);
         world
+    }
+
+    /// The destination's gate file (the trusted one) at commit `n`.
+    pub fn destination_gate_file(&self, n: u8, gate_file: &str) {
+        self.cc.put_file(&commit(n), ".gate.yml", gate_file);
     }
 
     pub fn commit_files(&self, n: u8, gate_file: &str, changed: &[&str]) {
@@ -190,7 +200,7 @@ impl World {
     }
 
     /// What gate-report will do: record the run's results in the ledger.
-    pub async fn finish_run(&self, verdict: &str, results: Vec<CheckResult>) {
+    pub async fn finish_run(&self, verdict: RunVerdict, results: Vec<CheckResult>) {
         let mut record = self
             .ledger
             .get(&self.repo, &self.pr)
@@ -198,7 +208,8 @@ impl World {
             .expect("ledger")
             .expect("record");
         let run = record.run.as_mut().expect("run");
-        run.verdict = Some(verdict.into());
+        run.verdict = Some(verdict);
+        run.reported = true;
         run.results = results;
         if let Some(arn) = &run.execution_arn {
             self.sfn.finish(arn, ExecutionStatus::Succeeded);
