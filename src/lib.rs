@@ -25,4 +25,5 @@ pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod rule_content;
 pub mod start;
