@@ -1080,3 +1080,124 @@ fn the_time_left_comes_from_the_context_deadline() {
         "{left:?}"
     );
 }
+
+// The real PUT
+
+/// What a one-shot HTTP/1.1 server on 127.0.0.1 received.
+#[derive(Debug)]
+struct Received {
+    request_line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Serves one request with `reply` (a full HTTP response) and hands back what came in.
+fn one_shot_server(reply: String) -> (String, std::thread::JoinHandle<Received>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).expect("request line");
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("header");
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').expect("name: value");
+            headers.push((name.to_owned(), value.trim().to_owned()));
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.parse().expect("length"))
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        let mut stream = stream;
+        stream.write_all(reply.as_bytes()).expect("reply");
+        Received {
+            request_line: request_line.trim_end().to_owned(),
+            headers,
+            body: String::from_utf8(body).expect("UTF-8"),
+        }
+    });
+    (format!("http://{address}"), server)
+}
+
+const SIGNED_PATH: &str = "/arn%3Aaws%3Acloudformation%3Aus-east-2%3A123456789012%3Astack/gate/1134083a%7CCustomResource%7C5d478078?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1555451971&Signature=28UijZePE5I4dvukKQqM%2F9Rf1o4%3D";
+
+#[tokio::test]
+async fn the_response_is_a_real_put_with_cfn_responses_headers() {
+    use codecommit_gate::setup::Respond;
+    use codecommit_gate::setup::http::HttpResponder;
+    let (base, server) = one_shot_server("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into());
+    let w = World::new(&["a"]);
+    let responder = HttpResponder::allowing_plain_http().expect("client");
+    let mut request = create(props(NAME, &["a"]));
+    request["ResponseURL"] = json!(format!("{base}{SIGNED_PATH}"));
+    let out = handle(&w.cc, &responder, request, TIME)
+        .await
+        .expect("delivered");
+    assert_eq!(out["status"], "SUCCESS");
+    let got = tokio::task::spawn_blocking(move || server.join().expect("server"))
+        .await
+        .expect("join");
+    assert_eq!(got.request_line, format!("PUT {SIGNED_PATH} HTTP/1.1"));
+    assert_eq!(got.header("content-type"), Some(""), "{:?}", got.headers);
+    assert_eq!(
+        got.header("content-length"),
+        Some(got.body.len().to_string().as_str())
+    );
+    assert_eq!(got.header("host"), Some(&base["http://".len()..]));
+    let body: Value = serde_json::from_str(&got.body).expect("JSON");
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["PhysicalResourceId"], NAME);
+    assert_eq!(body["RequestId"], CREATE_ID);
+    // An error status is reported with what the server said.
+    let xml = "<Error><Code>SignatureDoesNotMatch</Code></Error>";
+    let (base, server) = one_shot_server(format!(
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\r\n{xml}",
+        xml.len()
+    ));
+    let err = responder
+        .put(&format!("{base}/key"), "{}")
+        .await
+        .expect_err("403");
+    server.join().expect("server");
+    assert_eq!(
+        err,
+        RespondError::Status {
+            status: 403,
+            body: xml.into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_production_client_puts_over_https_only() {
+    use codecommit_gate::setup::Respond;
+    use codecommit_gate::setup::http::HttpResponder;
+    let responder = HttpResponder::new().expect("platform roots");
+    let err = responder
+        .put("http://127.0.0.1:9/key", "{}")
+        .await
+        .expect_err("plain http");
+    assert!(matches!(err, RespondError::Transport(_)), "{err:?}");
+    let err = responder.put("not a url", "{}").await.expect_err("bad");
+    assert!(matches!(err, RespondError::InvalidUrl(_)), "{err:?}");
+}
