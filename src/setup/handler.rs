@@ -11,7 +11,8 @@
 //! The release profile sets `panic = "abort"`, so a panic could not be caught here anyway:
 //! the flow and its adapters are written panic-free (no `unwrap`, no indexing).
 
-use super::flow::{self, Progress, SetupOutcome};
+use super::flow::{self, Progress};
+use super::outcome::SetupOutcome;
 use super::request::SetupRequest;
 use super::{Respond, RespondError, RuleTemplates};
 use lambda_runtime::{Context, Diagnostic};

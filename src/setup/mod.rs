@@ -2,17 +2,18 @@
 //!
 //! CloudFormation invokes the function with a request ([`request`]); the flow ([`flow`])
 //! creates, updates or deletes the template through the narrow [`RuleTemplates`] port; the
-//! outcome becomes the response body ([`response`], ≤ 4096 bytes), which [`handler`] PUTs to
+//! [`outcome`] becomes the response body ([`response`], ≤ 4096 bytes), which [`handler`] PUTs to
 //! the request's pre-signed `ResponseURL` through the [`Respond`] port, always, before the
 //! Lambda deadline. Adapters: `crate::aws::rule_templates` (CodeCommit) and [`http`] (the
 //! HTTPS PUT); [`memory`] holds the in-memory fakes for flow stories.
 //!
-//! `request`, `response` and `flow` are pure: no SDK, no tokio, no I/O of their own.
+//! `request`, `flow`, `outcome` and `response` are pure: no SDK, no tokio, no I/O of their own.
 
 pub mod flow;
 pub mod handler;
 pub mod http;
 pub mod memory;
+pub mod outcome;
 pub mod request;
 pub mod response;
 
