@@ -7,6 +7,8 @@
 //!
 //! The core (`event`, `gate_file`, `plan`, `policy`, `report`) is pure: no AWS SDK, no tokio,
 //! no I/O. `local` holds the adapters for the embedded default; `cli` is the `gate` command.
+//! [`setup`] is gate-setup, the CloudFormation custom resource that keeps the approval rule
+//! template (one approval from the gate, on every gated repository) in place.
 
 pub mod aws;
 pub mod cli;
@@ -25,5 +27,7 @@ pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod rule_content;
+pub mod setup;
 pub mod start;
 pub mod trust;

@@ -13,6 +13,7 @@
 pub mod codecommit;
 pub mod dynamodb;
 pub mod logs;
+pub mod rule_templates;
 pub mod sfn;
 pub mod sns;
 
