@@ -97,42 +97,7 @@ pub fn target(subject: &Subject) -> CommentTarget {
 
 /// The approval rule every gated PR carries: one approval from the gate's identity.
 pub fn approval_rule_content(approver_arn: &str) -> String {
-    serde_json::json!({
-        "Version": "2018-11-08",
-        "Statements": [{
-            "Type": "Approvers",
-            "NumberOfApprovalsNeeded": 1,
-            "ApprovalPoolMembers": [approver_arn],
-        }],
-    })
-    .to_string()
-}
-
-/// Whether an approval rule's content requires an approval from the gate's identity and from
-/// nobody else: at least one `Approvers` statement needing one approval or more whose pool is
-/// exactly `approver_arn`. Unparseable content requires nothing.
-pub fn rule_requires_gate(content: &str, approver_arn: &str) -> bool {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(content) else {
-        return false;
-    };
-    value
-        .get("Statements")
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|statements| {
-            statements.iter().any(|st| {
-                let pool = st
-                    .get("ApprovalPoolMembers")
-                    .and_then(serde_json::Value::as_array);
-                st.get("Type").and_then(serde_json::Value::as_str) == Some("Approvers")
-                    && st
-                        .get("NumberOfApprovalsNeeded")
-                        .and_then(serde_json::Value::as_u64)
-                        .is_some_and(|n| n >= 1)
-                    && pool.is_some_and(|p| {
-                        !p.is_empty() && p.iter().all(|m| m.as_str() == Some(approver_arn))
-                    })
-            })
-        })
+    crate::rule_content::rule_content(approver_arn, &[])
 }
 
 /// Whether the PR already carries a rule that keeps it from merging without the gate: one
@@ -141,7 +106,7 @@ pub fn rule_requires_gate(content: &str, approver_arn: &str) -> bool {
 pub fn gate_rule_stands(pr: &PullRequestState, settings: &Settings) -> bool {
     pr.approval_rules.iter().any(|rule| {
         (rule.template.is_some() || rule.name == settings.approval_rule_name)
-            && rule_requires_gate(&rule.content, &settings.approver_arn)
+            && crate::rule_content::requires_only(&rule.content, &settings.approver_arn)
     })
 }
 

@@ -3,8 +3,8 @@
 //! A per-PR rule and a template share one shape: one `Approvers` statement needing one approval
 //! from a pool whose only member is the gate's reporting identity. A template adds
 //! `DestinationReferences` (the branches whose pull requests get the rule; none = every
-//! branch). `flow::approval_rule_content` still builds the per-PR rule on its own; it is the
-//! same as [`rule_content`] with no destination references, and should call it.
+//! branch). [`requires_only`] tells whether a rule found on a pull request is as strict as the
+//! gate's own.
 
 use serde_json::{Value, json};
 
@@ -49,5 +49,61 @@ pub fn same_content(a: &str, b: &str) -> bool {
     ) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+/// Whether a rule's content requires an approval from `approver_arn` and from nobody else: an
+/// `Approvers` statement needing one approval or more whose pool is exactly `approver_arn`.
+/// Content that is not JSON requires nothing.
+pub fn requires_only(content: &str, approver_arn: &str) -> bool {
+    let Ok(value) = serde_json::from_str::<Value>(content) else {
+        return false;
+    };
+    value
+        .get("Statements")
+        .and_then(Value::as_array)
+        .is_some_and(|statements| {
+            statements.iter().any(|st| {
+                let pool = st.get("ApprovalPoolMembers").and_then(Value::as_array);
+                st.get("Type").and_then(Value::as_str) == Some("Approvers")
+                    && st
+                        .get("NumberOfApprovalsNeeded")
+                        .and_then(Value::as_u64)
+                        .is_some_and(|n| n >= 1)
+                    && pool.is_some_and(|p| {
+                        !p.is_empty() && p.iter().all(|m| m.as_str() == Some(approver_arn))
+                    })
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GATE: &str = "arn:aws:sts::123456789012:assumed-role/R/codecommit-gate";
+
+    #[test]
+    fn only_a_pool_of_exactly_the_gate_requires_the_gate() {
+        assert!(requires_only(&rule_content(GATE, &[]), GATE));
+        assert!(requires_only(
+            &rule_content(GATE, &["refs/heads/main".to_owned()]),
+            GATE
+        ));
+        let wider = rule_content(GATE, &[]).replace(
+            &format!("[\"{GATE}\"]"),
+            &format!("[\"{GATE}\",\"arn:aws:iam::123456789012:user/mallory\"]"),
+        );
+        assert!(!requires_only(&wider, GATE), "another member could approve");
+        let none = rule_content(GATE, &[]).replace(
+            "\"NumberOfApprovalsNeeded\":1",
+            "\"NumberOfApprovalsNeeded\":0",
+        );
+        assert!(!requires_only(&none, GATE));
+        assert!(!requires_only("not json", GATE));
+        assert!(!requires_only(
+            &rule_content("arn:aws:iam::1:user/x", &[]),
+            GATE
+        ));
     }
 }
