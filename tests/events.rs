@@ -743,11 +743,12 @@ fn null_output_and_null_stop_date() {
 fn error_and_cause_are_kept_when_present() {
     let run = run_finished(parse_example("run-failed.json"));
     assert_eq!(run.status, RunStatus::Failed);
-    assert_eq!(run.error.as_deref(), Some("States.Runtime"));
+    // A stage whose results outgrow the state's size limit: an error no Catch can take.
+    assert_eq!(run.error.as_deref(), Some("States.DataLimitExceeded"));
     assert!(
-        run.cause.as_deref().is_some_and(
-            |c| c.starts_with("An error occurred while executing the state 'RunChecks'")
-        ),
+        run.cause
+            .as_deref()
+            .is_some_and(|c| c.starts_with("The state/task 'Run stage'")),
         "{:?}",
         run.cause
     );
@@ -1158,9 +1159,12 @@ fn replayable_examples_tell_one_consistent_story() {
     let succeeded = run_finished(parse_example("run-succeeded.json"));
     assert_eq!(succeeded.status, RunStatus::Succeeded);
     let input = succeeded.input.as_ref().expect("input decoded");
-    assert_eq!(input["source_commit"], updated.source_commit.as_str());
     assert_eq!(
-        input["revision_id"],
+        input["subject"]["source_commit"],
+        updated.source_commit.as_str()
+    );
+    assert_eq!(
+        input["subject"]["revision_id"],
         updated.revision_id.as_ref().map_or("", |r| r.as_str())
     );
     assert!(succeeded.output.as_ref().is_some_and(Value::is_object));
@@ -1169,9 +1173,70 @@ fn replayable_examples_tell_one_consistent_story() {
 
     let failed = run_finished(parse_example("run-failed.json"));
     assert_eq!(
-        failed.input.as_ref().expect("input decoded")["source_commit"],
+        failed.input.as_ref().expect("input decoded")["subject"]["source_commit"],
         created.source_commit.as_str()
     );
+}
+
+/// The run examples carry what today's gate-start starts an execution with, on a state machine
+/// named as template.yaml names it (`<stack>-gate`, stack `codecommit-gate`), so replaying them
+/// exercises gate-report for real.
+#[test]
+fn run_examples_carry_todays_execution_input_and_arns() {
+    use codecommit_gate::machine::{self, ExecutionInput, Mode};
+    const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:codecommit-gate-gate";
+    for name in ["run-succeeded.json", "run-failed.json"] {
+        let run = run_finished(parse_example(name));
+        let input: ExecutionInput = serde_json::from_value(run.input.clone().expect("input"))
+            .unwrap_or_else(|e| panic!("{name}: detail.input is not an ExecutionInput: {e}"));
+        assert_eq!(input.version, machine::INPUT_VERSION, "{name}");
+        assert_eq!(input.mode, Mode::Gate, "{name}");
+        let subject = &input.subject;
+        assert_eq!(
+            input.execution_name,
+            machine::execution_name(
+                &subject.repository,
+                &subject.pull_request_id,
+                &subject.source_commit,
+                input.attempt,
+                input.mode
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            input.environment,
+            machine::environment_name("gate", &subject.repository, &subject.pull_request_id),
+            "{name}"
+        );
+        assert_eq!(run.name, input.execution_name, "{name}");
+        assert_eq!(run.state_machine_arn, MACHINE, "{name}");
+        assert_eq!(
+            run.execution_arn,
+            format!(
+                "arn:aws:states:us-east-1:123456789012:execution:codecommit-gate-gate:{}",
+                run.name
+            ),
+            "{name}"
+        );
+        assert!(!input.stages.is_empty(), "{name}: checks to run");
+        for check in input.stages.iter().flat_map(|s| &s.checks) {
+            let facts: Vec<(&str, &str)> = check
+                .env
+                .iter()
+                .map(|v| (v.name.as_str(), v.value.as_str()))
+                .collect();
+            assert!(
+                facts.contains(&("GATE_SOURCE_COMMIT", subject.source_commit.as_str())),
+                "{name}: {} builds the run's commit",
+                check.name.as_str()
+            );
+        }
+    }
+    // The successful run's output is what gate-report's report step returned.
+    let succeeded = run_finished(parse_example("run-succeeded.json"));
+    let output = succeeded.output.expect("output");
+    assert_eq!(output["outcome"], "reported");
+    assert_eq!(output["approval"], "approved");
 }
 
 #[test]

@@ -433,10 +433,15 @@ async fn a_passing_run_runs_the_stages_in_order_and_reports_every_check() {
         create["LogsConfig"]["CloudWatchLogs"]["GroupName"],
         "/aws/codebuild/gate"
     );
-    assert!(
-        create["ServiceRole"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("arn:aws:iam::"))
+    // The repository's own build role (template.yaml: BuildRole<repository>), which may pull
+    // this repository only.
+    assert_eq!(
+        create["ServiceRole"],
+        format!("arn:aws:iam::123456789012:role/gate-build-{REPOSITORY}")
+    );
+    assert_eq!(
+        create["Environment"]["ImagePullCredentialsType"], "CODEBUILD",
+        "a curated image is pulled with CodeBuild's credentials"
     );
 
     // Every build: the PR's environment at the source commit, the check's own overrides, PR
@@ -459,6 +464,7 @@ async fn a_passing_run_runs_the_stages_in_order_and_reports_every_check() {
             assert_eq!(r["SourceVersion"], SOURCE);
             assert_eq!(r["BuildspecOverride"], check.buildspec);
             assert_eq!(r["ImageOverride"], check.image);
+            assert_eq!(r["ImagePullCredentialsTypeOverride"], "CODEBUILD");
             assert_eq!(r["ComputeTypeOverride"], check.compute_type);
             assert_eq!(r["TimeoutInMinutesOverride"], check.timeout_minutes);
             assert_eq!(
@@ -485,6 +491,67 @@ async fn a_passing_run_runs_the_stages_in_order_and_reports_every_check() {
     assert_eq!(timeouts["integration"], 1500);
     assert_eq!(timeouts["fmt"], input.deadline_seconds);
     assert_cleaned_up_and_reported(&run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_outside_aws_codebuild_are_pulled_with_the_build_role() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    const PRIVATE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ci/rust:1.94";
+    let mut private = check("private", "test", true, 0, false);
+    private.image = PRIVATE.into();
+    let mut hub = check("hub", "test", true, 0, false);
+    hub.image = "public.ecr.aws/docker/library/rust:1.94".into();
+    let curated = check("curated", "test", true, 0, false);
+    let mut input = input(
+        "images",
+        Mode::Gate,
+        vec![stage("test", vec![private, hub, curated])],
+    );
+    // The environment's own image (DefaultImage, or a gate file's) is private too.
+    input.build.image = PRIVATE.into();
+    let script: Vec<(&str, &[Attempt])> = ["private", "hub", "curated"]
+        .iter()
+        .map(|c| (*c, &[Pass][..]))
+        .collect();
+    let run = moto.run(&stubs(&script), &json_of(&input)).await;
+    let create = &run.outputs_of("Create CI environment")[0]["__request"];
+    assert_eq!(create["Environment"]["Image"], PRIVATE);
+    assert_eq!(
+        create["Environment"]["ImagePullCredentialsType"],
+        "SERVICE_ROLE"
+    );
+    let credentials: BTreeMap<String, (Value, Value)> = run
+        .outputs_of("Run check")
+        .into_iter()
+        .map(|o| {
+            (
+                o["check"]["name"].as_str().expect("name").to_owned(),
+                (
+                    o["__request"]["ImageOverride"].clone(),
+                    o["__request"]["ImagePullCredentialsTypeOverride"].clone(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        credentials["private"],
+        (json!(PRIVATE), json!("SERVICE_ROLE"))
+    );
+    assert_eq!(credentials["hub"].1, "SERVICE_ROLE");
+    assert_eq!(
+        credentials["curated"],
+        (json!(machine::DEFAULT_IMAGE), json!("CODEBUILD"))
+    );
+    assert_eq!(
+        outcomes(&report(&run)),
+        [
+            ("private".to_owned(), RunOutcome::Passed, 1),
+            ("hub".to_owned(), RunOutcome::Passed, 1),
+            ("curated".to_owned(), RunOutcome::Passed, 1),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,8 +36,8 @@ pub const SUBSTITUTIONS: &[(&str, &str)] = &[
     ("UrlSuffix", "amazonaws.com"),
     ("BuildEnvironmentType", "LINUX_CONTAINER"),
     (
-        "CodeBuildRoleArn",
-        "arn:aws:iam::123456789012:role/codecommit-gate-CodeBuildServiceRole-EXAMPLE",
+        "BuildRoleArnPrefix",
+        "arn:aws:iam::123456789012:role/gate-build-",
     ),
     ("BuildLogGroup", "/aws/codebuild/gate"),
     (
