@@ -1198,7 +1198,8 @@ fn run_examples_carry_todays_execution_input_and_arns() {
                 &subject.repository,
                 &subject.pull_request_id,
                 &subject.source_commit,
-                input.attempt,
+                // The examples are each PR's first run: ledger claim 1.
+                1,
                 input.mode
             ),
             "{name}"

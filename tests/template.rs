@@ -7,9 +7,7 @@
 //! `codecommit-gate` in `us-east-1` (resource names and ARNs in CloudFormation's shapes), so the
 //! tests can compare what the Lambdas and the state machine will actually receive.
 //!
-//! Events: `tests/data/events/` (AWS samples the parser handles, see tests/events.rs) and
-//! `tests/data/rule-events/` (unchanged copies of further `shared/fixtures/events/` samples that
-//! only the rules are checked against).
+//! Events: `tests/data/events/` (the AWS samples the parser handles, see tests/events.rs).
 
 use codecommit_gate::config::Config;
 use codecommit_gate::ids::{PullRequestId, RepositoryName};
@@ -739,11 +737,6 @@ fn gate_setup_is_a_rust_function_whose_role_manages_only_approval_rule_templates
     );
 }
 
-/// `GATE_*` variables the template sets before the crate reads them: the approval template's
-/// name, for the handlers that recognise rules made from it (the lead's config.rs change).
-/// Once config.rs reads one, the union below still holds; remove it from here then.
-const SET_AHEAD_OF_THE_CODE: &[&str] = &["GATE_APPROVAL_TEMPLATE_NAME"];
-
 /// The `GATE_*` variables the crate reads (config.rs, and the reporter role in aws/mod.rs).
 fn variables_read() -> BTreeSet<String> {
     let mut read_vars = BTreeSet::new();
@@ -776,14 +769,14 @@ fn every_variable_the_lambdas_read_is_set_valid_and_nothing_else_is() {
         let env = env.as_object().expect("variables");
         let set: BTreeSet<String> = env.keys().cloned().collect();
         let mut wanted = read_vars.clone();
-        wanted.extend(SET_AHEAD_OF_THE_CODE.iter().map(|v| (*v).to_owned()));
         if !is_start {
             wanted.remove("GATE_STATE_MACHINE_ARN");
         }
         assert_eq!(set, wanted, "{logical}: set vs read");
-        // The rules the template puts on pull requests carry the template's name.
+        // The rules the template puts on pull requests carry the template's name, which is the
+        // name gate-start guards (rule deleted / updated events name the rule).
         assert_eq!(
-            env["GATE_APPROVAL_TEMPLATE_NAME"],
+            env["GATE_APPROVAL_RULE_NAME"],
             cfn.render(&resource(&t, "ApprovalRuleTemplate")["Properties"]["TemplateName"]),
             "{logical}"
         );
@@ -1076,7 +1069,7 @@ fn matches(pattern: &Value, event: &Value) -> bool {
 #[test]
 fn the_rules_route_each_fixture_event_to_the_function_that_handles_it() {
     let t = template();
-    let mut fixtures: Vec<(String, Value)> = ["tests/data/events", "tests/data/rule-events"]
+    let mut fixtures: Vec<(String, Value)> = ["tests/data/events"]
         .iter()
         .flat_map(|dir| std::fs::read_dir(root().join(dir)).expect("fixtures"))
         .map(|e| e.expect("entry").path())
@@ -1145,6 +1138,9 @@ fn the_rules_route_each_fixture_event_to_the_function_that_handles_it() {
             | "codecommit-pr-merge-status-updated-merged"
             | "codecommit-pr-approval-rule-overridden-override"
             | "codecommit-pr-approval-rule-overridden-revoke"
+            // Someone deleted or edited an approval rule: the gate's is put back.
+            | "codecommit-pr-approval-rule-deleted"
+            | "codecommit-pr-approval-rule-updated"
             | "codecommit-comment-on-pr-created"
             // A branch moved: open pull requests into it lose their approval.
             | "codecommit-reference-updated-merge" => Some("GateStartFunction"),
@@ -1744,7 +1740,7 @@ fn the_push_rule_routes_branch_updates_of_gated_repositories_only() {
     let cfn = Cfn::new(&t, &["MyDemoRepo"]);
     let pattern = cfn.render(&resource(&t, "RepositoryPushRule")["Properties"]["EventPattern"]);
     let sample: Value = serde_json::from_str(&read(
-        "tests/data/rule-events/codecommit-reference-updated-merge.json",
+        "tests/data/events/codecommit-reference-updated-merge.json",
     ))
     .expect("JSON");
     assert!(
