@@ -88,7 +88,7 @@ struct RunArgs {
     /// The source (only committed code is tested).
     #[arg(long, default_value = "HEAD")]
     head: String,
-    /// A gate file to use instead of the merged code's `.gate.yml`.
+    /// A gate file to try instead of the base's `.gate.yml` (an experiment the report names).
     #[arg(long)]
     gate_file: Option<PathBuf>,
     /// How many checks of a stage run at once. Default: the number of cores.

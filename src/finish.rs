@@ -517,6 +517,8 @@ where
         )
     });
     let recorded = match (verdict, &decision) {
+        // About a revision that is no longer current: `/gate retry` runs it all again.
+        (_, Some((_, ApprovalDecision::Stale))) => RunVerdict::Outdated,
         (Verdict::Passed, Some(_)) => RunVerdict::Passed,
         _ => RunVerdict::Failed,
     };

@@ -447,8 +447,9 @@ pub enum RunVerdict {
     /// The gate decided without running anything (no or invalid gate file, promotion rule,
     /// merge conflict): revoked.
     Refused,
-    /// The run passed, but the destination branch has moved on since: the approval was
-    /// revoked (destination drift) and `/gate retry` runs every check again.
+    /// The result no longer stands for the code that would merge: the run passed but the
+    /// destination branch moved on since (destination drift), or it reported on a revision
+    /// that was no longer current. Revoked; `/gate retry` runs every check again.
     Outdated,
 }
 

@@ -1253,10 +1253,14 @@ where
         if pr.status == PrStatus::Closed
             || pr.destination_reference != moved.reference
             || run.verdict != Some(RunVerdict::Passed)
-            || run.revision_id != pr.revision_id
+            || run.source_commit != pr.source_commit
             || run.destination_commit == moved.commit
         {
-            // Closed, retargeted, re-run, or pushed since: nothing approved stands to revoke.
+            // Closed, retargeted, re-run, or pushed since (the push is gated on its own):
+            // nothing approved stands to revoke. A revision that changed without a push is
+            // handled like the same revision: whether CodeCommit makes a new revision when
+            // only the destination moves is not documented (docs/design.md), and either way
+            // the approval must go and the comment must say why.
             return Ok(false);
         }
         let tested_onto = run.destination_commit.clone();

@@ -1088,6 +1088,8 @@ fn replayable_examples_parse_to_the_expected_action() {
         ("run-succeeded.json", "run-finished"),
         ("run-failed.json", "run-finished"),
         ("scheduled-sweep.json", "sweep"),
+        ("destination-pushed.json", "branch-moved"),
+        ("rule-deleted.json", "rule-changed"),
     ];
     for (name, action) in examples {
         assert_eq!(parse_example(name).action(), action, "{name}");

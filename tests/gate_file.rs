@@ -117,6 +117,24 @@ promotion:
     insta::assert_snapshot!(errors(yaml));
 }
 
+/// `GATE_*` variables describe the pull request under test and drive the merge prelude: a gate
+/// file that could set them (say, blank `GATE_DESTINATION_COMMIT`) could skip the merge.
+#[test]
+fn the_gates_own_variables_cannot_be_set() {
+    let got = errors(
+        "stages: [test]\ndefaults:\n  env: {gate_source_commit: x}\nchecks:\n  unit:\n    stage: test\n    commands: [make]\n    env:\n      GATE_DESTINATION_COMMIT: \"\"\n      CODEBUILD_X: y\n      OK_NAME: fine\n",
+    );
+    assert_eq!(
+        got,
+        [
+            ".gate.yml:3:29: `defaults` sets `gate_source_commit`, a variable the gate sets itself\n  hint: the GATE_* variables describe the pull request under test (the merge prelude relies on them); a gate file may not set them: choose another name",
+            ".gate.yml:9:32: check `unit` sets `GATE_DESTINATION_COMMIT`, a variable the gate sets itself\n  hint: the GATE_* variables describe the pull request under test (the merge prelude relies on them); a gate file may not set them: choose another name",
+            ".gate.yml:10:20: check `unit` sets `CODEBUILD_X`, a name CodeBuild reserves\n  hint: CodeBuild sets the CODEBUILD_* variables itself; choose another name",
+        ]
+        .join("\n")
+    );
+}
+
 #[test]
 fn missing_required_sections_are_explained() {
     insta::assert_snapshot!(errors("stages: [test]\n"));

@@ -680,3 +680,67 @@ async fn strict_false_keeps_approvals_when_the_destination_moves() {
         2
     );
 }
+
+/// Whether CodeCommit makes a new revision when only the destination moves is not documented
+/// (docs/design.md). If it does, the approval is void already; the gate still records the run
+/// as outdated and says so, and `/gate retry` runs it again on the new revision.
+#[tokio::test]
+async fn a_moved_destination_that_also_changed_the_revision_is_handled_the_same() {
+    let w = World::new();
+    approved(&w).await;
+    w.destination_gate_file(20, GATE_FILE);
+    let mut pr = w.cc.pull_request_now(&w.pr).expect("pr");
+    pr.destination_commit = commit(20);
+    pr.revision_id = revision(21);
+    w.cc.put_pull_request(pr);
+    let outcome = w.send(branch_moved(&w, "main", 20)).await;
+    assert_eq!(
+        outcome,
+        Outcome::Outdated {
+            checked: 1,
+            revoked: 1
+        }
+    );
+    assert!(w.gate_comments()[0].contains("Gate approval withdrawn"));
+    let id = w.cc.add_comment(&w.pr, AUTHOR, "/gate retry");
+    let outcome = w.send(w.comment_event(&id, AUTHOR)).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Answered {
+                started: Some(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(w.last_input().subject.revision_id, Some(revision(21)));
+}
+
+/// A report about a revision that is no longer current approves nothing, and `/gate retry`
+/// then runs every check on the current one (it is not "nothing to retry").
+#[tokio::test]
+async fn a_stale_report_can_be_retried() {
+    let w = World::new();
+    w.send(w.pr_event("pullRequestCreated", 10)).await;
+    let input = w.last_input();
+    let mut pr = w.cc.pull_request_now(&w.pr).expect("pr");
+    pr.revision_id = revision(22);
+    w.cc.put_pull_request(pr);
+    w.report(&input, &[passed_run("fmt", 1), passed_run("api-tests", 1)])
+        .await;
+    assert!(!w.cc.approved_now(&w.pr));
+    let id = w.cc.add_comment(&w.pr, AUTHOR, "/gate retry");
+    let outcome = w.send(w.comment_event(&id, AUTHOR)).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Answered {
+                started: Some(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(check_names(&w.last_input()), ["fmt", "api-tests"]);
+}

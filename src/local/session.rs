@@ -1,4 +1,4 @@
-//! One `gate run`: the merge in a temporary worktree, the gate file from the merge result, the same planner, the checks, the same report as the PR comment, the history line.
+//! One `gate run`: the merge in a temporary worktree, the gate file from the base (plus the checks the branch adds), the same planner, the checks, the same report as the PR comment, the history line.
 //!
 //! Exit codes: 0 the gate passed, 1 it failed (a required check, a merge conflict, an invalid
 //! gate file, a promotion rule), 2 a usage or environment error (no repository, unknown ref,
@@ -48,7 +48,7 @@ pub struct RunRequest {
     pub base: Option<String>,
     /// The source.
     pub head: String,
-    /// A gate file to use instead of the merge result's `.gate.yml`.
+    /// A gate file to try instead of the base's `.gate.yml` (an experiment the report names).
     pub gate_file: Option<PathBuf>,
     /// Checks of a stage run at once.
     pub jobs: usize,
