@@ -1104,8 +1104,8 @@ where
 // The sweep
 
 /// The scheduled sweep: every ledger record not marked closed whose pull request is closed (or
-/// gone) gets the clean-up a lost close event would have given it. One PR's failure does not
-/// stop the others; the first failure is returned at the end so the schedule reports it.
+/// gone) gets the clean-up a lost close event would have given it ([`Tally`]: the first
+/// failure is returned at the end, so the schedule reports it).
 async fn sweep<P, E, L, N>(deps: &Deps<P, E, L, N>) -> PortResult<Outcome>
 where
     P: PullRequests,
@@ -1114,42 +1114,68 @@ where
     N: Notifier,
 {
     let open = deps.ledger.open_records().await?;
-    let mut cleaned = 0;
-    let mut first_error = None;
+    let mut tally = Tally::default();
     for record in &open {
-        let reason = match deps.prs.pull_request(&record.pull_request_id).await {
-            Ok(pr) if pr.status == PrStatus::Closed => {
-                if pr.is_merged {
-                    CleanupReason::Merged { merge_option: None }
-                } else {
-                    CleanupReason::Closed
-                }
-            }
-            Ok(_) => continue,
-            Err(PortError::Permanent { message, .. })
-                if message.contains("PullRequestDoesNotExist") =>
-            {
+        tally.add(sweep_one(deps, record).await);
+    }
+    Ok(Outcome::Swept {
+        checked: open.len(),
+        cleaned: tally.finish()?,
+    })
+}
+
+/// Cleans up one open record whose pull request is closed or gone; `true` if it did.
+async fn sweep_one<P, E, L, N>(deps: &Deps<P, E, L, N>, record: &PrRecord) -> PortResult<bool>
+where
+    P: PullRequests,
+    E: Executions,
+    L: Ledger,
+    N: Notifier,
+{
+    let reason = match deps.prs.pull_request(&record.pull_request_id).await {
+        Ok(pr) if pr.status == PrStatus::Closed => {
+            if pr.is_merged {
+                CleanupReason::Merged { merge_option: None }
+            } else {
                 CleanupReason::Closed
             }
+        }
+        Ok(_) => return Ok(false),
+        Err(PortError::Permanent { message, .. })
+            if message.contains("PullRequestDoesNotExist") =>
+        {
+            CleanupReason::Closed
+        }
+        Err(e) => return Err(e),
+    };
+    let outcome = cleanup(deps, &record.repository, &record.pull_request_id, &reason).await?;
+    Ok(matches!(outcome, Outcome::CleanedUp { .. }))
+}
+
+/// What a pass over many records did. One record's failure does not stop the others; the first
+/// failure is returned at the end (so the event is retried, and the records already handled
+/// are no-ops then).
+#[derive(Default)]
+struct Tally {
+    done: usize,
+    first_error: Option<PortError>,
+}
+
+impl Tally {
+    /// Counts one record's result (`true`: it did something).
+    fn add(&mut self, result: PortResult<bool>) {
+        match result {
+            Ok(true) => self.done += 1,
+            Ok(false) => {}
             Err(e) => {
-                first_error.get_or_insert(e);
-                continue;
-            }
-        };
-        match cleanup(deps, &record.repository, &record.pull_request_id, &reason).await {
-            Ok(Outcome::CleanedUp { .. }) => cleaned += 1,
-            Ok(_) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
+                self.first_error.get_or_insert(e);
             }
         }
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(Outcome::Swept {
-            checked: open.len(),
-            cleaned,
-        }),
+
+    /// How many records it did something to, or the first failure.
+    fn finish(self) -> PortResult<usize> {
+        self.first_error.map_or(Ok(self.done), Err)
     }
 }
 
@@ -1210,24 +1236,14 @@ where
             moved.branch()
         )));
     }
-    let mut revoked = 0;
-    let mut first_error = None;
+    let mut tally = Tally::default();
     for record in &approved {
-        match outdate(deps, record, moved).await {
-            Ok(true) => revoked += 1,
-            Ok(false) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
+        tally.add(outdate(deps, record, moved).await);
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(Outcome::Outdated {
-            checked: approved.len(),
-            revoked,
-        }),
-    }
+    Ok(Outcome::Outdated {
+        checked: approved.len(),
+        revoked: tally.finish()?,
+    })
 }
 
 /// Revokes one PR's approval earned on an older destination commit: record the run as
