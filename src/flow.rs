@@ -164,10 +164,7 @@ where
                 record.comment_id = Some(id.clone());
                 return Ok(id);
             }
-            Err(PortError::Permanent { message, .. })
-                if message.contains("CommentDeleted")
-                    || message.contains("CommentDoesNotExist") =>
-            {
+            Err(PortError::Gone { .. }) => {
                 tracing::warn!(comment = %id, "the gate's comment was deleted; posting a new one");
             }
             Err(e) => return Err(e),

@@ -11,7 +11,7 @@ use crate::plan::ChangedPath;
 use crate::ports::{
     ApprovalOutcome, ApprovalRule, ApprovalState, CommentData, CommentTarget, ExecutionStatus,
     Executions, Ledger, Mergeability, Notifier, PortError, PortResult, PrRecord, PrStatus,
-    PullRequestState, PullRequests, RuleWritten, Started, Written,
+    PullRequestState, PullRequests, RuleWritten, Started, Written, codes,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -86,6 +86,7 @@ struct CodeCommitState {
     conflicts: HashMap<(CommitId, CommitId), Vec<String>>,
     comments: Vec<StoredComment>,
     approvals: BTreeMap<(PullRequestId, RevisionId), ApprovalState>,
+    approval_log: Vec<(PullRequestId, RevisionId, ApprovalState)>,
     next_comment: usize,
 }
 
@@ -218,6 +219,17 @@ impl FakeCodeCommit {
             .copied()
     }
 
+    /// Every approval state change applied on a PR, oldest first: (revision, state). Shows an
+    /// approval that stood for a moment even if a REVOKE followed.
+    pub fn approval_history(&self, pr: &PullRequestId) -> Vec<(RevisionId, ApprovalState)> {
+        self.state()
+            .approval_log
+            .iter()
+            .filter(|(p, _, _)| p == pr)
+            .map(|(_, r, s)| (r.clone(), *s))
+            .collect()
+    }
+
     /// Whether the PR can merge: every approval rule satisfied for the current revision.
     pub fn approved_now(&self, pr: &PullRequestId) -> bool {
         let s = self.state();
@@ -290,11 +302,9 @@ impl FakeCodeCommit {
     }
 }
 
-fn permanent(call: &'static str, message: &str) -> PortError {
-    PortError::Permanent {
-        call,
-        message: message.to_owned(),
-    }
+/// A refusal with AWS's error code as the message, classified as the AWS adapters classify it.
+fn permanent(call: &'static str, code: &str) -> PortError {
+    PortError::rejected(call, code, code)
 }
 
 impl PullRequests for FakeCodeCommit {
@@ -305,7 +315,7 @@ impl PullRequests for FakeCodeCommit {
             .pull_requests
             .get(id)
             .cloned()
-            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))
+            .ok_or_else(|| permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST))
     }
 
     async fn file(
@@ -334,7 +344,7 @@ impl PullRequests for FakeCodeCommit {
             .diffs
             .get(&(before.clone(), after.clone()))
             .cloned()
-            .ok_or_else(|| permanent(CALL, "CommitDoesNotExistException"))
+            .ok_or_else(|| permanent(CALL, codes::COMMIT_DOES_NOT_EXIST))
     }
 
     async fn mergeability(
@@ -403,13 +413,10 @@ impl PullRequests for FakeCodeCommit {
         const CALL: &str = "codecommit:PostCommentForPullRequest";
         self.calls.record(CALL)?;
         if content.chars().count() > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, "CommentContentSizeLimitExceededException"));
+            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
         }
         if target.before_commit == target.after_commit {
-            return Err(permanent(
-                CALL,
-                "BeforeCommitIdAndAfterCommitIdAreSameException",
-            ));
+            return Err(permanent(CALL, codes::SAME_COMMITS));
         }
         let mut s = self.state();
         if let Some(existing) = s
@@ -420,7 +427,7 @@ impl PullRequests for FakeCodeCommit {
             return if existing.pull_request_id == target.pull_request_id {
                 Ok(existing.data.id.clone())
             } else {
-                Err(permanent(CALL, "IdempotencyParameterMismatchException"))
+                Err(permanent(CALL, codes::IDEMPOTENCY_MISMATCH))
             };
         }
         s.next_comment += 1;
@@ -444,7 +451,7 @@ impl PullRequests for FakeCodeCommit {
         const CALL: &str = "codecommit:UpdateComment";
         self.calls.record(CALL)?;
         if content.chars().count() > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, "CommentContentSizeLimitExceededException"));
+            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
         }
         let caller = self.caller_arn.clone();
         let mut s = self.state();
@@ -452,12 +459,12 @@ impl PullRequests for FakeCodeCommit {
             .comments
             .iter_mut()
             .find(|c| &c.data.id == id)
-            .ok_or_else(|| permanent(CALL, "CommentDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::COMMENT_DOES_NOT_EXIST))?;
         if c.data.deleted {
-            return Err(permanent(CALL, "CommentDeletedException"));
+            return Err(permanent(CALL, codes::COMMENT_DELETED));
         }
         if c.data.author_arn != caller {
-            return Err(permanent(CALL, "CommentNotCreatedByCallerException"));
+            return Err(permanent(CALL, codes::COMMENT_NOT_CREATED_BY_CALLER));
         }
         if c.data.content != content {
             c.data.content = content.to_owned();
@@ -482,7 +489,7 @@ impl PullRequests for FakeCodeCommit {
             .iter()
             .find(|c| &c.data.id == to)
             .map(|c| c.pull_request_id.clone())
-            .ok_or_else(|| permanent(CALL, "CommentDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::COMMENT_DOES_NOT_EXIST))?;
         s.next_comment += 1;
         let id = CommentId::new(format!("comment-{}", s.next_comment));
         s.comments.push(StoredComment {
@@ -514,9 +521,9 @@ impl PullRequests for FakeCodeCommit {
             let pr = s
                 .pull_requests
                 .get(id)
-                .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+                .ok_or_else(|| permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST))?;
             if pr.status == PrStatus::Closed {
-                return Err(permanent(CALL, "PullRequestAlreadyClosedException"));
+                return Err(permanent(CALL, codes::PULL_REQUEST_ALREADY_CLOSED));
             }
             pr.approval_rules.iter().find(|r| r.name == name).cloned()
         };
@@ -532,10 +539,7 @@ impl PullRequests for FakeCodeCommit {
                 // ApprovalRuleNameAlreadyExistsException: set the content instead.
                 self.calls.record(UPDATE)?;
                 if rule.template.is_some() {
-                    return Err(permanent(
-                        UPDATE,
-                        "CannotModifyApprovalRuleFromTemplateException",
-                    ));
+                    return Err(permanent(UPDATE, codes::RULE_FROM_TEMPLATE));
                 }
                 if let Some(r) = self
                     .state()
@@ -562,7 +566,7 @@ impl PullRequests for FakeCodeCommit {
         let pr = s
             .pull_requests
             .get(id)
-            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST))?;
         if pr.status == PrStatus::Closed {
             return Ok(ApprovalOutcome::Closed);
         }
@@ -570,6 +574,7 @@ impl PullRequests for FakeCodeCommit {
             return Ok(ApprovalOutcome::RevisionNotCurrent);
         }
         s.approvals.insert((id.clone(), revision.clone()), state);
+        s.approval_log.push((id.clone(), revision.clone(), state));
         Ok(ApprovalOutcome::Applied)
     }
 }

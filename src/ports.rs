@@ -11,7 +11,8 @@ use crate::plan::ChangedPath;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
-/// A failed call to an external service.
+/// A failed call to an external service. Adapters classify once ([`PortError::rejected`] for a
+/// service's refusal with its error code); the flows branch on the variant, never on text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
     /// Throttling, a 5xx or a timeout that outlived the client's retries.
@@ -22,11 +23,23 @@ pub enum PortError {
         /// What the service said.
         message: String,
     },
-    /// Access denied, a validation error, a missing resource that must exist.
+    /// Access denied, a validation error, a missing piece of a response.
     #[error("{call} failed: {message}")]
     Permanent {
         /// The API call.
         call: &'static str,
+        /// What the service said.
+        message: String,
+    },
+    /// The thing the call names does not exist (any more): the service answered with a
+    /// `…DoesNotExistException` or `CommentDeletedException`. Permanent too; flows that can
+    /// carry on without the thing (a deleted comment, a deleted pull request) match on it.
+    #[error("{call} failed: {code}: {message}")]
+    Gone {
+        /// The API call.
+        call: &'static str,
+        /// The service's error code, e.g. `CommentDeletedException`.
+        code: String,
         /// What the service said.
         message: String,
     },
@@ -36,7 +49,9 @@ impl PortError {
     /// The API call that failed.
     pub fn call(&self) -> &'static str {
         match self {
-            PortError::Transient { call, .. } | PortError::Permanent { call, .. } => call,
+            PortError::Transient { call, .. }
+            | PortError::Permanent { call, .. }
+            | PortError::Gone { call, .. } => call,
         }
     }
 
@@ -44,9 +59,53 @@ impl PortError {
     pub fn error_type(&self) -> &'static str {
         match self {
             PortError::Transient { .. } => "GateTransientError",
-            PortError::Permanent { .. } => "GatePermanentError",
+            PortError::Permanent { .. } | PortError::Gone { .. } => "GatePermanentError",
         }
     }
+
+    /// A service's permanent refusal with its error `code` (e.g.
+    /// `PullRequestDoesNotExistException`): [`PortError::Gone`] when the code says the thing does
+    /// not exist or was deleted, else [`PortError::Permanent`]. Every adapter (AWS, local,
+    /// in-memory) classifies with this one rule.
+    pub fn rejected(call: &'static str, code: &str, message: impl Into<String>) -> PortError {
+        let message = message.into();
+        if code.ends_with("DoesNotExistException") || code == "CommentDeletedException" {
+            PortError::Gone {
+                call,
+                code: code.to_owned(),
+                message,
+            }
+        } else {
+            PortError::Permanent { call, message }
+        }
+    }
+}
+
+/// CodeCommit's error codes that the in-memory fake and the local adapters answer with, as
+/// CodeCommit does (aws-reference.md), written once.
+pub mod codes {
+    /// `GetPullRequest` and friends: no such pull request.
+    pub const PULL_REQUEST_DOES_NOT_EXIST: &str = "PullRequestDoesNotExistException";
+    /// A write to a closed pull request.
+    pub const PULL_REQUEST_ALREADY_CLOSED: &str = "PullRequestAlreadyClosedException";
+    /// No such comment.
+    pub const COMMENT_DOES_NOT_EXIST: &str = "CommentDoesNotExistException";
+    /// The comment was deleted.
+    pub const COMMENT_DELETED: &str = "CommentDeletedException";
+    /// `UpdateComment` by someone other than the comment's author.
+    pub const COMMENT_NOT_CREATED_BY_CALLER: &str = "CommentNotCreatedByCallerException";
+    /// A comment over 10,240 characters.
+    pub const COMMENT_TOO_LONG: &str = "CommentContentSizeLimitExceededException";
+    /// The same client request token with other parameters.
+    pub const IDEMPOTENCY_MISMATCH: &str = "IdempotencyParameterMismatchException";
+    /// A comment whose before and after commits are the same.
+    pub const SAME_COMMITS: &str = "BeforeCommitIdAndAfterCommitIdAreSameException";
+    /// No such commit.
+    pub const COMMIT_DOES_NOT_EXIST: &str = "CommitDoesNotExistException";
+    /// No such repository.
+    pub const REPOSITORY_DOES_NOT_EXIST: &str = "RepositoryDoesNotExistException";
+    /// `UpdatePullRequestApprovalRuleContent` on a rule made from a template.
+    pub const RULE_FROM_TEMPLATE: &str = "CannotModifyApprovalRuleFromTemplateException";
 }
 
 /// Result of a port call.

@@ -344,7 +344,7 @@ async fn a_missing_file_is_none() {
 }
 
 #[tokio::test]
-async fn a_missing_commit_is_permanent() {
+async fn a_missing_commit_is_gone_with_its_code() {
     let rule = mock!(Client::get_file)
         .sequence()
         .http_status(400, error("CommitDoesNotExistException"))
@@ -353,7 +353,16 @@ async fn a_missing_commit_is_permanent() {
         .file(&repo(), &commit("ca45e279EXAMPLE"), ".gate.yml")
         .await
         .expect_err("missing commit");
-    assert_eq!(permanent_call(err), "codecommit:GetFile");
+    assert_eq!(err.error_type(), "GatePermanentError");
+    match err {
+        PortError::Gone { call, code, .. } => {
+            assert_eq!(
+                (call, code.as_str()),
+                ("codecommit:GetFile", "CommitDoesNotExistException")
+            );
+        }
+        other => panic!("expected Gone, got {other:?}"),
+    }
 }
 
 // GetDifferences

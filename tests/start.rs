@@ -280,8 +280,8 @@ async fn a_missing_gate_file_explains_how_to_add_one() {
     let mut pr = w.cc.pull_request_now(&w.pr).expect("pr");
     pr.destination_commit = commit(14);
     w.cc.put_pull_request(pr);
-    w.cc.push(&w.pr, &commit(13), &revision(13));
-    w.cc.put_diff(&commit(BASE), &commit(13), vec![ChangedPath::new("a.rs")]);
+    // The PR's own source commit has a valid gate file: it does not count.
+    w.push(13, &["a.rs"]);
     let outcome = w
         .send(w.pr_event("pullRequestSourceBranchUpdated", 13))
         .await;

@@ -540,9 +540,13 @@ async fn an_approval_given_while_a_newer_run_started_is_taken_back() {
         "{outcome:?}"
     );
     assert_eq!(
-        w.approval(10),
-        Some(ApprovalState::Revoke),
-        "the newer run decides"
+        w.cc.approval_history(&w.pr),
+        [
+            (revision(10), ApprovalState::Revoke),
+            (revision(10), ApprovalState::Approve),
+            (revision(10), ApprovalState::Revoke),
+        ],
+        "approved, then taken back: the newer run decides"
     );
 }
 

@@ -251,10 +251,10 @@ where
         error = %message,
         "AWS call failed"
     );
-    if transient {
-        PortError::Transient { call, message }
-    } else {
-        PortError::Permanent { call, message }
+    match code {
+        _ if transient => PortError::Transient { call, message },
+        Some(code) => PortError::rejected(call, code, message),
+        None => PortError::Permanent { call, message },
     }
 }
 

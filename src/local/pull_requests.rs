@@ -16,7 +16,7 @@ use crate::local::worktree;
 use crate::plan::ChangedPath;
 use crate::ports::{
     ApprovalOutcome, ApprovalRule, ApprovalState, CommentData, CommentTarget, Mergeability,
-    PortError, PortResult, PrStatus, PullRequestState, PullRequests, RuleWritten,
+    PortError, PortResult, PrStatus, PullRequestState, PullRequests, RuleWritten, codes,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -167,11 +167,9 @@ pub fn uuid_like(hex: &str) -> String {
     )
 }
 
-fn permanent(call: &'static str, message: impl Into<String>) -> PortError {
-    PortError::Permanent {
-        call,
-        message: message.into(),
-    }
+/// A refusal with AWS's error code as the message, classified as the AWS adapters classify it.
+fn permanent(call: &'static str, code: &str) -> PortError {
+    PortError::rejected(call, code, code)
 }
 
 fn io_error(call: &'static str) -> impl Fn(std::io::Error) -> PortError {
@@ -187,7 +185,10 @@ fn git_failure(call: &'static str) -> impl Fn(GitError) -> PortError {
             call,
             message: e.to_string(),
         },
-        GitError::Failed { .. } => permanent(call, e.to_string()),
+        GitError::Failed { .. } => PortError::Permanent {
+            call,
+            message: e.to_string(),
+        },
     }
 }
 
@@ -236,12 +237,10 @@ impl LocalPullRequests {
     fn repo(&self, call: &'static str, name: &RepositoryName) -> PortResult<Repo> {
         let dir = self.repos_dir.join(name.as_str());
         if name.as_str().contains(['/', '\\']) || name.as_str().starts_with('.') || !dir.is_dir() {
-            return Err(permanent(
+            return Err(PortError::rejected(
                 call,
-                format!(
-                    "RepositoryDoesNotExistException: no repository `{name}` in {}",
-                    self.repos_dir.display()
-                ),
+                codes::REPOSITORY_DOES_NOT_EXIST,
+                format!("no repository `{name}` in {}", self.repos_dir.display()),
             ));
         }
         Repo::open(&dir).map_err(git_failure(call))
@@ -283,13 +282,13 @@ impl LocalPullRequests {
         }
         if found.len() > 1 {
             let names: Vec<&str> = found.iter().map(|f| f.repository.as_str()).collect();
-            return Err(permanent(
-                CALL,
-                format!(
+            return Err(PortError::Permanent {
+                call: CALL,
+                message: format!(
                     "pull request {id} exists in several repositories: {}",
                     names.join(", ")
                 ),
-            ));
+            });
         }
         Ok(found.pop())
     }
@@ -415,9 +414,13 @@ impl LocalPullRequests {
 impl PullRequests for LocalPullRequests {
     async fn pull_request(&self, id: &PullRequestId) -> PortResult<PullRequestState> {
         const CALL: &str = "codecommit:GetPullRequest";
-        let found = self
-            .find_pull_request(id.as_str())?
-            .ok_or_else(|| permanent(CALL, format!("PullRequestDoesNotExistException: {id}")))?;
+        let found = self.find_pull_request(id.as_str())?.ok_or_else(|| {
+            PortError::rejected(
+                CALL,
+                codes::PULL_REQUEST_DOES_NOT_EXIST,
+                format!("no pull request {id}"),
+            )
+        })?;
         self.state_of(&found)
     }
 
@@ -499,13 +502,10 @@ impl PullRequests for LocalPullRequests {
     ) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentForPullRequest";
         if crate::report::comment_len(content) > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, "CommentContentSizeLimitExceededException"));
+            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
         }
         if target.before_commit == target.after_commit {
-            return Err(permanent(
-                CALL,
-                "BeforeCommitIdAndAfterCommitIdAreSameException",
-            ));
+            return Err(permanent(CALL, codes::SAME_COMMITS));
         }
         self.repo(CALL, &target.repository)?;
         let store = Store::new(self.repos_dir.join(target.repository.as_str()));
@@ -516,7 +516,7 @@ impl PullRequests for LocalPullRequests {
         .map_err(io_error(CALL))?
         .is_none()
         {
-            return Err(permanent(CALL, "PullRequestDoesNotExistException"));
+            return Err(permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST));
         }
         if let Some(existing) = Self::comments_of(&store)?
             .into_iter()
@@ -525,7 +525,7 @@ impl PullRequests for LocalPullRequests {
             return if existing.pull_request_id == target.pull_request_id.as_str() {
                 Ok(CommentId::new(existing.id))
             } else {
-                Err(permanent(CALL, "IdempotencyParameterMismatchException"))
+                Err(permanent(CALL, codes::IDEMPOTENCY_MISMATCH))
             };
         }
         let comment = StoredComment {
@@ -552,20 +552,20 @@ impl PullRequests for LocalPullRequests {
     async fn update_comment(&self, id: &CommentId, content: &str) -> PortResult<()> {
         const CALL: &str = "codecommit:UpdateComment";
         if crate::report::comment_len(content) > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, "CommentContentSizeLimitExceededException"));
+            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
         }
         let found = self
             .find_stored_comment(id.as_str())?
-            .ok_or_else(|| permanent(CALL, "CommentDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::COMMENT_DOES_NOT_EXIST))?;
         let _lock = found.store.lock().map_err(io_error(CALL))?;
         let mut c = store::read_json::<StoredComment>(&found.store.comment(id.as_str()))
             .map_err(io_error(CALL))?
-            .ok_or_else(|| permanent(CALL, "CommentDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::COMMENT_DOES_NOT_EXIST))?;
         if c.deleted {
-            return Err(permanent(CALL, "CommentDeletedException"));
+            return Err(permanent(CALL, codes::COMMENT_DELETED));
         }
         if c.author_arn != self.caller_arn {
-            return Err(permanent(CALL, "CommentNotCreatedByCallerException"));
+            return Err(permanent(CALL, codes::COMMENT_NOT_CREATED_BY_CALLER));
         }
         if c.content != content {
             c.content = content.to_owned();
@@ -578,11 +578,11 @@ impl PullRequests for LocalPullRequests {
     async fn reply(&self, to: &CommentId, content: &str, token: &str) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentReply";
         if crate::report::comment_len(content) > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, "CommentContentSizeLimitExceededException"));
+            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
         }
         let parent = self
             .find_stored_comment(to.as_str())?
-            .ok_or_else(|| permanent(CALL, "CommentDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::COMMENT_DOES_NOT_EXIST))?;
         let store = parent.store;
         let _lock = store.lock().map_err(io_error(CALL))?;
         if let Some(existing) = Self::comments_of(&store)?
@@ -617,13 +617,13 @@ impl PullRequests for LocalPullRequests {
         const CALL: &str = "codecommit:CreatePullRequestApprovalRule";
         let found = self
             .find_pull_request(id.as_str())?
-            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST))?;
         let _lock = found.store.lock().map_err(io_error(CALL))?;
         let mut pr = store::read_json::<StoredPullRequest>(&found.store.pull_request(id.as_str()))
             .map_err(io_error(CALL))?
-            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST))?;
         if pr.status == PrStatus::Closed {
-            return Err(permanent(CALL, "PullRequestAlreadyClosedException"));
+            return Err(permanent(CALL, codes::PULL_REQUEST_ALREADY_CLOSED));
         }
         let written = match pr.approval_rules.iter_mut().find(|r| r.name == name) {
             Some(rule) => {
@@ -651,13 +651,13 @@ impl PullRequests for LocalPullRequests {
         const CALL: &str = "codecommit:UpdatePullRequestApprovalState";
         let found = self
             .find_pull_request(id.as_str())?
-            .ok_or_else(|| permanent(CALL, "PullRequestDoesNotExistException"))?;
+            .ok_or_else(|| permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST))?;
         let _lock = found.store.lock().map_err(io_error(CALL))?;
         let Some(mut pr) =
             store::read_json::<StoredPullRequest>(&found.store.pull_request(id.as_str()))
                 .map_err(io_error(CALL))?
         else {
-            return Err(permanent(CALL, "PullRequestDoesNotExistException"));
+            return Err(permanent(CALL, codes::PULL_REQUEST_DOES_NOT_EXIST));
         };
         let current = self.state_of(&Found {
             repository: found.repository.clone(),
