@@ -8,7 +8,6 @@ mod world;
 use codecommit_gate::event;
 use codecommit_gate::ids::CommentId;
 use codecommit_gate::machine::Mode;
-use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::policy::CheckStatus;
 use codecommit_gate::ports::{ApprovalState, ExecutionStatus, PortError, RunVerdict};
 use codecommit_gate::start::{Outcome, handle};
