@@ -6,7 +6,7 @@
 //! the run's verdict in the ledger and changes nothing.
 
 use crate::event::{RunFinished, RunStatus};
-use crate::flow::{self, Deps, FlowError};
+use crate::flow::{self, Deps, FlowError, Ports};
 use crate::ids::{CheckName, PullRequestId, RepositoryName, RevisionId};
 use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, RunOutcome};
 use crate::plan::Plan;
@@ -89,18 +89,11 @@ fn ignored(reason: impl Into<String>) -> Outcome {
 
 /// Handles one request. `Err` is an infrastructure fault: the Lambda fails so the invocation
 /// is retried (and lands in the DLQ if it keeps failing); the approval is never granted then.
-pub async fn handle<P, E, L, N, G>(
-    deps: &Deps<P, E, L, N>,
+pub async fn handle<T: Ports, G: Logs>(
+    deps: &Deps<T>,
     logs: &G,
     request: Request,
-) -> Result<Outcome, FlowError>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-    G: Logs,
-{
+) -> Result<Outcome, FlowError> {
     let input = match &request {
         Request::Report(payload) => Some(payload.input.clone()),
         Request::Results { input, .. } => Some((**input).clone()),
@@ -260,18 +253,12 @@ async fn claim_verdict<L: Ledger>(
 /// claimed the PR while this one acted and this one approved, the approval is taken back: the
 /// newer run decides. Best effort after three tries: a redelivery would only repeat idempotent
 /// actions.
-async fn mark_reported<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn mark_reported<T: Ports>(
+    deps: &Deps<T>,
     mut record: PrRecord,
     input: &ExecutionInput,
     approved: Option<&crate::ids::RevisionId>,
-) -> PortResult<()>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<()> {
     for _ in 0..3 {
         match &mut record.run {
             Some(run) if run.execution_name == input.execution_name => run.reported = true,
@@ -476,18 +463,12 @@ struct RunFacts {
     started_at: Option<String>,
 }
 
-async fn report_run<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn report_run<T: Ports>(
+    deps: &Deps<T>,
     input: &ExecutionInput,
     results: Vec<CheckResult>,
     facts: RunFacts,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     if input.mode == Mode::Cleanup {
         return Ok(ignored("a clean-up run has nothing to report"));
     }
@@ -608,17 +589,11 @@ where
     })
 }
 
-async fn run_ended<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn run_ended<T: Ports>(
+    deps: &Deps<T>,
     run: &RunFinished,
     input: &ExecutionInput,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     if input.mode == Mode::Cleanup {
         return Ok(ignored("a clean-up run has nothing to report"));
     }

@@ -9,19 +9,48 @@ use crate::ports::{
 use crate::report::{self, Subject};
 use sha2::{Digest, Sha256};
 
-/// Everything a flow needs: the four ports and the settings. Built once per cold start.
-#[derive(Debug, Clone)]
-pub struct Deps<P, E, L, N> {
+/// The four ports a flow is written against, as one type parameter: a flow is generic over
+/// `T: Ports` instead of four parameters with four bounds. Any `(P, E, L, N)` tuple of
+/// adapters is one: `Deps<(AwsPullRequests, AwsExecutions, AwsLedger, AwsNotifier)>` on AWS,
+/// the local adapters for the embedded default, the in-memory fakes in tests, or a mix.
+pub trait Ports {
     /// CodeCommit.
-    pub prs: P,
+    type PullRequests: PullRequests;
+    /// Step Functions (or the local runner).
+    type Executions: Executions;
+    /// DynamoDB (or local files).
+    type Ledger: Ledger;
+    /// SNS (or standard error).
+    type Notifier: Notifier;
+}
+
+impl<P: PullRequests, E: Executions, L: Ledger, N: Notifier> Ports for (P, E, L, N) {
+    type PullRequests = P;
+    type Executions = E;
+    type Ledger = L;
+    type Notifier = N;
+}
+
+/// Everything a flow needs: the four ports and the settings. Built once per cold start.
+pub struct Deps<T: Ports> {
+    /// CodeCommit.
+    pub prs: T::PullRequests,
     /// Step Functions.
-    pub executions: E,
+    pub executions: T::Executions,
     /// DynamoDB.
-    pub ledger: L,
+    pub ledger: T::Ledger,
     /// SNS.
-    pub notifier: N,
+    pub notifier: T::Notifier,
     /// Settings.
     pub settings: Settings,
+}
+
+impl<T: Ports> std::fmt::Debug for Deps<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A failed flow: the port error and the PR it was about, for the log line and the Lambda error.
@@ -132,19 +161,13 @@ pub async fn guard_with_rule<P: PullRequests>(
 /// Writes the sticky comment: updates the one the ledger (or a search for our marker, written
 /// by our identity) knows, else posts it with `token`. Records the id in `record` (the caller
 /// writes the record). A comment someone deleted is replaced by a new one.
-pub async fn upsert_comment<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+pub async fn upsert_comment<T: Ports>(
+    deps: &Deps<T>,
     record: &mut PrRecord,
     subject: &Subject,
     body: &str,
     token: &str,
-) -> PortResult<CommentId>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<CommentId> {
     let known = match &record.comment_id {
         Some(id) => Some(id.clone()),
         None => deps

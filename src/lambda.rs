@@ -6,9 +6,9 @@
 
 use crate::event::{self, Event};
 use crate::finish::{self, Request};
-use crate::flow::{Deps, FlowError};
+use crate::flow::{Deps, FlowError, Ports};
 use crate::machine::ReportPayload;
-use crate::ports::{Executions, Ledger, Logs, Notifier, PullRequests};
+use crate::ports::Logs;
 use crate::start;
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
@@ -45,16 +45,7 @@ fn diagnostic(e: &FlowError) -> Diagnostic {
 }
 
 /// gate-start: an EventBridge event → [`start::handle`].
-pub async fn start_handler<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
-    payload: Value,
-) -> Result<Value, Diagnostic>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+pub async fn start_handler<T: Ports>(deps: &Deps<T>, payload: Value) -> Result<Value, Diagnostic> {
     let event = match read_event(payload) {
         Ok(event) => event,
         Err(rejected) => return Ok(rejected),
@@ -90,18 +81,11 @@ pub fn read_report(payload: Value) -> Result<Request, Value> {
 /// gate-report: a report payload or status-change event → [`finish::handle`], plus the EMF
 /// metrics line. A malformed report from the state machine is an error (the machine retries,
 /// then fails, and the FAILED status event revokes); a malformed event is acknowledged.
-pub async fn report_handler<P, E, L, N, G>(
-    deps: &Deps<P, E, L, N>,
+pub async fn report_handler<T: Ports, G: Logs>(
+    deps: &Deps<T>,
     logs: &G,
     payload: Value,
-) -> Result<Value, Diagnostic>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-    G: Logs,
-{
+) -> Result<Value, Diagnostic> {
     let from_machine = payload.get("detail-type").is_none();
     let request = match read_report(payload) {
         Ok(request) => request,
@@ -135,12 +119,12 @@ where
 }
 
 /// The AWS adapters, built once per cold start.
-pub type AwsDeps = Deps<
+pub type AwsDeps = Deps<(
     crate::aws::AwsPullRequests,
     crate::aws::AwsExecutions,
     crate::aws::AwsLedger,
     crate::aws::AwsNotifier,
->;
+)>;
 
 /// Reads the configuration (an invalid or missing variable is an error naming it) and builds
 /// the AWS clients and adapters; the logs adapter is gate-report's.
@@ -165,12 +149,12 @@ pub fn local_backend() -> bool {
 }
 
 /// The adapters of the embedded default (`GATE_BACKEND=local`).
-pub type LocalDeps = Deps<
+pub type LocalDeps = Deps<(
     crate::local::LocalPullRequests,
     crate::local::LocalExecutions,
     crate::local::LocalLedger,
     crate::local::LocalNotifier,
->;
+)>;
 
 /// The local adapters for the repositories under `$GATE_REPOS_DIR`: pull requests, comments
 /// and approvals in each repository's `.gate/`, executions run in-process by the local runner.

@@ -19,7 +19,7 @@
 //! - **approval rule overridden, or the gate's rule deleted or edited**: notify; put the rule back.
 
 use crate::event::{BranchMoved, CleanupReason, CommentEvent, Event, PullRequest, RuleChange};
-use crate::flow::{self, Deps, FlowError};
+use crate::flow::{self, Deps, FlowError, Ports};
 use crate::gate_file::{Gate, GateFileError, GateFileErrors, Run};
 use crate::ids::{CheckName, CommentId, CommitId, PullRequestId, RepositoryName};
 use crate::machine::{self, ExecutionInput, Mode};
@@ -115,13 +115,7 @@ fn ignored(reason: impl Into<String>) -> Outcome {
 
 /// Handles one event. An `Err` is an infrastructure fault the Lambda must surface (so
 /// EventBridge retries and the DLQ keeps the event); user mistakes are comments, not errors.
-pub async fn handle<P, E, L, N>(deps: &Deps<P, E, L, N>, event: Event) -> Result<Outcome, FlowError>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+pub async fn handle<T: Ports>(deps: &Deps<T>, event: Event) -> Result<Outcome, FlowError> {
     let (repository, pr_id, result) = match event {
         Event::Ignore { reason } => return Ok(ignored(reason)),
         Event::Sweep => {
@@ -285,17 +279,11 @@ enum Planned {
 /// Plans the PR's current revision. The policy is the gate file at the **destination** commit
 /// (never the code under test's); when the PR touches the gate file, its own file is read too,
 /// only to add its new checks and to list what it would change ([`trust::govern`]).
-async fn plan_revision<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn plan_revision<T: Ports>(
+    deps: &Deps<T>,
     pr: &PullRequestState,
     requests: &[Request],
-) -> PortResult<Planned>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Planned> {
     let path = deps.settings.gate_file_path.as_str();
     let subject = flow::subject(pr);
     let trusted = match load_gate(&deps.prs, path, &pr.repository, &pr.destination_commit).await? {
@@ -376,20 +364,14 @@ where
 }
 
 /// A decision without a run: comment, revoke (or approve), and remember it for this commit.
-async fn decide<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn decide<T: Ports>(
+    deps: &Deps<T>,
     record: &mut PrRecord,
     pr: &PullRequestState,
     comment: report::Comment,
     approve: bool,
     attempt: u32,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     let subject = flow::subject(pr);
     let token = flow::token(&[
         "decision",
@@ -436,18 +418,12 @@ enum Claim {
 }
 
 /// Created or source updated: gate the PR's current revision.
-async fn gate<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn gate<T: Ports>(
+    deps: &Deps<T>,
     repository: &RepositoryName,
     pr_id: &PullRequestId,
     event_commit: &CommitId,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     for _ in 0..CLAIM_ATTEMPTS {
         let pr = deps.prs.pull_request(pr_id).await?;
         if pr.status == PrStatus::Closed {
@@ -473,17 +449,11 @@ where
 /// write lost to anyone but a delivery of this same commit (gate-report recording a verdict, a
 /// comment command, a newer push) is [`Claim::Lost`]: the caller re-reads and tries again, so
 /// only a newer source commit can keep this one from being gated.
-async fn claim<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn claim<T: Ports>(
+    deps: &Deps<T>,
     repository: &RepositoryName,
     pr: &PullRequestState,
-) -> PortResult<Claim>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Claim> {
     let mut record = record(&deps.ledger, repository, &pr.id).await?;
     if let Some(run) = &record.run
         && run_done(run, &pr.source_commit)
@@ -525,17 +495,11 @@ where
 }
 
 /// The claimed revision: guard the PR, plan under the trusted gate file, start the run.
-async fn gate_claimed<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn gate_claimed<T: Ports>(
+    deps: &Deps<T>,
     record: &mut PrRecord,
     pr: &PullRequestState,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     let attempt = record.run.as_ref().map_or(1, |r| r.attempt);
     // Make sure the PR cannot merge without the gate, whatever happens next.
     flow::guard_with_rule(&deps.prs, pr, &deps.settings).await?;
@@ -613,21 +577,15 @@ async fn read_buildspecs<P: PullRequests>(
 }
 
 /// From a plan to a running execution (or a decision when nothing can or needs to run).
-async fn start_run<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn start_run<T: Ports>(
+    deps: &Deps<T>,
     record: &mut PrRecord,
     pr: &PullRequestState,
     gate: &Gate,
     plan: Plan,
     attempt: u32,
     carried: Vec<CheckResult>,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     let subject = flow::subject(pr);
     match plan.verdict {
         PlanVerdict::Fail => {
@@ -747,18 +705,12 @@ where
 // Closed or merged
 
 /// Closed or merged: stop the run, clean up the environment, close the record.
-async fn cleanup<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn cleanup<T: Ports>(
+    deps: &Deps<T>,
     repository: &RepositoryName,
     pr_id: &PullRequestId,
     reason: &CleanupReason,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     let Some(mut record) = deps.ledger.get(repository, pr_id).await? else {
         return Ok(ignored("the gate never ran on this pull request"));
     };
@@ -840,13 +792,7 @@ where
 /// comment in the ledger together with that decision; then act (stop, revoke, start, reply),
 /// every step idempotent. A redelivery of a claimed comment completes the pending work. A claim
 /// lost to another writer is re-read and decided again.
-async fn command<P, E, L, N>(deps: &Deps<P, E, L, N>, event: &CommentEvent) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<Outcome> {
     let Some(comment) = deps.prs.comment(&event.comment_id).await? else {
         return Ok(ignored("the comment no longer exists"));
     };
@@ -1023,19 +969,13 @@ fn decide_command(
 
 /// Finishes a claimed comment command: starts the run it decided (if not started yet) and
 /// posts its replies (idempotent tokens), then forgets the pending replies.
-async fn complete_command<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn complete_command<T: Ports>(
+    deps: &Deps<T>,
     mut record: PrRecord,
     pr: &PullRequestState,
     comment: &CommentId,
     planned: Option<(Box<Gate>, Box<Plan>)>,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     let pending = record.run.clone().filter(|r| {
         r.requested_by.as_ref() == Some(comment)
             && r.source_commit == pr.source_commit
@@ -1106,13 +1046,7 @@ where
 /// The scheduled sweep: every ledger record not marked closed whose pull request is closed (or
 /// gone) gets the clean-up a lost close event would have given it ([`Tally`]: the first
 /// failure is returned at the end, so the schedule reports it).
-async fn sweep<P, E, L, N>(deps: &Deps<P, E, L, N>) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+async fn sweep<T: Ports>(deps: &Deps<T>) -> PortResult<Outcome> {
     let open = deps.ledger.open_records().await?;
     let mut tally = Tally::default();
     for record in &open {
@@ -1125,13 +1059,7 @@ where
 }
 
 /// Cleans up one open record whose pull request is closed or gone; `true` if it did.
-async fn sweep_one<P, E, L, N>(deps: &Deps<P, E, L, N>, record: &PrRecord) -> PortResult<bool>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+async fn sweep_one<T: Ports>(deps: &Deps<T>, record: &PrRecord) -> PortResult<bool> {
     let reason = match deps.prs.pull_request(&record.pull_request_id).await {
         Ok(pr) if pr.status == PrStatus::Closed => {
             if pr.is_merged {
@@ -1187,16 +1115,7 @@ impl Tally {
 /// The destination's gate file (at the new commit) may say `strict: false` to keep them. One
 /// PR's failure does not stop the others; the first is returned at the end (so the event is
 /// retried, and the PRs already handled are skipped then).
-async fn destination_moved<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
-    moved: &BranchMoved,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+async fn destination_moved<T: Ports>(deps: &Deps<T>, moved: &BranchMoved) -> PortResult<Outcome> {
     let approved: Vec<PrRecord> = deps
         .ledger
         .open_records()
@@ -1249,17 +1168,11 @@ where
 /// Revokes one PR's approval earned on an older destination commit: record the run as
 /// outdated (conditional write, so a newer run's record is never overwritten), then REVOKE and
 /// say why in the sticky comment. Returns whether it revoked.
-async fn outdate<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn outdate<T: Ports>(
+    deps: &Deps<T>,
     record: &PrRecord,
     moved: &BranchMoved,
-) -> PortResult<bool>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<bool> {
     let pr = deps.prs.pull_request(&record.pull_request_id).await?;
     let mut record = record.clone();
     for _ in 0..CLAIM_ATTEMPTS {
@@ -1320,18 +1233,12 @@ where
 
 /// Someone deleted or edited an approval rule. If it is the gate's, say so on SNS and, while
 /// the PR is open and no rule of the gate's stands, put the rule back.
-async fn rule_changed<P, E, L, N>(
-    deps: &Deps<P, E, L, N>,
+async fn rule_changed<T: Ports>(
+    deps: &Deps<T>,
     pull_request: &PullRequest,
     rule: &str,
     change: RuleChange,
-) -> PortResult<Outcome>
-where
-    P: PullRequests,
-    E: Executions,
-    L: Ledger,
-    N: Notifier,
-{
+) -> PortResult<Outcome> {
     if rule != deps.settings.approval_rule_name {
         return Ok(ignored(format!("approval rule {rule} is not the gate's")));
     }

@@ -57,7 +57,7 @@ fn pr_event(template: &Value, kind: &str, pr: &str, n: u8) -> Event {
     event::parse_value(e).expect("valid event")
 }
 
-type World = Deps<FakeCodeCommit, FakeStepFunctions, FakeLedger, FakeNotifier>;
+type World = codecommit_gate::memory::MemoryDeps;
 
 /// EventBridge: deliver, retry a failed delivery up to three times, then give up (the DLQ).
 async fn deliver(deps: &World, rng: &mut Rng, event: Event, faults: &mut u32) {

@@ -948,7 +948,7 @@ async fn replay_gate_start_on_the_local_adapters() {
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let parsed = event::parse(&text(&out.stdout)).expect("parses");
     let repos = repo.dir.parent().expect("parent").to_path_buf();
-    let deps = Deps {
+    let deps: codecommit_gate::lambda::LocalDeps = Deps {
         prs: LocalPullRequests::new(&repos, APPROVER),
         executions: LocalExecutions::new(&repos, 2),
         ledger: LocalLedger::new(&repos),

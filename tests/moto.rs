@@ -462,7 +462,14 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
         .state_machine_arn()
         .to_owned();
     let w = std::sync::Arc::new(world::World::new());
-    let deps = std::sync::Arc::new(codecommit_gate::flow::Deps {
+    let deps: std::sync::Arc<
+        codecommit_gate::flow::Deps<(
+            codecommit_gate::memory::FakeCodeCommit,
+            codecommit_gate::aws::AwsExecutions,
+            codecommit_gate::aws::AwsLedger,
+            codecommit_gate::memory::FakeNotifier,
+        )>,
+    > = std::sync::Arc::new(codecommit_gate::flow::Deps {
         prs: w.cc.clone(),
         executions: clients.executions(&machine),
         ledger: clients.ledger(TABLE),

@@ -8,7 +8,7 @@ use codecommit_gate::flow::Deps;
 use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::machine::{CheckRun, ExecutionInput, ReportPayload, RunOutcome, StageChain};
 use codecommit_gate::memory::{
-    FakeCodeCommit, FakeLedger, FakeLogs, FakeNotifier, FakeStepFunctions,
+    FakeCodeCommit, FakeLedger, FakeLogs, FakeNotifier, FakeStepFunctions, MemoryDeps,
 };
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::policy::{CheckResult, CheckStatus};
@@ -62,7 +62,7 @@ pub struct World {
     pub ledger: FakeLedger,
     pub sns: FakeNotifier,
     pub logs: FakeLogs,
-    pub deps: Deps<FakeCodeCommit, FakeStepFunctions, FakeLedger, FakeNotifier>,
+    pub deps: MemoryDeps,
     pub pr: PullRequestId,
     pub repo: RepositoryName,
 }
