@@ -66,116 +66,117 @@ fn bad(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Reads one variable: `None` when unset or blank, the trimmed value when `valid`, else an
+/// error naming the variable with `problem(value)`.
+fn read(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    valid: fn(&str) -> bool,
+    problem: fn(&str) -> String,
+) -> Result<Option<String>, ConfigError> {
+    match lookup(variable).map(|v| v.trim().to_owned()) {
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if valid(&v) => Ok(Some(v)),
+        Some(v) => Err(bad(variable, problem(&v))),
+        None => Ok(None),
+    }
+}
+
+fn required(variable: &'static str, value: Option<String>) -> Result<String, ConfigError> {
+    value.ok_or_else(|| bad(variable, "is not set"))
+}
+
+fn any(_: &str) -> bool {
+    true
+}
+
+fn is_state_machine_arn(v: &str) -> bool {
+    v.starts_with("arn:") && v.contains(":states:") && v.contains(":stateMachine:")
+}
+
+fn is_table_name(v: &str) -> bool {
+    (3..=255).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn is_topic_arn(v: &str) -> bool {
+    v.starts_with("arn:") && v.contains(":sns:")
+}
+
+fn is_role_arn(v: &str) -> bool {
+    v.starts_with("arn:") && v.contains(":iam::") && v.contains(":role/")
+}
+
+/// CodeCommit's rule for approval rule (and template) names.
+fn is_rule_name(v: &str) -> bool {
+    v.len() <= 100
+        && !v.ends_with(".git")
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ' ' | '_' | '-'))
+}
+
+fn is_prefix(v: &str) -> bool {
+    v.len() <= 40
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
 impl Config {
     /// Reads and validates the configuration; `need_state_machine` for gate-start.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
         need_state_machine: bool,
     ) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| get(name).ok_or_else(|| bad(name, "is not set"));
-
-        let state_machine_arn = match get("GATE_STATE_MACHINE_ARN") {
-            Some(arn)
-                if !(arn.starts_with("arn:")
-                    && arn.contains(":states:")
-                    && arn.contains(":stateMachine:")) =>
-            {
-                return Err(bad(
-                    "GATE_STATE_MACHINE_ARN",
-                    format!("`{arn}` is not a state machine ARN"),
-                ));
-            }
-            Some(arn) => Some(arn),
-            None if need_state_machine => return Err(bad("GATE_STATE_MACHINE_ARN", "is not set")),
-            None => None,
-        };
-        let table_name = required("GATE_TABLE_NAME")?;
-        if !(3..=255).contains(&table_name.len())
-            || !table_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        {
-            return Err(bad(
-                "GATE_TABLE_NAME",
-                format!("`{table_name}` is not a DynamoDB table name"),
-            ));
+        let state_machine_arn = read(
+            &lookup,
+            "GATE_STATE_MACHINE_ARN",
+            is_state_machine_arn,
+            |v| format!("`{v}` is not a state machine ARN"),
+        )?;
+        if need_state_machine && state_machine_arn.is_none() {
+            return Err(bad("GATE_STATE_MACHINE_ARN", "is not set"));
         }
-        let topic_arn = get("GATE_TOPIC_ARN");
-        if let Some(t) = &topic_arn
-            && !(t.starts_with("arn:") && t.contains(":sns:"))
-        {
-            return Err(bad(
-                "GATE_TOPIC_ARN",
-                format!("`{t}` is not an SNS topic ARN"),
-            ));
-        }
-        let approver_arn = required("GATE_APPROVER_ARN")?;
-        if !approver_arn.starts_with("arn:") {
-            return Err(bad(
-                "GATE_APPROVER_ARN",
-                format!("`{approver_arn}` is not an ARN"),
-            ));
-        }
-        let approval_rule_name =
-            get("GATE_APPROVAL_RULE_NAME").unwrap_or_else(|| DEFAULT_RULE_NAME.to_owned());
-        if approval_rule_name.len() > 100
-            || approval_rule_name.ends_with(".git")
-            || !approval_rule_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ' ' | '_' | '-'))
-        {
-            return Err(bad(
-                "GATE_APPROVAL_RULE_NAME",
-                format!(
-                    "`{approval_rule_name}`: use up to 100 letters, digits, periods, spaces, underscores and dashes"
-                ),
-            ));
-        }
-        let gate_file_path =
-            get("GATE_FILE_PATH").unwrap_or_else(|| crate::gate_file::DEFAULT_PATH.to_owned());
-        let environment_prefix =
-            get("GATE_ENVIRONMENT_PREFIX").unwrap_or_else(|| DEFAULT_ENVIRONMENT_PREFIX.to_owned());
-        if environment_prefix.len() > 40
-            || !environment_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-        {
-            return Err(bad(
-                "GATE_ENVIRONMENT_PREFIX",
-                "use up to 40 letters, digits, `_` and `-`",
-            ));
-        }
+        let table_name = read(&lookup, "GATE_TABLE_NAME", is_table_name, |v| {
+            format!("`{v}` is not a DynamoDB table name")
+        })?;
+        let approver_arn = read(
+            &lookup,
+            "GATE_APPROVER_ARN",
+            |v| v.starts_with("arn:"),
+            |v| format!("`{v}` is not an ARN"),
+        )?;
+        let approval_rule_name = read(&lookup, "GATE_APPROVAL_RULE_NAME", is_rule_name, |v| {
+            format!("`{v}`: use up to 100 letters, digits, periods, spaces, underscores and dashes")
+        })?;
+        let environment_prefix = read(&lookup, "GATE_ENVIRONMENT_PREFIX", is_prefix, |_| {
+            "use up to 40 letters, digits, `_` and `-`".to_owned()
+        })?;
+        let text = |variable| read(&lookup, variable, any, |_| String::new());
         let defaults = crate::machine::BuildDefaults::default();
-        let build = crate::machine::BuildDefaults {
-            image: get("GATE_DEFAULT_IMAGE").unwrap_or(defaults.image),
-            compute_type: get("GATE_DEFAULT_COMPUTE_TYPE").unwrap_or(defaults.compute_type),
-        };
-        let reporter_role_arn = get("GATE_REPORTER_ROLE_ARN");
-        if let Some(r) = &reporter_role_arn
-            && !(r.starts_with("arn:") && r.contains(":iam::") && r.contains(":role/"))
-        {
-            return Err(bad(
-                "GATE_REPORTER_ROLE_ARN",
-                format!("`{r}` is not an IAM role ARN"),
-            ));
-        }
         Ok(Config {
             settings: Settings {
-                gate_file_path,
-                approval_rule_name,
-                approver_arn,
-                environment_prefix,
-                build,
+                gate_file_path: text("GATE_FILE_PATH")?
+                    .unwrap_or_else(|| crate::gate_file::DEFAULT_PATH.to_owned()),
+                approval_rule_name: approval_rule_name
+                    .unwrap_or_else(|| DEFAULT_RULE_NAME.to_owned()),
+                approver_arn: required("GATE_APPROVER_ARN", approver_arn)?,
+                environment_prefix: environment_prefix
+                    .unwrap_or_else(|| DEFAULT_ENVIRONMENT_PREFIX.to_owned()),
+                build: crate::machine::BuildDefaults {
+                    image: text("GATE_DEFAULT_IMAGE")?.unwrap_or(defaults.image),
+                    compute_type: text("GATE_DEFAULT_COMPUTE_TYPE")?
+                        .unwrap_or(defaults.compute_type),
+                },
             },
             state_machine_arn,
-            table_name,
-            topic_arn,
-            reporter_role_arn,
+            table_name: required("GATE_TABLE_NAME", table_name)?,
+            topic_arn: read(&lookup, "GATE_TOPIC_ARN", is_topic_arn, |v| {
+                format!("`{v}` is not an SNS topic ARN")
+            })?,
+            reporter_role_arn: read(&lookup, "GATE_REPORTER_ROLE_ARN", is_role_arn, |v| {
+                format!("`{v}` is not an IAM role ARN")
+            })?,
         })
     }
 

@@ -13,7 +13,7 @@ use crate::plan::Plan;
 use crate::policy::{self, ApprovalDecision, CheckResult, CheckStatus, Verdict};
 use crate::ports::{
     ApprovalOutcome, ApprovalState, Executions, Ledger, Logs, Notifier, PortResult, PrRecord,
-    PrStatus, PullRequests, RunVerdict, Written,
+    PrStatus, PullRequestState, PullRequests, RunVerdict, Written,
 };
 use crate::report::{self, Subject};
 use serde::Serialize;
@@ -485,7 +485,7 @@ async fn report_run<T: Ports>(
     let subject = &input.subject;
     let pr = deps.prs.pull_request(&subject.pull_request_id).await?;
     // Without the tested revision the result cannot be tied to the code that merges: no
-    // decision, which fails closed below.
+    // decision, which fails closed in `act`.
     let decision = subject.revision_id.as_ref().map(|tested| {
         (
             tested.clone(),
@@ -507,60 +507,12 @@ async fn report_run<T: Ports>(
         VerdictClaim::Claimed(record) => *record,
         VerdictClaim::Skip(outcome) => return Ok(outcome),
     };
-
-    let finished_body = |plan: Option<&Plan>| match plan {
-        Some(plan) => report::finished(subject, plan, &results, verdict).body,
-        None => report::finished(subject, &Plan::empty(), &results, verdict).body,
+    let judged = Judged {
+        verdict,
+        results: &results,
+        pr: &pr,
     };
-    let stale_body = |tested: &RevisionId| {
-        let mut now = subject.clone();
-        now.revision_id = Some(pr.revision_id.clone());
-        now.source_commit = pr.source_commit.clone();
-        report::stale(&now, tested, verdict).body
-    };
-    let token = flow::token(&["finished", &input.execution_name]);
-    let mut approved = None;
-    let approval = match decision {
-        None => {
-            let body = report::untraceable(subject).body;
-            flow::upsert_comment(deps, &mut record, subject, &body, &token).await?;
-            if pr.status == PrStatus::Open {
-                flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke)
-                    .await?;
-            }
-            "revoked"
-        }
-        Some((tested, ApprovalDecision::Stale)) => {
-            flow::upsert_comment(deps, &mut record, subject, &stale_body(&tested), &token).await?;
-            "stale"
-        }
-        Some((_, ApprovalDecision::Approve { revision })) => {
-            flow::upsert_comment(deps, &mut record, subject, &finished_body(plan), &token).await?;
-            match flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Approve).await? {
-                ApprovalOutcome::Applied => {
-                    approved = Some(revision);
-                    "approved"
-                }
-                ApprovalOutcome::RevisionNotCurrent | ApprovalOutcome::Closed => {
-                    // A push or a close raced the approval: never approve; say so.
-                    flow::upsert_comment(
-                        deps,
-                        &mut record,
-                        subject,
-                        &stale_body(&revision),
-                        &token,
-                    )
-                    .await?;
-                    "stale"
-                }
-            }
-        }
-        Some((_, ApprovalDecision::Revoke { revision })) => {
-            flow::upsert_comment(deps, &mut record, subject, &finished_body(plan), &token).await?;
-            flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Revoke).await?;
-            "revoked"
-        }
-    };
+    let (approval, approved) = act(deps, &mut record, input, &judged, decision).await?;
     if verdict == Verdict::Failed {
         deps.notifier
             .publish(
@@ -569,7 +521,90 @@ async fn report_run<T: Ports>(
             )
             .await?;
     }
-    let metrics = RunMetrics {
+    let metrics = run_metrics(&facts, &results, plan, verdict);
+    mark_reported(deps, record, input, approved.as_ref()).await?;
+    tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
+    Ok(Outcome::Reported {
+        verdict,
+        approval: approval.to_owned(),
+        metrics,
+    })
+}
+
+/// A run's verdict, its results and the PR as it is now: what the comment and the approval
+/// are decided from.
+struct Judged<'a> {
+    verdict: Verdict,
+    results: &'a [CheckResult],
+    pr: &'a PullRequestState,
+}
+
+/// Writes the comment and the approval state for the decision: APPROVE only the tested,
+/// current revision of an open PR; a stale result (or an approval that loses a race with a
+/// push or a close) changes nothing and says so; no tested revision REVOKEs. Returns what
+/// happened to the approval, and the revision approved if any.
+async fn act<T: Ports>(
+    deps: &Deps<T>,
+    record: &mut PrRecord,
+    input: &ExecutionInput,
+    run: &Judged<'_>,
+    decision: Option<(RevisionId, ApprovalDecision)>,
+) -> PortResult<(&'static str, Option<RevisionId>)> {
+    let (subject, pr, verdict) = (&input.subject, run.pr, run.verdict);
+    let finished_body = || {
+        let empty = Plan::empty();
+        let plan = input.plan.as_ref().unwrap_or(&empty);
+        report::finished(subject, plan, run.results, verdict).body
+    };
+    let stale_body = |tested: &RevisionId| {
+        let mut now = subject.clone();
+        now.revision_id = Some(pr.revision_id.clone());
+        now.source_commit = pr.source_commit.clone();
+        report::stale(&now, tested, verdict).body
+    };
+    let token = flow::token(&["finished", &input.execution_name]);
+    Ok(match decision {
+        None => {
+            let body = report::untraceable(subject).body;
+            flow::upsert_comment(deps, record, subject, &body, &token).await?;
+            if pr.status == PrStatus::Open {
+                flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke)
+                    .await?;
+            }
+            ("revoked", None)
+        }
+        Some((tested, ApprovalDecision::Stale)) => {
+            flow::upsert_comment(deps, record, subject, &stale_body(&tested), &token).await?;
+            ("stale", None)
+        }
+        Some((_, ApprovalDecision::Approve { revision })) => {
+            flow::upsert_comment(deps, record, subject, &finished_body(), &token).await?;
+            match flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Approve).await? {
+                ApprovalOutcome::Applied => ("approved", Some(revision)),
+                ApprovalOutcome::RevisionNotCurrent | ApprovalOutcome::Closed => {
+                    // A push or a close raced the approval: never approve; say so.
+                    let body = stale_body(&revision);
+                    flow::upsert_comment(deps, record, subject, &body, &token).await?;
+                    ("stale", None)
+                }
+            }
+        }
+        Some((_, ApprovalDecision::Revoke { revision })) => {
+            flow::upsert_comment(deps, record, subject, &finished_body(), &token).await?;
+            flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Revoke).await?;
+            ("revoked", None)
+        }
+    })
+}
+
+/// The numbers gate-report emits for a run.
+fn run_metrics(
+    facts: &RunFacts,
+    results: &[CheckResult],
+    plan: Option<&Plan>,
+    verdict: Verdict,
+) -> RunMetrics {
+    RunMetrics {
         started_at: facts.started_at.clone(),
         queue_ms: facts.queue_ms,
         checks_run: results
@@ -579,14 +614,7 @@ async fn report_run<T: Ports>(
         checks_skipped: plan.map_or(0, |p| p.skipped().count() as u64),
         passed: verdict == Verdict::Passed,
         flaky: results.iter().filter(|r| r.flaky).count() as u64,
-    };
-    mark_reported(deps, record, input, approved.as_ref()).await?;
-    tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
-    Ok(Outcome::Reported {
-        verdict,
-        approval: approval.to_owned(),
-        metrics,
-    })
+    }
 }
 
 async fn run_ended<T: Ports>(

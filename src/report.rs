@@ -14,7 +14,7 @@
 //! of each), then the list of skipped checks, then the directives, then the rows of passed checks.
 //! The verdict, the table header and the marker always stay.
 
-use crate::gate_file::GateFileErrors;
+use crate::gate_file::{GateFileError, GateFileErrors};
 use crate::ids::{CommitId, PullRequestId, RepositoryName, RevisionId};
 use crate::plan::{
     DirectiveOutcome, DirectiveSource, Plan, PlanVerdict, PlannedCheck, Reason, Refusal,
@@ -1587,6 +1587,21 @@ pub fn invalid_gate_file(subject: &Subject, errors: &GateFileErrors) -> Comment 
         Block::fixed(fix),
     ];
     comment(CommentKind::InvalidGateFile, subject, &blocks, &[2])
+}
+
+/// A buildspec a planned check names cannot be used (missing, not UTF-8, no commands): the
+/// invalid-gate-file comment, naming the file and the check. The gate REVOKEs.
+pub fn unusable_buildspec(subject: &Subject, e: &crate::machine::BuildspecError) -> Comment {
+    let errors = GateFileErrors(vec![GateFileError {
+        file: e.path.clone(),
+        position: None,
+        message: e.to_string(),
+        hint: Some(format!(
+            "check `{}` runs the commands of its phases; fix the file or use `commands:` in the gate file",
+            e.check
+        )),
+    }]);
+    invalid_gate_file(subject, &errors)
 }
 
 /// What the pull request itself says about the gate file, for the adoption comment.

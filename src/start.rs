@@ -22,7 +22,7 @@ use crate::event::{BranchMoved, CleanupReason, CommentEvent, Event, PullRequest,
 use crate::flow::{self, Deps, FlowError, Ports};
 use crate::gate_file::{Gate, GateFileError, GateFileErrors, Run};
 use crate::ids::{CheckName, CommentId, CommitId, PullRequestId, RepositoryName};
-use crate::machine::{self, ExecutionInput, Mode};
+use crate::machine::{self, ExecutionInput, Mode, StageSpec};
 use crate::plan::{self, DirectiveSource, Plan, PlanInput, PlanVerdict, Request};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::ports::{
@@ -576,6 +576,17 @@ async fn read_buildspecs<P: PullRequests>(
     Ok(buildspecs)
 }
 
+/// What a plan leads to before anything starts.
+enum Ready {
+    /// These stages run.
+    Stages(Vec<StageSpec>),
+    /// Nothing runs: the gate decides now (approve only when nothing needed to run).
+    Decision {
+        comment: report::Comment,
+        approve: bool,
+    },
+}
+
 /// From a plan to a running execution (or a decision when nothing can or needs to run).
 async fn start_run<T: Ports>(
     deps: &Deps<T>,
@@ -586,76 +597,17 @@ async fn start_run<T: Ports>(
     attempt: u32,
     carried: Vec<CheckResult>,
 ) -> PortResult<Outcome> {
-    let subject = flow::subject(pr);
-    match plan.verdict {
-        PlanVerdict::Fail => {
-            let comment = report::finished(&subject, &plan, &[], Verdict::Failed);
-            return decide(deps, record, pr, comment, false, attempt).await;
-        }
-        PlanVerdict::Pass => {
-            let comment = report::finished(&subject, &plan, &[], Verdict::Passed);
-            return decide(deps, record, pr, comment, true, attempt).await;
-        }
-        PlanVerdict::Run => {}
-    }
-    if let Mergeability::Conflicts { paths } = deps
-        .prs
-        .mergeability(&pr.repository, &pr.source_commit, &pr.destination_commit)
-        .await?
-    {
-        let comment = report::merge_conflict(&subject, &paths);
-        return decide(deps, record, pr, comment, false, attempt).await;
-    }
-    let buildspecs = read_buildspecs(&deps.prs, pr, gate, &plan).await?;
-    let stages = machine::stages(
-        gate,
-        &plan,
-        &subject,
-        &pr.source_reference,
-        &pr.destination_reference,
-        &buildspecs,
-        &deps.settings.build,
-    )
-    .map(|mut stages| {
-        // Checks carried over from the previous attempt do not run again.
-        for stage in &mut stages {
-            stage
-                .checks
-                .retain(|c| !carried.iter().any(|r| r.name == c.name));
-        }
-        stages.retain(|stage| !stage.checks.is_empty());
-        stages
-    });
-    let stages = match stages {
-        Ok(stages) => stages,
-        Err(e) => {
-            let errors = GateFileErrors(vec![GateFileError {
-                file: e.path.clone(),
-                position: None,
-                message: e.to_string(),
-                hint: Some(format!(
-                    "check `{}` runs the commands of its phases; fix the file or use `commands:` in the gate file",
-                    e.check
-                )),
-            }]);
-            let comment = report::invalid_gate_file(&subject, &errors);
-            return decide(deps, record, pr, comment, false, attempt).await;
+    let stages = match ready(deps, pr, gate, &plan, &carried).await? {
+        Ready::Stages(stages) => stages,
+        Ready::Decision { comment, approve } => {
+            return decide(deps, record, pr, comment, approve, attempt).await;
         }
     };
-
+    let comment_id = post_running(deps, record, pr, &plan, attempt).await?;
     let environment = record.environment.clone().unwrap_or_else(|| {
         machine::environment_name(&deps.settings.environment_prefix, &pr.repository, &pr.id)
     });
     record.environment = Some(environment.clone());
-    let running = report::running(&subject, &plan);
-    let token = flow::token(&[
-        "running",
-        pr.repository.as_str(),
-        pr.id.as_str(),
-        pr.source_commit.as_str(),
-        &attempt.to_string(),
-    ]);
-    let comment_id = flow::upsert_comment(deps, record, &subject, &running.body, &token).await?;
     let name = match &record.run {
         Some(run) => run.execution_name.clone(),
         None => machine::execution_name(
@@ -669,11 +621,11 @@ async fn start_run<T: Ports>(
     let input = ExecutionInput {
         version: machine::INPUT_VERSION,
         mode: Mode::Gate,
-        execution_name: name.clone(),
+        execution_name: name,
         attempt,
         deadline_seconds: machine::deadline_seconds(&stages),
         retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
-        subject,
+        subject: flow::subject(pr),
         source_reference: pr.source_reference.clone(),
         destination_reference: pr.destination_reference.clone(),
         environment,
@@ -683,8 +635,102 @@ async fn start_run<T: Ports>(
         plan: Some(plan),
         carried_results: carried,
     };
+    launch(deps, record, pr, &input).await
+}
+
+/// The stages a plan runs, or the decision that runs nothing: the plan's own verdict (a
+/// promotion refusal, nothing to test), a merge conflict, a buildspec that cannot be used.
+/// Checks carried over from the previous attempt do not run again.
+async fn ready<T: Ports>(
+    deps: &Deps<T>,
+    pr: &PullRequestState,
+    gate: &Gate,
+    plan: &Plan,
+    carried: &[CheckResult],
+) -> PortResult<Ready> {
+    let subject = flow::subject(pr);
+    match plan.verdict {
+        PlanVerdict::Fail => {
+            return Ok(Ready::Decision {
+                comment: report::finished(&subject, plan, &[], Verdict::Failed),
+                approve: false,
+            });
+        }
+        PlanVerdict::Pass => {
+            return Ok(Ready::Decision {
+                comment: report::finished(&subject, plan, &[], Verdict::Passed),
+                approve: true,
+            });
+        }
+        PlanVerdict::Run => {}
+    }
+    if let Mergeability::Conflicts { paths } = deps
+        .prs
+        .mergeability(&pr.repository, &pr.source_commit, &pr.destination_commit)
+        .await?
+    {
+        return Ok(Ready::Decision {
+            comment: report::merge_conflict(&subject, &paths),
+            approve: false,
+        });
+    }
+    let buildspecs = read_buildspecs(&deps.prs, pr, gate, plan).await?;
+    let stages = machine::stages(
+        gate,
+        plan,
+        &subject,
+        &pr.source_reference,
+        &pr.destination_reference,
+        &buildspecs,
+        &deps.settings.build,
+    );
+    Ok(match stages {
+        Ok(mut stages) => {
+            for stage in &mut stages {
+                stage
+                    .checks
+                    .retain(|c| !carried.iter().any(|r| r.name == c.name));
+            }
+            stages.retain(|stage| !stage.checks.is_empty());
+            Ready::Stages(stages)
+        }
+        Err(e) => Ready::Decision {
+            comment: report::unusable_buildspec(&subject, &e),
+            approve: false,
+        },
+    })
+}
+
+/// The sticky "running" comment for this attempt (idempotent token); its id.
+async fn post_running<T: Ports>(
+    deps: &Deps<T>,
+    record: &mut PrRecord,
+    pr: &PullRequestState,
+    plan: &Plan,
+    attempt: u32,
+) -> PortResult<CommentId> {
+    let subject = flow::subject(pr);
+    let running = report::running(&subject, plan);
+    let token = flow::token(&[
+        "running",
+        pr.repository.as_str(),
+        pr.id.as_str(),
+        pr.source_commit.as_str(),
+        &attempt.to_string(),
+    ]);
+    flow::upsert_comment(deps, record, &subject, &running.body, &token).await
+}
+
+/// Starts the execution under the claim's name and records its ARN.
+async fn launch<T: Ports>(
+    deps: &Deps<T>,
+    record: &mut PrRecord,
+    pr: &PullRequestState,
+    input: &ExecutionInput,
+) -> PortResult<Outcome> {
+    let name = input.execution_name.clone();
     let checks = input.stages.iter().map(|s| s.checks.len()).sum();
-    let started = deps.executions.start(&name, &input).await?;
+    let started = deps.executions.start(&name, input).await?;
     let arn = started.execution_arn().to_owned();
     if let Some(run) = &mut record.run {
         run.execution_name = name.clone();
@@ -733,43 +779,10 @@ async fn cleanup<T: Ports>(
     }
     let mut cleanup = None;
     if let (Some(environment), Some(run)) = (&record.environment, &record.run) {
-        let name = machine::execution_name(
-            repository,
-            pr_id,
-            &run.source_commit,
-            run.claim.max(u64::from(run.attempt)),
-            Mode::Cleanup,
-        );
-        let input = ExecutionInput {
-            version: machine::INPUT_VERSION,
-            mode: Mode::Cleanup,
-            execution_name: name.clone(),
-            attempt: run.attempt,
-            subject: Subject {
-                repository: repository.clone(),
-                pull_request_id: pr_id.clone(),
-                title: String::new(),
-                source_branch: String::new(),
-                destination_branch: String::new(),
-                source_commit: run.source_commit.clone(),
-                destination_commit: run.destination_commit.clone(),
-                merge_commit: None,
-                revision_id: Some(run.revision_id.clone()),
-            },
-            source_reference: String::new(),
-            destination_reference: String::new(),
-            environment: environment.clone(),
-            build: deps.settings.build.clone(),
-            comment_id: record.comment_id.clone(),
-            stages: Vec::new(),
-            deadline_seconds: 600,
-            retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
-            plan: None,
-            carried_results: Vec::new(),
-        };
+        let input = cleanup_input(&deps.settings, &record, run, environment);
         cleanup = Some(
             deps.executions
-                .start(&name, &input)
+                .start(&input.execution_name, &input)
                 .await?
                 .execution_arn()
                 .to_owned(),
@@ -780,6 +793,50 @@ async fn cleanup<T: Ports>(
         tracing::info!(pull_request = %pr_id, "ledger moved on during clean-up; the next delivery finishes it");
     }
     Ok(Outcome::CleanedUp { stopped, cleanup })
+}
+
+/// The input of the clean-up execution that deletes a PR's CI environment.
+fn cleanup_input(
+    settings: &crate::config::Settings,
+    record: &PrRecord,
+    run: &RunRecord,
+    environment: &str,
+) -> ExecutionInput {
+    let (repository, pr_id) = (&record.repository, &record.pull_request_id);
+    let name = machine::execution_name(
+        repository,
+        pr_id,
+        &run.source_commit,
+        run.claim.max(u64::from(run.attempt)),
+        Mode::Cleanup,
+    );
+    ExecutionInput {
+        version: machine::INPUT_VERSION,
+        mode: Mode::Cleanup,
+        execution_name: name,
+        attempt: run.attempt,
+        subject: Subject {
+            repository: repository.clone(),
+            pull_request_id: pr_id.clone(),
+            title: String::new(),
+            source_branch: String::new(),
+            destination_branch: String::new(),
+            source_commit: run.source_commit.clone(),
+            destination_commit: run.destination_commit.clone(),
+            merge_commit: None,
+            revision_id: Some(run.revision_id.clone()),
+        },
+        source_reference: String::new(),
+        destination_reference: String::new(),
+        environment: environment.to_owned(),
+        build: settings.build.clone(),
+        comment_id: record.comment_id.clone(),
+        stages: Vec::new(),
+        deadline_seconds: 600,
+        retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
+        plan: None,
+        carried_results: Vec::new(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -815,29 +872,7 @@ async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<O
         return complete_command(deps, record, &pr, &comment.id, None).await;
     }
 
-    let requests: Vec<Request> = parsed
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .map(|directive| Request {
-            directive: directive.clone(),
-            author: comment.author_arn.clone(),
-            source: DirectiveSource::Comment,
-        })
-        .collect();
-    let mut syntax_replies = Vec::new();
-    for p in &parsed {
-        if let Err(e) = p {
-            syntax_replies.push(report::command_reply(&plan::DirectiveOutcome {
-                text: e.line.clone(),
-                author: comment.author_arn.clone(),
-                source: DirectiveSource::Comment,
-                accepted: false,
-                refusals: vec![plan::Refusal::Syntax {
-                    problem: e.problem.clone(),
-                }],
-            }));
-        }
-    }
+    let (requests, syntax_replies) = command_requests(&parsed, &comment.author_arn);
     let planned = match plan_revision(deps, &pr, &requests).await? {
         Planned::Plan { gate, plan } => Some((gate, plan)),
         Planned::Decision(_) => None,
@@ -854,30 +889,14 @@ async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<O
         );
         let mut replies = syntax_replies.clone();
         replies.extend(decided.replies);
-        let current = record
-            .run
-            .clone()
-            .filter(|r| r.source_commit == pr.source_commit);
-        record.handled_comments.push(comment.id.clone());
-        let overflow = record
-            .handled_comments
-            .len()
-            .saturating_sub(HANDLED_COMMENTS_KEPT);
-        record.handled_comments.drain(..overflow);
-        record.pending_replies.push(PendingReplies {
-            comment: comment.id.clone(),
+        let superseded = record_command(
+            &mut record,
+            &pr,
+            &comment.id,
+            &requests,
             replies,
-        });
-        let superseded = current.filter(|_| decided.carried.is_some());
-        if let Some(carried) = decided.carried {
-            let attempt = superseded.as_ref().map_or(1, |r| r.attempt + 1);
-            let claim = record.next_claim();
-            let mut run = new_run(&pr.repository, &pr, attempt, claim);
-            run.requested_by = Some(comment.id.clone());
-            run.requests = requests.clone();
-            run.carried = carried;
-            record.run = Some(run);
-        }
+            decided.carried,
+        );
         if !save(&deps.ledger, &mut record).await? {
             record = self::record(&deps.ledger, &pr.repository, &pr.id).await?;
             if record.handled_comments.contains(&comment.id) {
@@ -900,6 +919,71 @@ async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<O
         return complete_command(deps, record, &pr, &comment.id, planned).await;
     }
     Err(ledger_kept_changing(&pr.id))
+}
+
+/// The directives of a command comment as requests by its author, and a reply for each line
+/// that is not a directive the gate understands.
+fn command_requests(
+    parsed: &[Result<Directive, policy::DirectiveSyntaxError>],
+    author: &str,
+) -> (Vec<Request>, Vec<String>) {
+    let mut requests = Vec::new();
+    let mut syntax_replies = Vec::new();
+    for p in parsed {
+        match p {
+            Ok(directive) => requests.push(Request {
+                directive: directive.clone(),
+                author: author.to_owned(),
+                source: DirectiveSource::Comment,
+            }),
+            Err(e) => syntax_replies.push(report::command_reply(&plan::DirectiveOutcome {
+                text: e.line.clone(),
+                author: author.to_owned(),
+                source: DirectiveSource::Comment,
+                accepted: false,
+                refusals: vec![plan::Refusal::Syntax {
+                    problem: e.problem.clone(),
+                }],
+            })),
+        }
+    }
+    (requests, syntax_replies)
+}
+
+/// Writes a command's decision into the record (the caller saves it): the comment handled
+/// (the latest [`HANDLED_COMMENTS_KEPT`]), its replies pending, and the new run it decided
+/// (with the results it carries over). Returns the current run that the new one supersedes.
+fn record_command(
+    record: &mut PrRecord,
+    pr: &PullRequestState,
+    comment: &CommentId,
+    requests: &[Request],
+    replies: Vec<String>,
+    carried: Option<Vec<CheckResult>>,
+) -> Option<RunRecord> {
+    let current = record
+        .run
+        .clone()
+        .filter(|r| r.source_commit == pr.source_commit);
+    record.handled_comments.push(comment.clone());
+    let overflow = record
+        .handled_comments
+        .len()
+        .saturating_sub(HANDLED_COMMENTS_KEPT);
+    record.handled_comments.drain(..overflow);
+    record.pending_replies.push(PendingReplies {
+        comment: comment.clone(),
+        replies,
+    });
+    let carried = carried?;
+    let attempt = current.as_ref().map_or(1, |r| r.attempt + 1);
+    let claim = record.next_claim();
+    let mut run = new_run(&pr.repository, pr, attempt, claim);
+    run.requested_by = Some(comment.clone());
+    run.requests = requests.to_vec();
+    run.carried = carried;
+    record.run = Some(run);
+    current
 }
 
 /// What a command comment decides, given the ledger record as it is now.
