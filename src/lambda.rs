@@ -1,15 +1,22 @@
-//! What the Lambda binaries share: the payload read at the edge, the handlers over any adapters, logging.
+//! What the Lambda binaries share: the payload read at the edge, the handlers over any adapters, and the wiring of both backends.
+//!
+//! - [`start_handler`] / [`report_handler`]: a payload → [`gate_start`] / [`gate_report`] over
+//!   whatever adapters `deps` holds.
+//! - [`aws_deps`]: the AWS adapters, built once per cold start (the default).
+//! - [`local_deps`] and the local handler: the **embedded default's** adapters, chosen with
+//!   `GATE_BACKEND=local` ([`local_backend`]): the same flows over local git repositories, the
+//!   local runner and `.gate/` files, for offline replay with `cargo lambda`.
 //!
 //! A payload that is not a valid event is logged and acknowledged (never retried: a retry
 //! would fail the same way). An infrastructure fault is returned as a Lambda error with a
 //! stable `errorType`, so EventBridge or Step Functions retry it and the DLQ keeps it.
 
 use crate::event::{self, Event};
-use crate::finish::{self, Request};
-use crate::flow::{Deps, FlowError, Ports};
+use crate::flows::gate_report::{self, ReportRequest};
+use crate::flows::gate_start;
+use crate::flows::{Deps, FlowError, Ports};
 use crate::machine::ReportPayload;
 use crate::ports::Logs;
-use crate::start;
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
@@ -44,13 +51,13 @@ fn diagnostic(e: &FlowError) -> Diagnostic {
     }
 }
 
-/// gate-start: an EventBridge event → [`start::handle`].
+/// gate-start: an EventBridge event → [`gate_start::handle`].
 pub async fn start_handler<T: Ports>(deps: &Deps<T>, payload: Value) -> Result<Value, Diagnostic> {
     let event = match read_event(payload) {
         Ok(event) => event,
         Err(rejected) => return Ok(rejected),
     };
-    match start::handle(deps, event).await {
+    match gate_start::handle(deps, event).await {
         Ok(outcome) => {
             tracing::info!(?outcome, "gate-start done");
             Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
@@ -60,17 +67,17 @@ pub async fn start_handler<T: Ports>(deps: &Deps<T>, payload: Value) -> Result<V
 }
 
 /// What gate-report received: the machine's report, a status-change event, or something to drop.
-pub fn read_report(payload: Value) -> Result<Request, Value> {
+pub fn read_report(payload: Value) -> Result<ReportRequest, Value> {
     if payload.get("detail-type").is_some() {
         return match read_event(payload)? {
-            Event::RunFinished(run) => Ok(Request::StatusChange(Box::new(run))),
+            Event::RunFinished(run) => Ok(ReportRequest::StatusChange(Box::new(run))),
             other => Err(
                 json!({ "action": "ignore", "reason": format!("gate-report does not handle `{}` events", other.action()) }),
             ),
         };
     }
     match serde_json::from_value::<ReportPayload>(payload) {
-        Ok(report) => Ok(Request::Report(Box::new(report))),
+        Ok(report) => Ok(ReportRequest::Report(Box::new(report))),
         Err(error) => {
             tracing::error!(%error, "malformed report payload");
             Err(json!({ "action": "rejected", "error": format!("not a report payload: {error}") }))
@@ -78,7 +85,7 @@ pub fn read_report(payload: Value) -> Result<Request, Value> {
     }
 }
 
-/// gate-report: a report payload or status-change event → [`finish::handle`], plus the EMF
+/// gate-report: a report payload or status-change event → [`gate_report::handle`], plus the EMF
 /// metrics line. A malformed report from the state machine is an error (the machine retries,
 /// then fails, and the FAILED status event revokes); a malformed event is acknowledged.
 pub async fn report_handler<T: Ports, G: Logs>(
@@ -98,13 +105,13 @@ pub async fn report_handler<T: Ports, G: Logs>(
         Err(rejected) => return Ok(rejected),
     };
     let repository = match &request {
-        Request::Report(r) => r.input.subject.repository.to_string(),
-        Request::Results { input, .. } => input.subject.repository.to_string(),
-        Request::StatusChange(_) => String::new(),
+        ReportRequest::Report(r) => r.input.subject.repository.to_string(),
+        ReportRequest::Results { input, .. } => input.subject.repository.to_string(),
+        ReportRequest::StatusChange(_) => String::new(),
     };
-    match finish::handle(deps, logs, request).await {
+    match gate_report::handle(deps, logs, request).await {
         Ok(outcome) => {
-            if let finish::Outcome::Reported { metrics, .. } = &outcome {
+            if let gate_report::ReportOutcome::Reported { metrics, .. } = &outcome {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64);
@@ -215,13 +222,13 @@ pub async fn local_start_handler(deps: &LocalDeps, payload: Value) -> Result<Val
             });
         }
     };
-    let request = Request::Results {
+    let request = ReportRequest::Results {
         input: Box::new(execution.input),
         results: execution.results,
     };
-    match finish::handle(deps, &crate::local::LocalLogs, request).await {
+    match gate_report::handle(deps, &crate::local::LocalLogs, request).await {
         Ok(report) => {
-            if let finish::Outcome::Reported { verdict, .. } = &report
+            if let gate_report::ReportOutcome::Reported { verdict, .. } = &report
                 && let Err(e) = deps.executions.record_history(arn, *verdict)
             {
                 tracing::warn!(%e, "could not record the run in the local history");

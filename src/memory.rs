@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The flows' dependencies made of the in-memory fakes.
 pub type MemoryDeps =
-    crate::flow::Deps<(FakeCodeCommit, FakeStepFunctions, FakeLedger, FakeNotifier)>;
+    crate::flows::Deps<(FakeCodeCommit, FakeStepFunctions, FakeLedger, FakeNotifier)>;
 
 /// Calls made, by IAM action name, and faults to inject.
 #[derive(Debug, Default)]

@@ -1,6 +1,6 @@
 //! CloudWatch metrics as Embedded Metric Format log lines: printed by gate-report, extracted by CloudWatch, no API call.
 
-use crate::finish::RunMetrics;
+use crate::flows::gate_report::RunMetrics;
 use serde_json::json;
 
 /// The metrics namespace.

@@ -5,8 +5,8 @@
 #[path = "support/world.rs"]
 mod world;
 
-use codecommit_gate::finish::Outcome;
-use codecommit_gate::start;
+use codecommit_gate::flows::gate_report::ReportOutcome;
+use codecommit_gate::flows::gate_start;
 use std::collections::BTreeMap;
 use world::*;
 
@@ -61,7 +61,7 @@ async fn a_created_event_makes_five_calls_before_the_run_starts() {
     reset(&w);
     assert!(matches!(
         w.send(w.pr_event("pullRequestCreated", 10)).await,
-        start::Outcome::Started { .. }
+        gate_start::StartOutcome::Started { .. }
     ));
     let c = calls(&w);
     show("pullRequestCreated", &c);
@@ -80,7 +80,7 @@ async fn a_source_branch_update_stops_the_old_run_and_starts_one() {
     assert!(matches!(
         w.send(w.pr_event("pullRequestSourceBranchUpdated", 11))
             .await,
-        start::Outcome::Started { .. }
+        gate_start::StartOutcome::Started { .. }
     ));
     let c = calls(&w);
     show("pullRequestSourceBranchUpdated", &c);
@@ -111,7 +111,10 @@ async fn a_passing_report_approves_with_few_calls() {
     let outcome = w
         .report(&input, &[passed_run("fmt", 1), passed_run("api-tests", 1)])
         .await;
-    assert!(matches!(outcome, Outcome::Reported { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, ReportOutcome::Reported { .. }),
+        "{outcome:?}"
+    );
     let c = calls(&w);
     show("gate-report, passed", &c);
     assert_eq!(
@@ -141,7 +144,10 @@ async fn a_failing_report_reads_the_log_tail_and_notifies() {
             &[passed_run("fmt", 1), failed_run("api-tests", "FAILED")],
         )
         .await;
-    assert!(matches!(outcome, Outcome::Reported { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, ReportOutcome::Reported { .. }),
+        "{outcome:?}"
+    );
     let c = calls(&w);
     show("gate-report, failed", &c);
     assert_eq!(

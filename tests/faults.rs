@@ -7,11 +7,11 @@
 #[path = "support/world.rs"]
 mod world;
 
-use codecommit_gate::finish::{self, Request};
-use codecommit_gate::flow::FlowError;
+use codecommit_gate::flows::FlowError;
+use codecommit_gate::flows::gate_report::{self, ReportRequest};
+use codecommit_gate::flows::gate_start;
 use codecommit_gate::machine::ExecutionInput;
 use codecommit_gate::ports::{ApprovalState, Ledger, PortError};
-use codecommit_gate::start;
 use world::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,11 +134,11 @@ async fn run(
         }
     };
     match scenario {
-        Scenario::Created => start::handle(&w.deps, w.pr_event("pullRequestCreated", 10))
+        Scenario::Created => gate_start::handle(&w.deps, w.pr_event("pullRequestCreated", 10))
             .await
             .map(drop),
         Scenario::Pushed => {
-            start::handle(&w.deps, w.pr_event("pullRequestSourceBranchUpdated", 11))
+            gate_start::handle(&w.deps, w.pr_event("pullRequestSourceBranchUpdated", 11))
                 .await
                 .map(drop)
         }
@@ -149,13 +149,13 @@ async fn run(
                     .find(|c| c.data.author_arn == AUTHOR)
                     .map(|c| c.data.id)
                     .unwrap_or_else(|| w.cc.add_comment(&w.pr, AUTHOR, "/gate run web-tests"));
-            start::handle(&w.deps, w.comment_event(&id, AUTHOR))
+            gate_start::handle(&w.deps, w.comment_event(&id, AUTHOR))
                 .await
                 .map(drop)
         }
         Scenario::Closed => {
             w.cc.close(&w.pr, false);
-            start::handle(&w.deps, w.pr_event("pullRequestStatusChanged", 10))
+            gate_start::handle(&w.deps, w.pr_event("pullRequestStatusChanged", 10))
                 .await
                 .map(drop)
         }
@@ -164,24 +164,24 @@ async fn run(
                 "tests/data/events/codecommit-pr-approval-rule-overridden-override.json",
             )
             .expect("fixture");
-            start::handle(&w.deps, codecommit_gate::event::parse(&e).expect("event"))
+            gate_start::handle(&w.deps, codecommit_gate::event::parse(&e).expect("event"))
                 .await
                 .map(drop)
         }
-        Scenario::ReportPass => finish::handle(
+        Scenario::ReportPass => gate_report::handle(
             &w.deps,
             &w.logs,
-            Request::Report(Box::new(report(vec![
+            ReportRequest::Report(Box::new(report(vec![
                 passed_run("fmt", 1),
                 passed_run("api-tests", 1),
             ]))),
         )
         .await
         .map(drop),
-        Scenario::ReportFail => finish::handle(
+        Scenario::ReportFail => gate_report::handle(
             &w.deps,
             &w.logs,
-            Request::Report(Box::new(report(vec![
+            ReportRequest::Report(Box::new(report(vec![
                 passed_run("fmt", 1),
                 failed_run("api-tests", "FAILED"),
             ]))),
@@ -207,7 +207,7 @@ async fn run(
             else {
                 panic!("not a run");
             };
-            finish::handle(&w.deps, &w.logs, Request::StatusChange(Box::new(run)))
+            gate_report::handle(&w.deps, &w.logs, ReportRequest::StatusChange(Box::new(run)))
                 .await
                 .map(drop)
         }

@@ -9,13 +9,13 @@ mod world;
 
 use codecommit_gate::config::Settings;
 use codecommit_gate::event::{self, Event};
-use codecommit_gate::flow::Deps;
+use codecommit_gate::flows::Deps;
+use codecommit_gate::flows::gate_start::{StartOutcome, handle};
 use codecommit_gate::ids::{PullRequestId, RepositoryName};
 use codecommit_gate::machine::Mode;
 use codecommit_gate::memory::{FakeCodeCommit, FakeLedger, FakeNotifier, FakeStepFunctions};
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::ports::{PortError, PrStatus, PullRequestState};
-use codecommit_gate::start::{Outcome, handle};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use world::{BASE, DEST, GATE_ARN, GATE_FILE, commit, revision};
@@ -186,7 +186,7 @@ async fn a_thousand_lifecycles_leave_nothing_behind() {
             break;
         }
     }
-    let Some(Outcome::Swept { cleaned, .. }) = swept else {
+    let Some(StartOutcome::Swept { cleaned, .. }) = swept else {
         panic!("the sweep never succeeded: {swept:?}");
     };
 

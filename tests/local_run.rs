@@ -6,7 +6,7 @@
 
 use codecommit_gate::config::Settings;
 use codecommit_gate::event::{self, Event};
-use codecommit_gate::flow::Deps;
+use codecommit_gate::flows::Deps;
 use codecommit_gate::gate_file::Gate;
 use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName};
 use codecommit_gate::local::history::{Entry, Outcome};
@@ -955,7 +955,7 @@ async fn replay_gate_start_on_the_local_adapters() {
         notifier: LocalNotifier::keeping(),
         settings: Settings::local(APPROVER),
     };
-    let outcome = codecommit_gate::start::handle(&deps, parsed)
+    let outcome = codecommit_gate::flows::gate_start::handle(&deps, parsed)
         .await
         .expect("gate-start succeeds");
     let json = serde_json::to_value(&outcome).expect("json");
@@ -1022,7 +1022,7 @@ async fn replay_gate_start_on_the_local_adapters() {
 
     // A redelivered event is a no-op.
     let again = event::parse(&text(&out.stdout)).expect("parses");
-    let outcome = codecommit_gate::start::handle(&deps, again)
+    let outcome = codecommit_gate::flows::gate_start::handle(&deps, again)
         .await
         .expect("gate-start succeeds");
     let json = serde_json::to_value(&outcome).expect("json");

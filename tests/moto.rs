@@ -463,13 +463,13 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
         .to_owned();
     let w = std::sync::Arc::new(world::World::new());
     let deps: std::sync::Arc<
-        codecommit_gate::flow::Deps<(
+        codecommit_gate::flows::Deps<(
             codecommit_gate::memory::FakeCodeCommit,
             codecommit_gate::aws::AwsExecutions,
             codecommit_gate::aws::AwsLedger,
             codecommit_gate::memory::FakeNotifier,
         )>,
-    > = std::sync::Arc::new(codecommit_gate::flow::Deps {
+    > = std::sync::Arc::new(codecommit_gate::flows::Deps {
         prs: w.cc.clone(),
         executions: clients.executions(&machine),
         ledger: clients.ledger(TABLE),
@@ -477,7 +477,7 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
         settings: w.deps.settings.clone(),
     });
     for _ in 0..100 {
-        codecommit_gate::start::handle(&deps, w.pr_event("pullRequestCreated", 10))
+        codecommit_gate::flows::gate_start::handle(&deps, w.pr_event("pullRequestCreated", 10))
             .await
             .expect("handled");
     }
@@ -485,7 +485,11 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
         .map(|_| {
             let (w, deps) = (std::sync::Arc::clone(&w), std::sync::Arc::clone(&deps));
             tokio::spawn(async move {
-                codecommit_gate::start::handle(&deps, w.pr_event("pullRequestCreated", 10)).await
+                codecommit_gate::flows::gate_start::handle(
+                    &deps,
+                    w.pr_event("pullRequestCreated", 10),
+                )
+                .await
             })
         })
         .collect();

@@ -7,7 +7,7 @@
 #[path = "support/world.rs"]
 mod world;
 
-use codecommit_gate::finish::Outcome as Reported;
+use codecommit_gate::flows::gate_report::ReportOutcome as Reported;
 use codecommit_gate::ids::RevisionId;
 use codecommit_gate::ports::ApprovalState;
 use proptest::prelude::*;

@@ -8,12 +8,12 @@
 mod world;
 
 use codecommit_gate::event::{self, Event};
-use codecommit_gate::finish::Outcome as ReportOutcome;
+use codecommit_gate::flows::gate_report::ReportOutcome;
+use codecommit_gate::flows::gate_start::StartOutcome;
 use codecommit_gate::machine::ExecutionInput;
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::policy::{CheckStatus, Verdict};
 use codecommit_gate::ports::{ApprovalState, ExecutionStatus, Ledger, RunVerdict};
-use codecommit_gate::start::Outcome;
 use serde_json::{Value, json};
 use world::*;
 
@@ -24,8 +24,11 @@ fn pr_rewrites_gate_file(w: &World, mine: &str, changed: &[&str]) {
     w.commit_files(10, mine, &paths);
 }
 
-fn started_input(w: &World, outcome: &Outcome) -> ExecutionInput {
-    assert!(matches!(outcome, Outcome::Started { .. }), "{outcome:?}");
+fn started_input(w: &World, outcome: &StartOutcome) -> ExecutionInput {
+    assert!(
+        matches!(outcome, StartOutcome::Started { .. }),
+        "{outcome:?}"
+    );
     w.last_input()
 }
 
@@ -115,7 +118,7 @@ async fn a_pr_cannot_delete_the_promotion_rule_that_refuses_it() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -201,7 +204,7 @@ async fn adopting_the_gate_takes_an_administrator() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -233,7 +236,7 @@ async fn an_invalid_destination_gate_file_revokes_and_says_where_to_fix_it() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -262,7 +265,7 @@ async fn a_check_cannot_set_the_gates_own_variables() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -372,7 +375,7 @@ async fn a_deleted_gate_rule_is_put_back_and_reported() {
             STRANGER,
         ))
         .await;
-    assert_eq!(outcome, Outcome::RuleGuarded { restored: true });
+    assert_eq!(outcome, StartOutcome::RuleGuarded { restored: true });
     assert_eq!(w.cc.rules(&w.pr).len(), 1);
     let (subject, message) = w.sns.messages().pop().expect("a notice");
     assert!(
@@ -400,7 +403,7 @@ async fn an_edited_gate_rule_is_restored() {
             AUTHOR,
         ))
         .await;
-    assert_eq!(outcome, Outcome::RuleGuarded { restored: true });
+    assert_eq!(outcome, StartOutcome::RuleGuarded { restored: true });
     assert!(
         w.cc.rules(&w.pr)[0]
             .1
@@ -415,7 +418,7 @@ async fn an_edited_gate_rule_is_restored() {
             GATE_ARN
         ))
         .await,
-        Outcome::Ignored { .. }
+        StartOutcome::Ignored { .. }
     ));
     assert!(matches!(
         w.send(rule_event(
@@ -425,7 +428,7 @@ async fn an_edited_gate_rule_is_restored() {
             AUTHOR
         ))
         .await,
-        Outcome::Ignored { .. }
+        StartOutcome::Ignored { .. }
     ));
 }
 
@@ -447,7 +450,10 @@ async fn pushing_back_an_older_commit_starts_a_run_of_its_own() {
     let outcome = w
         .send(w.pr_event("pullRequestSourceBranchUpdated", 10))
         .await;
-    assert!(matches!(outcome, Outcome::Started { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, StartOutcome::Started { .. }),
+        "{outcome:?}"
+    );
     let executions = w.sfn.executions();
     assert_eq!(executions.len(), 3);
     assert_ne!(executions[0].name, executions[2].name);
@@ -457,7 +463,7 @@ async fn pushing_back_an_older_commit_starts_a_run_of_its_own() {
     assert!(matches!(
         w.send(w.pr_event("pullRequestSourceBranchUpdated", 10))
             .await,
-        Outcome::Duplicate { .. }
+        StartOutcome::Duplicate { .. }
     ));
 }
 
@@ -475,7 +481,10 @@ async fn a_push_whose_claim_loses_to_gate_report_is_still_gated() {
     let outcome = w
         .send(w.pr_event("pullRequestSourceBranchUpdated", 11))
         .await;
-    assert!(matches!(outcome, Outcome::Started { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, StartOutcome::Started { .. }),
+        "{outcome:?}"
+    );
     let record = w
         .ledger
         .get(&w.repo, &w.pr)
@@ -614,7 +623,7 @@ async fn a_moved_destination_revokes_approvals_earned_on_the_old_one() {
     let other = w.send(branch_moved(&w, "develop", 20)).await;
     assert_eq!(
         other,
-        Outcome::Outdated {
+        StartOutcome::Outdated {
             checked: 0,
             revoked: 0
         }
@@ -624,7 +633,7 @@ async fn a_moved_destination_revokes_approvals_earned_on_the_old_one() {
     let outcome = w.send(branch_moved(&w, "main", 20)).await;
     assert_eq!(
         outcome,
-        Outcome::Outdated {
+        StartOutcome::Outdated {
             checked: 1,
             revoked: 1
         }
@@ -636,7 +645,7 @@ async fn a_moved_destination_revokes_approvals_earned_on_the_old_one() {
     // A redelivery does nothing more.
     assert_eq!(
         w.send(branch_moved(&w, "main", 20)).await,
-        Outcome::Outdated {
+        StartOutcome::Outdated {
             checked: 0,
             revoked: 0
         }
@@ -648,7 +657,7 @@ async fn a_moved_destination_revokes_approvals_earned_on_the_old_one() {
     assert!(
         matches!(
             outcome,
-            Outcome::Answered {
+            StartOutcome::Answered {
                 started: Some(_),
                 ..
             }
@@ -666,7 +675,10 @@ async fn strict_false_keeps_approvals_when_the_destination_moves() {
     approved(&w).await;
     w.destination_gate_file(20, &format!("{GATE_FILE}strict: false\n"));
     let outcome = w.send(branch_moved(&w, "main", 20)).await;
-    assert!(matches!(outcome, Outcome::Ignored { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, StartOutcome::Ignored { .. }),
+        "{outcome:?}"
+    );
     assert!(w.cc.approved_now(&w.pr));
     let run = w
         .ledger
@@ -700,7 +712,7 @@ async fn a_moved_destination_that_also_changed_the_revision_is_handled_the_same(
     let outcome = w.send(branch_moved(&w, "main", 20)).await;
     assert_eq!(
         outcome,
-        Outcome::Outdated {
+        StartOutcome::Outdated {
             checked: 1,
             revoked: 1
         }
@@ -711,7 +723,7 @@ async fn a_moved_destination_that_also_changed_the_revision_is_handled_the_same(
     assert!(
         matches!(
             outcome,
-            Outcome::Answered {
+            StartOutcome::Answered {
                 started: Some(_),
                 ..
             }
@@ -739,7 +751,7 @@ async fn a_stale_report_can_be_retried() {
     assert!(
         matches!(
             outcome,
-            Outcome::Answered {
+            StartOutcome::Answered {
                 started: Some(_),
                 ..
             }

@@ -4,7 +4,8 @@
 
 use codecommit_gate::config::Settings;
 use codecommit_gate::event::{self, Event};
-use codecommit_gate::flow::Deps;
+use codecommit_gate::flows::Deps;
+use codecommit_gate::flows::gate_start::{StartOutcome, handle};
 use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::machine::{CheckRun, ExecutionInput, ReportPayload, RunOutcome, StageChain};
 use codecommit_gate::memory::{
@@ -15,7 +16,6 @@ use codecommit_gate::policy::{CheckResult, CheckStatus};
 use codecommit_gate::ports::{
     ApprovalState, ExecutionStatus, Ledger, PrStatus, PullRequestState, RunVerdict,
 };
-use codecommit_gate::start::{Outcome, handle};
 use serde_json::{Value, json};
 
 pub const GATE_ARN: &str = "arn:aws:sts::123456789012:assumed-role/GateReporter/codecommit-gate";
@@ -173,7 +173,7 @@ impl World {
         event::parse_value(e).expect("a valid event")
     }
 
-    pub async fn send(&self, event: Event) -> Outcome {
+    pub async fn send(&self, event: Event) -> StartOutcome {
         handle(&self.deps, event).await.expect("the flow succeeds")
     }
 
@@ -244,7 +244,7 @@ impl World {
         &self,
         input: &ExecutionInput,
         runs: &[CheckRun],
-    ) -> codecommit_gate::finish::Outcome {
+    ) -> codecommit_gate::flows::gate_report::ReportOutcome {
         let mut chain = StageChain {
             results: Vec::new(),
             prev: None,
@@ -273,12 +273,15 @@ impl World {
 
     /// Sends gate-report a payload as the state machine would.
     /// The report step is the machine's last: the execution ends after it.
-    pub async fn report_payload(&self, payload: ReportPayload) -> codecommit_gate::finish::Outcome {
+    pub async fn report_payload(
+        &self,
+        payload: ReportPayload,
+    ) -> codecommit_gate::flows::gate_report::ReportOutcome {
         let name = payload.input.execution_name.clone();
-        let outcome = codecommit_gate::finish::handle(
+        let outcome = codecommit_gate::flows::gate_report::handle(
             &self.deps,
             &self.logs,
-            codecommit_gate::finish::Request::Report(Box::new(payload)),
+            codecommit_gate::flows::gate_report::ReportRequest::Report(Box::new(payload)),
         )
         .await
         .expect("gate-report succeeds");

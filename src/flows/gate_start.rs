@@ -19,7 +19,7 @@
 //! - **approval rule overridden, or the gate's rule deleted or edited**: notify; put the rule back.
 
 use crate::event::{BranchMoved, CleanupReason, CommentEvent, Event, PullRequest, RuleChange};
-use crate::flow::{self, Deps, FlowError, Ports};
+use crate::flows::{Deps, FlowError, Ports, steps};
 use crate::gate_file::{Gate, GateFileError, GateFileErrors, Run};
 use crate::ids::{CheckName, CommentId, CommitId, PullRequestId, RepositoryName};
 use crate::machine::{self, ExecutionInput, Mode, StageSpec};
@@ -43,7 +43,7 @@ const CLAIM_ATTEMPTS: usize = 5;
 /// What gate-start did with an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum StartOutcome {
     /// Nothing to do, and why.
     Ignored {
         /// Why.
@@ -107,15 +107,15 @@ pub enum Outcome {
     },
 }
 
-fn ignored(reason: impl Into<String>) -> Outcome {
-    Outcome::Ignored {
+fn ignored(reason: impl Into<String>) -> StartOutcome {
+    StartOutcome::Ignored {
         reason: reason.into(),
     }
 }
 
 /// Handles one event. An `Err` is an infrastructure fault the Lambda must surface (so
 /// EventBridge retries and the DLQ keeps the event); user mistakes are comments, not errors.
-pub async fn handle<T: Ports>(deps: &Deps<T>, event: Event) -> Result<Outcome, FlowError> {
+pub async fn handle<T: Ports>(deps: &Deps<T>, event: Event) -> Result<StartOutcome, FlowError> {
     let (repository, pr_id, result) = match event {
         Event::Ignore { reason } => return Ok(ignored(reason)),
         Event::Sweep => {
@@ -160,7 +160,7 @@ pub async fn handle<T: Ports>(deps: &Deps<T>, event: Event) -> Result<Outcome, F
                     &report::bypass_notice(&subject, &overridden_by),
                 )
                 .await
-                .map(|()| Outcome::Notified);
+                .map(|()| StartOutcome::Notified);
             (pull_request.repository, pull_request.id, result)
         }
         Event::RuleChanged {
@@ -285,7 +285,7 @@ async fn plan_revision<T: Ports>(
     requests: &[Request],
 ) -> PortResult<Planned> {
     let path = deps.settings.gate_file_path.as_str();
-    let subject = flow::subject(pr);
+    let subject = steps::subject(pr);
     let trusted = match load_gate(&deps.prs, path, &pr.repository, &pr.destination_commit).await? {
         GateLoad::Loaded(gate) => gate,
         GateLoad::Missing => {
@@ -371,22 +371,22 @@ async fn decide<T: Ports>(
     comment: report::Comment,
     approve: bool,
     attempt: u32,
-) -> PortResult<Outcome> {
-    let subject = flow::subject(pr);
-    let token = flow::token(&[
+) -> PortResult<StartOutcome> {
+    let subject = steps::subject(pr);
+    let token = steps::token(&[
         "decision",
         pr.repository.as_str(),
         pr.id.as_str(),
         pr.source_commit.as_str(),
         &attempt.to_string(),
     ]);
-    flow::upsert_comment(deps, record, &subject, &comment.body, &token).await?;
+    steps::upsert_comment(deps, record, &subject, &comment.body, &token).await?;
     let state = if approve {
         ApprovalState::Approve
     } else {
         ApprovalState::Revoke
     };
-    let applied = flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, state).await?;
+    let applied = steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, state).await?;
     if let Some(run) = &mut record.run {
         run.verdict = Some(if approve {
             RunVerdict::Passed
@@ -398,7 +398,7 @@ async fn decide<T: Ports>(
     if !save(&deps.ledger, record).await? {
         tracing::info!(pull_request = %pr.id, "ledger moved on while deciding; a newer event owns the PR");
     }
-    Ok(Outcome::Decided {
+    Ok(StartOutcome::Decided {
         comment: format!("{:?}", comment.kind),
         approved: approve && applied == crate::ports::ApprovalOutcome::Applied,
     })
@@ -412,7 +412,7 @@ enum Claim {
     /// The record now holds our run (claimed now, or claimed earlier without an execution).
     Ours(Box<PrRecord>),
     /// Nothing to do.
-    Done(Outcome),
+    Done(StartOutcome),
     /// Another writer won; re-read the PR and try again.
     Lost,
 }
@@ -423,7 +423,7 @@ async fn gate<T: Ports>(
     repository: &RepositoryName,
     pr_id: &PullRequestId,
     event_commit: &CommitId,
-) -> PortResult<Outcome> {
+) -> PortResult<StartOutcome> {
     for _ in 0..CLAIM_ATTEMPTS {
         let pr = deps.prs.pull_request(pr_id).await?;
         if pr.status == PrStatus::Closed {
@@ -458,7 +458,7 @@ async fn claim<T: Ports>(
     if let Some(run) = &record.run
         && run_done(run, &pr.source_commit)
     {
-        return Ok(Claim::Done(Outcome::Duplicate {
+        return Ok(Claim::Done(StartOutcome::Duplicate {
             reason: format!("commit {} is already gated", pr.source_commit.short()),
         }));
     }
@@ -487,9 +487,11 @@ async fn claim<T: Ports>(
     }
     let now = deps.ledger.get(repository, &pr.id).await?;
     Ok(match now.and_then(|r| r.run) {
-        Some(run) if run.source_commit == pr.source_commit => Claim::Done(Outcome::Duplicate {
-            reason: "a concurrent delivery claimed this commit".to_owned(),
-        }),
+        Some(run) if run.source_commit == pr.source_commit => {
+            Claim::Done(StartOutcome::Duplicate {
+                reason: "a concurrent delivery claimed this commit".to_owned(),
+            })
+        }
         _ => Claim::Lost,
     })
 }
@@ -499,11 +501,11 @@ async fn gate_claimed<T: Ports>(
     deps: &Deps<T>,
     record: &mut PrRecord,
     pr: &PullRequestState,
-) -> PortResult<Outcome> {
+) -> PortResult<StartOutcome> {
     let attempt = record.run.as_ref().map_or(1, |r| r.attempt);
     // Make sure the PR cannot merge without the gate, whatever happens next.
-    flow::guard_with_rule(&deps.prs, pr, &deps.settings).await?;
-    flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+    steps::guard_with_rule(&deps.prs, pr, &deps.settings).await?;
+    steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
     match plan_revision(deps, pr, &[]).await? {
         Planned::Plan { gate, plan } => {
             start_run(deps, record, pr, &gate, *plan, attempt, Vec::new()).await
@@ -596,7 +598,7 @@ async fn start_run<T: Ports>(
     plan: Plan,
     attempt: u32,
     carried: Vec<CheckResult>,
-) -> PortResult<Outcome> {
+) -> PortResult<StartOutcome> {
     let stages = match ready(deps, pr, gate, &plan, &carried).await? {
         Ready::Stages(stages) => stages,
         Ready::Decision { comment, approve } => {
@@ -625,7 +627,7 @@ async fn start_run<T: Ports>(
         attempt,
         deadline_seconds: machine::deadline_seconds(&stages),
         retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
-        subject: flow::subject(pr),
+        subject: steps::subject(pr),
         source_reference: pr.source_reference.clone(),
         destination_reference: pr.destination_reference.clone(),
         environment,
@@ -648,7 +650,7 @@ async fn ready<T: Ports>(
     plan: &Plan,
     carried: &[CheckResult],
 ) -> PortResult<Ready> {
-    let subject = flow::subject(pr);
+    let subject = steps::subject(pr);
     match plan.verdict {
         PlanVerdict::Fail => {
             return Ok(Ready::Decision {
@@ -709,16 +711,16 @@ async fn post_running<T: Ports>(
     plan: &Plan,
     attempt: u32,
 ) -> PortResult<CommentId> {
-    let subject = flow::subject(pr);
+    let subject = steps::subject(pr);
     let running = report::running(&subject, plan);
-    let token = flow::token(&[
+    let token = steps::token(&[
         "running",
         pr.repository.as_str(),
         pr.id.as_str(),
         pr.source_commit.as_str(),
         &attempt.to_string(),
     ]);
-    flow::upsert_comment(deps, record, &subject, &running.body, &token).await
+    steps::upsert_comment(deps, record, &subject, &running.body, &token).await
 }
 
 /// Starts the execution under the claim's name and records its ARN.
@@ -727,7 +729,7 @@ async fn launch<T: Ports>(
     record: &mut PrRecord,
     pr: &PullRequestState,
     input: &ExecutionInput,
-) -> PortResult<Outcome> {
+) -> PortResult<StartOutcome> {
     let name = input.execution_name.clone();
     let checks = input.stages.iter().map(|s| s.checks.len()).sum();
     let started = deps.executions.start(&name, input).await?;
@@ -740,7 +742,7 @@ async fn launch<T: Ports>(
         tracing::info!(pull_request = %pr.id, execution = %arn, "ledger moved on after the start; the newer event owns the PR");
     }
     tracing::info!(pull_request = %pr.id, execution = %arn, checks, "gate started");
-    Ok(Outcome::Started {
+    Ok(StartOutcome::Started {
         execution_arn: arn,
         execution_name: name,
         checks,
@@ -756,12 +758,12 @@ async fn cleanup<T: Ports>(
     repository: &RepositoryName,
     pr_id: &PullRequestId,
     reason: &CleanupReason,
-) -> PortResult<Outcome> {
+) -> PortResult<StartOutcome> {
     let Some(mut record) = deps.ledger.get(repository, pr_id).await? else {
         return Ok(ignored("the gate never ran on this pull request"));
     };
     if record.closed {
-        return Ok(Outcome::Duplicate {
+        return Ok(StartOutcome::Duplicate {
             reason: "already cleaned up".to_owned(),
         });
     }
@@ -792,7 +794,7 @@ async fn cleanup<T: Ports>(
     if !save(&deps.ledger, &mut record).await? {
         tracing::info!(pull_request = %pr_id, "ledger moved on during clean-up; the next delivery finishes it");
     }
-    Ok(Outcome::CleanedUp { stopped, cleanup })
+    Ok(StartOutcome::CleanedUp { stopped, cleanup })
 }
 
 /// The input of the clean-up execution that deletes a PR's CI environment.
@@ -849,7 +851,7 @@ fn cleanup_input(
 /// comment in the ledger together with that decision; then act (stop, revoke, start, reply),
 /// every step idempotent. A redelivery of a claimed comment completes the pending work. A claim
 /// lost to another writer is re-read and decided again.
-async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<Outcome> {
+async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<StartOutcome> {
     let Some(comment) = deps.prs.comment(&event.comment_id).await? else {
         return Ok(ignored("the comment no longer exists"));
     };
@@ -900,7 +902,7 @@ async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<O
         if !save(&deps.ledger, &mut record).await? {
             record = self::record(&deps.ledger, &pr.repository, &pr.id).await?;
             if record.handled_comments.contains(&comment.id) {
-                return Ok(Outcome::Duplicate {
+                return Ok(StartOutcome::Duplicate {
                     reason: "a concurrent delivery is handling this comment".to_owned(),
                 });
             }
@@ -1059,7 +1061,7 @@ async fn complete_command<T: Ports>(
     pr: &PullRequestState,
     comment: &CommentId,
     planned: Option<(Box<Gate>, Box<Plan>)>,
-) -> PortResult<Outcome> {
+) -> PortResult<StartOutcome> {
     let pending = record.run.clone().filter(|r| {
         r.requested_by.as_ref() == Some(comment)
             && r.source_commit == pr.source_commit
@@ -1072,7 +1074,7 @@ async fn complete_command<T: Ports>(
         .find(|p| &p.comment == comment)
         .map(|p| p.replies.clone());
     if pending.is_none() && replies.is_none() {
-        return Ok(Outcome::Duplicate {
+        return Ok(StartOutcome::Duplicate {
             reason: format!("comment {comment} was already handled"),
         });
     }
@@ -1087,8 +1089,8 @@ async fn complete_command<T: Ports>(
                 }
             },
         };
-        flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
-        if let Outcome::Started { execution_arn, .. } = start_run(
+        steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+        if let StartOutcome::Started { execution_arn, .. } = start_run(
             deps,
             &mut record,
             pr,
@@ -1104,7 +1106,7 @@ async fn complete_command<T: Ports>(
     }
     let replies = replies.unwrap_or_default();
     for (i, text) in replies.iter().enumerate() {
-        let token = flow::token(&["reply", comment.as_str(), &i.to_string()]);
+        let token = steps::token(&["reply", comment.as_str(), &i.to_string()]);
         deps.prs.reply(comment, text, &token).await?;
     }
     // Forget the pending replies; a lost race only means they are posted again, idempotently.
@@ -1118,7 +1120,7 @@ async fn complete_command<T: Ports>(
             None => break,
         }
     }
-    Ok(Outcome::Answered {
+    Ok(StartOutcome::Answered {
         replies: replies.len(),
         started,
     })
@@ -1130,13 +1132,13 @@ async fn complete_command<T: Ports>(
 /// The scheduled sweep: every ledger record not marked closed whose pull request is closed (or
 /// gone) gets the clean-up a lost close event would have given it ([`Tally`]: the first
 /// failure is returned at the end, so the schedule reports it).
-async fn sweep<T: Ports>(deps: &Deps<T>) -> PortResult<Outcome> {
+async fn sweep<T: Ports>(deps: &Deps<T>) -> PortResult<StartOutcome> {
     let open = deps.ledger.open_records().await?;
     let mut tally = Tally::default();
     for record in &open {
         tally.add(sweep_one(deps, record).await);
     }
-    Ok(Outcome::Swept {
+    Ok(StartOutcome::Swept {
         checked: open.len(),
         cleaned: tally.finish()?,
     })
@@ -1161,7 +1163,7 @@ async fn sweep_one<T: Ports>(deps: &Deps<T>, record: &PrRecord) -> PortResult<bo
         Err(e) => return Err(e),
     };
     let outcome = cleanup(deps, &record.repository, &record.pull_request_id, &reason).await?;
-    Ok(matches!(outcome, Outcome::CleanedUp { .. }))
+    Ok(matches!(outcome, StartOutcome::CleanedUp { .. }))
 }
 
 /// What a pass over many records did. One record's failure does not stop the others; the first
@@ -1199,7 +1201,10 @@ impl Tally {
 /// The destination's gate file (at the new commit) may say `strict: false` to keep them. One
 /// PR's failure does not stop the others; the first is returned at the end (so the event is
 /// retried, and the PRs already handled are skipped then).
-async fn destination_moved<T: Ports>(deps: &Deps<T>, moved: &BranchMoved) -> PortResult<Outcome> {
+async fn destination_moved<T: Ports>(
+    deps: &Deps<T>,
+    moved: &BranchMoved,
+) -> PortResult<StartOutcome> {
     let approved: Vec<PrRecord> = deps
         .ledger
         .open_records()
@@ -1216,7 +1221,7 @@ async fn destination_moved<T: Ports>(deps: &Deps<T>, moved: &BranchMoved) -> Por
         })
         .collect();
     if approved.is_empty() {
-        return Ok(Outcome::Outdated {
+        return Ok(StartOutcome::Outdated {
             checked: 0,
             revoked: 0,
         });
@@ -1243,7 +1248,7 @@ async fn destination_moved<T: Ports>(deps: &Deps<T>, moved: &BranchMoved) -> Por
     for record in &approved {
         tally.add(outdate(deps, record, moved).await);
     }
-    Ok(Outcome::Outdated {
+    Ok(StartOutcome::Outdated {
         checked: approved.len(),
         revoked: tally.finish()?,
     })
@@ -1291,18 +1296,18 @@ async fn outdate<T: Ports>(
                 None => return Ok(false),
             }
         }
-        flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
-        let mut subject = flow::subject(&pr);
+        steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+        let mut subject = steps::subject(&pr);
         subject.destination_commit = moved.commit.clone();
         let body = report::destination_moved(&subject, &tested_onto).body;
-        let token = flow::token(&[
+        let token = steps::token(&[
             "outdated",
             pr.repository.as_str(),
             pr.id.as_str(),
             pr.source_commit.as_str(),
             moved.commit.as_str(),
         ]);
-        flow::upsert_comment(deps, &mut record, &subject, &body, &token).await?;
+        steps::upsert_comment(deps, &mut record, &subject, &body, &token).await?;
         if !save(&deps.ledger, &mut record).await? {
             tracing::info!(pull_request = %pr.id, "ledger moved on after revoking; the comment id is recorded next time");
         }
@@ -1322,7 +1327,7 @@ async fn rule_changed<T: Ports>(
     pull_request: &PullRequest,
     rule: &str,
     change: RuleChange,
-) -> PortResult<Outcome> {
+) -> PortResult<StartOutcome> {
     if rule != deps.settings.approval_rule_name {
         return Ok(ignored(format!("approval rule {rule} is not the gate's")));
     }
@@ -1331,7 +1336,7 @@ async fn rule_changed<T: Ports>(
     }
     let pr = deps.prs.pull_request(&pull_request.id).await?;
     let restored = pr.status == PrStatus::Open
-        && flow::guard_with_rule(&deps.prs, &pr, &deps.settings).await?;
+        && steps::guard_with_rule(&deps.prs, &pr, &deps.settings).await?;
     let deleted = change == RuleChange::Deleted;
     tracing::warn!(pull_request = %pr.id, rule, deleted, by = %pull_request.caller_arn, restored, "the gate's approval rule was changed");
     let subject = event_subject(pull_request);
@@ -1347,5 +1352,5 @@ async fn rule_changed<T: Ports>(
             ),
         )
         .await?;
-    Ok(Outcome::RuleGuarded { restored })
+    Ok(StartOutcome::RuleGuarded { restored })
 }

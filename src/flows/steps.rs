@@ -1,89 +1,14 @@
-//! Steps both flows (gate-start and gate-report) take: the sticky comment, approvals, idempotency tokens.
+//! Steps both flows (gate-start and gate-report) take: the sticky comment, approvals, the gate's approval rule, idempotency tokens.
 
+use super::{Deps, Ports};
 use crate::config::Settings;
-use crate::ids::{CommentId, PullRequestId, RepositoryName, RevisionId};
+use crate::ids::{CommentId, PullRequestId, RevisionId};
 use crate::ports::{
-    ApprovalOutcome, ApprovalState, CommentTarget, Executions, Ledger, Notifier, PortError,
-    PortResult, PrRecord, PullRequestState, PullRequests,
+    ApprovalOutcome, ApprovalState, CommentTarget, PortError, PortResult, PrRecord,
+    PullRequestState, PullRequests,
 };
 use crate::report::{self, Subject};
 use sha2::{Digest, Sha256};
-
-/// The four ports a flow is written against, as one type parameter: a flow is generic over
-/// `T: Ports` instead of four parameters with four bounds. Any `(P, E, L, N)` tuple of
-/// adapters is one: `Deps<(AwsPullRequests, AwsExecutions, AwsLedger, AwsNotifier)>` on AWS,
-/// the local adapters for the embedded default, the in-memory fakes in tests, or a mix.
-pub trait Ports {
-    /// CodeCommit.
-    type PullRequests: PullRequests;
-    /// Step Functions (or the local runner).
-    type Executions: Executions;
-    /// DynamoDB (or local files).
-    type Ledger: Ledger;
-    /// SNS (or standard error).
-    type Notifier: Notifier;
-}
-
-impl<P: PullRequests, E: Executions, L: Ledger, N: Notifier> Ports for (P, E, L, N) {
-    type PullRequests = P;
-    type Executions = E;
-    type Ledger = L;
-    type Notifier = N;
-}
-
-/// Everything a flow needs: the four ports and the settings. Built once per cold start.
-pub struct Deps<T: Ports> {
-    /// CodeCommit.
-    pub prs: T::PullRequests,
-    /// Step Functions.
-    pub executions: T::Executions,
-    /// DynamoDB.
-    pub ledger: T::Ledger,
-    /// SNS.
-    pub notifier: T::Notifier,
-    /// Settings.
-    pub settings: Settings,
-}
-
-impl<T: Ports> std::fmt::Debug for Deps<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deps")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A failed flow: the port error and the PR it was about, for the log line and the Lambda error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("pull request {repository}#{pull_request}: {source}")]
-pub struct FlowError {
-    /// The repository.
-    pub repository: RepositoryName,
-    /// The PR.
-    pub pull_request: PullRequestId,
-    /// What failed.
-    pub source: PortError,
-}
-
-impl FlowError {
-    /// Wraps a port error with the PR it concerns.
-    pub fn new(
-        repository: &RepositoryName,
-        pull_request: &PullRequestId,
-        source: PortError,
-    ) -> Self {
-        Self {
-            repository: repository.clone(),
-            pull_request: pull_request.clone(),
-            source,
-        }
-    }
-
-    /// A stable error type name for the Lambda error response.
-    pub fn error_type(&self) -> &'static str {
-        self.source.error_type()
-    }
-}
 
 /// A deterministic idempotency token: the same inputs give the same token (64 hex).
 pub fn token(parts: &[&str]) -> String {

@@ -5,7 +5,7 @@
 mod world;
 
 use codecommit_gate::event::{self, RunFinished};
-use codecommit_gate::finish::{Outcome, Request, handle};
+use codecommit_gate::flows::gate_report::{ReportOutcome, ReportRequest, handle};
 use codecommit_gate::machine::{MachineError, ReportPayload, StageChain};
 use codecommit_gate::policy::Verdict;
 use codecommit_gate::ports::{ApprovalState, Ledger, RunVerdict};
@@ -18,9 +18,9 @@ async fn started() -> World {
     w
 }
 
-fn approval_of(outcome: &Outcome) -> (&Verdict, &str) {
+fn approval_of(outcome: &ReportOutcome) -> (&Verdict, &str) {
     match outcome {
-        Outcome::Reported {
+        ReportOutcome::Reported {
             verdict, approval, ..
         } => (verdict, approval.as_str()),
         other => panic!("expected a report, got {other:?}"),
@@ -53,7 +53,7 @@ async fn a_passing_run_approves_exactly_the_tested_revision() {
         .expect("ledger")
         .expect("record");
     assert_eq!(record.run.expect("run").verdict, Some(RunVerdict::Passed));
-    let Outcome::Reported { metrics, .. } = outcome else {
+    let ReportOutcome::Reported { metrics, .. } = outcome else {
         unreachable!()
     };
     assert_eq!(
@@ -132,7 +132,10 @@ async fn the_same_report_twice_changes_nothing_the_second_time() {
     let comments = w.cc.comments(&w.pr);
     let calls = w.cc.calls.total();
     let second = w.report(&input, &runs).await;
-    assert!(matches!(second, Outcome::Duplicate { .. }), "{second:?}");
+    assert!(
+        matches!(second, ReportOutcome::Duplicate { .. }),
+        "{second:?}"
+    );
     assert_eq!(w.cc.comments(&w.pr), comments, "no comment change");
     assert_eq!(w.sns.messages().len(), 1, "no second notice");
     assert_eq!(w.cc.calls.total(), calls, "not even a CodeCommit call");
@@ -173,7 +176,10 @@ async fn a_superseded_runs_report_leaves_the_newer_runs_comment_alone() {
     let outcome = w
         .report(&old, &[passed_run("fmt", 1), passed_run("api-tests", 1)])
         .await;
-    assert!(matches!(outcome, Outcome::Ignored { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, ReportOutcome::Ignored { .. }),
+        "{outcome:?}"
+    );
     assert_eq!(w.gate_comments(), before);
     assert!(!w.cc.approved_now(&w.pr));
 }
@@ -296,7 +302,7 @@ async fn a_timed_out_or_aborted_run_gets_a_comment_and_a_revoke() {
         let outcome = handle(
             &w.deps,
             &w.logs,
-            Request::StatusChange(Box::new(run.clone())),
+            ReportRequest::StatusChange(Box::new(run.clone())),
         )
         .await
         .expect("ok");
@@ -312,10 +318,13 @@ async fn a_timed_out_or_aborted_run_gets_a_comment_and_a_revoke() {
         );
         assert_eq!(w.approval(10), Some(ApprovalState::Revoke));
         // Delivered again: nothing.
-        let again = handle(&w.deps, &w.logs, Request::StatusChange(Box::new(run)))
+        let again = handle(&w.deps, &w.logs, ReportRequest::StatusChange(Box::new(run)))
             .await
             .expect("ok");
-        assert!(matches!(again, Outcome::Duplicate { .. }), "{again:?}");
+        assert!(
+            matches!(again, ReportOutcome::Duplicate { .. }),
+            "{again:?}"
+        );
     }
 }
 
@@ -327,7 +336,7 @@ async fn a_status_event_without_its_input_reads_it_from_step_functions() {
     let mut run = status_event(&input, "FAILED", &arn);
     run.input = None;
     run.input_included = false;
-    let outcome = handle(&w.deps, &w.logs, Request::StatusChange(Box::new(run)))
+    let outcome = handle(&w.deps, &w.logs, ReportRequest::StatusChange(Box::new(run)))
         .await
         .expect("ok");
     assert_eq!(approval_of(&outcome).1, "revoked");
@@ -343,10 +352,13 @@ async fn a_status_event_after_the_report_step_changes_nothing() {
     let outcome = handle(
         &w.deps,
         &w.logs,
-        Request::StatusChange(Box::new(status_event(&input, "FAILED", &arn))),
+        ReportRequest::StatusChange(Box::new(status_event(&input, "FAILED", &arn))),
     )
     .await
     .expect("ok");
-    assert!(matches!(outcome, Outcome::Duplicate { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, ReportOutcome::Duplicate { .. }),
+        "{outcome:?}"
+    );
     assert!(w.cc.approved_now(&w.pr), "the approval stands");
 }

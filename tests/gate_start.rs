@@ -6,11 +6,11 @@
 mod world;
 
 use codecommit_gate::event;
+use codecommit_gate::flows::gate_start::{StartOutcome, handle};
 use codecommit_gate::ids::CommentId;
 use codecommit_gate::machine::Mode;
 use codecommit_gate::policy::CheckStatus;
 use codecommit_gate::ports::{ApprovalState, ExecutionStatus, PortError, RunVerdict};
-use codecommit_gate::start::{Outcome, handle};
 use serde_json::{Value, json};
 use world::*;
 
@@ -18,7 +18,7 @@ use world::*;
 async fn a_new_pull_request_starts_one_gating_run_and_says_so() {
     let w = World::new();
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    let Outcome::Started { checks, .. } = &outcome else {
+    let StartOutcome::Started { checks, .. } = &outcome else {
         panic!("expected a start, got {outcome:?}");
     };
     assert_eq!(*checks, 2, "fmt always, api-tests for the api change");
@@ -113,7 +113,7 @@ async fn concurrent_deliveries_cannot_both_win() {
         .collect();
     let mut started = 0;
     for t in tasks {
-        if matches!(t.await.expect("task"), Outcome::Started { .. }) {
+        if matches!(t.await.expect("task"), StartOutcome::Started { .. }) {
             started += 1;
         }
     }
@@ -162,7 +162,7 @@ async fn a_stale_event_arriving_after_a_newer_push_is_ignored() {
         .await;
     let late = w.send(w.pr_event("pullRequestCreated", 10)).await;
     assert!(
-        matches!(late, Outcome::Ignored { ref reason } if reason.starts_with("stale event")),
+        matches!(late, StartOutcome::Ignored { ref reason } if reason.starts_with("stale event")),
         "{late:?}"
     );
     assert_eq!(w.sfn.executions().len(), 1);
@@ -178,7 +178,7 @@ async fn closing_while_running_stops_the_run_and_cleans_up_the_environment() {
     w.send(w.pr_event("pullRequestCreated", 10)).await;
     w.cc.close(&w.pr, false);
     let outcome = w.send(w.pr_event("pullRequestStatusChanged", 10)).await;
-    let Outcome::CleanedUp {
+    let StartOutcome::CleanedUp {
         stopped: Some(_),
         cleanup: Some(cleanup),
     } = outcome
@@ -197,13 +197,13 @@ async fn closing_while_running_stops_the_run_and_cleans_up_the_environment() {
     assert!(record.closed);
     // Redelivered: nothing more.
     let again = w.send(w.pr_event("pullRequestStatusChanged", 10)).await;
-    assert!(matches!(again, Outcome::Duplicate { .. }));
+    assert!(matches!(again, StartOutcome::Duplicate { .. }));
     assert_eq!(w.sfn.executions().len(), 2);
     // A late push event for a closed PR starts nothing.
     let late = w
         .send(w.pr_event("pullRequestSourceBranchUpdated", 10))
         .await;
-    assert!(matches!(late, Outcome::Ignored { .. }));
+    assert!(matches!(late, StartOutcome::Ignored { .. }));
 }
 
 #[tokio::test]
@@ -225,7 +225,7 @@ async fn a_merged_pull_request_is_cleaned_up_after_its_run_finished() {
     assert!(
         matches!(
             outcome,
-            Outcome::CleanedUp {
+            StartOutcome::CleanedUp {
                 stopped: None,
                 cleanup: Some(_)
             }
@@ -253,7 +253,7 @@ async fn an_invalid_gate_file_is_a_comment_with_line_and_column_and_a_revoke() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -268,7 +268,7 @@ async fn an_invalid_gate_file_is_a_comment_with_line_and_column_and_a_revoke() {
     // Redelivery is a no-op.
     assert!(matches!(
         w.send(w.pr_event("pullRequestCreated", 10)).await,
-        Outcome::Duplicate { .. }
+        StartOutcome::Duplicate { .. }
     ));
 }
 
@@ -287,7 +287,7 @@ async fn a_missing_gate_file_explains_how_to_add_one() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -314,7 +314,7 @@ async fn a_promotion_violation_runs_nothing_and_revokes() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -337,7 +337,7 @@ async fn a_merge_conflict_is_reported_and_nothing_runs() {
     assert!(
         matches!(
             outcome,
-            Outcome::Decided {
+            StartOutcome::Decided {
                 approved: false,
                 ..
             }
@@ -354,7 +354,7 @@ async fn a_change_nothing_cares_about_is_approved_without_a_run() {
     w.commit_files(10, GATE_FILE, &["README.md"]);
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
     assert!(
-        matches!(outcome, Outcome::Decided { approved: true, .. }),
+        matches!(outcome, StartOutcome::Decided { approved: true, .. }),
         "{outcome:?}"
     );
     assert!(w.sfn.executions().is_empty());
@@ -376,7 +376,7 @@ async fn retry_reruns_only_the_failed_checks_of_the_current_revision() {
     let comment =
         w.cc.add_comment(&w.pr, AUTHOR, "Flaky network.\n/gate retry");
     let outcome = w.send(w.comment_event(&comment, AUTHOR)).await;
-    let Outcome::Answered {
+    let StartOutcome::Answered {
         started: Some(_), ..
     } = outcome
     else {
@@ -400,7 +400,7 @@ async fn retry_reruns_only_the_failed_checks_of_the_current_revision() {
     // The same comment event again: nothing.
     assert!(matches!(
         w.send(w.comment_event(&comment, AUTHOR)).await,
-        Outcome::Duplicate { .. }
+        StartOutcome::Duplicate { .. }
     ));
     assert_eq!(w.sfn.executions().len(), 2);
 }
@@ -412,7 +412,7 @@ async fn retry_with_nothing_failed_is_answered_not_run() {
     let comment = w.cc.add_comment(&w.pr, AUTHOR, "/gate retry");
     let outcome = w.send(w.comment_event(&comment, AUTHOR)).await;
     assert!(
-        matches!(outcome, Outcome::Answered { started: None, .. }),
+        matches!(outcome, StartOutcome::Answered { started: None, .. }),
         "{outcome:?}"
     );
     assert!(
@@ -442,7 +442,7 @@ async fn skip_by_an_allowed_author_starts_a_new_run_without_the_check() {
     assert!(
         matches!(
             outcome,
-            Outcome::Answered {
+            StartOutcome::Answered {
                 started: Some(_),
                 ..
             }
@@ -480,7 +480,7 @@ async fn unauthorized_and_required_skips_get_a_reply_and_change_nothing() {
         assert!(
             matches!(
                 o,
-                Outcome::Answered {
+                StartOutcome::Answered {
                     started: None,
                     replies: 1
                 }
@@ -504,7 +504,7 @@ async fn run_by_the_author_adds_a_check() {
     assert!(
         matches!(
             outcome,
-            Outcome::Answered {
+            StartOutcome::Answered {
                 started: Some(_),
                 ..
             }
@@ -528,20 +528,20 @@ async fn the_gate_ignores_its_own_comments_and_plain_comments() {
     let own = w.cc.comments(&w.pr)[0].data.id.clone();
     assert!(matches!(
         w.send(w.comment_event(&own, GATE_ARN)).await,
-        Outcome::Ignored { .. }
+        StartOutcome::Ignored { .. }
     ));
     // Even one that quotes a command.
     let forged = w.cc.as_caller(GATE_ARN);
     let id = forged.add_comment(&w.pr, GATE_ARN, "/gate skip docs-links");
     assert!(matches!(
         w.send(w.comment_event(&id, GATE_ARN)).await,
-        Outcome::Ignored { .. }
+        StartOutcome::Ignored { .. }
     ));
     let plain =
         w.cc.add_comment(&w.pr, AUTHOR, "LGTM, but /gateway is not a command");
     assert!(matches!(
         w.send(w.comment_event(&plain, AUTHOR)).await,
-        Outcome::Ignored { .. }
+        StartOutcome::Ignored { .. }
     ));
     assert!(w.replies().is_empty());
 }
@@ -593,7 +593,7 @@ async fn an_approval_rule_override_is_notified() {
     )
     .expect("JSON");
     let outcome = w.send(event::parse_value(e).expect("event")).await;
-    assert_eq!(outcome, Outcome::Notified);
+    assert_eq!(outcome, StartOutcome::Notified);
     let messages = w.sns.messages();
     assert_eq!(messages.len(), 1);
     assert!(
@@ -622,7 +622,10 @@ async fn a_failing_call_fails_closed_and_a_redelivery_repairs_everything() {
     assert!(!w.cc.approved_now(&w.pr), "never approved");
     // EventBridge retries the event: one run, one comment.
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(matches!(outcome, Outcome::Started { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, StartOutcome::Started { .. }),
+        "{outcome:?}"
+    );
     assert_eq!(w.sfn.executions().len(), 1);
     assert_eq!(w.gate_comments().len(), 1);
 }

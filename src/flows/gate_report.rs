@@ -6,7 +6,7 @@
 //! the run's verdict in the ledger and changes nothing.
 
 use crate::event::{RunFinished, RunStatus};
-use crate::flow::{self, Deps, FlowError, Ports};
+use crate::flows::{Deps, FlowError, Ports, steps};
 use crate::ids::{CheckName, PullRequestId, RepositoryName, RevisionId};
 use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, RunOutcome};
 use crate::plan::Plan;
@@ -24,7 +24,7 @@ pub const TAIL_LINES: usize = 50;
 
 /// What reached gate-report.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Request {
+pub enum ReportRequest {
     /// The state machine's report step.
     Report(Box<ReportPayload>),
     /// An execution ended outside the happy path.
@@ -59,7 +59,7 @@ pub struct RunMetrics {
 /// What gate-report did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum ReportOutcome {
     /// Nothing to do, and why.
     Ignored {
         /// Why.
@@ -81,8 +81,8 @@ pub enum Outcome {
     },
 }
 
-fn ignored(reason: impl Into<String>) -> Outcome {
-    Outcome::Ignored {
+fn ignored(reason: impl Into<String>) -> ReportOutcome {
+    ReportOutcome::Ignored {
         reason: reason.into(),
     }
 }
@@ -92,19 +92,19 @@ fn ignored(reason: impl Into<String>) -> Outcome {
 pub async fn handle<T: Ports, G: Logs>(
     deps: &Deps<T>,
     logs: &G,
-    request: Request,
-) -> Result<Outcome, FlowError> {
+    request: ReportRequest,
+) -> Result<ReportOutcome, FlowError> {
     let input = match &request {
-        Request::Report(payload) => Some(payload.input.clone()),
-        Request::Results { input, .. } => Some((**input).clone()),
-        Request::StatusChange(run) => match &run.input {
+        ReportRequest::Report(payload) => Some(payload.input.clone()),
+        ReportRequest::Results { input, .. } => Some((**input).clone()),
+        ReportRequest::StatusChange(run) => match &run.input {
             Some(value) => serde_json::from_value::<ExecutionInput>(value.clone()).ok(),
             None => None,
         },
     };
     let input = match (input, &request) {
         (Some(input), _) => input,
-        (None, Request::StatusChange(run)) => {
+        (None, ReportRequest::StatusChange(run)) => {
             match deps.executions.input(&run.execution_arn).await {
                 Ok(Some(input)) => input,
                 Ok(None) => return Ok(ignored("the execution no longer exists")),
@@ -118,14 +118,14 @@ pub async fn handle<T: Ports, G: Logs>(
                 }
             }
         }
-        (None, Request::Report(_) | Request::Results { .. }) => {
+        (None, ReportRequest::Report(_) | ReportRequest::Results { .. }) => {
             return Ok(ignored("the report has no input"));
         }
     };
     let repository = input.subject.repository.clone();
     let pr = input.subject.pull_request_id.clone();
     let result = match request {
-        Request::Report(payload) => match results(logs, &payload, &input).await {
+        ReportRequest::Report(payload) => match results(logs, &payload, &input).await {
             Ok((results, queue_ms)) => {
                 let facts = RunFacts {
                     queue_ms,
@@ -136,10 +136,10 @@ pub async fn handle<T: Ports, G: Logs>(
             }
             Err(e) => Err(e),
         },
-        Request::Results { results, .. } => {
+        ReportRequest::Results { results, .. } => {
             report_run(deps, &input, results, RunFacts::default()).await
         }
-        Request::StatusChange(run) => run_ended(deps, &run, &input).await,
+        ReportRequest::StatusChange(run) => run_ended(deps, &run, &input).await,
     };
     result.map_err(|source| {
         tracing::error!(
@@ -156,7 +156,7 @@ pub async fn handle<T: Ports, G: Logs>(
 /// The PR's record if this execution is still its current run and not yet reported.
 enum Ownership {
     Current(Box<PrRecord>),
-    Skip(Outcome),
+    Skip(ReportOutcome),
 }
 
 async fn ownership<L: Ledger>(ledger: &L, input: &ExecutionInput) -> PortResult<Ownership> {
@@ -171,9 +171,11 @@ async fn ownership<L: Ledger>(ledger: &L, input: &ExecutionInput) -> PortResult<
         Some(run) if run.execution_name != input.execution_name => Ownership::Skip(ignored(
             format!("a newer run ({}) owns the pull request", run.execution_name),
         )),
-        Some(run) if run.verdict.is_some() && run.reported => Ownership::Skip(Outcome::Duplicate {
-            reason: format!("{} was already reported", input.execution_name),
-        }),
+        Some(run) if run.verdict.is_some() && run.reported => {
+            Ownership::Skip(ReportOutcome::Duplicate {
+                reason: format!("{} was already reported", input.execution_name),
+            })
+        }
         _ => Ownership::Current(Box::new(record)),
     })
 }
@@ -183,7 +185,7 @@ enum VerdictClaim {
     /// The record holds this run's verdict; act on it.
     Claimed(Box<PrRecord>),
     /// Do not act: a newer run owns the PR, or a concurrent delivery is acting.
-    Skip(Outcome),
+    Skip(ReportOutcome),
 }
 
 /// Records the verdict **before** anything is approved: a conditional write that only succeeds
@@ -228,7 +230,7 @@ async fn claim_verdict<L: Ledger>(
                 if fresh.run.as_ref().is_some_and(|r| {
                     r.execution_name == input.execution_name && r.verdict.is_some()
                 }) {
-                    return Ok(VerdictClaim::Skip(Outcome::Duplicate {
+                    return Ok(VerdictClaim::Skip(ReportOutcome::Duplicate {
                         reason: format!(
                             "a concurrent delivery is reporting {}",
                             input.execution_name
@@ -267,7 +269,7 @@ async fn mark_reported<T: Ports>(
                     && newer.verdict.is_none()
                 {
                     tracing::info!(pull_request = %record.pull_request_id, newer = %newer.execution_name, "a newer run started while approving; taking the approval back");
-                    flow::set_approval(
+                    steps::set_approval(
                         &deps.prs,
                         &record.pull_request_id,
                         revision,
@@ -468,7 +470,7 @@ async fn report_run<T: Ports>(
     input: &ExecutionInput,
     results: Vec<CheckResult>,
     facts: RunFacts,
-) -> PortResult<Outcome> {
+) -> PortResult<ReportOutcome> {
     if input.mode == Mode::Cleanup {
         return Ok(ignored("a clean-up run has nothing to report"));
     }
@@ -524,7 +526,7 @@ async fn report_run<T: Ports>(
     let metrics = run_metrics(&facts, &results, plan, verdict);
     mark_reported(deps, record, input, approved.as_ref()).await?;
     tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
-    Ok(Outcome::Reported {
+    Ok(ReportOutcome::Reported {
         verdict,
         approval: approval.to_owned(),
         metrics,
@@ -562,36 +564,36 @@ async fn act<T: Ports>(
         now.source_commit = pr.source_commit.clone();
         report::stale(&now, tested, verdict).body
     };
-    let token = flow::token(&["finished", &input.execution_name]);
+    let token = steps::token(&["finished", &input.execution_name]);
     Ok(match decision {
         None => {
             let body = report::untraceable(subject).body;
-            flow::upsert_comment(deps, record, subject, &body, &token).await?;
+            steps::upsert_comment(deps, record, subject, &body, &token).await?;
             if pr.status == PrStatus::Open {
-                flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke)
+                steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke)
                     .await?;
             }
             ("revoked", None)
         }
         Some((tested, ApprovalDecision::Stale)) => {
-            flow::upsert_comment(deps, record, subject, &stale_body(&tested), &token).await?;
+            steps::upsert_comment(deps, record, subject, &stale_body(&tested), &token).await?;
             ("stale", None)
         }
         Some((_, ApprovalDecision::Approve { revision })) => {
-            flow::upsert_comment(deps, record, subject, &finished_body(), &token).await?;
-            match flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Approve).await? {
+            steps::upsert_comment(deps, record, subject, &finished_body(), &token).await?;
+            match steps::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Approve).await? {
                 ApprovalOutcome::Applied => ("approved", Some(revision)),
                 ApprovalOutcome::RevisionNotCurrent | ApprovalOutcome::Closed => {
                     // A push or a close raced the approval: never approve; say so.
                     let body = stale_body(&revision);
-                    flow::upsert_comment(deps, record, subject, &body, &token).await?;
+                    steps::upsert_comment(deps, record, subject, &body, &token).await?;
                     ("stale", None)
                 }
             }
         }
         Some((_, ApprovalDecision::Revoke { revision })) => {
-            flow::upsert_comment(deps, record, subject, &finished_body(), &token).await?;
-            flow::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Revoke).await?;
+            steps::upsert_comment(deps, record, subject, &finished_body(), &token).await?;
+            steps::set_approval(&deps.prs, &pr.id, &revision, ApprovalState::Revoke).await?;
             ("revoked", None)
         }
     })
@@ -621,7 +623,7 @@ async fn run_ended<T: Ports>(
     deps: &Deps<T>,
     run: &RunFinished,
     input: &ExecutionInput,
-) -> PortResult<Outcome> {
+) -> PortResult<ReportOutcome> {
     if input.mode == Mode::Cleanup {
         return Ok(ignored("a clean-up run has nothing to report"));
     }
@@ -644,10 +646,10 @@ async fn run_ended<T: Ports>(
     let pr = deps.prs.pull_request(&subject.pull_request_id).await?;
     let status = run.status.as_aws_str();
     let body = report::run_ended(subject, status, run.error.as_deref(), run.cause.as_deref()).body;
-    let token = flow::token(&["ended", &input.execution_name]);
-    flow::upsert_comment(deps, &mut record, subject, &body, &token).await?;
+    let token = steps::token(&["ended", &input.execution_name]);
+    steps::upsert_comment(deps, &mut record, subject, &body, &token).await?;
     if pr.status == PrStatus::Open {
-        flow::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
+        steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
     }
     deps.notifier
         .publish(
@@ -656,7 +658,7 @@ async fn run_ended<T: Ports>(
         )
         .await?;
     mark_reported(deps, record, input, None).await?;
-    Ok(Outcome::Reported {
+    Ok(ReportOutcome::Reported {
         verdict: Verdict::Failed,
         approval: "revoked".to_owned(),
         metrics: RunMetrics::default(),
