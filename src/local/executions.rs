@@ -149,15 +149,7 @@ impl LocalExecutions {
             .flat_map(|s| &s.checks)
             .map(|c| {
                 let r = results.iter().find(|r| r.name == c.name);
-                CheckEntry {
-                    name: c.name.as_str().to_owned(),
-                    stage: c.stage.clone(),
-                    required: c.required,
-                    status: r.map_or(crate::policy::CheckStatus::Cancelled, |r| r.status),
-                    duration_ms: r.and_then(|r| r.duration_ms),
-                    attempts: r.map_or(0, |r| r.attempts),
-                    flaky: r.is_some_and(|r| r.flaky),
-                }
+                CheckEntry::new(&c.name, &c.stage, c.required, r)
             })
             .collect();
         let subject = &e.input.subject;
