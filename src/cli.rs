@@ -249,59 +249,14 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> Failure {
 }
 
 fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
-    let write_failed = |e: std::io::Error| Failure(EXIT_ERROR, format!("cannot write output: {e}"));
     match cli.command {
-        Command::Validate { file } => {
-            let text =
-                std::fs::read_to_string(&file).map_err(|e| io_error("gate file", &file, e))?;
-            let name = file.display().to_string();
-            match Gate::parse(&text, &name) {
-                Ok(gate) => {
-                    writeln!(
-                        out,
-                        "{name}: ok: {} stages, {} components, {} checks",
-                        gate.stages.len(),
-                        gate.components.len(),
-                        gate.checks.len()
-                    )
-                    .map_err(write_failed)?;
-                    for cycle in &gate.cycles {
-                        let names: Vec<&str> = cycle.iter().map(|c| c.as_str()).collect();
-                        writeln!(
-                            out,
-                            "{name}: note: components {} depend on each other; a change in any selects them all",
-                            names.join(", ")
-                        )
-                        .map_err(write_failed)?;
-                    }
-                    Ok(EXIT_PASS)
-                }
-                Err(errors) => {
-                    writeln!(err, "{errors}").map_err(write_failed)?;
-                    Ok(EXIT_FAIL)
-                }
-            }
-        }
+        Command::Validate { file } => validate_command(&file, out, err),
         Command::Schema => {
             out.write_all(Gate::json_schema().as_bytes())
                 .map_err(write_failed)?;
             Ok(EXIT_PASS)
         }
-        Command::Inspect { event } => {
-            let text = read_input(&event).map_err(|e| io_error("event", &event, e))?;
-            match event::parse(&text) {
-                Ok(parsed) => {
-                    let json = serde_json::to_string_pretty(&parsed)
-                        .map_err(|e| Failure(EXIT_ERROR, e.to_string()))?;
-                    writeln!(out, "{json}").map_err(write_failed)?;
-                    Ok(EXIT_PASS)
-                }
-                Err(e) => {
-                    writeln!(err, "{}: {e}", event.display()).map_err(write_failed)?;
-                    Ok(EXIT_FAIL)
-                }
-            }
-        }
+        Command::Inspect { event } => inspect_command(&event, out, err),
         Command::Plan(args) => plan_command(args, out, err),
         Command::Run(args) => run_command(args, out, err),
         Command::History {
@@ -310,6 +265,59 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure
             format,
         } => history_command(&repo, limit, format, out),
         Command::Event(args) => event_command(args, out),
+    }
+}
+
+/// The failure of writing to standard output or error.
+fn write_failed(e: std::io::Error) -> Failure {
+    Failure(EXIT_ERROR, format!("cannot write output: {e}"))
+}
+
+/// `gate validate`: the gate file's summary and dependency cycles, or its errors.
+fn validate_command(file: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let text = std::fs::read_to_string(file).map_err(|e| io_error("gate file", file, e))?;
+    let name = file.display().to_string();
+    let gate = match Gate::parse(&text, &name) {
+        Ok(gate) => gate,
+        Err(errors) => {
+            writeln!(err, "{errors}").map_err(write_failed)?;
+            return Ok(EXIT_FAIL);
+        }
+    };
+    writeln!(
+        out,
+        "{name}: ok: {} stages, {} components, {} checks",
+        gate.stages.len(),
+        gate.components.len(),
+        gate.checks.len()
+    )
+    .map_err(write_failed)?;
+    for cycle in &gate.cycles {
+        let names: Vec<&str> = cycle.iter().map(|c| c.as_str()).collect();
+        writeln!(
+            out,
+            "{name}: note: components {} depend on each other; a change in any selects them all",
+            names.join(", ")
+        )
+        .map_err(write_failed)?;
+    }
+    Ok(EXIT_PASS)
+}
+
+/// `gate inspect`: the event as the gate understands it, or why it does not.
+fn inspect_command(event: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let text = read_input(event).map_err(|e| io_error("event", event, e))?;
+    match event::parse(&text) {
+        Ok(parsed) => {
+            let json = serde_json::to_string_pretty(&parsed)
+                .map_err(|e| Failure(EXIT_ERROR, e.to_string()))?;
+            writeln!(out, "{json}").map_err(write_failed)?;
+            Ok(EXIT_PASS)
+        }
+        Err(e) => {
+            writeln!(err, "{}: {e}", event.display()).map_err(write_failed)?;
+            Ok(EXIT_FAIL)
+        }
     }
 }
 
@@ -327,57 +335,60 @@ fn git_failure(e: git::GitError) -> Failure {
     Failure(EXIT_ERROR, e.to_string())
 }
 
-/// A branch name for `rev` if it names a branch (`main`, `origin/main`, `refs/heads/main`).
-fn branch_name(repo: &Repo, rev: &str) -> Option<String> {
-    if rev.starts_with('-') {
-        return None;
+/// What `gate plan` plans: the changed paths, where the gate file is, and the PR's branches.
+struct PlanSubject {
+    changes: Vec<ChangedPath>,
+    gate_path: PathBuf,
+    source_branch: Option<String>,
+    destination_branch: Option<String>,
+}
+
+/// The changed paths from `--paths-from`, else from git (the merge base of base and head),
+/// which also names the branches the flags leave out.
+fn plan_subject(args: &PlanArgs) -> Result<PlanSubject, Failure> {
+    let mut subject = PlanSubject {
+        changes: Vec::new(),
+        gate_path: PathBuf::new(),
+        source_branch: args.source_branch.clone(),
+        destination_branch: args.destination_branch.clone(),
+    };
+    if let Some(list) = &args.paths_from {
+        let text = read_input(list).map_err(|e| io_error("path list", list, e))?;
+        subject.gate_path = args
+            .gate_file
+            .clone()
+            .unwrap_or_else(|| args.repo.join(gate_file::DEFAULT_PATH));
+        subject.changes = git::parse_path_list(&text);
+        return Ok(subject);
     }
-    let name = repo
-        .git(&["rev-parse", "--abbrev-ref", rev])
-        .ok()?
-        .trim()
-        .to_owned();
-    if name.is_empty() || name == "HEAD" {
-        return None;
+    let repo = Repo::open(&args.repo).map_err(git_failure)?;
+    let base = match &args.base {
+        Some(b) => b.clone(),
+        None => repo.default_branch().map_err(git_failure)?,
+    };
+    repo.resolve(&base).map_err(git_failure)?;
+    repo.resolve(&args.head).map_err(git_failure)?;
+    subject.changes = repo.changed_paths(&base, &args.head).map_err(git_failure)?;
+    if subject.source_branch.is_none() {
+        subject.source_branch = repo.branch_name(&args.head);
     }
-    Some(name.strip_prefix("origin/").unwrap_or(&name).to_owned())
+    if subject.destination_branch.is_none() {
+        subject.destination_branch = repo.branch_name(&base);
+    }
+    subject.gate_path = args
+        .gate_file
+        .clone()
+        .unwrap_or_else(|| repo.dir().join(gate_file::DEFAULT_PATH));
+    Ok(subject)
 }
 
 fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
-    let write_failed = |e: std::io::Error| Failure(EXIT_ERROR, format!("cannot write output: {e}"));
-    let mut source_branch = args.source_branch.clone();
-    let mut destination_branch = args.destination_branch.clone();
-    let (changes, gate_path): (Vec<ChangedPath>, PathBuf) = match &args.paths_from {
-        Some(list) => {
-            let text = read_input(list).map_err(|e| io_error("path list", list, e))?;
-            let gate_path = args
-                .gate_file
-                .clone()
-                .unwrap_or_else(|| args.repo.join(gate_file::DEFAULT_PATH));
-            (git::parse_path_list(&text), gate_path)
-        }
-        None => {
-            let repo = Repo::open(&args.repo).map_err(git_failure)?;
-            let base = match &args.base {
-                Some(b) => b.clone(),
-                None => repo.default_branch().map_err(git_failure)?,
-            };
-            repo.resolve(&base).map_err(git_failure)?;
-            repo.resolve(&args.head).map_err(git_failure)?;
-            let changes = repo.changed_paths(&base, &args.head).map_err(git_failure)?;
-            if source_branch.is_none() {
-                source_branch = branch_name(&repo, &args.head);
-            }
-            if destination_branch.is_none() {
-                destination_branch = branch_name(&repo, &base);
-            }
-            let gate_path = args
-                .gate_file
-                .clone()
-                .unwrap_or_else(|| repo.dir().join(gate_file::DEFAULT_PATH));
-            (changes, gate_path)
-        }
-    };
+    let PlanSubject {
+        changes,
+        gate_path,
+        source_branch,
+        destination_branch,
+    } = plan_subject(&args)?;
     let text =
         std::fs::read_to_string(&gate_path).map_err(|e| io_error("gate file", &gate_path, e))?;
     let gate = match Gate::parse(&text, &gate_path.display().to_string()) {
@@ -494,7 +505,6 @@ fn history_command(
     out: &mut dyn Write,
 ) -> Result<u8, Failure> {
     use crate::local::{history, store::Store};
-    let write_failed = |e: std::io::Error| Failure(EXIT_ERROR, format!("cannot write output: {e}"));
     let repo = Repo::open(repo).map_err(git_failure)?;
     let store = Store::new(repo.dir());
     let found =
@@ -535,7 +545,6 @@ fn event_command(args: EventArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     .map_err(|message| Failure(EXIT_ERROR, message))?;
     let text =
         serde_json::to_string_pretty(&value).map_err(|e| Failure(EXIT_ERROR, e.to_string()))?;
-    writeln!(out, "{text}")
-        .map_err(|e| Failure(EXIT_ERROR, format!("cannot write output: {e}")))?;
+    writeln!(out, "{text}").map_err(write_failed)?;
     Ok(EXIT_PASS)
 }

@@ -562,20 +562,55 @@ fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(&p).literal_separator(true).build()
 }
 
+/// What a glob list's invalid glob is told with.
+const GLOB_HINT: &str =
+    "globs use `*` within a folder, `**` across folders, `?`, `[abc]` and `{a,b}`";
+
+/// Path globs (`global`, `ignore`): as [`compile_glob`] reads them.
 fn compile_globs(list: &[Spanned<String>], what: &str, errors: &mut Errors<'_>) -> Globs {
+    glob_list(list, compile_glob, errors, |glob, e| {
+        (
+            format!("invalid glob `{glob}` in {what}: {}", e.kind()),
+            GLOB_HINT,
+        )
+    })
+}
+
+/// Branch globs: `*` stays within one `/`-separated part (`release/*`).
+fn branch_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+/// A promotion rule's source branch globs.
+fn compile_branch_globs(list: &[Spanned<String>], errors: &mut Errors<'_>) -> Globs {
+    glob_list(list, branch_glob, errors, |glob, e| {
+        (
+            format!("invalid branch pattern `{glob}`: {}", e.kind()),
+            "use a branch name, or a glob such as `feature/*`",
+        )
+    })
+}
+
+/// Compiles each glob of `list` with `build` into one [`Globs`]; one that does not compile is
+/// left out and reported with the message and hint `invalid` gives.
+fn glob_list(
+    list: &[Spanned<String>],
+    build: impl Fn(&str) -> Result<Glob, globset::Error>,
+    errors: &mut Errors<'_>,
+    invalid: impl Fn(&str, &globset::Error) -> (String, &'static str),
+) -> Globs {
     let mut builder = GlobSetBuilder::new();
     let mut patterns = Vec::new();
     for g in list {
-        match compile_glob(&g.value) {
+        match build(&g.value) {
             Ok(glob) => {
                 builder.add(glob);
                 patterns.push(g.value.clone());
             }
-            Err(e) => errors.push(
-                at(g),
-                format!("invalid glob `{}` in {what}: {}", g.value, e.kind()),
-                "globs use `*` within a folder, `**` across folders, `?`, `[abc]` and `{a,b}`",
-            ),
+            Err(e) => {
+                let (message, hint) = invalid(&g.value, &e);
+                errors.push(at(g), message, hint);
+            }
         }
     }
     Globs {
@@ -623,15 +658,56 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Stage two: check every reference, compile every glob.
+const NAME_HINT: &str = "names use letters, digits, `-`, `_` and `.`, at most 64 characters";
+
+/// Stage two: check every reference, compile every glob. Sequential because each step leans on
+/// the names the earlier ones validated (checks name stages and components, `skip` names checks);
+/// every step records what is wrong and goes on, so one round trip reports every error.
 fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
     let mut errors = Errors {
         file,
         list: Vec::new(),
     };
-    const NAME_HINT: &str = "names use letters, digits, `-`, `_` and `.`, at most 64 characters";
+    check_version(raw.version.as_ref(), &mut errors);
+    let stages = validate_stages(&raw.stages, &mut errors);
+    let components = validate_components(&raw.components, &mut errors);
+    let dependents = dependents_of(&components.list);
+    let defaults_env = validate_defaults(&raw.defaults, &mut errors);
+    let checks = validate_checks(&raw, &stages, &defaults_env, &mut errors);
+    let global = compile_globs(&raw.global, "`global`", &mut errors);
+    let ignore = compile_globs(&raw.ignore, "`ignore`", &mut errors);
+    let skippable = validate_skip(&raw.skip.checks, &raw.checks.value, &checks, &mut errors);
+    let skip_authors = compile_arn_globs(&raw.skip.authors, &mut errors);
+    let promotion = validate_promotion(&raw.promotion, &mut errors);
+    let component_set = build_component_set(components.set, &mut errors);
 
-    if let Some(v) = &raw.version
+    if !errors.list.is_empty() {
+        errors.list.sort_by_key(|e| e.position);
+        return Err(GateFileErrors(errors.list));
+    }
+    let cycles = find_cycles(&components.list);
+    Ok(Gate {
+        file: file.to_owned(),
+        stages: stages.names,
+        components: components.list,
+        checks,
+        global,
+        ignore,
+        unmatched: raw.unmatched,
+        skippable,
+        skip_authors,
+        promotion,
+        strict: raw.strict.unwrap_or(true),
+        cycles,
+        component_set,
+        component_of_pattern: components.of_pattern,
+        dependents,
+    })
+}
+
+/// Refuses a `version` other than the one this gate understands.
+fn check_version(version: Option<&Spanned<u32>>, errors: &mut Errors<'_>) {
+    if let Some(v) = version
         && v.value != VERSION
     {
         errors.push(
@@ -640,18 +716,28 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
             "this gate understands `version: 1`",
         );
     }
+}
 
-    // Stages.
-    let mut stages = Vec::new();
-    let mut stage_index = HashMap::new();
-    if raw.stages.value.is_empty() {
+/// The stage names in order, and each one's position, as far as they are valid.
+struct Stages {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+/// Validates `stages`: at least one, valid names, none listed twice.
+fn validate_stages(raw: &Spanned<Vec<Spanned<String>>>, errors: &mut Errors<'_>) -> Stages {
+    let mut stages = Stages {
+        names: Vec::new(),
+        index: HashMap::new(),
+    };
+    if raw.value.is_empty() {
         errors.push(
-            at(&raw.stages),
+            at(raw),
             "`stages` is empty",
             "list at least one stage, e.g. `stages: [test]`",
         );
     }
-    for s in &raw.stages.value {
+    for s in &raw.value {
         if !valid_name(&s.value) {
             errors.push(
                 at(s),
@@ -659,28 +745,42 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
                 NAME_HINT,
             );
         }
-        if stage_index.insert(s.value.clone(), stages.len()).is_some() {
+        if stages
+            .index
+            .insert(s.value.clone(), stages.names.len())
+            .is_some()
+        {
             errors.push(
                 at(s),
                 format!("stage `{}` is listed twice", s.value),
                 "each stage appears once in `stages`",
             );
         } else {
-            stages.push(s.value.clone());
+            stages.names.push(s.value.clone());
         }
     }
+    stages
+}
 
-    // Components.
-    let component_index: HashMap<&str, usize> = raw
-        .components
-        .keys()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
-    let mut components = Vec::with_capacity(raw.components.len());
-    let mut component_set = GlobSetBuilder::new();
-    let mut component_of_pattern = Vec::new();
-    for (i, (name, c)) in raw.components.iter().enumerate() {
+/// The validated components, and their globs gathered for one set (compiled last, see
+/// [`build_component_set`]): pattern index → component index.
+struct Components {
+    list: Vec<Component>,
+    set: GlobSetBuilder,
+    of_pattern: Vec<usize>,
+}
+
+/// Validates `components`: names, globs and `depends_on` references.
+fn validate_components(
+    raw: &IndexMap<String, Spanned<raw::Component>>,
+    errors: &mut Errors<'_>,
+) -> Components {
+    let mut components = Components {
+        list: Vec::with_capacity(raw.len()),
+        set: GlobSetBuilder::new(),
+        of_pattern: Vec::new(),
+    };
+    for (i, (name, c)) in raw.iter().enumerate() {
         if !valid_name(name) {
             errors.push(at(c), format!("invalid component name `{name}`"), NAME_HINT);
         }
@@ -694,8 +794,8 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
         for p in &c.value.paths {
             match compile_glob(&p.value) {
                 Ok(glob) => {
-                    component_set.add(glob);
-                    component_of_pattern.push(i);
+                    components.set.add(glob);
+                    components.of_pattern.push(i);
                 }
                 Err(e) => errors.push(
                     at(p),
@@ -704,80 +804,115 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
                         p.value,
                         e.kind()
                     ),
-                    "globs use `*` within a folder, `**` across folders, `?`, `[abc]` and `{a,b}`",
+                    GLOB_HINT,
                 ),
             }
         }
-        let mut depends_on = Vec::new();
-        for d in &c.value.depends_on {
-            match component_index.get(d.value.as_str()) {
-                Some(&j) if j == i => errors.push(
-                    at(d),
-                    format!("component `{name}` depends on itself"),
-                    "remove it from its own `depends_on`",
-                ),
-                Some(&j) => {
-                    if !depends_on.contains(&j) {
-                        depends_on.push(j);
-                    }
-                }
-                None => errors.push(
-                    at(d),
-                    format!(
-                        "component `{name}` depends on unknown component `{}`",
-                        d.value
-                    ),
-                    &suggest(&d.value, raw.components.keys().map(String::as_str)),
-                ),
-            }
-        }
-        components.push(Component {
+        components.list.push(Component {
             name: ComponentName::new(name.clone()),
             paths: c.value.paths.iter().map(|p| p.value.clone()).collect(),
-            depends_on,
+            depends_on: component_dependencies(raw, i, name, &c.value.depends_on, errors),
         });
     }
+    components
+}
+
+/// Resolves component `i`'s `depends_on` to indices: known, not itself, each once.
+fn component_dependencies(
+    raw: &IndexMap<String, Spanned<raw::Component>>,
+    i: usize,
+    name: &str,
+    depends_on: &[Spanned<String>],
+    errors: &mut Errors<'_>,
+) -> Vec<usize> {
+    let mut resolved = Vec::new();
+    for d in depends_on {
+        match raw.get_index_of(d.value.as_str()) {
+            Some(j) if j == i => errors.push(
+                at(d),
+                format!("component `{name}` depends on itself"),
+                "remove it from its own `depends_on`",
+            ),
+            Some(j) => push_once(&mut resolved, j),
+            None => errors.push(
+                at(d),
+                format!(
+                    "component `{name}` depends on unknown component `{}`",
+                    d.value
+                ),
+                &suggest(&d.value, raw.keys().map(String::as_str)),
+            ),
+        }
+    }
+    resolved
+}
+
+/// Appends `i` unless it is there already.
+fn push_once(list: &mut Vec<usize>, i: usize) {
+    if !list.contains(&i) {
+        list.push(i);
+    }
+}
+
+/// Reverse dependency edges: component → components that depend on it.
+fn dependents_of(components: &[Component]) -> Vec<Vec<usize>> {
     let mut dependents = vec![Vec::new(); components.len()];
     for (i, c) in components.iter().enumerate() {
         for &d in &c.depends_on {
             dependents[d].push(i);
         }
     }
+    dependents
+}
 
-    // Defaults.
-    let defaults = &raw.defaults;
-    check_env(&defaults.env, "`defaults`", &mut errors);
-    let defaults_env: BTreeMap<String, String> = defaults
+/// Validates `defaults` and returns the environment every check inherits.
+fn validate_defaults(
+    defaults: &raw::Defaults,
+    errors: &mut Errors<'_>,
+) -> BTreeMap<String, String> {
+    check_env(&defaults.env, "`defaults`", errors);
+    if let Some(t) = &defaults.timeout {
+        check_timeout(t, errors);
+    }
+    if let Some(r) = &defaults.retries {
+        check_retries(r, errors);
+    }
+    defaults
         .env
         .iter()
         .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
-    let check_timeout = |t: &Spanned<u32>, errors: &mut Errors<'_>| {
-        if !TIMEOUT_RANGE.contains(&t.value) {
-            errors.push(
-                at(t),
-                format!("timeout {} is out of range", t.value),
-                "CodeBuild accepts 5 to 2160 minutes",
-            );
-        }
-    };
-    let check_retries = |r: &Spanned<u32>, errors: &mut Errors<'_>| {
-        if r.value > MAX_RETRIES {
-            errors.push(
-                at(r),
-                format!("retries {} is more than {MAX_RETRIES}", r.value),
-                "retries are for infrastructure failures; fix a check that needs more",
-            );
-        }
-    };
-    if let Some(t) = &defaults.timeout {
-        check_timeout(t, &mut errors);
-    }
-    if let Some(r) = &defaults.retries {
-        check_retries(r, &mut errors);
-    }
+        .collect()
+}
 
-    // Checks.
+/// Refuses a timeout CodeBuild would not accept.
+fn check_timeout(t: &Spanned<u32>, errors: &mut Errors<'_>) {
+    if !TIMEOUT_RANGE.contains(&t.value) {
+        errors.push(
+            at(t),
+            format!("timeout {} is out of range", t.value),
+            "CodeBuild accepts 5 to 2160 minutes",
+        );
+    }
+}
+
+/// Refuses more retries than [`MAX_RETRIES`].
+fn check_retries(r: &Spanned<u32>, errors: &mut Errors<'_>) {
+    if r.value > MAX_RETRIES {
+        errors.push(
+            at(r),
+            format!("retries {} is more than {MAX_RETRIES}", r.value),
+            "retries are for infrastructure failures; fix a check that needs more",
+        );
+    }
+}
+
+/// Validates `checks` (at least one, each valid) and then that every stage has one.
+fn validate_checks(
+    raw: &raw::GateFile,
+    stages: &Stages,
+    defaults_env: &BTreeMap<String, String>,
+    errors: &mut Errors<'_>,
+) -> Vec<Check> {
     let mut checks = Vec::with_capacity(raw.checks.value.len());
     if raw.checks.value.is_empty() {
         errors.push(
@@ -786,98 +921,159 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
             "define at least one check with a `stage` and `commands`",
         );
     }
-    let mut stage_used = vec![false; stages.len()];
+    let mut stage_used = vec![false; stages.names.len()];
     for (name, c) in &raw.checks.value {
-        let spec = &c.value;
         if !valid_name(name) {
             errors.push(at(c), format!("invalid check name `{name}`"), NAME_HINT);
         }
-        let stage_idx = match stage_index.get(&spec.stage.value) {
-            Some(&i) => {
-                stage_used[i] = true;
-                i
-            }
-            None => {
-                errors.push(
-                    at(&spec.stage),
-                    format!("check `{name}` uses unknown stage `{}`", spec.stage.value),
-                    &suggest(&spec.stage.value, stages.iter().map(String::as_str)),
-                );
-                0
-            }
-        };
-        let mut comps = Vec::new();
-        for comp in &spec.components {
-            match component_index.get(comp.value.as_str()) {
-                Some(&j) => {
-                    if !comps.contains(&j) {
-                        comps.push(j);
-                    }
-                }
-                None => errors.push(
-                    at(comp),
-                    format!("check `{name}` covers unknown component `{}`", comp.value),
-                    &suggest(&comp.value, raw.components.keys().map(String::as_str)),
-                ),
-            }
+        let stage = check_stage(name, &c.value.stage, stages, errors);
+        if let Some(i) = stage {
+            stage_used[i] = true;
         }
-        let run = match (&spec.commands, &spec.buildspec) {
-            (Some(cmds), None) if !cmds.is_empty() => Run::Commands(cmds.clone()),
-            (None, Some(b)) if !b.trim().is_empty() => Run::Buildspec(b.clone()),
-            (Some(_), Some(_)) => {
-                errors.push(
-                    at(c),
-                    format!("check `{name}` has both `commands` and `buildspec`"),
-                    "keep one: `commands` for inline shell, `buildspec` for a file",
-                );
-                Run::Commands(Vec::new())
-            }
-            _ => {
-                errors.push(
-                    at(c),
-                    format!("check `{name}` has nothing to run"),
-                    "add `commands: [\"...\"]` or `buildspec: path/to/buildspec.yml`",
-                );
-                Run::Commands(Vec::new())
-            }
-        };
-        if let Some(t) = &spec.timeout {
-            check_timeout(t, &mut errors);
-        }
-        if let Some(r) = &spec.retries {
-            check_retries(r, &mut errors);
-        }
-        check_env(&spec.env, &format!("check `{name}`"), &mut errors);
-        let mut env = defaults_env.clone();
-        env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.value.clone())));
-        checks.push(Check {
-            name: CheckName::new(name.clone()),
-            stage: spec.stage.value.clone(),
-            stage_index: stage_idx,
-            components: comps,
-            run,
-            required: spec.required.unwrap_or(true),
-            timeout_minutes: spec
-                .timeout
-                .as_ref()
-                .or(defaults.timeout.as_ref())
-                .map_or(DEFAULT_TIMEOUT_MINUTES, |t| t.value),
-            retries: spec
-                .retries
-                .as_ref()
-                .or(defaults.retries.as_ref())
-                .map_or(0, |r| r.value),
-            retry_on_failure: spec.retry_on_failure.unwrap_or(false),
-            image: spec.image.clone().or_else(|| defaults.image.clone()),
-            compute_type: spec
-                .compute_type
-                .clone()
-                .or_else(|| defaults.compute_type.clone()),
-            env,
-        });
+        let components = check_components(name, &c.value.components, &raw.components, errors);
+        let run = check_run(name, c, errors);
+        checks.push(settle_check(
+            name,
+            &c.value,
+            &raw.defaults,
+            defaults_env,
+            CheckParts {
+                stage_index: stage.unwrap_or(0),
+                components,
+                run,
+            },
+            errors,
+        ));
     }
-    for (i, used) in stage_used.iter().enumerate() {
-        if !used && let Some(s) = raw.stages.value.iter().find(|s| s.value == stages[i]) {
+    check_stages_used(&raw.stages.value, &stages.names, &stage_used, errors);
+    checks
+}
+
+/// What [`validate_checks`] resolved of a check before its values are settled.
+struct CheckParts {
+    stage_index: usize,
+    components: Vec<usize>,
+    run: Run,
+}
+
+/// The index of the stage a check names, if it is one of `stages`.
+fn check_stage(
+    name: &str,
+    stage: &Spanned<String>,
+    stages: &Stages,
+    errors: &mut Errors<'_>,
+) -> Option<usize> {
+    let found = stages.index.get(&stage.value).copied();
+    if found.is_none() {
+        errors.push(
+            at(stage),
+            format!("check `{name}` uses unknown stage `{}`", stage.value),
+            &suggest(&stage.value, stages.names.iter().map(String::as_str)),
+        );
+    }
+    found
+}
+
+/// The indices of the components a check covers, each once; unknown ones are errors.
+fn check_components(
+    name: &str,
+    covers: &[Spanned<String>],
+    components: &IndexMap<String, Spanned<raw::Component>>,
+    errors: &mut Errors<'_>,
+) -> Vec<usize> {
+    let mut resolved = Vec::new();
+    for comp in covers {
+        match components.get_index_of(comp.value.as_str()) {
+            Some(j) => push_once(&mut resolved, j),
+            None => errors.push(
+                at(comp),
+                format!("check `{name}` covers unknown component `{}`", comp.value),
+                &suggest(&comp.value, components.keys().map(String::as_str)),
+            ),
+        }
+    }
+    resolved
+}
+
+/// What a check runs: exactly one of `commands` and `buildspec`.
+fn check_run(name: &str, c: &Spanned<raw::Check>, errors: &mut Errors<'_>) -> Run {
+    match (&c.value.commands, &c.value.buildspec) {
+        (Some(cmds), None) if !cmds.is_empty() => Run::Commands(cmds.clone()),
+        (None, Some(b)) if !b.trim().is_empty() => Run::Buildspec(b.clone()),
+        (Some(_), Some(_)) => {
+            errors.push(
+                at(c),
+                format!("check `{name}` has both `commands` and `buildspec`"),
+                "keep one: `commands` for inline shell, `buildspec` for a file",
+            );
+            Run::Commands(Vec::new())
+        }
+        _ => {
+            errors.push(
+                at(c),
+                format!("check `{name}` has nothing to run"),
+                "add `commands: [\"...\"]` or `buildspec: path/to/buildspec.yml`",
+            );
+            Run::Commands(Vec::new())
+        }
+    }
+}
+
+/// Validates a check's own values and settles each one: the check's, else `defaults`', else
+/// the gate's default.
+fn settle_check(
+    name: &str,
+    spec: &raw::Check,
+    defaults: &raw::Defaults,
+    defaults_env: &BTreeMap<String, String>,
+    parts: CheckParts,
+    errors: &mut Errors<'_>,
+) -> Check {
+    if let Some(t) = &spec.timeout {
+        check_timeout(t, errors);
+    }
+    if let Some(r) = &spec.retries {
+        check_retries(r, errors);
+    }
+    check_env(&spec.env, &format!("check `{name}`"), errors);
+    let mut env = defaults_env.clone();
+    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.value.clone())));
+    Check {
+        name: CheckName::new(name.to_owned()),
+        stage: spec.stage.value.clone(),
+        stage_index: parts.stage_index,
+        components: parts.components,
+        run: parts.run,
+        required: spec.required.unwrap_or(true),
+        timeout_minutes: spec
+            .timeout
+            .as_ref()
+            .or(defaults.timeout.as_ref())
+            .map_or(DEFAULT_TIMEOUT_MINUTES, |t| t.value),
+        retries: spec
+            .retries
+            .as_ref()
+            .or(defaults.retries.as_ref())
+            .map_or(0, |r| r.value),
+        retry_on_failure: spec.retry_on_failure.unwrap_or(false),
+        image: spec.image.clone().or_else(|| defaults.image.clone()),
+        compute_type: spec
+            .compute_type
+            .clone()
+            .or_else(|| defaults.compute_type.clone()),
+        env,
+    }
+}
+
+/// Reports every stage no check uses.
+fn check_stages_used(
+    raw: &[Spanned<String>],
+    stages: &[String],
+    used: &[bool],
+    errors: &mut Errors<'_>,
+) {
+    for (i, used) in used.iter().enumerate() {
+        if !used && let Some(s) = raw.iter().find(|s| s.value == stages[i]) {
             errors.push(
                 at(s),
                 format!("stage `{}` has no checks", stages[i]),
@@ -885,15 +1081,18 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
             );
         }
     }
+}
 
-    // Global, ignore.
-    let global = compile_globs(&raw.global, "`global`", &mut errors);
-    let ignore = compile_globs(&raw.ignore, "`ignore`", &mut errors);
-
-    // Skip.
+/// Resolves `skip.checks` to check indices: known, optional, each once.
+fn validate_skip(
+    names: &[Spanned<String>],
+    raw_checks: &IndexMap<String, Spanned<raw::Check>>,
+    checks: &[Check],
+    errors: &mut Errors<'_>,
+) -> Vec<usize> {
     let mut skippable = Vec::new();
-    for s in &raw.skip.checks {
-        match raw.checks.value.get_index_of(s.value.as_str()) {
+    for s in names {
+        match raw_checks.get_index_of(s.value.as_str()) {
             Some(i) => {
                 if checks.get(i).is_some_and(|c| c.required) {
                     errors.push(
@@ -901,23 +1100,28 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
                         format!("check `{}` is required and can never be skipped", s.value),
                         "mark it `required: false`, or remove it from `skip.checks`",
                     );
-                } else if !skippable.contains(&i) {
-                    skippable.push(i);
+                } else {
+                    push_once(&mut skippable, i);
                 }
             }
             None => errors.push(
                 at(s),
                 format!("`skip.checks` names unknown check `{}`", s.value),
-                &suggest(&s.value, raw.checks.value.keys().map(String::as_str)),
+                &suggest(&s.value, raw_checks.keys().map(String::as_str)),
             ),
         }
     }
-    let skip_authors = compile_arn_globs(&raw.skip.authors, &mut errors);
+    skippable
+}
 
-    // Promotion.
+/// Compiles the `promotion` rules; a rule whose destination pattern is invalid is left out.
+fn validate_promotion(
+    raw: &IndexMap<String, Spanned<Vec<Spanned<String>>>>,
+    errors: &mut Errors<'_>,
+) -> Vec<PromotionRule> {
     let mut promotion = Vec::new();
-    for (dest, sources) in &raw.promotion {
-        let matcher = match GlobBuilder::new(dest).literal_separator(true).build() {
+    for (dest, sources) in raw {
+        let matcher = match branch_glob(dest) {
             Ok(g) => g.compile_matcher(),
             Err(e) => {
                 errors.push(
@@ -938,84 +1142,35 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
                 "list the branches that may merge into it, e.g. `[testing]`",
             );
         }
-        let mut builder = GlobSetBuilder::new();
-        let mut patterns = Vec::new();
-        for s in &sources.value {
-            match GlobBuilder::new(&s.value).literal_separator(true).build() {
-                Ok(g) => {
-                    builder.add(g);
-                    patterns.push(s.value.clone());
-                }
-                Err(e) => errors.push(
-                    at(s),
-                    format!("invalid branch pattern `{}`: {}", s.value, e.kind()),
-                    "use a branch name, or a glob such as `feature/*`",
-                ),
-            }
-        }
         promotion.push(PromotionRule {
             destination: dest.clone(),
             matcher,
-            sources: Globs {
-                set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
-                patterns,
-            },
+            sources: compile_branch_globs(&sources.value, errors),
         });
     }
+    promotion
+}
 
-    let component_set = match component_set.build() {
+/// Compiles the component globs gathered by [`validate_components`] into one set.
+fn build_component_set(builder: GlobSetBuilder, errors: &mut Errors<'_>) -> GlobSet {
+    match builder.build() {
         Ok(set) => set,
         Err(e) => {
             errors.push(None, format!("cannot compile component globs: {e}"), "");
             GlobSet::empty()
         }
-    };
-
-    if !errors.list.is_empty() {
-        errors.list.sort_by_key(|e| e.position);
-        return Err(GateFileErrors(errors.list));
     }
-    let cycles = find_cycles(&components);
-    Ok(Gate {
-        file: file.to_owned(),
-        stages,
-        components,
-        checks,
-        global,
-        ignore,
-        unmatched: raw.unmatched,
-        skippable,
-        skip_authors,
-        promotion,
-        strict: raw.strict.unwrap_or(true),
-        cycles,
-        component_set,
-        component_of_pattern,
-        dependents,
-    })
 }
 
 /// IAM ARN globs: `*` matches anything, including `/` (role paths and session names).
 fn compile_arn_globs(list: &[Spanned<String>], errors: &mut Errors<'_>) -> Globs {
-    let mut builder = GlobSetBuilder::new();
-    let mut patterns = Vec::new();
-    for a in list {
-        match GlobBuilder::new(&a.value).literal_separator(false).build() {
-            Ok(g) => {
-                builder.add(g);
-                patterns.push(a.value.clone());
-            }
-            Err(e) => errors.push(
-                at(a),
-                format!("invalid ARN pattern `{}`: {}", a.value, e.kind()),
-                "e.g. `arn:aws:sts::123456789012:assumed-role/Leads/*`",
-            ),
-        }
-    }
-    Globs {
-        set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
-        patterns,
-    }
+    let build = |pattern: &str| GlobBuilder::new(pattern).literal_separator(false).build();
+    glob_list(list, build, errors, |glob, e| {
+        (
+            format!("invalid ARN pattern `{glob}`: {}", e.kind()),
+            "e.g. `arn:aws:sts::123456789012:assumed-role/Leads/*`",
+        )
+    })
 }
 
 /// Strongly connected components with more than one member (Tarjan, iterative so a

@@ -74,11 +74,13 @@ id_type!(
 impl CommitId {
     /// The first 8 characters, for humans.
     pub fn short(&self) -> &str {
-        let end = self
-            .0
-            .char_indices()
-            .nth(8)
-            .map_or(self.0.len(), |(i, _)| i);
-        &self.0[..end]
+        short_commit(&self.0)
     }
+}
+
+/// The first 8 characters of a commit id as a plain string, for humans (all of it when
+/// shorter). [`CommitId::short`] for a [`CommitId`].
+pub fn short_commit(id: &str) -> &str {
+    let end = id.char_indices().nth(8).map_or(id.len(), |(i, _)| i);
+    &id[..end]
 }

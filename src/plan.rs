@@ -6,7 +6,7 @@
 //! nothing, an unclaimed path follows `unmatched`. Then the promotion rule and the `/gate`
 //! directives apply. Every decision carries its reasons.
 
-use crate::gate_file::{Gate, Unmatched};
+use crate::gate_file::{Check, Gate, Unmatched};
 use crate::ids::{CheckName, ComponentName};
 use crate::policy::{self, Directive, PromotionViolation};
 use serde::{Deserialize, Serialize};
@@ -360,130 +360,28 @@ fn select(gate: &Gate, changes: &[ChangedPath], policy: &[String]) -> (Selection
     }
 }
 
-/// Plans the checks for one PR revision. Pure and deterministic.
+/// Plans the checks for one PR revision. Pure and deterministic. Sequential because each step
+/// refines the last: the changed paths select components, the components select checks, the
+/// directives adjust them, and a promotion refusal overrides everything.
 pub fn plan(gate: &Gate, input: &PlanInput<'_>) -> Plan {
     let (selection, relevant) = select(gate, input.changes, input.policy_paths);
-
-    // Components.
-    let mut comp_reasons: Vec<Vec<Reason>> = vec![Vec::new(); gate.components.len()];
-    let mut affected = vec![false; gate.components.len()];
-    match &selection {
-        Selection::Everything(reason) => {
-            affected.iter_mut().for_each(|a| *a = true);
-            comp_reasons.iter_mut().for_each(|r| r.push(reason.clone()));
-        }
-        Selection::Components(direct) => {
-            let mut queue = VecDeque::new();
-            for (i, d) in direct.iter().enumerate() {
-                if let Some((path, n)) = d {
-                    affected[i] = true;
-                    comp_reasons[i].push(Reason::Changed {
-                        path: path.clone(),
-                        more: n - 1,
-                    });
-                    queue.push_back(i);
-                }
-            }
-            while let Some(c) = queue.pop_front() {
-                for &d in &gate.dependents[c] {
-                    if !affected[d] {
-                        affected[d] = true;
-                        comp_reasons[d].push(Reason::DependsOn {
-                            component: gate.components[c].name.clone(),
-                        });
-                        queue.push_back(d);
-                    }
-                }
-            }
-        }
-    }
-
-    // Checks, before directives.
+    let affected = affected_components(gate, &selection);
     let mut checks: Vec<PlannedCheck> = gate
         .checks
         .iter()
-        .map(|check| {
-            let (run, reasons) = if !relevant {
-                let why = if input.changes.is_empty() {
-                    Reason::NoChanges
-                } else {
-                    Reason::AllIgnored
-                };
-                (false, vec![why])
-            } else if let Selection::Everything(reason) = &selection {
-                (true, vec![reason.clone()])
-            } else if check.components.is_empty() {
-                (true, vec![Reason::Always])
-            } else {
-                let covers: Vec<Reason> = check
-                    .components
-                    .iter()
-                    .filter(|&&c| affected[c])
-                    .map(|&c| Reason::Covers {
-                        component: gate.components[c].name.clone(),
-                    })
-                    .collect();
-                if covers.is_empty() {
-                    (false, vec![Reason::NotAffected])
-                } else {
-                    (true, covers)
-                }
-            };
-            PlannedCheck {
-                name: check.name.clone(),
-                stage: check.stage.clone(),
-                stage_index: check.stage_index,
-                required: check.required,
-                run,
-                reasons,
-            }
-        })
+        .map(|check| plan_check(gate, check, &selection, relevant, &affected, input))
         .collect();
-
-    // Promotion.
     let promotion = match (input.source_branch, input.destination_branch) {
         (Some(source), Some(destination)) => policy::check_promotion(gate, source, destination),
         _ => None,
     };
-
-    // Directives: the description's (by the PR author), then the comments'.
-    let author = input.author.unwrap_or_default();
-    let mut requests: Vec<Result<Request, (String, String, DirectiveSource)>> = Vec::new();
-    if let Some(description) = input.description {
-        for parsed in policy::parse_directives(description) {
-            requests.push(match parsed {
-                Ok(directive) => Ok(Request {
-                    directive,
-                    author: author.to_owned(),
-                    source: DirectiveSource::Description,
-                }),
-                Err(e) => Err((e.line, e.problem, DirectiveSource::Description)),
-            });
-        }
-    }
-    requests.extend(input.requests.iter().cloned().map(Ok));
-    let mut directives = Vec::new();
-    for request in requests {
-        let outcome = match request {
-            Ok(request) => apply(gate, &mut checks, &request, author, input.trusted),
-            Err((line, problem, source)) => DirectiveOutcome {
-                text: line,
-                author: author.to_owned(),
-                source,
-                accepted: false,
-                refusals: vec![Refusal::Syntax { problem }],
-            },
-        };
-        directives.push(outcome);
-    }
-
+    let directives = apply_directives(gate, &mut checks, input);
     if promotion.is_some() {
         for c in &mut checks {
             c.run = false;
             c.reasons = vec![Reason::PromotionRefused];
         }
     }
-
     checks.sort_by_key(|c| c.stage_index);
     let verdict = if promotion.is_some() {
         PlanVerdict::Fail
@@ -493,17 +391,7 @@ pub fn plan(gate: &Gate, input: &PlanInput<'_>) -> Plan {
         PlanVerdict::Pass
     };
     Plan {
-        components: gate
-            .components
-            .iter()
-            .zip(affected)
-            .zip(comp_reasons)
-            .map(|((c, affected), reasons)| PlannedComponent {
-                name: c.name.clone(),
-                affected,
-                reasons: if affected { reasons } else { Vec::new() },
-            })
-            .collect(),
+        components: affected.planned(gate),
         checks,
         directives,
         promotion,
@@ -511,6 +399,158 @@ pub fn plan(gate: &Gate, input: &PlanInput<'_>) -> Plan {
         verdict,
         gate_file: None,
     }
+}
+
+/// Which components are affected, and why (indexed like [`Gate::components`]).
+struct Affected {
+    affected: Vec<bool>,
+    reasons: Vec<Vec<Reason>>,
+}
+
+impl Affected {
+    /// Marks component `i` affected for `reason`.
+    fn mark(&mut self, i: usize, reason: Reason) {
+        self.affected[i] = true;
+        self.reasons[i].push(reason);
+    }
+
+    /// The plan's view: every component, with reasons only where it is affected.
+    fn planned(self, gate: &Gate) -> Vec<PlannedComponent> {
+        gate.components
+            .iter()
+            .zip(self.affected)
+            .zip(self.reasons)
+            .map(|((c, affected), reasons)| PlannedComponent {
+                name: c.name.clone(),
+                affected,
+                reasons: if affected { reasons } else { Vec::new() },
+            })
+            .collect()
+    }
+}
+
+/// The components the selection affects: all of them, or the changed ones and, transitively,
+/// the ones that depend on them.
+fn affected_components(gate: &Gate, selection: &Selection) -> Affected {
+    let n = gate.components.len();
+    let mut affected = Affected {
+        affected: vec![false; n],
+        reasons: vec![Vec::new(); n],
+    };
+    match selection {
+        Selection::Everything(reason) => (0..n).for_each(|i| affected.mark(i, reason.clone())),
+        Selection::Components(direct) => {
+            let mut queue = VecDeque::new();
+            for (i, d) in direct.iter().enumerate() {
+                if let Some((path, n)) = d {
+                    let more = n - 1;
+                    affected.mark(
+                        i,
+                        Reason::Changed {
+                            path: path.clone(),
+                            more,
+                        },
+                    );
+                    queue.push_back(i);
+                }
+            }
+            while let Some(c) = queue.pop_front() {
+                for &d in &gate.dependents[c] {
+                    if !affected.affected[d] {
+                        let component = gate.components[c].name.clone();
+                        affected.mark(d, Reason::DependsOn { component });
+                        queue.push_back(d);
+                    }
+                }
+            }
+        }
+    }
+    affected
+}
+
+/// One check's decision before directives: run or not, and why.
+fn plan_check(
+    gate: &Gate,
+    check: &Check,
+    selection: &Selection,
+    relevant: bool,
+    affected: &Affected,
+    input: &PlanInput<'_>,
+) -> PlannedCheck {
+    let (run, reasons) = if !relevant {
+        let why = if input.changes.is_empty() {
+            Reason::NoChanges
+        } else {
+            Reason::AllIgnored
+        };
+        (false, vec![why])
+    } else if let Selection::Everything(reason) = selection {
+        (true, vec![reason.clone()])
+    } else if check.components.is_empty() {
+        (true, vec![Reason::Always])
+    } else {
+        let covers: Vec<Reason> = check
+            .components
+            .iter()
+            .filter(|&&c| affected.affected[c])
+            .map(|&c| Reason::Covers {
+                component: gate.components[c].name.clone(),
+            })
+            .collect();
+        if covers.is_empty() {
+            (false, vec![Reason::NotAffected])
+        } else {
+            (true, covers)
+        }
+    };
+    PlannedCheck {
+        name: check.name.clone(),
+        stage: check.stage.clone(),
+        stage_index: check.stage_index,
+        required: check.required,
+        run,
+        reasons,
+    }
+}
+
+/// A `/gate` line of the description that does not parse: (line, problem).
+type Unparsed = (String, String);
+
+/// Applies the directives, the description's (by the PR author) then the comments', and says
+/// what became of each.
+fn apply_directives(
+    gate: &Gate,
+    checks: &mut [PlannedCheck],
+    input: &PlanInput<'_>,
+) -> Vec<DirectiveOutcome> {
+    let author = input.author.unwrap_or_default();
+    let mut requests: Vec<Result<Request, Unparsed>> = Vec::new();
+    if let Some(description) = input.description {
+        for parsed in policy::parse_directives(description) {
+            requests.push(match parsed {
+                Ok(directive) => Ok(Request {
+                    directive,
+                    author: author.to_owned(),
+                    source: DirectiveSource::Description,
+                }),
+                Err(e) => Err((e.line, e.problem)),
+            });
+        }
+    }
+    requests.extend(input.requests.iter().cloned().map(Ok));
+    requests
+        .into_iter()
+        .map(|request| match request {
+            Ok(request) => apply(gate, checks, &request, author, input.trusted),
+            Err((line, problem)) => DirectiveOutcome {
+                text: line,
+                author: author.to_owned(),
+                source: DirectiveSource::Description,
+                accepted: false,
+                refusals: vec![Refusal::Syntax { problem }],
+            },
+        })
+        .collect()
 }
 
 /// The directive as a `/gate` line, for the report.
@@ -533,6 +573,7 @@ pub fn directive_text(d: &Directive) -> String {
     }
 }
 
+/// Applies one directive to the plan's checks: a `match` on its kind, each kind its own step.
 fn apply(
     gate: &Gate,
     checks: &mut [PlannedCheck],
@@ -540,119 +581,153 @@ fn apply(
     pr_author: &str,
     trusted: Option<&str>,
 ) -> DirectiveOutcome {
-    let mut refusals = Vec::new();
-    let mut applied = false;
     let who = request.author.as_str();
     let may_skip = policy::may_skip(gate, who) || trusted == Some(who);
-    let index_of =
-        |checks: &[PlannedCheck], name: &CheckName| checks.iter().position(|c| &c.name == name);
-    let skippable = |name: &CheckName| {
-        gate.skippable
-            .iter()
-            .any(|&i| gate.checks.get(i).is_some_and(|c| &c.name == name))
-    };
-    match &request.directive {
+    let may_run = || policy::may_request_runs(gate, who, pr_author);
+    let effect = match &request.directive {
+        Directive::Skip { .. } | Directive::Only { .. } if !may_skip => {
+            Effect::refused(Refusal::NotAllowed)
+        }
         Directive::Skip {
             checks: names,
             reason,
-        } => {
-            if !may_skip {
-                refusals.push(Refusal::NotAllowed);
-            } else {
-                for name in names {
-                    match index_of(checks, name) {
-                        None => refusals.push(Refusal::UnknownCheck {
-                            check: name.clone(),
-                        }),
-                        Some(i) if checks[i].required => refusals.push(Refusal::Required {
-                            check: name.clone(),
-                        }),
-                        Some(_) if !skippable(name) => refusals.push(Refusal::NotSkippable {
-                            check: name.clone(),
-                        }),
-                        Some(i) => {
-                            applied = true;
-                            checks[i].run = false;
-                            checks[i].reasons = vec![Reason::SkippedBy {
-                                author: who.to_owned(),
-                                reason: reason.clone(),
-                            }];
-                        }
-                    }
-                }
-            }
+        } => apply_skip(gate, checks, names, who, reason),
+        Directive::Only { checks: names } => apply_only(gate, checks, names, who),
+        Directive::Retry if request.source == DirectiveSource::Description => {
+            Effect::refused(Refusal::RetryInDescription)
         }
-        Directive::Only { checks: names } => {
-            if !may_skip {
-                refusals.push(Refusal::NotAllowed);
-            } else {
-                for name in names {
-                    if index_of(checks, name).is_none() {
-                        refusals.push(Refusal::UnknownCheck {
-                            check: name.clone(),
-                        });
-                    }
-                }
-                for c in checks.iter_mut() {
-                    if names.contains(&c.name) || !c.run {
-                        continue;
-                    }
-                    if c.required {
-                        refusals.push(Refusal::Required {
-                            check: c.name.clone(),
-                        });
-                    } else if !skippable(&c.name) {
-                        refusals.push(Refusal::NotSkippable {
-                            check: c.name.clone(),
-                        });
-                    } else {
-                        applied = true;
-                        c.run = false;
-                        c.reasons = vec![Reason::NotInOnly {
-                            author: who.to_owned(),
-                        }];
-                    }
-                }
-            }
+        Directive::Run { .. } | Directive::Retry if !may_run() => {
+            Effect::refused(Refusal::NotAllowedToRun)
         }
-        Directive::Run { checks: names } => {
-            if !policy::may_request_runs(gate, who, pr_author) {
-                refusals.push(Refusal::NotAllowedToRun);
-            } else {
-                for name in names {
-                    match index_of(checks, name) {
-                        None => refusals.push(Refusal::UnknownCheck {
-                            check: name.clone(),
-                        }),
-                        Some(i) => {
-                            applied = true;
-                            if !checks[i].run {
-                                checks[i].run = true;
-                                checks[i].reasons = vec![Reason::RequestedBy {
-                                    author: who.to_owned(),
-                                }];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Directive::Retry => {
-            if request.source == DirectiveSource::Description {
-                refusals.push(Refusal::RetryInDescription);
-            } else if !policy::may_request_runs(gate, who, pr_author) {
-                refusals.push(Refusal::NotAllowedToRun);
-            } else {
-                // Retrying is the caller's business (it re-runs failed checks); the plan is unchanged.
-                applied = true;
-            }
-        }
-    }
+        Directive::Run { checks: names } => apply_run(checks, names, who),
+        // Retrying is the caller's business (it re-runs failed checks); the plan is unchanged.
+        Directive::Retry => Effect {
+            applied: true,
+            refusals: Vec::new(),
+        },
+    };
     DirectiveOutcome {
         text: directive_text(&request.directive),
         author: who.to_owned(),
         source: request.source,
-        accepted: applied,
-        refusals,
+        accepted: effect.applied,
+        refusals: effect.refusals,
     }
+}
+
+/// What a directive did: whether any of it was applied, and what was refused.
+#[derive(Default)]
+struct Effect {
+    applied: bool,
+    refusals: Vec<Refusal>,
+}
+
+impl Effect {
+    /// Nothing applied, for one reason.
+    fn refused(refusal: Refusal) -> Self {
+        Self {
+            applied: false,
+            refusals: vec![refusal],
+        }
+    }
+}
+
+/// The position of the check called `name` in the plan.
+fn index_of(checks: &[PlannedCheck], name: &CheckName) -> Option<usize> {
+    checks.iter().position(|c| &c.name == name)
+}
+
+/// Whether `skip.checks` lists the check called `name`.
+fn skippable(gate: &Gate, name: &CheckName) -> bool {
+    gate.skippable
+        .iter()
+        .any(|&i| gate.checks.get(i).is_some_and(|c| &c.name == name))
+}
+
+/// `/gate skip`: each named check that is optional and skippable stops running.
+fn apply_skip(
+    gate: &Gate,
+    checks: &mut [PlannedCheck],
+    names: &[CheckName],
+    who: &str,
+    reason: &Option<String>,
+) -> Effect {
+    let mut effect = Effect::default();
+    for name in names {
+        match index_of(checks, name) {
+            None => effect.refusals.push(Refusal::UnknownCheck {
+                check: name.clone(),
+            }),
+            Some(i) if checks[i].required => effect.refusals.push(Refusal::Required {
+                check: name.clone(),
+            }),
+            Some(_) if !skippable(gate, name) => effect.refusals.push(Refusal::NotSkippable {
+                check: name.clone(),
+            }),
+            Some(i) => {
+                effect.applied = true;
+                checks[i].run = false;
+                checks[i].reasons = vec![Reason::SkippedBy {
+                    author: who.to_owned(),
+                    reason: reason.clone(),
+                }];
+            }
+        }
+    }
+    effect
+}
+
+/// `/gate only`: every running check not named stops, where it is optional and skippable.
+fn apply_only(gate: &Gate, checks: &mut [PlannedCheck], names: &[CheckName], who: &str) -> Effect {
+    let mut effect = Effect::default();
+    for name in names {
+        if index_of(checks, name).is_none() {
+            effect.refusals.push(Refusal::UnknownCheck {
+                check: name.clone(),
+            });
+        }
+    }
+    for c in checks.iter_mut() {
+        if names.contains(&c.name) || !c.run {
+            continue;
+        }
+        if c.required {
+            effect.refusals.push(Refusal::Required {
+                check: c.name.clone(),
+            });
+        } else if !skippable(gate, &c.name) {
+            effect.refusals.push(Refusal::NotSkippable {
+                check: c.name.clone(),
+            });
+        } else {
+            effect.applied = true;
+            c.run = false;
+            c.reasons = vec![Reason::NotInOnly {
+                author: who.to_owned(),
+            }];
+        }
+    }
+    effect
+}
+
+/// `/gate run`: each named check runs, whether or not a change selects it.
+fn apply_run(checks: &mut [PlannedCheck], names: &[CheckName], who: &str) -> Effect {
+    let mut effect = Effect::default();
+    for name in names {
+        match index_of(checks, name) {
+            None => effect.refusals.push(Refusal::UnknownCheck {
+                check: name.clone(),
+            }),
+            Some(i) => {
+                effect.applied = true;
+                if !checks[i].run {
+                    checks[i].run = true;
+                    checks[i].reasons = vec![Reason::RequestedBy {
+                        author: who.to_owned(),
+                    }];
+                }
+            }
+        }
+    }
+    effect
 }

@@ -149,15 +149,7 @@ impl LocalExecutions {
             .flat_map(|s| &s.checks)
             .map(|c| {
                 let r = results.iter().find(|r| r.name == c.name);
-                CheckEntry {
-                    name: c.name.as_str().to_owned(),
-                    stage: c.stage.clone(),
-                    required: c.required,
-                    status: r.map_or(crate::policy::CheckStatus::Cancelled, |r| r.status),
-                    duration_ms: r.and_then(|r| r.duration_ms),
-                    attempts: r.map_or(0, |r| r.attempts),
-                    flaky: r.is_some_and(|r| r.flaky),
-                }
+                CheckEntry::new(&c.name, &c.stage, c.required, r)
             })
             .collect();
         let subject = &e.input.subject;
@@ -248,20 +240,7 @@ impl LocalExecutions {
         cancel: &Cancel,
     ) -> (Option<String>, Vec<CheckResult>) {
         let repository = input.subject.repository.as_str();
-        let all_checks = || input.stages.iter().flat_map(|s| &s.checks);
-        let fail_all = |why: String| -> Vec<CheckResult> {
-            all_checks()
-                .map(|c| CheckResult {
-                    name: c.name.clone(),
-                    status: CheckStatus::Errored,
-                    duration_ms: Some(0),
-                    attempts: 1,
-                    flaky: false,
-                    log_url: None,
-                    log_tail: Some(why.clone()),
-                })
-                .collect()
-        };
+        let fail_all = |why: String| errored_all(input, &why);
         let repo = match Repo::open(self.repos_dir.join(repository)) {
             Ok(repo) => repo,
             Err(e) => return (None, fail_all(e.to_string())),
@@ -281,36 +260,7 @@ impl LocalExecutions {
             }
             Err(e) => return (None, fail_all(e.to_string())),
         };
-        let stages: Vec<StageJobs> = input
-            .stages
-            .iter()
-            .map(|stage| StageJobs {
-                name: stage.name.clone(),
-                checks: stage
-                    .checks
-                    .iter()
-                    .map(|spec| CheckJob {
-                        name: spec.name.clone(),
-                        stage: spec.stage.clone(),
-                        required: spec.required,
-                        commands: machine::buildspec_commands(&spec.buildspec).map(|commands| {
-                            commands
-                                .into_iter()
-                                .filter(|c| !machine::MERGE_PRELUDE.contains(&c.as_str()))
-                                .collect()
-                        }),
-                        env: spec
-                            .env
-                            .iter()
-                            .map(|v| (v.name.clone(), v.value.clone()))
-                            .collect(),
-                        timeout: runner::scaled_minutes(spec.timeout_minutes, self.timeout_scale),
-                        retries: spec.retries,
-                        retry_on_failure: spec.retry_on_failure,
-                    })
-                    .collect(),
-            })
-            .collect();
+        let stages = stage_jobs(input, self.timeout_scale);
         let log_dir = self
             .store(repository)
             .root()
@@ -468,4 +418,57 @@ impl Executions for LocalExecutions {
     async fn input(&self, execution_arn: &str) -> PortResult<Option<ExecutionInput>> {
         Ok(self.execution(execution_arn)?.map(|e| e.input))
     }
+}
+
+/// The runner's stages for an execution: each check's buildspec commands without the merge
+/// prelude (the worktree has merged already), its environment, its timeout scaled.
+fn stage_jobs(input: &ExecutionInput, timeout_scale: f64) -> Vec<StageJobs> {
+    input
+        .stages
+        .iter()
+        .map(|stage| StageJobs {
+            name: stage.name.clone(),
+            checks: stage
+                .checks
+                .iter()
+                .map(|spec| CheckJob {
+                    name: spec.name.clone(),
+                    stage: spec.stage.clone(),
+                    required: spec.required,
+                    commands: machine::buildspec_commands(&spec.buildspec).map(|commands| {
+                        commands
+                            .into_iter()
+                            .filter(|c| !machine::MERGE_PRELUDE.contains(&c.as_str()))
+                            .collect()
+                    }),
+                    env: spec
+                        .env
+                        .iter()
+                        .map(|v| (v.name.clone(), v.value.clone()))
+                        .collect(),
+                    timeout: runner::scaled_minutes(spec.timeout_minutes, timeout_scale),
+                    retries: spec.retries,
+                    retry_on_failure: spec.retry_on_failure,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Every check of an execution, errored for `why` (the merge could not be made).
+fn errored_all(input: &ExecutionInput, why: &str) -> Vec<CheckResult> {
+    input
+        .stages
+        .iter()
+        .flat_map(|s| &s.checks)
+        .map(|c| CheckResult {
+            name: c.name.clone(),
+            status: CheckStatus::Errored,
+            duration_ms: Some(0),
+            attempts: 1,
+            flaky: false,
+            log_url: None,
+            log_tail: Some(why.to_owned()),
+        })
+        .collect()
 }

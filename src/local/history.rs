@@ -5,10 +5,11 @@
 //! writer that finds the file not ending in a newline (a crash mid-write) starts a new line
 //! first. Readers skip a truncated last line, and count (but skip) any other damaged line.
 
+use crate::ids::{CheckName, short_commit};
 use crate::local::progress::status_text;
 use crate::local::runner::format_duration;
 use crate::local::store::Store;
-use crate::policy::CheckStatus;
+use crate::policy::{CheckResult, CheckStatus};
 use serde::{Deserialize, Serialize};
 use std::fs::OpenOptions;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -71,6 +72,27 @@ pub struct CheckEntry {
     /// Passed only after a retry.
     #[serde(default)]
     pub flaky: bool,
+}
+
+impl CheckEntry {
+    /// A check's entry from its result; with none it never finished, so it counts as
+    /// cancelled.
+    pub fn new(
+        name: &CheckName,
+        stage: &str,
+        required: bool,
+        result: Option<&CheckResult>,
+    ) -> Self {
+        Self {
+            name: name.as_str().to_owned(),
+            stage: stage.to_owned(),
+            required,
+            status: result.map_or(CheckStatus::Cancelled, |r| r.status),
+            duration_ms: result.and_then(|r| r.duration_ms),
+            attempts: result.map_or(0, |r| r.attempts),
+            flaky: result.is_some_and(|r| r.flaky),
+        }
+    }
 }
 
 /// One run.
@@ -178,10 +200,6 @@ pub fn parse(text: &str) -> History {
     history
 }
 
-fn short(commit: &str) -> &str {
-    commit.get(..8).unwrap_or(commit)
-}
-
 /// `gate history` as text: per run a line with its verdict, then its checks.
 pub fn render_text(entries: &[&Entry]) -> String {
     if entries.is_empty() {
@@ -210,9 +228,9 @@ pub fn render_text(entries: &[&Entry]) -> String {
             verdict,
             format_duration(Duration::from_millis(e.duration_ms)),
             e.head.reference,
-            short(&e.head.commit),
+            short_commit(&e.head.commit),
             e.base.reference,
-            short(&e.base.commit),
+            short_commit(&e.base.commit),
             e.id,
         ));
         if !e.checks.is_empty() {

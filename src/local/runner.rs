@@ -219,28 +219,18 @@ impl Runner<'_> {
     pub fn run_check(&self, check: &CheckJob) -> CheckResult {
         let log_path = log_path(self.log_dir, &check.name);
         let log_url = Some(log_path.to_string_lossy().into_owned());
-        let errored = |message: String, duration: Duration| CheckResult {
-            name: check.name.clone(),
-            status: CheckStatus::Errored,
-            duration_ms: Some(millis(duration)),
-            attempts: 1,
-            flaky: false,
-            log_url: None,
-            log_tail: Some(message),
-        };
-        let mut log = match std::fs::create_dir_all(self.log_dir).and_then(|()| {
-            OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&log_path)
-        }) {
+        let mut log = match open_log(self.log_dir, &log_path) {
             Ok(file) => file,
             Err(e) => {
-                return errored(
-                    format!("cannot write the log {}: {e}", log_path.display()),
-                    Duration::ZERO,
-                );
+                return CheckResult {
+                    name: check.name.clone(),
+                    status: CheckStatus::Errored,
+                    duration_ms: Some(millis(Duration::ZERO)),
+                    attempts: 1,
+                    flaky: false,
+                    log_url: None,
+                    log_tail: Some(format!("cannot write the log {}: {e}", log_path.display())),
+                };
             }
         };
         let commands = match &check.commands {
@@ -258,6 +248,36 @@ impl Runner<'_> {
                 };
             }
         };
+        let (outcome, offset) = self.attempts(check, commands, &mut log);
+        let _ = log.flush();
+        let failed = matches!(
+            outcome.status,
+            CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored
+        );
+        CheckResult {
+            name: check.name.clone(),
+            status: outcome.status,
+            duration_ms: Some(millis(outcome.duration)),
+            attempts: outcome.attempts,
+            flaky: outcome.status == CheckStatus::Passed && outcome.attempts > 1,
+            log_url,
+            log_tail: if failed {
+                read_tail(&log_path, offset, LOG_TAIL_LINES)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// Runs the check's commands until an attempt passes, the retries (for test failures only
+    /// with `retry_on_failure`) run out, or the run is cancelled; returns how the last attempt
+    /// ended and where its output starts in the log.
+    fn attempts(
+        &self,
+        check: &CheckJob,
+        commands: &[String],
+        log: &mut File,
+    ) -> (LastAttempt, u64) {
         let of = if check.retry_on_failure {
             check.retries + 1
         } else {
@@ -271,7 +291,7 @@ impl Runner<'_> {
             }
             let offset = log.stream_position().unwrap_or(0);
             let started = Instant::now();
-            let outcome = self.attempt(check, commands, &mut log);
+            let outcome = self.attempt(check, commands, log);
             let duration = started.elapsed();
             if let Attempt::Errored(message) = &outcome {
                 let _ = writeln!(log, "[gate] {message}");
@@ -282,29 +302,16 @@ impl Runner<'_> {
                 Attempt::Failed | Attempt::TimedOut | Attempt::Errored(_)
             ) && attempt < of
                 && !self.cancel.is_cancelled();
-            if again {
-                attempt += 1;
-                self.progress.retrying(check, status, attempt, of);
-                continue;
+            if !again {
+                let last = LastAttempt {
+                    status,
+                    duration,
+                    attempts: attempt,
+                };
+                return (last, offset);
             }
-            let _ = log.flush();
-            let failed = matches!(
-                status,
-                CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored
-            );
-            return CheckResult {
-                name: check.name.clone(),
-                status,
-                duration_ms: Some(millis(duration)),
-                attempts: attempt,
-                flaky: status == CheckStatus::Passed && attempt > 1,
-                log_url,
-                log_tail: if failed {
-                    read_tail(&log_path, offset, LOG_TAIL_LINES)
-                } else {
-                    None
-                },
-            };
+            attempt += 1;
+            self.progress.retrying(check, status, attempt, of);
         }
     }
 
@@ -466,6 +473,24 @@ pub fn format_duration(d: Duration) -> String {
         let s = d.as_secs();
         format!("{}m {:02}s", s / 60, s % 60)
     }
+}
+
+/// How a check's last attempt ended, and how many attempts it took.
+struct LastAttempt {
+    status: CheckStatus,
+    duration: Duration,
+    attempts: u32,
+}
+
+/// Creates the log folder and opens (truncates) a check's log in it.
+fn open_log(log_dir: &Path, log_path: &Path) -> std::io::Result<File> {
+    std::fs::create_dir_all(log_dir).and_then(|()| {
+        OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(log_path)
+    })
 }
 
 fn millis(d: Duration) -> u64 {

@@ -6,7 +6,7 @@
 //! worktree; the run is recorded as cancelled).
 
 use crate::gate_file::{self, Gate, GateFileErrors, Run};
-use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName};
+use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, short_commit};
 use crate::local::cleanup::Cancel;
 use crate::local::git::{self, GitError, Repo};
 use crate::local::history::{self, CheckEntry, Entry, Outcome, Reason as HistoryReason, RefAt};
@@ -17,7 +17,7 @@ use crate::local::runner::{
 use crate::local::store::{self, Store, Utc};
 use crate::local::worktree::{Merge, Worktree};
 use crate::machine;
-use crate::plan::{self, ChangedPath, DirectiveSource, Plan, PlanInput, Request};
+use crate::plan::{self, ChangedPath, DirectiveSource, Plan, PlanInput, PlannedCheck, Request};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::report::{self, Subject};
 use crate::trust::{self, GateFileNote, Proposed, TrustSource};
@@ -138,15 +138,7 @@ impl Context {
                 p.to_run()
                     .map(|c| {
                         let r = results.iter().find(|r| r.name == c.name);
-                        CheckEntry {
-                            name: c.name.as_str().to_owned(),
-                            stage: c.stage.clone(),
-                            required: c.required,
-                            status: r.map_or(CheckStatus::Cancelled, |r| r.status),
-                            duration_ms: r.and_then(|r| r.duration_ms),
-                            attempts: r.map_or(0, |r| r.attempts),
-                            flaky: r.is_some_and(|r| r.flaky),
-                        }
+                        CheckEntry::new(&c.name, &c.stage, c.required, r)
                     })
                     .collect()
             })
@@ -191,7 +183,10 @@ impl Context {
 }
 
 /// Runs the gate on the merge of `request.head` into `request.base` and returns the exit code;
-/// `Err` is a usage or environment error (exit code 2) with its message.
+/// `Err` is a usage or environment error (exit code 2) with its message. Sequential because
+/// each step needs the one before: the merge needs the refs, the plan the gate file, the
+/// checks the merge and the plan, the report the results. A merge conflict or an invalid gate
+/// file ends the run early (exit 1); the worktree is removed when the run ends, either way.
 pub fn run(
     request: &RunRequest,
     cancel: &Cancel,
@@ -199,14 +194,409 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, String> {
-    let started = Instant::now();
-    let started_at = Utc::now();
-    let repo = Repo::open(&request.repo).map_err(git_error)?;
-    let base_ref = match &request.base {
+    let mut session = Session::open(request, err)?;
+    let Some((worktree, merge_commit)) = session.merge(out, err)? else {
+        return Ok(EXIT_FAIL);
+    };
+    let changes = session
+        .repo
+        .changed_paths(&session.refs.base_commit, &session.refs.head_commit)
+        .map_err(git_error)?;
+    let Some(Governing { gate, note, policy }) =
+        session.governing(&changes, &merge_commit, out, err)?
+    else {
+        return Ok(EXIT_FAIL);
+    };
+    let _ = writeln!(err, "gate: {}", trust_summary(&note));
+    let (plan, buildspecs) = session.plan(&gate, note, &policy, &changes, worktree.path(), err);
+    let stages = session.stages(&gate, &plan, &buildspecs, changes.len(), err);
+    let results = session.run_stages(&stages, worktree.path(), cancel, progress);
+    let cancelled = cancel.is_cancelled();
+    let code = session.finish(plan, results, cancelled, &merge_commit, out, err);
+    drop(worktree);
+    Ok(code)
+}
+
+/// The refs of one `gate run`: the base as asked (else the default branch), the commits both
+/// sides resolve to, and the branch names and full refs the report and the PR facts use.
+struct Refs {
+    base: String,
+    base_commit: String,
+    head_commit: String,
+    source_branch: String,
+    source_reference: String,
+    destination_branch: String,
+    destination_reference: String,
+}
+
+/// The buildspec commands of a plan's checks, by path (see [`read_buildspecs`]).
+type Buildspecs = BTreeMap<String, Result<Vec<String>, String>>;
+
+/// What every step of one `gate run` reads: the request, the repository and its refs, the
+/// run's context (id, store, report path) and the subject the report names.
+struct Session<'a> {
+    request: &'a RunRequest,
+    repo: Repo,
+    refs: Refs,
+    ctx: Context,
+    subject: Subject,
+    /// The head commit's date, which the merge commit takes (so reruns make the same commit).
+    head_date: Option<String>,
+}
+
+impl<'a> Session<'a> {
+    /// Opens the repository and resolves the refs, creates the store and names the run.
+    fn open(request: &'a RunRequest, err: &mut dyn Write) -> Result<Self, String> {
+        let started = Instant::now();
+        let started_at = Utc::now();
+        let repo = Repo::open(&request.repo).map_err(git_error)?;
+        let refs = resolve_refs(&repo, request, err)?;
+        let store = Store::new(repo.dir());
+        store
+            .ensure()
+            .map_err(|e| format!("cannot create {}: {e}", store.root().display()))?;
+        let ctx = Context {
+            id: run_id(&started_at),
+            started_at: started_at.rfc3339_millis(),
+            started,
+            repository: repo.name(),
+            base: RefAt {
+                reference: refs.base.clone(),
+                commit: refs.base_commit.clone(),
+            },
+            head: RefAt {
+                reference: request.head.clone(),
+                commit: refs.head_commit.clone(),
+            },
+            report_path: request
+                .report
+                .clone()
+                .unwrap_or_else(|| store.last_report()),
+            store,
+        };
+        let (subject, head_date) = subject(&repo, &refs);
+        Ok(Session {
+            request,
+            repo,
+            refs,
+            ctx,
+            subject,
+            head_date,
+        })
+    }
+
+    /// The code that would merge, in a temporary worktree: the worktree and the merge commit,
+    /// or `None` when the branch does not merge cleanly (reported and recorded: the gate fails).
+    fn merge(
+        &mut self,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Option<(Worktree, String)>, String> {
+        let refs = &self.refs;
+        let mut worktree = Worktree::add(&self.repo, &refs.base_commit).map_err(git_error)?;
+        let merge = worktree
+            .merge(&refs.head_commit, self.head_date.as_deref())
+            .map_err(git_error)?;
+        if self.request.keep_worktree {
+            let kept = worktree.keep();
+            let _ = writeln!(err, "gate: keeping the worktree at {}", kept.display());
+        }
+        let merge_commit = match merge {
+            Merge::Conflicts { paths } => {
+                self.conflicts(&paths, out, err);
+                return Ok(None);
+            }
+            Merge::Merged { commit } => commit,
+        };
+        self.subject.merge_commit = Some(CommitId::new(merge_commit.clone()));
+        let _ = writeln!(
+            err,
+            "gate: testing {} ({}) merged into {} ({}): merge commit {}",
+            self.request.head,
+            short_commit(&refs.head_commit),
+            refs.base,
+            short_commit(&refs.base_commit),
+            short_commit(&merge_commit)
+        );
+        Ok(Some((worktree, merge_commit)))
+    }
+
+    /// Reports and records a merge conflict.
+    fn conflicts(&self, paths: &[String], out: &mut dyn Write, err: &mut dyn Write) {
+        let _ = writeln!(
+            err,
+            "gate: {} does not merge cleanly into {}; conflicting files:",
+            self.refs.source_branch, self.refs.destination_branch
+        );
+        for p in paths {
+            let _ = writeln!(err, "  {p}");
+        }
+        let ctx = &self.ctx;
+        ctx.write_report(&report::merge_conflict(&self.subject, paths).body, err);
+        let reason = Some(HistoryReason::MergeConflict);
+        ctx.record(Outcome::Failed, reason, None, None, &[], err);
+        let _ = writeln!(
+            out,
+            "Gate failed: merge conflicts in {} file{}.\nReport: {}",
+            paths.len(),
+            if paths.len() == 1 { "" } else { "s" },
+            ctx.report_path.display()
+        );
+    }
+
+    /// The gate file: the base's (trusted) plus what the branch's adds, or the one given (see
+    /// [`governing_gate`]); `None` when a gate file is invalid (reported and recorded: the gate
+    /// fails).
+    fn governing(
+        &self,
+        changes: &[ChangedPath],
+        merge_commit: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Option<Governing>, String> {
+        let run = GovernInput {
+            base_commit: &self.refs.base_commit,
+            head_commit: &self.refs.head_commit,
+            destination_branch: &self.refs.destination_branch,
+            changes,
+        };
+        match governing_gate(&self.repo, self.request, &run, &self.subject)? {
+            Governed::Gate(governing) => Ok(Some(governing)),
+            Governed::Failed { comment, reason } => {
+                self.ctx.write_report(&comment.body, err);
+                let merge_commit = Some(merge_commit);
+                self.ctx
+                    .record(Outcome::Failed, Some(reason), merge_commit, None, &[], err);
+                let _ = writeln!(
+                    out,
+                    "Gate failed: the gate file is invalid.\nReport: {}",
+                    self.ctx.report_path.display()
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The plan, by the same planner, with the gate file note attached, and the buildspec
+    /// commands of the checks it runs; prints what the planner refused of the requests.
+    fn plan(
+        &self,
+        gate: &Gate,
+        note: GateFileNote,
+        policy: &[String],
+        changes: &[ChangedPath],
+        worktree: &Path,
+        err: &mut dyn Write,
+    ) -> (Plan, Buildspecs) {
+        let identity = git::local_identity(Some(&self.repo));
+        let requests = self.requests(gate, changes, &identity, err);
+        let mut plan = plan::plan(
+            gate,
+            &PlanInput {
+                changes,
+                source_branch: Some(&self.refs.source_branch),
+                destination_branch: Some(&self.refs.destination_branch),
+                author: Some(&identity),
+                description: None,
+                requests: &requests,
+                trusted: Some(&identity),
+                policy_paths: policy,
+            },
+        );
+        let base_commit = &self.refs.base_commit;
+        let buildspecs = read_buildspecs(&self.repo, gate, &plan, &note, base_commit, worktree);
+        plan.gate_file = Some(note);
+        for d in &plan.directives {
+            for r in &d.refusals {
+                let _ = writeln!(err, "gate: `{}`: {}", d.text, report::refusal(r));
+            }
+        }
+        (plan, buildspecs)
+    }
+
+    /// The `/gate` directives from the person at the keyboard, who is trusted to ask (the gate
+    /// file's other rules still apply: required checks never skip): `--run`, then `--only`,
+    /// then `--skip`, then every check when nothing would merge.
+    fn requests(
+        &self,
+        gate: &Gate,
+        changes: &[ChangedPath],
+        identity: &str,
+        err: &mut dyn Write,
+    ) -> Vec<Request> {
+        let names = |list: &[String]| list.iter().map(|n| CheckName::from(n.as_str())).collect();
+        let request = self.request;
+        let directives = [
+            (!request.run.is_empty()).then(|| Directive::Run {
+                checks: names(&request.run),
+            }),
+            (!request.only.is_empty()).then(|| Directive::Only {
+                checks: names(&request.only),
+            }),
+            (!request.skip.is_empty()).then(|| Directive::Skip {
+                checks: names(&request.skip),
+                reason: None,
+            }),
+            self.nothing_merges(changes, err).then(|| Directive::Run {
+                checks: gate.checks.iter().map(|c| c.name.clone()).collect(),
+            }),
+        ];
+        directives
+            .into_iter()
+            .flatten()
+            .map(|directive| Request {
+                directive,
+                author: identity.to_owned(),
+                source: DirectiveSource::Comment,
+            })
+            .collect()
+    }
+
+    /// Whether the head is already part of the base (a fresh clone of the default branch):
+    /// nothing would merge, so there is no change to select checks by. The gate then tests the
+    /// whole tree instead, like CI on the default branch: every check runs, as if asked for
+    /// with `--run`.
+    fn nothing_merges(&self, changes: &[ChangedPath], err: &mut dyn Write) -> bool {
+        let refs = &self.refs;
+        let merged = changes.is_empty()
+            && self
+                .repo
+                .merge_base(&refs.base_commit, &refs.head_commit)
+                .is_ok_and(|b| b == refs.head_commit);
+        if merged {
+            let _ = writeln!(
+                err,
+                "gate: {} is already part of {}: nothing would merge, so every check runs on it",
+                short_commit(&refs.head_commit),
+                refs.destination_branch
+            );
+        }
+        merged
+    }
+
+    /// The checks the plan runs, as the runner's stages, with the PR facts in their
+    /// environment; prints how many run.
+    fn stages(
+        &self,
+        gate: &Gate,
+        plan: &Plan,
+        buildspecs: &Buildspecs,
+        changed: usize,
+        err: &mut dyn Write,
+    ) -> Vec<StageJobs> {
+        let refs = &self.refs;
+        let facts: Vec<(String, String)> = machine::pr_env(
+            &self.subject,
+            &refs.source_reference,
+            &refs.destination_reference,
+        )
+        .into_iter()
+        .map(|v| (v.name, v.value))
+        .collect();
+        let stages = jobs(gate, plan, buildspecs, &facts, self.request.timeout_scale);
+        let count: usize = stages.iter().map(|s| s.checks.len()).sum();
+        let _ = writeln!(
+            err,
+            "gate: {} changed path{}; running {count} of {} check{} in {} stage{}",
+            changed,
+            if changed == 1 { "" } else { "s" },
+            plan.checks.len(),
+            if plan.checks.len() == 1 { "" } else { "s" },
+            stages.len(),
+            if stages.len() == 1 { "" } else { "s" },
+        );
+        stages
+    }
+
+    /// Runs the stages in the worktree, logging to the run's folder.
+    fn run_stages(
+        &self,
+        stages: &[StageJobs],
+        worktree: &Path,
+        cancel: &Cancel,
+        progress: &dyn Progress,
+    ) -> Vec<CheckResult> {
+        let run_dir = self.ctx.store.run_dir(&self.ctx.id);
+        let grace = KILL_GRACE.mul_f64(self.request.timeout_scale.clamp(0.0, 1.0));
+        let runner = Runner {
+            cwd: worktree,
+            log_dir: &run_dir,
+            jobs: self.request.jobs.max(1),
+            kill_grace: grace,
+            cancel,
+            progress,
+        };
+        runner.run(stages)
+    }
+
+    /// The report (exactly the PR comment), `run.json`, the history line and the verdict table;
+    /// returns the exit code.
+    fn finish(
+        self,
+        plan: Plan,
+        results: Vec<CheckResult>,
+        cancelled: bool,
+        merge_commit: &str,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> u8 {
+        let ctx = self.ctx;
+        let verdict = policy::verdict(&plan, &results);
+        let comment = report::finished(&self.subject, &plan, &results, verdict);
+        ctx.write_report(&comment.body, err);
+        let run_file = RunFile {
+            id: ctx.id.clone(),
+            subject: self.subject,
+            plan,
+            results,
+            verdict,
+            cancelled,
+        };
+        let run_dir = ctx.store.run_dir(&ctx.id);
+        if let Err(e) = store::write_json_replace(&run_dir.join("run.json"), &run_file) {
+            let _ = writeln!(err, "gate: warning: cannot write run.json: {e}");
+        }
+        let (outcome, code) = match (cancelled, verdict) {
+            (true, _) => (Outcome::Cancelled, EXIT_INTERRUPTED),
+            (false, Verdict::Passed) => (Outcome::Passed, EXIT_PASS),
+            (false, _) => (Outcome::Failed, EXIT_FAIL),
+        };
+        let plan = &run_file.plan;
+        let reason = plan
+            .promotion
+            .as_ref()
+            .map(|_| HistoryReason::PromotionRefused);
+        let merge_commit = Some(merge_commit);
+        ctx.record(
+            outcome,
+            reason,
+            merge_commit,
+            Some(plan),
+            &run_file.results,
+            err,
+        );
+        let table = table(
+            plan,
+            &run_file.results,
+            verdict,
+            cancelled,
+            &ctx.report_path,
+            &run_dir,
+        );
+        let _ = out.write_all(table.as_bytes());
+        code
+    }
+}
+
+/// Resolves the base (else the default branch) and the head, and names their branches; notes
+/// on standard error when the head is checked out with uncommitted changes, which are not
+/// tested.
+fn resolve_refs(repo: &Repo, request: &RunRequest, err: &mut dyn Write) -> Result<Refs, String> {
+    let base = match &request.base {
         Some(b) => b.clone(),
         None => repo.default_branch().map_err(git_error)?,
     };
-    let base_commit = repo.resolve(&base_ref).map_err(git_error)?;
+    let base_commit = repo.resolve(&base).map_err(git_error)?;
     let head_commit = repo.resolve(&request.head).map_err(git_error)?;
     let head_is_checked_out = request.head == "HEAD"
         || repo.resolve("HEAD").ok().as_deref() == Some(head_commit.as_str());
@@ -218,11 +608,30 @@ pub fn run(
             request.head
         );
     }
-    let store = Store::new(repo.dir());
-    store
-        .ensure()
-        .map_err(|e| format!("cannot create {}: {e}", store.root().display()))?;
-    let id = format!(
+    let (source_branch, source_reference) = branch(repo, &request.head);
+    let (destination_branch, destination_reference) = branch(repo, &base);
+    Ok(Refs {
+        base,
+        base_commit,
+        head_commit,
+        source_branch,
+        source_reference,
+        destination_branch,
+        destination_reference,
+    })
+}
+
+/// A branch's name and full ref, or the ref as given (a tag, a commit, detached HEAD).
+fn branch(repo: &Repo, r: &str) -> (String, String) {
+    match repo.branch_name(r) {
+        Some(b) => (b.clone(), format!("refs/heads/{b}")),
+        None => (r.to_owned(), r.to_owned()),
+    }
+}
+
+/// A new run's id: its start time, then a digest that keeps concurrent runs apart.
+fn run_id(started_at: &Utc) -> String {
+    format!(
         "{}-{}",
         started_at.compact(),
         store::hex_digest(
@@ -232,301 +641,26 @@ pub fn run(
             ],
             6
         )
-    );
-    // A branch's name and full ref, or the ref as given (a tag, a commit, detached HEAD).
-    let branch = |r: &str| match repo.branch_name(r) {
-        Some(b) => (b.clone(), format!("refs/heads/{b}")),
-        None => (r.to_owned(), r.to_owned()),
-    };
-    let (source_branch, source_reference) = branch(&request.head);
-    let (destination_branch, destination_reference) = branch(&base_ref);
-    let ctx = Context {
-        id: id.clone(),
-        started_at: started_at.rfc3339_millis(),
-        started,
-        repository: repo.name(),
-        base: RefAt {
-            reference: base_ref.clone(),
-            commit: base_commit.clone(),
-        },
-        head: RefAt {
-            reference: request.head.clone(),
-            commit: head_commit.clone(),
-        },
-        report_path: request
-            .report
-            .clone()
-            .unwrap_or_else(|| store.last_report()),
-        store,
-    };
-    let (head_subject, date) = repo
-        .commit_subject_and_date(&head_commit)
+    )
+}
+
+/// The subject the report names (the merge commit comes later), and the head commit's date.
+fn subject(repo: &Repo, refs: &Refs) -> (Subject, Option<String>) {
+    let (title, date) = repo
+        .commit_subject_and_date(&refs.head_commit)
         .unwrap_or_default();
-    let date = Some(date).filter(|d| !d.is_empty());
-    let mut subject = Subject {
+    let subject = Subject {
         repository: RepositoryName::new(repo.name()),
         pull_request_id: PullRequestId::new(LOCAL_PULL_REQUEST_ID),
-        title: head_subject,
-        source_branch: source_branch.clone(),
-        destination_branch: destination_branch.clone(),
-        source_commit: CommitId::new(head_commit.clone()),
-        destination_commit: CommitId::new(base_commit.clone()),
+        title,
+        source_branch: refs.source_branch.clone(),
+        destination_branch: refs.destination_branch.clone(),
+        source_commit: CommitId::new(refs.head_commit.clone()),
+        destination_commit: CommitId::new(refs.base_commit.clone()),
         merge_commit: None,
         revision_id: None,
     };
-
-    // The code that would merge.
-    let mut worktree = Worktree::add(&repo, &base_commit).map_err(git_error)?;
-    let merge = worktree
-        .merge(&head_commit, date.as_deref())
-        .map_err(git_error)?;
-    if request.keep_worktree {
-        let kept = worktree.keep();
-        let _ = writeln!(err, "gate: keeping the worktree at {}", kept.display());
-    }
-    let merge_commit = match merge {
-        Merge::Conflicts { paths } => {
-            let _ = writeln!(
-                err,
-                "gate: {source_branch} does not merge cleanly into {destination_branch}; conflicting files:"
-            );
-            for p in &paths {
-                let _ = writeln!(err, "  {p}");
-            }
-            ctx.write_report(&report::merge_conflict(&subject, &paths).body, err);
-            ctx.record(
-                Outcome::Failed,
-                Some(HistoryReason::MergeConflict),
-                None,
-                None,
-                &[],
-                err,
-            );
-            let _ = writeln!(
-                out,
-                "Gate failed: merge conflicts in {} file{}.\nReport: {}",
-                paths.len(),
-                if paths.len() == 1 { "" } else { "s" },
-                ctx.report_path.display()
-            );
-            return Ok(EXIT_FAIL);
-        }
-        Merge::Merged { commit } => commit,
-    };
-    subject.merge_commit = Some(CommitId::new(merge_commit.clone()));
-    let _ = writeln!(
-        err,
-        "gate: testing {} ({}) merged into {} ({}): merge commit {}",
-        request.head,
-        short(&head_commit),
-        base_ref,
-        short(&base_commit),
-        short(&merge_commit)
-    );
-
-    // The gate file: the base's (trusted) plus what the branch's adds, or the one given.
-    let changes = repo
-        .changed_paths(&base_commit, &head_commit)
-        .map_err(git_error)?;
-    let governed = governing_gate(
-        &repo,
-        request,
-        &GovernInput {
-            base_commit: &base_commit,
-            head_commit: &head_commit,
-            destination_branch: &destination_branch,
-            changes: &changes,
-        },
-        &subject,
-    )?;
-    let (gate, note, policy) = match governed {
-        Governed::Gate { gate, note, policy } => (gate, note, policy),
-        Governed::Failed { comment, reason } => {
-            ctx.write_report(&comment.body, err);
-            ctx.record(
-                Outcome::Failed,
-                Some(reason),
-                Some(&merge_commit),
-                None,
-                &[],
-                err,
-            );
-            let _ = writeln!(
-                out,
-                "Gate failed: the gate file is invalid.\nReport: {}",
-                ctx.report_path.display()
-            );
-            return Ok(EXIT_FAIL);
-        }
-    };
-    let _ = writeln!(err, "gate: {}", trust_summary(&note));
-
-    // The plan, by the same planner.
-    let identity = git::local_identity(Some(&repo));
-    let names = |list: &[String]| list.iter().map(|n| CheckName::from(n.as_str())).collect();
-    let mut run_requests: Vec<Request> = if request.run.is_empty() {
-        Vec::new()
-    } else {
-        vec![Request {
-            directive: Directive::Run {
-                checks: names(&request.run),
-            },
-            author: identity.clone(),
-            source: DirectiveSource::Comment,
-        }]
-    };
-    // `--only`, then `--skip`: the `/gate` directives from the person at the keyboard, who is
-    // trusted to ask (the gate file's other rules still apply: required checks never skip).
-    for directive in [
-        (!request.only.is_empty()).then(|| Directive::Only {
-            checks: names(&request.only),
-        }),
-        (!request.skip.is_empty()).then(|| Directive::Skip {
-            checks: names(&request.skip),
-            reason: None,
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        run_requests.push(Request {
-            directive,
-            author: identity.clone(),
-            source: DirectiveSource::Comment,
-        });
-    }
-    // HEAD already part of the base (a fresh clone of the default branch): nothing would
-    // merge, so there is no change to select checks by. Gate the whole tree instead, like CI
-    // on the default branch: every check runs, as if asked for with `--run`.
-    if changes.is_empty()
-        && repo
-            .merge_base(&base_commit, &head_commit)
-            .is_ok_and(|b| b == head_commit)
-    {
-        let _ = writeln!(
-            err,
-            "gate: {} is already part of {}: nothing would merge, so every check runs on it",
-            request_head_name(&head_commit),
-            destination_branch
-        );
-        run_requests.push(Request {
-            directive: Directive::Run {
-                checks: gate.checks.iter().map(|c| c.name.clone()).collect(),
-            },
-            author: identity.clone(),
-            source: DirectiveSource::Comment,
-        });
-    }
-    let plan = plan::plan(
-        &gate,
-        &PlanInput {
-            changes: &changes,
-            source_branch: Some(&source_branch),
-            destination_branch: Some(&destination_branch),
-            author: Some(&identity),
-            description: None,
-            requests: &run_requests,
-            trusted: Some(&identity),
-            policy_paths: &policy,
-        },
-    );
-    let mut plan = plan;
-    let buildspecs = read_buildspecs(&repo, &gate, &plan, &note, &base_commit, worktree.path());
-    plan.gate_file = Some(note);
-    for d in &plan.directives {
-        for r in &d.refusals {
-            let _ = writeln!(err, "gate: `{}`: {}", d.text, report::refusal(r));
-        }
-    }
-
-    // The checks.
-    let facts: Vec<(String, String)> =
-        machine::pr_env(&subject, &source_reference, &destination_reference)
-            .into_iter()
-            .map(|v| (v.name, v.value))
-            .collect();
-    let stages = jobs(&gate, &plan, &buildspecs, &facts, request.timeout_scale);
-    let count: usize = stages.iter().map(|s| s.checks.len()).sum();
-    let _ = writeln!(
-        err,
-        "gate: {} changed path{}; running {count} of {} check{} in {} stage{}",
-        changes.len(),
-        if changes.len() == 1 { "" } else { "s" },
-        plan.checks.len(),
-        if plan.checks.len() == 1 { "" } else { "s" },
-        stages.len(),
-        if stages.len() == 1 { "" } else { "s" },
-    );
-    let run_dir = ctx.store.run_dir(&id);
-    let grace = KILL_GRACE.mul_f64(request.timeout_scale.clamp(0.0, 1.0));
-    let runner = Runner {
-        cwd: worktree.path(),
-        log_dir: &run_dir,
-        jobs: request.jobs.max(1),
-        kill_grace: grace,
-        cancel,
-        progress,
-    };
-    let results = runner.run(&stages);
-    let cancelled = cancel.is_cancelled();
-    let verdict = policy::verdict(&plan, &results);
-
-    // The report: exactly the PR comment.
-    let comment = report::finished(&subject, &plan, &results, verdict);
-    ctx.write_report(&comment.body, err);
-    let run_file = RunFile {
-        id: id.clone(),
-        subject,
-        plan,
-        results,
-        verdict,
-        cancelled,
-    };
-    if let Err(e) = store::write_json_replace(&run_dir.join("run.json"), &run_file) {
-        let _ = writeln!(err, "gate: warning: cannot write run.json: {e}");
-    }
-    let outcome = if cancelled {
-        Outcome::Cancelled
-    } else if verdict == Verdict::Passed {
-        Outcome::Passed
-    } else {
-        Outcome::Failed
-    };
-    ctx.record(
-        outcome,
-        run_file
-            .plan
-            .promotion
-            .as_ref()
-            .map(|_| HistoryReason::PromotionRefused),
-        Some(&merge_commit),
-        Some(&run_file.plan),
-        &run_file.results,
-        err,
-    );
-    let _ = out.write_all(
-        table(
-            &run_file.plan,
-            &run_file.results,
-            verdict,
-            cancelled,
-            &ctx.report_path,
-            &run_dir,
-        )
-        .as_bytes(),
-    );
-    drop(worktree);
-    Ok(if cancelled {
-        EXIT_INTERRUPTED
-    } else if verdict == Verdict::Passed {
-        EXIT_PASS
-    } else {
-        EXIT_FAIL
-    })
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..8).unwrap_or(commit)
+    (subject, Some(date).filter(|d| !d.is_empty()))
 }
 
 /// The checks a plan runs, ready for the runner: commands (a `buildspec:` file's from
@@ -658,14 +792,17 @@ struct GovernInput<'a> {
     changes: &'a [ChangedPath],
 }
 
+/// The gate that governs a `gate run`, where it came from, and the policy paths for the planner.
+struct Governing {
+    gate: Box<Gate>,
+    note: GateFileNote,
+    policy: Vec<String>,
+}
+
 /// The gate that governs a `gate run`, or why there is none.
 enum Governed {
     /// The gate, where it came from, and the policy paths for the planner.
-    Gate {
-        gate: Box<Gate>,
-        note: GateFileNote,
-        policy: Vec<String>,
-    },
+    Gate(Governing),
     /// A gate file is invalid: the report says which and why.
     Failed {
         comment: report::Comment,
@@ -767,11 +904,11 @@ fn governed(
     policy: Vec<String>,
 ) -> Governed {
     let (gate, note) = trust::govern(trusted, proposed, note, touched);
-    Governed::Gate {
+    Governed::Gate(Governing {
         gate: Box::new(gate),
         note,
         policy,
-    }
+    })
 }
 
 /// One line for standard error: which gate file governs, and what the branch's would change.
@@ -780,7 +917,7 @@ fn trust_summary(note: &GateFileNote) -> String {
         TrustSource::Destination { branch, commit } => format!(
             "gate file: {} from {branch} ({}), the base",
             note.path,
-            short(commit.as_str())
+            commit.short()
         ),
         TrustSource::Override { file } => {
             format!("gate file: {file} (--gate-file: an experiment, not the base's)")
@@ -821,17 +958,9 @@ pub fn table(
 ) -> String {
     let ran: Vec<_> = plan.to_run().collect();
     let skipped: Vec<_> = plan.skipped().collect();
-    let headline = if cancelled {
-        "Gate cancelled".to_owned()
-    } else {
-        match verdict {
-            Verdict::Passed => "Gate passed".to_owned(),
-            Verdict::Failed => "Gate failed".to_owned(),
-            Verdict::Pending => "Gate pending".to_owned(),
-        }
-    };
     let mut out = format!(
-        "{headline}: {} check{} run, {} skipped.\n",
+        "{}: {} check{} run, {} skipped.\n",
+        headline(verdict, cancelled),
         ran.len(),
         if ran.len() == 1 { "" } else { "s" },
         skipped.len()
@@ -845,51 +974,7 @@ pub fn table(
         ));
     }
     if !ran.is_empty() {
-        let rows: Vec<[String; 5]> = ran
-            .iter()
-            .map(|c| {
-                let r = results.iter().find(|r| r.name == c.name);
-                let mut status = r.map_or("no result", |r| status_text(r.status)).to_owned();
-                if r.is_some_and(|r| r.flaky) {
-                    status.push_str(" (flaky)");
-                }
-                if !c.required {
-                    status.push_str(" (optional)");
-                }
-                [
-                    c.stage.clone(),
-                    c.name.as_str().to_owned(),
-                    status,
-                    r.and_then(|r| r.duration_ms).map_or_else(
-                        || "-".to_owned(),
-                        |ms| format_duration(Duration::from_millis(ms)),
-                    ),
-                    r.map_or(0, |r| r.attempts).to_string(),
-                ]
-            })
-            .collect();
-        let header = ["STAGE", "CHECK", "STATUS", "TIME", "ATTEMPTS"];
-        let mut widths = header.map(str::len);
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |cells: [&str; 5]| {
-            let mut l = String::from(" ");
-            for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-                if i == 3 {
-                    l.push_str(&format!(" {cell:>w$}"));
-                } else {
-                    l.push_str(&format!(" {cell:<w$}"));
-                }
-            }
-            l.trim_end().to_owned() + "\n"
-        };
-        out.push_str(&line(header));
-        for row in &rows {
-            out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-        }
+        out.push_str(&check_rows(&ran, results));
     }
     if !skipped.is_empty() {
         let list: Vec<String> = skipped
@@ -917,6 +1002,67 @@ pub fn table(
     out
 }
 
-fn request_head_name(commit: &str) -> &str {
-    commit.get(..8).unwrap_or(commit)
+/// The table's first words.
+fn headline(verdict: Verdict, cancelled: bool) -> &'static str {
+    if cancelled {
+        return "Gate cancelled";
+    }
+    match verdict {
+        Verdict::Passed => "Gate passed",
+        Verdict::Failed => "Gate failed",
+        Verdict::Pending => "Gate pending",
+    }
+}
+
+/// The columns of [`check_rows`].
+const TABLE_HEADER: [&str; 5] = ["STAGE", "CHECK", "STATUS", "TIME", "ATTEMPTS"];
+
+/// One row a check that ran, under [`TABLE_HEADER`], each column as wide as its widest cell
+/// (the time right-aligned).
+fn check_rows(ran: &[&PlannedCheck], results: &[CheckResult]) -> String {
+    let rows: Vec<[String; 5]> = ran.iter().map(|c| check_row(c, results)).collect();
+    let mut widths = TABLE_HEADER.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut l = String::from(" ");
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i == 3 {
+                l.push_str(&format!(" {cell:>w$}"));
+            } else {
+                l.push_str(&format!(" {cell:<w$}"));
+            }
+        }
+        l.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(TABLE_HEADER);
+    for row in &rows {
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    out
+}
+
+/// A check's cells: stage, name, status (flaky, optional), time, attempts.
+fn check_row(c: &PlannedCheck, results: &[CheckResult]) -> [String; 5] {
+    let r = results.iter().find(|r| r.name == c.name);
+    let mut status = r.map_or("no result", |r| status_text(r.status)).to_owned();
+    if r.is_some_and(|r| r.flaky) {
+        status.push_str(" (flaky)");
+    }
+    if !c.required {
+        status.push_str(" (optional)");
+    }
+    [
+        c.stage.clone(),
+        c.name.as_str().to_owned(),
+        status,
+        r.and_then(|r| r.duration_ms).map_or_else(
+            || "-".to_owned(),
+            |ms| format_duration(Duration::from_millis(ms)),
+        ),
+        r.map_or(0, |r| r.attempts).to_string(),
+    ]
 }
