@@ -56,7 +56,7 @@ pub enum DirectiveSource {
 
 /// A directive and who gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Request {
+pub struct DirectiveRequest {
     /// What was asked.
     pub directive: Directive,
     /// The IAM identity that asked.
@@ -79,7 +79,7 @@ pub struct PlanInput<'a> {
     /// The PR's description, scanned for `/gate` lines.
     pub description: Option<&'a str>,
     /// Directives from comments, in order, after the description's.
-    pub requests: &'a [Request],
+    pub requests: &'a [DirectiveRequest],
     /// An identity that may ask for skips whatever `skip.authors` says: the person at the
     /// keyboard of `gate run` (on AWS there is none). Required checks still never skip.
     pub trusted: Option<&'a str>,
@@ -524,11 +524,11 @@ fn apply_directives(
     input: &PlanInput<'_>,
 ) -> Vec<DirectiveOutcome> {
     let author = input.author.unwrap_or_default();
-    let mut requests: Vec<Result<Request, Unparsed>> = Vec::new();
+    let mut requests: Vec<Result<DirectiveRequest, Unparsed>> = Vec::new();
     if let Some(description) = input.description {
         for parsed in policy::parse_directives(description) {
             requests.push(match parsed {
-                Ok(directive) => Ok(Request {
+                Ok(directive) => Ok(DirectiveRequest {
                     directive,
                     author: author.to_owned(),
                     source: DirectiveSource::Description,
@@ -577,7 +577,7 @@ pub fn directive_text(d: &Directive) -> String {
 fn apply(
     gate: &Gate,
     checks: &mut [PlannedCheck],
-    request: &Request,
+    request: &DirectiveRequest,
     pr_author: &str,
     trusted: Option<&str>,
 ) -> DirectiveOutcome {

@@ -193,6 +193,22 @@ pub struct CheckResult {
     pub log_tail: Option<String>,
 }
 
+impl CheckResult {
+    /// The result of a check that never started (a failed stage or Ctrl-C kept it from
+    /// running): cancelled, no attempts.
+    pub fn not_run(name: &CheckName) -> Self {
+        Self {
+            name: name.clone(),
+            status: CheckStatus::Cancelled,
+            duration_ms: None,
+            attempts: 0,
+            flaky: false,
+            log_url: None,
+            log_tail: None,
+        }
+    }
+}
+
 fn one() -> u32 {
     1
 }

@@ -485,7 +485,7 @@ pub struct RunRecord {
     pub requested_by: Option<CommentId>,
     /// That comment's directives (the plan of this attempt applies them).
     #[serde(default)]
-    pub requests: Vec<crate::plan::Request>,
+    pub requests: Vec<crate::plan::DirectiveRequest>,
     /// Results carried over from the previous attempt (a retry re-runs only the rest).
     #[serde(default)]
     pub carried: Vec<crate::policy::CheckResult>,

@@ -9,7 +9,7 @@ use codecommit_gate::event::{self, Event};
 use codecommit_gate::flows::Deps;
 use codecommit_gate::gate_file::Gate;
 use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName};
-use codecommit_gate::local::history::{Entry, Outcome};
+use codecommit_gate::local::history::{Entry, HistoryVerdict};
 use codecommit_gate::local::session::RunFile;
 use codecommit_gate::local::{LocalExecutions, LocalLedger, LocalNotifier, LocalPullRequests};
 use codecommit_gate::plan::{self, PlanInput};
@@ -437,7 +437,7 @@ fn a_merge_conflict_is_reported_like_the_pr_comment() {
         report::merge_conflict(&subject, &["api/main.rs".to_owned()]).body
     );
     let history = repo.history();
-    assert_eq!(history[0].verdict, Outcome::Failed);
+    assert_eq!(history[0].verdict, HistoryVerdict::Failed);
 }
 
 #[test]
@@ -768,8 +768,8 @@ fn history_lists_the_runs_newest_first() {
     assert_eq!(code(&repo.run(&[])), 0);
     let history = repo.history();
     assert_eq!(history.len(), 2);
-    assert_eq!(history[0].verdict, Outcome::Passed);
-    assert_eq!(history[1].verdict, Outcome::Failed);
+    assert_eq!(history[0].verdict, HistoryVerdict::Passed);
+    assert_eq!(history[1].verdict, HistoryVerdict::Failed);
     assert_eq!(history[0].head.reference, "HEAD");
     assert_eq!(history[0].base.reference, "main");
     assert_eq!(history[0].head.commit.len(), 40);
@@ -828,7 +828,7 @@ fn ctrl_c_stops_every_check_removes_the_worktree_and_records_a_cancelled_run() {
     assert!(!process_running("sleep 1002"), "a check survived Ctrl-C");
     assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
     let history = repo.history();
-    assert_eq!(history[0].verdict, Outcome::Cancelled);
+    assert_eq!(history[0].verdict, HistoryVerdict::Cancelled);
     assert!(
         text(&out.stdout).starts_with("Gate cancelled"),
         "{}",

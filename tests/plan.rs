@@ -2,7 +2,8 @@
 
 use codecommit_gate::gate_file::Gate;
 use codecommit_gate::plan::{
-    ChangedPath, DirectiveSource, Plan, PlanInput, PlanVerdict, Reason, Refusal, Request, plan,
+    ChangedPath, DirectiveRequest, DirectiveSource, Plan, PlanInput, PlanVerdict, Reason, Refusal,
+    plan,
 };
 use codecommit_gate::policy::Directive;
 use proptest::prelude::*;
@@ -222,7 +223,7 @@ fn a_promotion_violation_fails_without_running_anything() {
     );
 }
 
-fn plan_with(author: &str, description: &str, requests: &[Request]) -> Plan {
+fn plan_with(author: &str, description: &str, requests: &[DirectiveRequest]) -> Plan {
     let changes = [ChangedPath::new("web/a.ts")];
     plan(
         &gate(),
@@ -304,14 +305,14 @@ fn run_requests_add_checks_for_the_author_and_comment_commands_follow_the_same_r
 
     let stranger = "arn:aws:iam::123456789012:user/mallory";
     let requests = [
-        Request {
+        DirectiveRequest {
             directive: Directive::Run {
                 checks: vec!["core-tests".into()],
             },
             author: stranger.into(),
             source: DirectiveSource::Comment,
         },
-        Request {
+        DirectiveRequest {
             directive: Directive::Skip {
                 checks: vec!["docs-links".into()],
                 reason: None,
@@ -319,7 +320,7 @@ fn run_requests_add_checks_for_the_author_and_comment_commands_follow_the_same_r
             author: stranger.into(),
             source: DirectiveSource::Comment,
         },
-        Request {
+        DirectiveRequest {
             directive: Directive::Skip {
                 checks: vec!["docs-links".into()],
                 reason: None,
@@ -458,7 +459,7 @@ proptest! {
 fn a_trusted_local_user_may_skip_but_never_a_required_check() {
     let changes = [ChangedPath::new("web/a.ts")];
     let me = "local:dev@example.com";
-    let requests = [Request {
+    let requests = [DirectiveRequest {
         directive: Directive::Skip {
             checks: vec!["docs-links".into(), "web-tests".into()],
             reason: None,

@@ -4,7 +4,8 @@
 use codecommit_gate::gate_file::Gate;
 use codecommit_gate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::plan::{
-    ChangedPath, DirectiveOutcome, DirectiveSource, Plan, PlanInput, Reason, Refusal, Request, plan,
+    ChangedPath, DirectiveOutcome, DirectiveRequest, DirectiveSource, Plan, PlanInput, Reason,
+    Refusal, plan,
 };
 use codecommit_gate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use codecommit_gate::report::{
@@ -72,7 +73,7 @@ struct Change<'a> {
     destination: &'a str,
     author: &'a str,
     description: &'a str,
-    requests: Vec<Request>,
+    requests: Vec<DirectiveRequest>,
 }
 
 impl Default for Change<'_> {
@@ -105,12 +106,12 @@ fn plan_for(gate: &Gate, change: &Change<'_>) -> Plan {
     )
 }
 
-fn request(author: &str, text: &str) -> Request {
+fn request(author: &str, text: &str) -> DirectiveRequest {
     let directive = policy::parse_directives(text)
         .pop()
         .expect("one directive")
         .expect("a valid directive");
-    Request {
+    DirectiveRequest {
         directive,
         author: author.to_owned(),
         source: DirectiveSource::Comment,
@@ -371,7 +372,7 @@ fn superseded() {
     insta::assert_snapshot!(checked(&c));
 }
 
-fn outcome(requests: Vec<Request>, description: &str) -> DirectiveOutcome {
+fn outcome(requests: Vec<DirectiveRequest>, description: &str) -> DirectiveOutcome {
     let p = plan_for(
         &gate(),
         &Change {
@@ -930,7 +931,7 @@ fn directive_text_comes_from_the_planner() {
         reason: Some("later".into()),
     };
     let o = outcome(
-        vec![Request {
+        vec![DirectiveRequest {
             directive: d.clone(),
             author: LEAD.into(),
             source: DirectiveSource::Comment,

@@ -423,15 +423,7 @@ async fn results<G: Logs>(
                 queued += q;
                 out.push(result);
             }
-            None => out.push(CheckResult {
-                name: name.clone(),
-                status: CheckStatus::Cancelled,
-                duration_ms: None,
-                attempts: 0,
-                flaky: false,
-                log_url: None,
-                log_tail: None,
-            }),
+            None => out.push(CheckResult::not_run(name)),
         }
     }
     Ok((out, queued))

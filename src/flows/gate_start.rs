@@ -23,7 +23,7 @@ use crate::flows::{Deps, FlowError, Ports, steps};
 use crate::gate_file::{Gate, GateFileError, GateFileErrors, Run};
 use crate::ids::{CheckName, CommentId, CommitId, PullRequestId, RepositoryName};
 use crate::machine::{self, ExecutionInput, Mode, StageSpec};
-use crate::plan::{self, DirectiveSource, Plan, PlanInput, PlanVerdict, Request};
+use crate::plan::{self, DirectiveRequest, DirectiveSource, Plan, PlanInput, PlanVerdict};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::ports::{
     ApprovalState, Executions, Ledger, Mergeability, Notifier, PendingReplies, PortError,
@@ -282,7 +282,7 @@ enum Planned {
 async fn plan_revision<T: Ports>(
     deps: &Deps<T>,
     pr: &PullRequestState,
-    requests: &[Request],
+    requests: &[DirectiveRequest],
 ) -> PortResult<Planned> {
     let path = deps.settings.gate_file_path.as_str();
     let subject = steps::subject(pr);
@@ -928,12 +928,12 @@ async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<S
 fn command_requests(
     parsed: &[Result<Directive, policy::DirectiveSyntaxError>],
     author: &str,
-) -> (Vec<Request>, Vec<String>) {
+) -> (Vec<DirectiveRequest>, Vec<String>) {
     let mut requests = Vec::new();
     let mut syntax_replies = Vec::new();
     for p in parsed {
         match p {
-            Ok(directive) => requests.push(Request {
+            Ok(directive) => requests.push(DirectiveRequest {
                 directive: directive.clone(),
                 author: author.to_owned(),
                 source: DirectiveSource::Comment,
@@ -959,7 +959,7 @@ fn record_command(
     record: &mut PrRecord,
     pr: &PullRequestState,
     comment: &CommentId,
-    requests: &[Request],
+    requests: &[DirectiveRequest],
     replies: Vec<String>,
     carried: Option<Vec<CheckResult>>,
 ) -> Option<RunRecord> {
@@ -999,7 +999,7 @@ struct CommandDecision {
 fn decide_command(
     record: &PrRecord,
     pr: &PullRequestState,
-    requests: &[Request],
+    requests: &[DirectiveRequest],
     plan: Option<&Plan>,
     gate_file_path: &str,
 ) -> CommandDecision {

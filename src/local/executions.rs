@@ -136,7 +136,7 @@ impl LocalExecutions {
     /// Records a finished execution in its repository's run history (`gate history`), with the
     /// verdict gate-report gave it: the replayed gate shows up like a `gate run`.
     pub fn record_history(&self, arn: &str, verdict: crate::policy::Verdict) -> PortResult<()> {
-        use crate::local::history::{self, CheckEntry, Entry, Outcome, RefAt};
+        use crate::local::history::{self, CheckEntry, Entry, HistoryVerdict, RefAt};
         const CALL: &str = "states:DescribeExecution";
         let Some(e) = self.execution(arn)? else {
             return Ok(());
@@ -175,8 +175,10 @@ impl LocalExecutions {
             },
             merge_commit: e.merge_commit.clone(),
             verdict: match verdict {
-                crate::policy::Verdict::Passed => Outcome::Passed,
-                crate::policy::Verdict::Failed | crate::policy::Verdict::Pending => Outcome::Failed,
+                crate::policy::Verdict::Passed => HistoryVerdict::Passed,
+                crate::policy::Verdict::Failed | crate::policy::Verdict::Pending => {
+                    HistoryVerdict::Failed
+                }
             },
             reason: None,
             checks,

@@ -32,7 +32,7 @@ pub struct RefAt {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum HistoryVerdict {
     /// The gate passed.
     Passed,
     /// The gate failed (a required check, a merge conflict, an invalid gate file, a promotion
@@ -45,7 +45,7 @@ pub enum Outcome {
 /// Why a run failed without running checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub enum NoRunReason {
     /// The source does not merge cleanly into the destination.
     MergeConflict,
     /// The gate file does not parse or validate.
@@ -115,10 +115,10 @@ pub struct Entry {
     /// The merge commit that was tested, when the merge succeeded.
     pub merge_commit: Option<String>,
     /// How it ended.
-    pub verdict: Outcome,
+    pub verdict: HistoryVerdict,
     /// Why it failed without running checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Reason>,
+    pub reason: Option<NoRunReason>,
     /// The checks that ran (or were to run), in stage order.
     pub checks: Vec<CheckEntry>,
     /// The checks the plan skipped.
@@ -208,16 +208,18 @@ pub fn render_text(entries: &[&Entry]) -> String {
     let mut out = String::new();
     for e in entries {
         let verdict = match (e.verdict, e.reason) {
-            (Outcome::Passed, _) => "passed".to_owned(),
-            (Outcome::Cancelled, _) => "cancelled".to_owned(),
-            (Outcome::Failed, Some(Reason::MergeConflict)) => "failed: merge conflict".to_owned(),
-            (Outcome::Failed, Some(Reason::InvalidGateFile)) => {
+            (HistoryVerdict::Passed, _) => "passed".to_owned(),
+            (HistoryVerdict::Cancelled, _) => "cancelled".to_owned(),
+            (HistoryVerdict::Failed, Some(NoRunReason::MergeConflict)) => {
+                "failed: merge conflict".to_owned()
+            }
+            (HistoryVerdict::Failed, Some(NoRunReason::InvalidGateFile)) => {
                 "failed: invalid gate file".to_owned()
             }
-            (Outcome::Failed, Some(Reason::PromotionRefused)) => {
+            (HistoryVerdict::Failed, Some(NoRunReason::PromotionRefused)) => {
                 "failed: promotion refused".to_owned()
             }
-            (Outcome::Failed, None) => "failed".to_owned(),
+            (HistoryVerdict::Failed, None) => "failed".to_owned(),
         };
         out.push_str(&format!(
             "{}  {:<9} {:>7}  {} {} into {} {}  ({})\n",
@@ -266,7 +268,7 @@ pub fn render_text(entries: &[&Entry]) -> String {
 mod tests {
     use super::*;
 
-    fn entry(id: &str, started_at: &str, verdict: Outcome) -> Entry {
+    fn entry(id: &str, started_at: &str, verdict: HistoryVerdict) -> Entry {
         Entry {
             version: VERSION,
             id: id.into(),
@@ -304,7 +306,7 @@ mod tests {
         let store = Store::new(&dir);
         append(
             &store,
-            &entry("r1", "2026-11-22T04:00:00.000Z", Outcome::Passed),
+            &entry("r1", "2026-11-22T04:00:00.000Z", HistoryVerdict::Passed),
         )
         .expect("append");
         // A crash in the middle of the second append.
@@ -319,7 +321,7 @@ mod tests {
         assert_eq!((h.entries.len(), h.damaged), (1, 0));
         append(
             &store,
-            &entry("r3", "2026-11-22T05:00:00.000Z", Outcome::Failed),
+            &entry("r3", "2026-11-22T05:00:00.000Z", HistoryVerdict::Failed),
         )
         .expect("append");
         let h = read(&store.history()).expect("read");

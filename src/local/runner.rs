@@ -143,19 +143,6 @@ impl Attempt {
     }
 }
 
-/// The result of a check that never started.
-pub fn not_run(name: &CheckName) -> CheckResult {
-    CheckResult {
-        name: name.clone(),
-        status: CheckStatus::Cancelled,
-        duration_ms: None,
-        attempts: 0,
-        flaky: false,
-        log_url: None,
-        log_tail: None,
-    }
-}
-
 impl Runner<'_> {
     /// Runs the stages in order and returns one result per check, in stage order. A required
     /// check that does not pass cancels the later stages; cancellation cancels the rest.
@@ -164,7 +151,7 @@ impl Runner<'_> {
         let mut blocked = false;
         for stage in stages {
             if blocked || self.cancel.is_cancelled() {
-                results.extend(stage.checks.iter().map(|c| not_run(&c.name)));
+                results.extend(stage.checks.iter().map(|c| CheckResult::not_run(&c.name)));
                 continue;
             }
             self.progress.stage(&stage.name, stage.checks.len());
@@ -192,7 +179,7 @@ impl Runner<'_> {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(check) = checks.get(i) else { break };
                         let result = if self.cancel.is_cancelled() {
-                            not_run(&check.name)
+                            CheckResult::not_run(&check.name)
                         } else {
                             self.run_check(check)
                         };
@@ -210,7 +197,7 @@ impl Runner<'_> {
             .map(|(slot, check)| {
                 slot.into_inner()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .unwrap_or_else(|| not_run(&check.name))
+                    .unwrap_or_else(|| CheckResult::not_run(&check.name))
             })
             .collect()
     }

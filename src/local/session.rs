@@ -9,7 +9,7 @@ use crate::gate_file::{self, Gate, GateFileErrors, Run};
 use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, short_commit};
 use crate::local::cleanup::Cancel;
 use crate::local::git::{self, GitError, Repo};
-use crate::local::history::{self, CheckEntry, Entry, Outcome, Reason as HistoryReason, RefAt};
+use crate::local::history::{self, CheckEntry, Entry, HistoryVerdict, NoRunReason, RefAt};
 use crate::local::progress::status_text;
 use crate::local::runner::{
     CheckJob, KILL_GRACE, Progress, Runner, StageJobs, format_duration, scaled_minutes,
@@ -17,7 +17,9 @@ use crate::local::runner::{
 use crate::local::store::{self, Store, Utc};
 use crate::local::worktree::{Merge, Worktree};
 use crate::machine;
-use crate::plan::{self, ChangedPath, DirectiveSource, Plan, PlanInput, PlannedCheck, Request};
+use crate::plan::{
+    self, ChangedPath, DirectiveRequest, DirectiveSource, Plan, PlanInput, PlannedCheck,
+};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::report::{self, Subject};
 use crate::trust::{self, GateFileNote, Proposed, TrustSource};
@@ -126,8 +128,8 @@ struct Context {
 impl Context {
     fn record(
         &self,
-        verdict: Outcome,
-        reason: Option<HistoryReason>,
+        verdict: HistoryVerdict,
+        reason: Option<NoRunReason>,
         merge_commit: Option<&str>,
         plan: Option<&Plan>,
         results: &[CheckResult],
@@ -333,8 +335,8 @@ impl<'a> Session<'a> {
         }
         let ctx = &self.ctx;
         ctx.write_report(&report::merge_conflict(&self.subject, paths).body, err);
-        let reason = Some(HistoryReason::MergeConflict);
-        ctx.record(Outcome::Failed, reason, None, None, &[], err);
+        let reason = Some(NoRunReason::MergeConflict);
+        ctx.record(HistoryVerdict::Failed, reason, None, None, &[], err);
         let _ = writeln!(
             out,
             "Gate failed: merge conflicts in {} file{}.\nReport: {}",
@@ -365,8 +367,14 @@ impl<'a> Session<'a> {
             Governed::Failed { comment, reason } => {
                 self.ctx.write_report(&comment.body, err);
                 let merge_commit = Some(merge_commit);
-                self.ctx
-                    .record(Outcome::Failed, Some(reason), merge_commit, None, &[], err);
+                self.ctx.record(
+                    HistoryVerdict::Failed,
+                    Some(reason),
+                    merge_commit,
+                    None,
+                    &[],
+                    err,
+                );
                 let _ = writeln!(
                     out,
                     "Gate failed: the gate file is invalid.\nReport: {}",
@@ -423,7 +431,7 @@ impl<'a> Session<'a> {
         changes: &[ChangedPath],
         identity: &str,
         err: &mut dyn Write,
-    ) -> Vec<Request> {
+    ) -> Vec<DirectiveRequest> {
         let names = |list: &[String]| list.iter().map(|n| CheckName::from(n.as_str())).collect();
         let request = self.request;
         let directives = [
@@ -444,7 +452,7 @@ impl<'a> Session<'a> {
         directives
             .into_iter()
             .flatten()
-            .map(|directive| Request {
+            .map(|directive| DirectiveRequest {
                 directive,
                 author: identity.to_owned(),
                 source: DirectiveSource::Comment,
@@ -557,15 +565,15 @@ impl<'a> Session<'a> {
             let _ = writeln!(err, "gate: warning: cannot write run.json: {e}");
         }
         let (outcome, code) = match (cancelled, verdict) {
-            (true, _) => (Outcome::Cancelled, EXIT_INTERRUPTED),
-            (false, Verdict::Passed) => (Outcome::Passed, EXIT_PASS),
-            (false, _) => (Outcome::Failed, EXIT_FAIL),
+            (true, _) => (HistoryVerdict::Cancelled, EXIT_INTERRUPTED),
+            (false, Verdict::Passed) => (HistoryVerdict::Passed, EXIT_PASS),
+            (false, _) => (HistoryVerdict::Failed, EXIT_FAIL),
         };
         let plan = &run_file.plan;
         let reason = plan
             .promotion
             .as_ref()
-            .map(|_| HistoryReason::PromotionRefused);
+            .map(|_| NoRunReason::PromotionRefused);
         let merge_commit = Some(merge_commit);
         ctx.record(
             outcome,
@@ -806,7 +814,7 @@ enum Governed {
     /// A gate file is invalid: the report says which and why.
     Failed {
         comment: report::Comment,
-        reason: HistoryReason,
+        reason: NoRunReason,
     },
 }
 
@@ -839,7 +847,7 @@ fn governing_gate(
             }
             Err(errors) => Governed::Failed {
                 comment: report::invalid_gate_file(subject, &errors),
-                reason: HistoryReason::InvalidGateFile,
+                reason: NoRunReason::InvalidGateFile,
             },
         });
     }
@@ -851,7 +859,7 @@ fn governing_gate(
         Some(Err(errors)) => {
             return Ok(Governed::Failed {
                 comment: report::invalid_trusted_gate_file(subject, &errors),
-                reason: HistoryReason::InvalidGateFile,
+                reason: NoRunReason::InvalidGateFile,
             });
         }
         None => {
@@ -891,7 +899,7 @@ fn governing_gate(
         Some(Ok(mine)) => governed(&trusted, Proposed::File(&mine), note, touched, policy),
         Some(Err(errors)) => Governed::Failed {
             comment: report::invalid_gate_file(subject, &errors),
-            reason: HistoryReason::InvalidGateFile,
+            reason: NoRunReason::InvalidGateFile,
         },
     })
 }
