@@ -14,7 +14,22 @@ use std::time::{Duration, Instant};
 pub const MIN_VERSION: (u32, u32, u32) = (5, 2, 3);
 const STARTUP: Duration = Duration::from_secs(90);
 
-/// A running `python3 -m moto.server`, killed when dropped.
+/// moto's own server (`python3 -m moto.server`) handles each request on a thread of its own,
+/// and its DynamoDB backend does not lock a conditional write's check and write together: two
+/// writers from the same version can then both win, which real DynamoDB never allows. This
+/// starts the same application with one request at a time, so a conditional write is atomic
+/// as it is on AWS (Step Functions executions still run on moto's own threads).
+const SERVER: &str = "
+import os, sys
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, create_backend_app, MotoRequestHandler
+host, port = sys.argv[1], int(sys.argv[2])
+os.environ.setdefault('MOTO_PORT', str(port))
+app = DomainDispatcherApplication(create_backend_app)
+run_simple(host, port, app, threaded=False, request_handler=MotoRequestHandler)
+";
+
+/// A running moto server ([`SERVER`]), killed when dropped.
 pub struct MotoServer {
     child: Child,
     endpoint: String,
@@ -60,14 +75,7 @@ impl MotoServer {
         let stdout = log.reopen().map_err(|e| e.to_string())?;
         let stderr = log.reopen().map_err(|e| e.to_string())?;
         let child = Command::new(python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+            .args(["-c", SERVER, "127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
