@@ -400,6 +400,19 @@ impl Gate {
         validate(raw, file)
     }
 
+    /// Like [`Gate::parse`], from the file's bytes: text that is not UTF-8 is an error too.
+    pub fn parse_bytes(bytes: Vec<u8>, file: &str) -> Result<Gate, GateFileErrors> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Gate::parse(&text, file),
+            Err(_) => Err(GateFileErrors(vec![GateFileError {
+                file: file.to_owned(),
+                position: None,
+                message: "the file is not UTF-8 text".to_owned(),
+                hint: Some("save it as UTF-8".to_owned()),
+            }])),
+        }
+    }
+
     /// The check with this name.
     pub fn check(&self, name: &str) -> Option<(usize, &Check)> {
         self.checks

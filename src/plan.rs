@@ -553,26 +553,6 @@ fn apply_directives(
         .collect()
 }
 
-/// The directive as a `/gate` line, for the report.
-pub fn directive_text(d: &Directive) -> String {
-    let join = |checks: &[CheckName]| {
-        checks
-            .iter()
-            .map(CheckName::as_str)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    match d {
-        Directive::Skip { checks, reason } => match reason {
-            Some(r) => format!("/gate skip {} -- {r}", join(checks)),
-            None => format!("/gate skip {}", join(checks)),
-        },
-        Directive::Only { checks } => format!("/gate only {}", join(checks)),
-        Directive::Run { checks } => format!("/gate run {}", join(checks)),
-        Directive::Retry => "/gate retry".to_owned(),
-    }
-}
-
 /// Applies one directive to the plan's checks: a `match` on its kind, each kind its own step.
 fn apply(
     gate: &Gate,
@@ -607,7 +587,7 @@ fn apply(
         },
     };
     DirectiveOutcome {
-        text: directive_text(&request.directive),
+        text: request.directive.to_string(),
         author: who.to_owned(),
         source: request.source,
         accepted: effect.applied,

@@ -29,6 +29,32 @@ pub enum Directive {
     Retry,
 }
 
+/// The directive as its `/gate` line (what [`parse_directives`] reads back).
+impl std::fmt::Display for Directive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let join = |checks: &[CheckName]| {
+            checks
+                .iter()
+                .map(CheckName::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            Directive::Skip {
+                checks,
+                reason: Some(r),
+            } => write!(f, "/gate skip {} -- {r}", join(checks)),
+            Directive::Skip {
+                checks,
+                reason: None,
+            } => write!(f, "/gate skip {}", join(checks)),
+            Directive::Only { checks } => write!(f, "/gate only {}", join(checks)),
+            Directive::Run { checks } => write!(f, "/gate run {}", join(checks)),
+            Directive::Retry => f.write_str("/gate retry"),
+        }
+    }
+}
+
 /// A `/gate` line that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectiveSyntaxError {
@@ -317,6 +343,30 @@ mod tests {
                 Ok(Directive::Retry),
             ]
         );
+    }
+
+    #[test]
+    fn a_directive_prints_as_the_line_that_parses_back_to_it() {
+        let all = [
+            Directive::Skip {
+                checks: vec!["a".into(), "b".into()],
+                reason: Some("docs only".into()),
+            },
+            Directive::Skip {
+                checks: vec!["a".into()],
+                reason: None,
+            },
+            Directive::Only {
+                checks: vec!["a".into()],
+            },
+            Directive::Run {
+                checks: vec!["e2e".into()],
+            },
+            Directive::Retry,
+        ];
+        for d in all {
+            assert_eq!(parse_directives(&d.to_string()), vec![Ok(d.clone())], "{d}");
+        }
     }
 
     #[test]

@@ -925,7 +925,7 @@ proptest! {
 }
 
 #[test]
-fn directive_text_comes_from_the_planner() {
+fn a_directive_reads_as_its_gate_line_in_the_plan_and_the_reply() {
     let d = Directive::Skip {
         checks: vec!["docs-links".into()],
         reason: Some("later".into()),
@@ -938,6 +938,6 @@ fn directive_text_comes_from_the_planner() {
         }],
         "",
     );
-    assert_eq!(o.text, codecommit_gate::plan::directive_text(&d));
+    assert_eq!(o.text, d.to_string());
     assert!(report::command_reply(&o).contains("`/gate skip docs-links -- later`"));
 }

@@ -20,7 +20,7 @@
 
 use crate::event::{BranchMoved, CleanupReason, CommentEvent, Event, PullRequest, RuleChange};
 use crate::flows::{Deps, FlowError, Ports, steps};
-use crate::gate_file::{Gate, GateFileError, GateFileErrors, Run};
+use crate::gate_file::{Gate, GateFileErrors, Run};
 use crate::ids::{CheckName, CommentId, CommitId, PullRequestId, RepositoryName};
 use crate::machine::{self, ExecutionInput, Mode, StageSpec};
 use crate::plan::{self, DirectiveRequest, DirectiveSource, Plan, PlanInput, PlanVerdict};
@@ -254,17 +254,9 @@ async fn load_gate<P: PullRequests>(
 ) -> PortResult<GateLoad> {
     Ok(match prs.file(repository, commit, path).await? {
         None => GateLoad::Missing,
-        Some(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => match Gate::parse(&text, path) {
-                Ok(gate) => GateLoad::Loaded(Box::new(gate)),
-                Err(errors) => GateLoad::Invalid(errors),
-            },
-            Err(_) => GateLoad::Invalid(GateFileErrors(vec![GateFileError {
-                file: path.to_owned(),
-                position: None,
-                message: "the file is not UTF-8 text".to_owned(),
-                hint: Some("save it as UTF-8".to_owned()),
-            }])),
+        Some(bytes) => match Gate::parse_bytes(bytes, path) {
+            Ok(gate) => GateLoad::Loaded(Box::new(gate)),
+            Err(errors) => GateLoad::Invalid(errors),
         },
     })
 }

@@ -820,7 +820,7 @@ enum Governed {
 
 /// Reads and parses a gate file's bytes; `None` when absent.
 fn parse_gate(bytes: Option<Vec<u8>>, name: &str) -> Option<Result<Gate, GateFileErrors>> {
-    bytes.map(|b| Gate::parse(&String::from_utf8_lossy(&b), name))
+    bytes.map(|b| Gate::parse_bytes(b, name))
 }
 
 /// The gate file of a `gate run`, by the rule a pull request follows: the base's file governs
@@ -838,7 +838,7 @@ fn governing_gate(
         let name = file.display().to_string();
         let bytes = std::fs::read(file)
             .map_err(|e| format!("cannot read gate file {}: {e}", file.display()))?;
-        return Ok(match Gate::parse(&String::from_utf8_lossy(&bytes), &name) {
+        return Ok(match Gate::parse_bytes(bytes, &name) {
             Ok(gate) => {
                 let policy = trust::policy_paths(&gate, path);
                 let note = GateFileNote::new(path, TrustSource::Override { file: name });
