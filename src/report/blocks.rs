@@ -1,0 +1,189 @@
+//! The blocks several PR comments share: the head, the skipped checks, the directives, the gate file note.
+
+use super::Subject;
+use super::escape::{CLIP_NAME, CLIP_PATH, CLIP_TITLE, Style, code, text};
+use super::fit::Block;
+use super::reasons::{directive_line, reasons_in};
+use super::words::{inline_names, plural, short};
+use crate::plan::{Plan, PlannedCheck};
+use crate::trust::{GateFileChange, GateFileNote, TrustSource};
+use std::fmt::Write as _;
+
+/// The heading, then who and what: title, PR, repository; then the commits.
+pub(super) fn head(heading: &str, subject: &Subject, verb: &str) -> String {
+    let s = Style::Md;
+    let title = subject.title.trim();
+    let title = if title.is_empty() {
+        "*(untitled)*".to_owned()
+    } else {
+        format!("**{}**", text(title, s, CLIP_TITLE))
+    };
+    let mut out = format!(
+        "## {heading}\n\n{title} · pull request {} in {}\n\n{verb}: {} → {} ({} into {})",
+        text(subject.pull_request_id.as_str(), s, 40),
+        code(subject.repository.as_str(), s, CLIP_NAME),
+        code(subject.source_commit.short(), s, 40),
+        code(subject.destination_commit.short(), s, 40),
+        code(&subject.source_branch, s, CLIP_NAME),
+        code(&subject.destination_branch, s, CLIP_NAME),
+    );
+    if let Some(m) = &subject.merge_commit {
+        let _ = write!(out, " · merge commit {}", code(m.short(), s, 40));
+    }
+    if let Some(r) = &subject.revision_id {
+        let _ = write!(out, " · revision {}", code(short(r.as_str()), s, 40));
+    }
+    out
+}
+
+pub(super) fn revision_words(subject: &Subject) -> String {
+    match &subject.revision_id {
+        Some(r) => format!("revision {}", code(short(r.as_str()), Style::Md, 40)),
+        None => "this revision".to_owned(),
+    }
+}
+
+pub(super) fn skipped_block(plan: &Plan) -> Block {
+    let skipped: Vec<&PlannedCheck> = plan.skipped().collect();
+    if let [first, rest @ ..] = skipped.as_slice()
+        && !rest.is_empty()
+        && rest.iter().all(|c| c.reasons == first.reasons)
+    {
+        return Block::fixed(format!(
+            "**Skipped** ({}): {}, all because {}.",
+            skipped.len(),
+            inline_names(skipped.iter().map(|c| c.name.as_str())),
+            reasons_in(&first.reasons, Style::Md)
+        ));
+    }
+    let items: Vec<String> = plan
+        .skipped()
+        .map(|c| {
+            format!(
+                "- {} ({}{}): {}",
+                code(c.name.as_str(), Style::Md, CLIP_NAME),
+                text(&c.stage, Style::Md, CLIP_NAME),
+                if c.required { "" } else { ", optional" },
+                reasons_in(&c.reasons, Style::Md)
+            )
+        })
+        .collect();
+    let n = items.len();
+    Block::list(
+        format!("**Skipped** ({n}):"),
+        items,
+        format!(
+            "**Skipped:** {} (the list did not fit in this comment).",
+            plural(n, "check", "checks")
+        ),
+    )
+}
+
+/// Where the governing gate file came from, in one sentence (Markdown).
+fn trust_line(note: &GateFileNote) -> String {
+    let s = Style::Md;
+    match &note.source {
+        TrustSource::Destination { branch, commit } => format!(
+            "**Gate file:** {} from {} at {}, the destination: a pull request's own copy cannot \
+             change the rules it is judged by.",
+            code(&note.path, s, CLIP_PATH),
+            code(branch, s, CLIP_NAME),
+            code(commit.short(), s, 40),
+        ),
+        TrustSource::Override { file } => format!(
+            "**Gate file:** {}, given with `--gate-file`: an experiment, not the trusted file \
+             (without the option the gate reads {} from the base).",
+            code(file, s, CLIP_PATH),
+            code(&note.path, s, CLIP_PATH),
+        ),
+    }
+}
+
+/// One line per thing the change's own gate file would change once merged.
+fn gate_file_change_line(change: &GateFileChange) -> String {
+    let s = Style::Md;
+    match change {
+        GateFileChange::CheckAdded { check } => format!(
+            "- adds {}: it runs now too, as this pull request defines it",
+            code(check.as_str(), s, CLIP_NAME)
+        ),
+        GateFileChange::CheckRemoved { check } => format!(
+            "- removes {}: it still runs until the change is merged",
+            code(check.as_str(), s, CLIP_NAME)
+        ),
+        GateFileChange::CheckChanged { check, fields } => format!(
+            "- changes {} ({}): the destination's definition runs until the change is merged",
+            code(check.as_str(), s, CLIP_NAME),
+            fields
+                .iter()
+                .map(|f| code(f, s, CLIP_NAME))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        GateFileChange::SettingChanged { setting } => format!(
+            "- changes {}: the destination's setting applies until the change is merged",
+            code(setting, s, CLIP_NAME)
+        ),
+        GateFileChange::FileRemoved => "- deletes the gate file: the destination's keeps \
+             governing until the change is merged"
+            .to_owned(),
+    }
+}
+
+/// The gate file note: which file governed, which policy files the change touches, and what
+/// the change's own gate file would change. Empty unless notable.
+pub(super) fn gate_file_block(plan: &Plan) -> Block {
+    let Some(note) = plan.gate_file.as_ref().filter(|n| n.is_notable()) else {
+        return Block::fixed(String::new());
+    };
+    let mut title = trust_line(note);
+    if !note.touched.is_empty() {
+        let _ = write!(
+            title,
+            " This pull request changes {}, which {} the gate's policy, so every check runs.",
+            inline_names(note.touched.iter().map(String::as_str)),
+            if note.touched.len() == 1 {
+                "decides"
+            } else {
+                "decide"
+            }
+        );
+    }
+    let items: Vec<String> = note.changes.iter().map(gate_file_change_line).collect();
+    let n = items.len();
+    if n == 0 {
+        return Block::fixed(title);
+    }
+    let collapsed = format!(
+        "{title} Its own gate file would make {} once merged.",
+        plural(n, "change", "changes")
+    );
+    Block::list(
+        format!("{title} Its own gate file would, once merged:"),
+        items,
+        collapsed,
+    )
+}
+
+pub(super) fn directives_block(plan: &Plan) -> Block {
+    let items: Vec<String> = plan
+        .directives
+        .iter()
+        .map(|d| directive_line(d, Style::Md))
+        .collect();
+    let n = items.len();
+    let refused = plan
+        .directives
+        .iter()
+        .filter(|d| !d.refusals.is_empty())
+        .count();
+    Block::list(
+        format!("**Directives** ({n}):"),
+        items,
+        format!(
+            "**Directives:** {}, {} refused (the list did not fit in this comment).",
+            plural(n, "directive", "directives"),
+            refused
+        ),
+    )
+}

@@ -1,0 +1,158 @@
+//! SNS notices: the subjects and plain-text messages for bypasses, rule tampering and failures.
+
+use super::Subject;
+use super::escape::{CLIP_NAME, CLIP_PATH, CLIP_TITLE, MAX_URL, Style, text};
+use super::log_tail::Tail;
+use super::words::{duration, plural, status_word};
+use crate::policy::{CheckResult, CheckStatus};
+use std::fmt::Write as _;
+
+/// Lines of each log tail in an SNS notice, and how many tails.
+const NOTICE_TAIL_LINES: usize = 20;
+const NOTICE_TAILS: usize = 5;
+const NOTICE_CHECKS: usize = 20;
+
+/// The SNS subject when someone overrides the gate's approval rule.
+pub fn bypass_subject(subject: &Subject) -> String {
+    format!(
+        "Gate bypassed: {} pull request {}",
+        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
+        text(subject.pull_request_id.as_str(), Style::Plain, 40)
+    )
+}
+
+/// The SNS subject when someone deletes or edits the gate's approval rule on a pull request.
+pub fn rule_tampered_subject(subject: &Subject) -> String {
+    format!(
+        "Gate approval rule changed: {} pull request {}",
+        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
+        text(subject.pull_request_id.as_str(), Style::Plain, 40)
+    )
+}
+
+/// The SNS message when someone deletes or edits the gate's approval rule on a pull request;
+/// `restored` says whether the gate put its rule back.
+pub fn rule_tampered_notice(
+    subject: &Subject,
+    rule: &str,
+    deleted: bool,
+    by: &str,
+    restored: bool,
+) -> String {
+    let what = if deleted { "deleted" } else { "edited" };
+    let outcome = if restored {
+        "The gate put its rule back: the pull request still needs the gate's approval to merge."
+    } else {
+        "The pull request is closed or already carries the gate's rule; nothing was changed."
+    };
+    format!(
+        "{}\nRule: {}\nChanged by: {}\n\nThe approval rule that requires the gate's approval was \
+         {what}. {outcome} Rules created from the stack's approval rule template cannot be \
+         deleted or edited; this rule was created on the pull request by the gate, so check who \
+         may call codecommit:DeletePullRequestApprovalRule and \
+         codecommit:UpdatePullRequestApprovalRuleContent.\n",
+        notice_head(subject, &format!("the gate's approval rule was {what}")),
+        text(rule, Style::Plain, CLIP_NAME),
+        text(by, Style::Plain, CLIP_PATH),
+    )
+}
+
+/// The SNS subject when a run fails.
+pub fn failure_subject(subject: &Subject) -> String {
+    format!(
+        "Gate failed: {} pull request {}",
+        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
+        text(subject.pull_request_id.as_str(), Style::Plain, 40)
+    )
+}
+
+fn notice_head(subject: &Subject, what: &str) -> String {
+    let s = Style::Plain;
+    let mut out = format!(
+        "codecommit-gate: {what} on pull request {} in {}.\n\n\
+         Title: {}\nBranches: {} -> {}\nCommits: {} -> {}",
+        text(subject.pull_request_id.as_str(), s, 40),
+        text(subject.repository.as_str(), s, CLIP_NAME),
+        text(subject.title.trim(), s, CLIP_TITLE),
+        text(&subject.source_branch, s, CLIP_NAME),
+        text(&subject.destination_branch, s, CLIP_NAME),
+        text(subject.source_commit.as_str(), s, 64),
+        text(subject.destination_commit.as_str(), s, 64),
+    );
+    if let Some(m) = &subject.merge_commit {
+        let _ = write!(out, "\nMerge commit: {}", text(m.as_str(), s, 64));
+    }
+    if let Some(r) = &subject.revision_id {
+        let _ = write!(out, "\nRevision: {}", text(r.as_str(), s, 80));
+    }
+    out
+}
+
+/// The SNS message when someone overrides the gate's approval rule.
+pub fn bypass_notice(subject: &Subject, overridden_by: &str) -> String {
+    format!(
+        "{}\nOverridden by: {}\n\nThe pull request's approval rules were overridden, so it can \
+         merge without a passing gate run on exactly the code that merges. Review the change, \
+         and revoke the override in CodeCommit if it was not intended.\n",
+        notice_head(subject, "the gate was bypassed"),
+        text(overridden_by, Style::Plain, CLIP_PATH)
+    )
+}
+
+/// The SNS message when a run fails: the checks that did not pass, their logs and log tails.
+pub fn failure_notice(subject: &Subject, results: &[CheckResult]) -> String {
+    let failed: Vec<&CheckResult> = results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.status,
+                CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored
+            )
+        })
+        .collect();
+    let mut out = notice_head(subject, "the gate failed");
+    let _ = write!(out, "\n\nChecks that did not pass ({}):", failed.len());
+    for r in failed.iter().take(NOTICE_CHECKS) {
+        let _ = write!(
+            out,
+            "\n  - {}: {}",
+            text(r.name.as_str(), Style::Plain, CLIP_NAME),
+            status_word(r.status)
+        );
+        if let Some(ms) = r.duration_ms {
+            let _ = write!(out, " after {}", duration(ms));
+        }
+        if r.attempts > 1 {
+            let _ = write!(out, " ({} attempts)", r.attempts);
+        }
+        if let Some(url) = &r.log_url {
+            let _ = write!(out, "\n    log: {}", text(url, Style::Plain, MAX_URL));
+        }
+    }
+    if failed.len() > NOTICE_CHECKS {
+        let _ = write!(out, "\n  - … and {} more", failed.len() - NOTICE_CHECKS);
+    }
+    for r in failed.iter().take(NOTICE_TAILS) {
+        let Some(tail) = r.log_tail.as_deref() else {
+            continue;
+        };
+        let Some(t) = Tail::new(r.name.as_str(), r.status, tail) else {
+            continue;
+        };
+        let keep = t.lines.len().min(NOTICE_TAIL_LINES);
+        let _ = write!(
+            out,
+            "\n\nLast {} of {}:",
+            plural(keep, "log line", "log lines"),
+            text(r.name.as_str(), Style::Plain, CLIP_NAME)
+        );
+        for line in &t.lines[t.lines.len() - keep..] {
+            let _ = write!(out, "\n    {line}");
+        }
+    }
+    let _ = write!(
+        out,
+        "\n\nThe gate revoked its approval; the pull request cannot merge until the gate passes.\n"
+    );
+    out
+}

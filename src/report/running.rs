@@ -1,0 +1,93 @@
+//! The "gate running" comment: what runs, by stage, and why.
+
+use super::blocks::{directives_block, gate_file_block, head, revision_words, skipped_block};
+use super::escape::{CLIP_NAME, Style, code, text};
+use super::finished::finished;
+use super::fit::Block;
+use super::reasons::reasons_in;
+use super::words::{RUNNING, plural};
+use super::{Comment, CommentKind, Subject, comment};
+use crate::plan::{Plan, PlanVerdict, PlannedCheck};
+use crate::policy::Verdict;
+use std::fmt::Write as _;
+
+/// "Gate running": the checks that run, by stage, and why; the skipped ones with their reasons;
+/// the directives. A plan that runs nothing gets the comment [`finished`] would write.
+pub fn running(subject: &Subject, plan: &Plan) -> Comment {
+    if plan.promotion.is_some() || plan.verdict != PlanVerdict::Run {
+        let verdict = if plan.verdict == PlanVerdict::Pass {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        };
+        return finished(subject, plan, &[], verdict);
+    }
+    let s = Style::Cell;
+    let run: Vec<&PlannedCheck> = plan.to_run().collect();
+    let mut stages: Vec<&str> = run.iter().map(|c| c.stage.as_str()).collect();
+    stages.dedup();
+    let required = run.iter().filter(|c| c.required).count();
+    let summary = format!(
+        "Running {} of {} in {} ({} required, {} optional); {} skipped. \
+         The gate approves {} only when every required check passes.",
+        run.len(),
+        plural(plan.checks.len(), "check", "checks"),
+        plural(stages.len(), "stage", "stages"),
+        required,
+        run.len() - required,
+        plan.checks.len() - run.len(),
+        revision_words(subject),
+    );
+    let rows: Vec<String> = run
+        .iter()
+        .map(|c| {
+            format!(
+                "| {} | {}{} | {} |",
+                text(&c.stage, s, CLIP_NAME),
+                code(c.name.as_str(), s, CLIP_NAME),
+                if c.required { "" } else { " (optional)" },
+                reasons_in(&c.reasons, s)
+            )
+        })
+        .collect();
+    let n = rows.len();
+    let table = Block::shrinking(n, move |k| {
+        let mut out = "| Stage | Check | Why it runs |\n|---|---|---|".to_owned();
+        for row in &rows[..k] {
+            out.push('\n');
+            out.push_str(row);
+        }
+        if k < n {
+            let _ = write!(out, "\n| … | {} more not shown | |", n - k);
+        }
+        out
+    });
+    let affected: Vec<String> = plan
+        .components
+        .iter()
+        .filter(|c| c.affected)
+        .map(|c| {
+            format!(
+                "- {}: {}",
+                code(c.name.as_str(), Style::Md, CLIP_NAME),
+                reasons_in(&c.reasons, Style::Md)
+            )
+        })
+        .collect();
+    let na = affected.len();
+    let components = Block::list(
+        format!("**Affected components** ({na}):"),
+        affected,
+        format!("**Affected components:** {na}."),
+    );
+    let blocks = [
+        Block::fixed(head(&format!("{RUNNING} Gate running"), subject, "Testing")),
+        Block::fixed(summary),
+        table,
+        components,
+        skipped_block(plan),
+        directives_block(plan),
+        gate_file_block(plan),
+    ];
+    comment(CommentKind::Running, subject, &blocks, &[4, 3, 5, 6, 2])
+}
