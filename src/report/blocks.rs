@@ -2,15 +2,16 @@
 
 use super::Subject;
 use super::escape::{CLIP_NAME, CLIP_PATH, CLIP_TITLE, Style, code, text};
-use super::fit::Block;
+use super::fit::{Block, Part};
 use super::reasons::{directive_line, reasons_in};
 use super::words::{inline_names, plural, short};
 use crate::plan::{Plan, PlannedCheck};
 use crate::trust::{GateFileChange, GateFileNote, TrustSource};
 use std::fmt::Write as _;
 
-/// The heading, then who and what: title, PR, repository; then the commits.
-pub(super) fn head(heading: &str, subject: &Subject, verb: &str) -> String {
+/// The head of a PR comment: the heading, then who and what: title, PR, repository; then the
+/// commits.
+pub(super) fn head(heading: &str, subject: &Subject, verb: &str) -> Block {
     let s = Style::Md;
     let title = subject.title.trim();
     let title = if title.is_empty() {
@@ -33,7 +34,7 @@ pub(super) fn head(heading: &str, subject: &Subject, verb: &str) -> String {
     if let Some(r) = &subject.revision_id {
         let _ = write!(out, " · revision {}", code(short(r.as_str()), s, 40));
     }
-    out
+    Block::fixed(Part::Head, out)
 }
 
 pub(super) fn revision_words(subject: &Subject) -> String {
@@ -49,12 +50,15 @@ pub(super) fn skipped_block(plan: &Plan) -> Block {
         && !rest.is_empty()
         && rest.iter().all(|c| c.reasons == first.reasons)
     {
-        return Block::fixed(format!(
-            "**Skipped** ({}): {}, all because {}.",
-            skipped.len(),
-            inline_names(skipped.iter().map(|c| c.name.as_str())),
-            reasons_in(&first.reasons, Style::Md)
-        ));
+        return Block::fixed(
+            Part::Skipped,
+            format!(
+                "**Skipped** ({}): {}, all because {}.",
+                skipped.len(),
+                inline_names(skipped.iter().map(|c| c.name.as_str())),
+                reasons_in(&first.reasons, Style::Md)
+            ),
+        );
     }
     let items: Vec<String> = plan
         .skipped()
@@ -70,6 +74,7 @@ pub(super) fn skipped_block(plan: &Plan) -> Block {
         .collect();
     let n = items.len();
     Block::list(
+        Part::Skipped,
         format!("**Skipped** ({n}):"),
         items,
         format!(
@@ -134,7 +139,7 @@ fn gate_file_change_line(change: &GateFileChange) -> String {
 /// the change's own gate file would change. Empty unless notable.
 pub(super) fn gate_file_block(plan: &Plan) -> Block {
     let Some(note) = plan.gate_file.as_ref().filter(|n| n.is_notable()) else {
-        return Block::fixed(String::new());
+        return Block::fixed(Part::GateFile, String::new());
     };
     let mut title = trust_line(note);
     if !note.touched.is_empty() {
@@ -152,13 +157,14 @@ pub(super) fn gate_file_block(plan: &Plan) -> Block {
     let items: Vec<String> = note.changes.iter().map(gate_file_change_line).collect();
     let n = items.len();
     if n == 0 {
-        return Block::fixed(title);
+        return Block::fixed(Part::GateFile, title);
     }
     let collapsed = format!(
         "{title} Its own gate file would make {} once merged.",
         plural(n, "change", "changes")
     );
     Block::list(
+        Part::GateFile,
         format!("{title} Its own gate file would, once merged:"),
         items,
         collapsed,
@@ -178,6 +184,7 @@ pub(super) fn directives_block(plan: &Plan) -> Block {
         .filter(|d| !d.refusals.is_empty())
         .count();
     Block::list(
+        Part::Directives,
         format!("**Directives** ({n}):"),
         items,
         format!(

@@ -1,7 +1,7 @@
 //! The verdict comment of a run: summary, results table, failure tails; and "nothing to test".
 
 use super::blocks::{directives_block, gate_file_block, head, revision_words, skipped_block};
-use super::fit::Block;
+use super::fit::{Block, Part};
 use super::log_tail::{MAX_TAILS, Tail, tails_block};
 use super::results::Row;
 use super::untested::promotion_refused;
@@ -10,6 +10,20 @@ use super::{Comment, CommentKind, Subject, comment};
 use crate::plan::{Plan, Reason};
 use crate::policy::{CheckResult, CheckStatus, Verdict};
 use std::fmt::Write as _;
+
+/// The order in which a verdict comment's blocks shrink when it does not fit: the log tails (each
+/// keeps its end), the skipped checks, the directives, the gate file note, then the table's rows
+/// (passed checks first).
+const SHRINK: &[Part] = &[
+    Part::Tails,
+    Part::Skipped,
+    Part::Directives,
+    Part::GateFile,
+    Part::Table,
+];
+
+/// The order in which a "nothing to test" comment's blocks shrink when it does not fit.
+const NOTHING_TO_TEST_SHRINK: &[Part] = &[Part::Skipped, Part::Directives, Part::GateFile];
 
 /// The verdict comment for a run of `plan` that produced `results` (`verdict` from
 /// [`crate::policy::verdict`]). Also the comment for a plan that runs nothing ("nothing to
@@ -110,7 +124,7 @@ pub fn finished(
         .map(|r| r.status().map_or("without result", status_word).to_owned())
         .collect();
     let n = rows.len();
-    let table = Block::shrinking(n, move |k| {
+    let table = Block::shrinking(Part::Table, n, move |k| {
         let mut shown = vec![false; n];
         for &i in &order[..k] {
             shown[i] = true;
@@ -174,15 +188,15 @@ pub fn finished(
     let more = with_tail.saturating_sub(tails.len());
 
     let blocks = [
-        Block::fixed(head(&heading, subject, "Tested")),
-        Block::fixed(summary),
+        head(&heading, subject, "Tested"),
+        Block::fixed(Part::Summary, summary),
         table,
         skipped_block(plan),
         directives_block(plan),
         tails_block(tails, more),
         gate_file_block(plan),
     ];
-    comment(CommentKind::Finished, subject, &blocks, &[5, 3, 4, 6, 2])
+    comment(CommentKind::Finished, subject, &blocks, SHRINK)
 }
 
 fn nothing_to_test(subject: &Subject, plan: &Plan, verdict: Verdict) -> Comment {
@@ -225,11 +239,16 @@ fn nothing_to_test(subject: &Subject, plan: &Plan, verdict: Verdict) -> Comment 
         ),
     };
     let blocks = [
-        Block::fixed(head(&heading, subject, "Tested")),
-        Block::fixed(format!("{why} {outcome}")),
+        head(&heading, subject, "Tested"),
+        Block::fixed(Part::Summary, format!("{why} {outcome}")),
         skipped_block(plan),
         directives_block(plan),
         gate_file_block(plan),
     ];
-    comment(CommentKind::Finished, subject, &blocks, &[2, 3, 4])
+    comment(
+        CommentKind::Finished,
+        subject,
+        &blocks,
+        NOTHING_TO_TEST_SHRINK,
+    )
 }

@@ -2,11 +2,17 @@
 
 use super::blocks::{head, revision_words};
 use super::escape::{CLIP_MESSAGE, CLIP_NAME, CLIP_PATH, Style, code, trusted};
-use super::fit::Block;
+use super::fit::{Block, Part};
 use super::words::{FAILED, plural};
 use super::{Comment, CommentKind, Subject, comment};
 use crate::gate_file::GateFileErrors;
 use std::fmt::Write as _;
+
+/// An invalid gate file's comment shrinks only the list of problems.
+const PROBLEMS_SHRINK: &[Part] = &[Part::Problems];
+
+/// A missing gate file's comment shrinks only what the pull request proposes.
+const MISSING_SHRINK: &[Part] = &[Part::Proposed];
 
 /// The smallest useful gate file, shown when a repository has none (a test parses it).
 pub const MINIMAL_GATE_FILE: &str = "\
@@ -49,16 +55,21 @@ pub fn invalid_gate_file(subject: &Subject, errors: &GateFileErrors) -> Comment 
         code(&format!("gate validate {local}"), s, CLIP_PATH)
     );
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{FAILED} Gate failed: the gate file is invalid"),
             subject,
             "Commits",
-        )),
-        Block::fixed(intro),
+        ),
+        Block::fixed(Part::Summary, intro),
         list,
-        Block::fixed(fix),
+        Block::fixed(Part::Fix, fix),
     ];
-    comment(CommentKind::InvalidGateFile, subject, &blocks, &[2])
+    comment(
+        CommentKind::InvalidGateFile,
+        subject,
+        &blocks,
+        PROBLEMS_SHRINK,
+    )
 }
 
 /// What the pull request itself says about the gate file, for the adoption comment.
@@ -102,6 +113,7 @@ fn problems_block(errors: &GateFileErrors) -> Block {
     let items = problem_items(errors);
     let n = items.len();
     Block::list(
+        Part::Problems,
         format!("**Problems** ({n}):"),
         items,
         format!("**Problems:** {n} (the list did not fit in this comment)."),
@@ -138,21 +150,28 @@ pub fn missing_gate_file(subject: &Subject, path: &str, proposed: ProposedGateFi
         revision_words(subject),
     );
     let this_pr = match proposed {
-        ProposedGateFile::Absent => Block::fixed(format!(
-            "A minimal {file} that runs `make test` on every change:\n\n```yaml\n{MINIMAL_GATE_FILE}```\n\n\
+        ProposedGateFile::Absent => Block::fixed(
+            Part::Proposed,
+            format!(
+                "A minimal {file} that runs `make test` on every change:\n\n```yaml\n{MINIMAL_GATE_FILE}```\n\n\
              `gate.example.yml` documents every key (components, stages, optional checks, \
              promotion rules), and {} checks the file before you push.",
-            code(&format!("gate validate {path}"), s, CLIP_PATH)
-        )),
-        ProposedGateFile::Valid { checks } => Block::fixed(format!(
-            "This pull request adds {file}, and it is valid ({}). It takes effect once it is on \
+                code(&format!("gate validate {path}"), s, CLIP_PATH)
+            ),
+        ),
+        ProposedGateFile::Valid { checks } => Block::fixed(
+            Part::Proposed,
+            format!(
+                "This pull request adds {file}, and it is valid ({}). It takes effect once it is on \
              the destination.",
-            plural(checks, "check", "checks")
-        )),
+                plural(checks, "check", "checks")
+            ),
+        ),
         ProposedGateFile::Invalid(errors) => {
             let items = problem_items(errors);
             let n = items.len();
             Block::list(
+                Part::Proposed,
                 format!("This pull request adds {file}, but it is invalid. **Problems** ({n}):"),
                 items,
                 format!(
@@ -163,16 +182,24 @@ pub fn missing_gate_file(subject: &Subject, path: &str, proposed: ProposedGateFi
         }
     };
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{FAILED} Gate failed: no gate file on the destination"),
             subject,
             "Commits",
-        )),
-        Block::fixed(intro),
+        ),
+        Block::fixed(Part::Summary, intro),
         this_pr,
-        Block::fixed(adoption_steps(path, &subject.destination_branch)),
+        Block::fixed(
+            Part::Adoption,
+            adoption_steps(path, &subject.destination_branch),
+        ),
     ];
-    comment(CommentKind::MissingGateFile, subject, &blocks, &[2])
+    comment(
+        CommentKind::MissingGateFile,
+        subject,
+        &blocks,
+        MISSING_SHRINK,
+    )
 }
 
 /// The destination's own gate file (the trusted one) does not parse or validate: nothing can be
@@ -190,14 +217,22 @@ pub fn invalid_trusted_gate_file(subject: &Subject, errors: &GateFileErrors) -> 
         code(&subject.destination_branch, s, CLIP_NAME),
     );
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{FAILED} Gate failed: the destination's gate file is invalid"),
             subject,
             "Commits",
-        )),
-        Block::fixed(intro),
+        ),
+        Block::fixed(Part::Summary, intro),
         problems_block(errors),
-        Block::fixed(adoption_steps(path, &subject.destination_branch)),
+        Block::fixed(
+            Part::Adoption,
+            adoption_steps(path, &subject.destination_branch),
+        ),
     ];
-    comment(CommentKind::InvalidGateFile, subject, &blocks, &[2])
+    comment(
+        CommentKind::InvalidGateFile,
+        subject,
+        &blocks,
+        PROBLEMS_SHRINK,
+    )
 }

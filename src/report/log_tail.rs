@@ -1,7 +1,7 @@
 //! The end of a failed check's log: cleaned of terminal escapes, fenced, cut to what fits.
 
 use super::escape::{CLIP_NAME, Style, clip, code, is_bidi_control, longest_run, neutralise};
-use super::fit::Block;
+use super::fit::{Block, Part};
 use super::words::{plural, status_word};
 use super::{MAX_COMMENT_CHARS, comment_len};
 use crate::policy::CheckStatus;
@@ -146,7 +146,7 @@ fn clean_log_line(raw: &str) -> String {
 /// the failed checks left out. Level = characters of log per tail.
 pub(super) fn tails_block(tails: Vec<Tail>, more: usize) -> Block {
     let max = tails.iter().map(Tail::size).max().unwrap_or(0);
-    Block::shrinking(max, move |budget| {
+    Block::shrinking(Part::Tails, max, move |budget| {
         let mut parts: Vec<String> = tails.iter().filter_map(|t| t.render(budget)).collect();
         let left_out = tails.len() - parts.len() + more;
         if left_out > 0 {

@@ -62,7 +62,7 @@ pub use untested::merge_conflict;
 pub use void_run::{destination_moved, run_ended, stale, superseded, untraceable};
 
 use crate::ids::{CommitId, PullRequestId, RepositoryName, RevisionId};
-use fit::{Block, assemble};
+use fit::{Block, Part, assemble};
 use serde::{Deserialize, Serialize};
 
 /// CodeCommit's limit for a comment, in characters (`CommentContentSizeLimitExceededException`).
@@ -133,12 +133,12 @@ pub fn comment_len(text: &str) -> usize {
     text.encode_utf16().count()
 }
 
-/// A PR comment: `blocks` fitted into [`MAX_COMMENT_CHARS`] (shrinking in `order`), then the
-/// marker.
-fn comment(kind: CommentKind, subject: &Subject, blocks: &[Block], order: &[usize]) -> Comment {
+/// A PR comment: `blocks` fitted into [`MAX_COMMENT_CHARS`] (shrinking the parts named in
+/// `shrink`, in that order), then the marker.
+fn comment(kind: CommentKind, subject: &Subject, blocks: &[Block], shrink: &[Part]) -> Comment {
     let m = marker(&subject.repository, &subject.pull_request_id);
     Comment {
         kind,
-        body: assemble(blocks, order, Some(&m)),
+        body: assemble(blocks, shrink, Some(&m)),
     }
 }

@@ -1,10 +1,13 @@
 //! Replies to `/gate` commands.
 
 use super::escape::{CLIP_PATH, CLIP_TEXT, Style, code};
-use super::fit::{Block, assemble};
+use super::fit::{Block, Part, assemble};
 use super::reasons::refusal_in;
 use super::words::{FAILED, NEUTRAL, PASSED, WARNING, plural};
 use crate::plan::DirectiveOutcome;
+
+/// A reply is one block, which shrinks its list of refusals when it does not fit.
+const SHRINK: &[Part] = &[Part::Reply];
 
 /// A short Markdown reply to a `/gate` comment: what was applied or refused, and why.
 pub fn command_reply(outcome: &DirectiveOutcome) -> String {
@@ -25,15 +28,15 @@ pub fn command_reply(outcome: &DirectiveOutcome) -> String {
         .collect();
     let n = items.len();
     let block = if items.is_empty() {
-        Block::fixed(first)
+        Block::fixed(Part::Reply, first)
     } else {
         let collapsed = format!(
             "{first} {} (too many to list).",
             plural(n, "refusal", "refusals")
         );
-        Block::list(first, items, collapsed)
+        Block::list(Part::Reply, first, items, collapsed)
     };
-    assemble(&[block], &[0], None)
+    assemble(&[block], SHRINK, None)
 }
 
 /// The reply to `/gate retry` when the current revision has no failed run to retry.

@@ -3,13 +3,23 @@
 use super::blocks::{directives_block, gate_file_block, head, revision_words, skipped_block};
 use super::escape::{CLIP_NAME, Style, code, text};
 use super::finished::finished;
-use super::fit::Block;
+use super::fit::{Block, Part};
 use super::reasons::reasons_in;
 use super::words::{RUNNING, plural};
 use super::{Comment, CommentKind, Subject, comment};
 use crate::plan::{Plan, PlanVerdict, PlannedCheck};
 use crate::policy::Verdict;
 use std::fmt::Write as _;
+
+/// The order in which a "gate running" comment's blocks shrink when it does not fit: the skipped
+/// checks, the components, the directives, the gate file note, then the table's rows.
+const SHRINK: &[Part] = &[
+    Part::Skipped,
+    Part::Components,
+    Part::Directives,
+    Part::GateFile,
+    Part::Table,
+];
 
 /// "Gate running": the checks that run, by stage, and why; the skipped ones with their reasons;
 /// the directives. A plan that runs nothing gets the comment [`finished`] would write.
@@ -51,7 +61,7 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
         })
         .collect();
     let n = rows.len();
-    let table = Block::shrinking(n, move |k| {
+    let table = Block::shrinking(Part::Table, n, move |k| {
         let mut out = "| Stage | Check | Why it runs |\n|---|---|---|".to_owned();
         for row in &rows[..k] {
             out.push('\n');
@@ -76,18 +86,19 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
         .collect();
     let na = affected.len();
     let components = Block::list(
+        Part::Components,
         format!("**Affected components** ({na}):"),
         affected,
         format!("**Affected components:** {na}."),
     );
     let blocks = [
-        Block::fixed(head(&format!("{RUNNING} Gate running"), subject, "Testing")),
-        Block::fixed(summary),
+        head(&format!("{RUNNING} Gate running"), subject, "Testing"),
+        Block::fixed(Part::Summary, summary),
         table,
         components,
         skipped_block(plan),
         directives_block(plan),
         gate_file_block(plan),
     ];
-    comment(CommentKind::Running, subject, &blocks, &[4, 3, 5, 6, 2])
+    comment(CommentKind::Running, subject, &blocks, SHRINK)
 }

@@ -2,10 +2,16 @@
 
 use super::blocks::{head, revision_words};
 use super::escape::{CLIP_NAME, CLIP_PATH, Style, code};
-use super::fit::Block;
+use super::fit::{Block, Part};
 use super::words::{FAILED, plural};
 use super::{Comment, CommentKind, Subject, comment};
 use crate::policy::PromotionViolation;
+
+/// A refused promotion shrinks only the list of allowed source branches.
+const PROMOTION_SHRINK: &[Part] = &[Part::Allowed];
+
+/// A merge conflict shrinks only the list of conflicting files.
+const CONFLICT_SHRINK: &[Part] = &[Part::Conflicts];
 
 pub(super) fn promotion_refused(subject: &Subject, v: &PromotionViolation) -> Comment {
     let s = Style::Md;
@@ -27,6 +33,7 @@ pub(super) fn promotion_refused(subject: &Subject, v: &PromotionViolation) -> Co
         .collect();
     let n = allowed.len();
     let allowed = Block::list(
+        Part::Allowed,
         format!(
             "The gate file's promotion rule {rule} accepts pull requests only from these source branches:"
         ),
@@ -51,11 +58,16 @@ pub(super) fn promotion_refused(subject: &Subject, v: &PromotionViolation) -> Co
         revision_words(subject)
     );
     let blocks = [
-        Block::fixed(head(&heading, subject, "Commits")),
+        head(&heading, subject, "Commits"),
         allowed,
-        Block::fixed(fix),
+        Block::fixed(Part::Fix, fix),
     ];
-    comment(CommentKind::PromotionRefused, subject, &blocks, &[1])
+    comment(
+        CommentKind::PromotionRefused,
+        subject,
+        &blocks,
+        PROMOTION_SHRINK,
+    )
 }
 
 /// The source does not merge cleanly into the destination: nothing to test.
@@ -74,9 +86,13 @@ pub fn merge_conflict(subject: &Subject, conflicting_paths: &[String]) -> Commen
         .collect();
     let n = items.len();
     let list = if n == 0 {
-        Block::fixed("CodeCommit reported a conflict but named no file.".to_owned())
+        Block::fixed(
+            Part::Conflicts,
+            "CodeCommit reported a conflict but named no file.".to_owned(),
+        )
     } else {
         Block::list(
+            Part::Conflicts,
             format!("**Conflicting files** ({n}):"),
             items,
             format!("**Conflicting files:** {n} (the list did not fit in this comment)."),
@@ -87,14 +103,19 @@ pub fn merge_conflict(subject: &Subject, conflicting_paths: &[String]) -> Commen
          and push; the gate runs again on the new commit."
     );
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{FAILED} Gate failed: merge conflicts"),
             subject,
             "Tried to merge",
-        )),
-        Block::fixed(intro),
+        ),
+        Block::fixed(Part::Summary, intro),
         list,
-        Block::fixed(fix),
+        Block::fixed(Part::Fix, fix),
     ];
-    comment(CommentKind::MergeConflict, subject, &blocks, &[2])
+    comment(
+        CommentKind::MergeConflict,
+        subject,
+        &blocks,
+        CONFLICT_SHRINK,
+    )
 }

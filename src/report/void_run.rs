@@ -2,12 +2,15 @@
 
 use super::blocks::{head, revision_words};
 use super::escape::{CLIP_MESSAGE, CLIP_NAME, CLIP_TEXT, Style, code};
-use super::fit::Block;
+use super::fit::{Block, Part};
 use super::words::{FAILED, STOPPED, WARNING, short};
 use super::{Comment, CommentKind, Subject, comment};
 use crate::ids::{CommitId, RevisionId};
 use crate::policy::Verdict;
 use std::fmt::Write as _;
+
+/// These comments are a head and a few sentences, all clipped: nothing needs to shrink.
+const NOTHING_SHRINKS: &[Part] = &[];
 
 /// A result about `tested`, an older revision than the PR's current one: never an approval.
 pub fn stale(subject: &Subject, tested: &RevisionId, verdict: Verdict) -> Comment {
@@ -28,14 +31,14 @@ pub fn stale(subject: &Subject, tested: &RevisionId, verdict: Verdict) -> Commen
         code(short(tested.as_str()), s, 40)
     );
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{WARNING} Gate result is out of date"),
             subject,
             "Now at",
-        )),
-        Block::fixed(body),
+        ),
+        Block::fixed(Part::Summary, body),
     ];
-    comment(CommentKind::Stale, subject, &blocks, &[])
+    comment(CommentKind::Stale, subject, &blocks, NOTHING_SHRINKS)
 }
 
 /// A newer commit replaced the one this run was testing.
@@ -49,14 +52,14 @@ pub fn superseded(subject: &Subject, newer_commit: &CommitId) -> Comment {
         code(subject.source_commit.short(), s, 40),
     );
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{STOPPED} Gate run superseded"),
             subject,
             "Was testing",
-        )),
-        Block::fixed(body),
+        ),
+        Block::fixed(Part::Summary, body),
     ];
-    comment(CommentKind::Superseded, subject, &blocks, &[])
+    comment(CommentKind::Superseded, subject, &blocks, NOTHING_SHRINKS)
 }
 
 /// The destination branch moved from the commit the approval was earned on (`tested_onto`) to
@@ -79,14 +82,14 @@ pub fn destination_moved(subject: &Subject, tested_onto: &CommitId) -> Comment {
         revision_words(subject),
     );
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{WARNING} Gate approval withdrawn: the destination moved"),
             subject,
             "Approved",
-        )),
-        Block::fixed(body),
+        ),
+        Block::fixed(Part::Summary, body),
     ];
-    comment(CommentKind::Outdated, subject, &blocks, &[])
+    comment(CommentKind::Outdated, subject, &blocks, NOTHING_SHRINKS)
 }
 
 /// A run whose input does not say which revision it tested: its result cannot be tied to the
@@ -98,14 +101,14 @@ pub fn untraceable(subject: &Subject) -> Comment {
                 commit to run the gate again."
         .to_owned();
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{FAILED} Gate failed: the tested revision is unknown"),
             subject,
             "Tested",
-        )),
-        Block::fixed(body),
+        ),
+        Block::fixed(Part::Summary, body),
     ];
-    comment(CommentKind::RunEnded, subject, &blocks, &[])
+    comment(CommentKind::RunEnded, subject, &blocks, NOTHING_SHRINKS)
 }
 
 /// The run ended without reporting its checks (the machine failed, timed out or was stopped):
@@ -130,12 +133,12 @@ pub fn run_ended(
         let _ = write!(body, "\n\nCause: {}", code(c, s, CLIP_MESSAGE));
     }
     let blocks = [
-        Block::fixed(head(
+        head(
             &format!("{FAILED} Gate run ended without a result"),
             subject,
             "Was testing",
-        )),
-        Block::fixed(body),
+        ),
+        Block::fixed(Part::Summary, body),
     ];
-    comment(CommentKind::RunEnded, subject, &blocks, &[])
+    comment(CommentKind::RunEnded, subject, &blocks, NOTHING_SHRINKS)
 }
