@@ -1,14 +1,14 @@
-//! The verdict comment of a run: summary, results table, failure tails; and "nothing to test".
+//! The verdict comment of a run: heading, summary, results table, log tails; and "nothing to test".
 
 use super::blocks::{directives_block, gate_file_block, head, revision_words, skipped_block};
 use super::fit::{Block, Part};
-use super::log_tail::{MAX_TAILS, Tail, tails_block};
-use super::results::Row;
+use super::log_tail::failure_tails;
+use super::results::{Row, results_table};
 use super::untested::promotion_refused;
-use super::words::{FAILED, PASSED, RUNNING, inline_names, plural, status_word};
+use super::words::{FAILED, PASSED, RUNNING, inline_names, plural};
 use super::{Comment, CommentKind, Subject, comment};
 use crate::plan::{Plan, Reason};
-use crate::policy::{CheckResult, CheckStatus, Verdict};
+use crate::policy::{CheckResult, Verdict};
 use std::fmt::Write as _;
 
 /// The order in which a verdict comment's blocks shrink when it does not fit: the log tails (each
@@ -37,37 +37,50 @@ pub fn finished(
     if let Some(violation) = &plan.promotion {
         return promotion_refused(subject, violation);
     }
-    let rows: Vec<Row<'_>> = plan
-        .to_run()
-        .map(|check| Row {
-            check,
-            result: results.iter().find(|r| r.name == check.name),
-        })
-        .collect();
+    let rows = Row::for_plan(plan, results);
     if rows.is_empty() {
         return nothing_to_test(subject, plan, verdict);
     }
+    let summary = summary(&rows, verdict, &revision_words(subject));
+    let blocks = [
+        head(&verdict_heading(verdict), subject, "Tested"),
+        Block::fixed(Part::Summary, summary),
+        results_table(&rows),
+        skipped_block(plan),
+        directives_block(plan),
+        failure_tails(&rows),
+        gate_file_block(plan),
+    ];
+    comment(CommentKind::Finished, subject, &blocks, SHRINK)
+}
 
-    let heading = match verdict {
+/// The heading for a verdict: `✅ Gate passed`, `❌ Gate failed` or `⏳ Gate running`.
+fn verdict_heading(verdict: Verdict) -> String {
+    match verdict {
         Verdict::Passed => format!("{PASSED} Gate passed"),
         Verdict::Failed => format!("{FAILED} Gate failed"),
         Verdict::Pending => format!("{RUNNING} Gate running"),
-    };
+    }
+}
+
+/// The summary under the heading: how the required checks went, then the side notes, then what
+/// the gate did about `revision`.
+fn summary(rows: &[Row<'_>], verdict: Verdict, revision: &str) -> String {
+    let mut out = required_checks_sentence(rows, verdict);
+    out.push_str(&side_notes(rows));
+    out.push_str(&gate_action(verdict, revision));
+    out
+}
+
+/// How the required checks went, in one sentence.
+fn required_checks_sentence(rows: &[Row<'_>], verdict: Verdict) -> String {
     let required: Vec<&Row<'_>> = rows.iter().filter(|r| r.check.required).collect();
     let blocking: Vec<&Row<'_>> = required
         .iter()
         .copied()
-        .filter(|r| !r.ok() && !r.pending())
+        .filter(|r| r.fell_short())
         .collect();
-    let optional_failed = rows
-        .iter()
-        .filter(|r| !r.check.required && !r.ok() && !r.pending())
-        .count();
-    let flaky = rows.iter().filter(|r| r.flaky()).count();
-    let pending = rows.iter().filter(|r| r.pending()).count();
-    let revision = revision_words(subject);
-
-    let mut summary = match verdict {
+    match verdict {
         Verdict::Passed if required.is_empty() => {
             "No required check ran, so nothing blocks the merge.".to_owned()
         }
@@ -82,162 +95,68 @@ pub fn finished(
         ),
         Verdict::Pending => format!(
             "{} of {} still running.",
-            pending,
+            rows.iter().filter(|r| r.pending()).count(),
             plural(rows.len(), "check is", "checks are")
         ),
-    };
+    }
+}
+
+/// Optional checks that did not pass and flaky passes, each a sentence after a space; empty when
+/// there are none.
+fn side_notes(rows: &[Row<'_>]) -> String {
+    let mut out = String::new();
+    let optional_failed = rows
+        .iter()
+        .filter(|r| !r.check.required && r.fell_short())
+        .count();
     if optional_failed > 0 {
         let _ = write!(
-            summary,
+            out,
             " {} did not pass, which does not block the merge.",
             plural(optional_failed, "optional check", "optional checks")
         );
     }
+    let flaky = rows.iter().filter(|r| r.flaky()).count();
     if flaky > 0 {
         let _ = write!(
-            summary,
+            out,
             " {} passed only after a retry (flaky).",
             plural(flaky, "check", "checks")
         );
     }
-    match verdict {
-        Verdict::Passed => {
-            let _ = write!(summary, " The gate approves {revision}.");
-        }
-        Verdict::Failed => {
-            let _ = write!(
-                summary,
-                " The gate revoked its approval of {revision} (REVOKE), so this pull request \
-                 cannot merge. Push a fix, or comment `/gate retry` to run the failed checks again."
-            );
-        }
-        Verdict::Pending => {
-            let _ = write!(summary, " The gate approves nothing until they finish.");
-        }
-    }
-
-    let cells: Vec<String> = rows.iter().map(Row::cell).collect();
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| (rows[i].rank(), i));
-    let statuses: Vec<String> = rows
-        .iter()
-        .map(|r| r.status().map_or("without result", status_word).to_owned())
-        .collect();
-    let n = rows.len();
-    let table = Block::shrinking(Part::Table, n, move |k| {
-        let mut shown = vec![false; n];
-        for &i in &order[..k] {
-            shown[i] = true;
-        }
-        let mut out =
-            "| Stage | Check | Status | Duration | Log |\n|---|---|---|---|---|".to_owned();
-        for (i, cell) in cells.iter().enumerate() {
-            if shown[i] {
-                out.push('\n');
-                out.push_str(cell);
-            }
-        }
-        if k < n {
-            let mut tally: Vec<(&str, usize)> = Vec::new();
-            for (i, word) in statuses.iter().enumerate() {
-                if shown[i] {
-                    continue;
-                }
-                match tally.iter_mut().find(|(w, _)| w == word) {
-                    Some((_, count)) => *count += 1,
-                    None => tally.push((word, 1)),
-                }
-            }
-            let tally: Vec<String> = tally.iter().map(|(w, c)| format!("{c} {w}")).collect();
-            let _ = write!(
-                out,
-                "\n| … | {} more not shown | {} | | |",
-                n - k,
-                tally.join(", ")
-            );
-        }
-        out
-    });
-
-    let mut failed: Vec<(&Row, &CheckResult)> = rows
-        .iter()
-        .filter_map(|r| r.result.map(|res| (r, res)))
-        .filter(|(_, res)| {
-            matches!(
-                res.status,
-                CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored
-            )
-        })
-        .collect();
-    failed.sort_by_key(|(r, _)| !r.check.required);
-    let tails: Vec<Tail> = failed
-        .iter()
-        .filter_map(|(r, res)| {
-            Tail::new(r.check.name.as_str(), res.status, res.log_tail.as_deref()?)
-        })
-        .take(MAX_TAILS)
-        .collect();
-    let with_tail = failed
-        .iter()
-        .filter(|(_, res)| {
-            res.log_tail
-                .as_deref()
-                .is_some_and(|t| !t.trim().is_empty())
-        })
-        .count();
-    let more = with_tail.saturating_sub(tails.len());
-
-    let blocks = [
-        head(&heading, subject, "Tested"),
-        Block::fixed(Part::Summary, summary),
-        table,
-        skipped_block(plan),
-        directives_block(plan),
-        tails_block(tails, more),
-        gate_file_block(plan),
-    ];
-    comment(CommentKind::Finished, subject, &blocks, SHRINK)
+    out
 }
 
+/// What the gate did about `revision` (approve, revoke, wait), as a sentence after a space.
+fn gate_action(verdict: Verdict, revision: &str) -> String {
+    match verdict {
+        Verdict::Passed => format!(" The gate approves {revision}."),
+        Verdict::Failed => format!(
+            " The gate revoked its approval of {revision} (REVOKE), so this pull request \
+             cannot merge. Push a fix, or comment `/gate retry` to run the failed checks again."
+        ),
+        Verdict::Pending => " The gate approves nothing until they finish.".to_owned(),
+    }
+}
+
+/// The verdict comment for a plan that runs no check: why nothing runs, and what the gate did.
 fn nothing_to_test(subject: &Subject, plan: &Plan, verdict: Verdict) -> Comment {
-    let all = |f: fn(&Reason) -> bool| {
-        !plan.checks.is_empty() && plan.checks.iter().all(|c| c.reasons.iter().any(f))
-    };
-    let why = if all(|r| matches!(r, Reason::NoChanges)) {
-        "This pull request changes no file, so no check needs to run.".to_owned()
-    } else if all(|r| matches!(r, Reason::AllIgnored)) {
-        match plan.changed_paths {
-            1 => "The one changed path is ignored by the gate file, so no check needs to run."
-                .to_owned(),
-            2 => "Both changed paths are ignored by the gate file, so no check needs to run."
-                .to_owned(),
-            n => format!(
-                "All {n} changed paths are ignored by the gate file, so no check needs to run."
-            ),
-        }
-    } else {
-        format!(
-            "No check needs to run for the {} (see below).",
-            plural(plan.changed_paths, "changed path", "changed paths")
-        )
-    };
+    let revision = revision_words(subject);
     let (heading, outcome) = match verdict {
         Verdict::Passed => (
-            format!("{PASSED} Gate passed: nothing to test"),
-            format!("The gate approves {}.", revision_words(subject)),
+            format!("{}: nothing to test", verdict_heading(verdict)),
+            format!("The gate approves {revision}."),
         ),
         Verdict::Failed => (
-            format!("{FAILED} Gate failed"),
-            format!(
-                "The gate revoked its approval of {} (REVOKE).",
-                revision_words(subject)
-            ),
+            verdict_heading(verdict),
+            format!("The gate revoked its approval of {revision} (REVOKE)."),
         ),
         Verdict::Pending => (
-            format!("{RUNNING} Gate running"),
+            verdict_heading(verdict),
             "The gate approves nothing yet.".to_owned(),
         ),
     };
+    let why = why_nothing_runs(plan);
     let blocks = [
         head(&heading, subject, "Tested"),
         Block::fixed(Part::Summary, format!("{why} {outcome}")),
@@ -251,4 +170,31 @@ fn nothing_to_test(subject: &Subject, plan: &Plan, verdict: Verdict) -> Comment 
         &blocks,
         NOTHING_TO_TEST_SHRINK,
     )
+}
+
+/// Why a plan runs no check, in one sentence.
+fn why_nothing_runs(plan: &Plan) -> String {
+    let all = |f: fn(&Reason) -> bool| {
+        !plan.checks.is_empty() && plan.checks.iter().all(|c| c.reasons.iter().any(f))
+    };
+    if all(|r| matches!(r, Reason::NoChanges)) {
+        return "This pull request changes no file, so no check needs to run.".to_owned();
+    }
+    if !all(|r| matches!(r, Reason::AllIgnored)) {
+        return format!(
+            "No check needs to run for the {} (see below).",
+            plural(plan.changed_paths, "changed path", "changed paths")
+        );
+    }
+    match plan.changed_paths {
+        1 => {
+            "The one changed path is ignored by the gate file, so no check needs to run.".to_owned()
+        }
+        2 => {
+            "Both changed paths are ignored by the gate file, so no check needs to run.".to_owned()
+        }
+        n => {
+            format!("All {n} changed paths are ignored by the gate file, so no check needs to run.")
+        }
+    }
 }

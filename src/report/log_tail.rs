@@ -1,17 +1,18 @@
-//! The end of a failed check's log: cleaned of terminal escapes, fenced, cut to what fits.
+//! The ends of failed checks' logs: cleaned of terminal escapes, fenced, cut to what fits.
 
 use super::escape::{CLIP_NAME, Style, clip, code, is_bidi_control, longest_run, neutralise};
 use super::fit::{Block, Part};
-use super::words::{plural, status_word};
+use super::results::Row;
+use super::words::{is_failure, plural, status_word};
 use super::{MAX_COMMENT_CHARS, comment_len};
-use crate::policy::CheckStatus;
+use crate::policy::{CheckResult, CheckStatus};
 use std::fmt::Write as _;
 
 /// Characters of one log line a tail shows before cutting it.
 const CLIP_LOG_LINE: usize = 500;
 
 /// Failed checks whose log tails a comment shows.
-pub(super) const MAX_TAILS: usize = 10;
+const MAX_TAILS: usize = 10;
 /// Lines of a log tail a comment shows at most, even when there is room: the log link has the rest.
 const COMMENT_TAIL_LINES: usize = 50;
 
@@ -142,9 +143,37 @@ fn clean_log_line(raw: &str) -> String {
     neutralise(&out).into_owned()
 }
 
-/// The log tails of the first [`MAX_TAILS`] failed checks (blocking ones first); `more` counts
-/// the failed checks left out. Level = characters of log per tail.
-pub(super) fn tails_block(tails: Vec<Tail>, more: usize) -> Block {
+/// The log tails of the checks in `rows` that failed, blocking ones first: those of the first
+/// [`MAX_TAILS`] that have one, and a count of the rest.
+pub(super) fn failure_tails(rows: &[Row<'_>]) -> Block {
+    let mut failed: Vec<(&Row, &CheckResult)> = rows
+        .iter()
+        .filter_map(|r| r.result.map(|res| (r, res)))
+        .filter(|(_, res)| is_failure(res.status))
+        .collect();
+    failed.sort_by_key(|(r, _)| !r.check.required);
+    let tails: Vec<Tail> = failed
+        .iter()
+        .filter_map(|(r, res)| {
+            Tail::new(r.check.name.as_str(), res.status, res.log_tail.as_deref()?)
+        })
+        .take(MAX_TAILS)
+        .collect();
+    let with_tail = failed
+        .iter()
+        .filter(|(_, res)| {
+            res.log_tail
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty())
+        })
+        .count();
+    let more = with_tail.saturating_sub(tails.len());
+    tails_block(tails, more)
+}
+
+/// The log tails `tails`, then a note for them that did not fit and for `more` left out before.
+/// Level = characters of log per tail.
+fn tails_block(tails: Vec<Tail>, more: usize) -> Block {
     let max = tails.iter().map(Tail::size).max().unwrap_or(0);
     Block::shrinking(Part::Tails, max, move |budget| {
         let mut parts: Vec<String> = tails.iter().filter_map(|t| t.render(budget)).collect();

@@ -3,8 +3,8 @@
 use super::Subject;
 use super::escape::{CLIP_NAME, CLIP_PATH, CLIP_TITLE, MAX_URL, Style, text};
 use super::log_tail::Tail;
-use super::words::{duration, plural, status_word};
-use crate::policy::{CheckResult, CheckStatus};
+use super::words::{duration, is_failure, plural, status_word};
+use crate::policy::CheckResult;
 use std::fmt::Write as _;
 
 /// Lines of each log tail in an SNS notice, and how many tails.
@@ -101,15 +101,7 @@ pub fn bypass_notice(subject: &Subject, overridden_by: &str) -> String {
 
 /// The SNS message when a run fails: the checks that did not pass, their logs and log tails.
 pub fn failure_notice(subject: &Subject, results: &[CheckResult]) -> String {
-    let failed: Vec<&CheckResult> = results
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.status,
-                CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored
-            )
-        })
-        .collect();
+    let failed: Vec<&CheckResult> = results.iter().filter(|r| is_failure(r.status)).collect();
     let mut out = notice_head(subject, "the gate failed");
     let _ = write!(out, "\n\nChecks that did not pass ({}):", failed.len());
     for r in failed.iter().take(NOTICE_CHECKS) {

@@ -27,6 +27,14 @@ pub(super) fn status_word(status: CheckStatus) -> &'static str {
     }
 }
 
+/// Whether a check ended in a failure whose log is worth showing: failed, timed out or errored.
+pub(super) fn is_failure(status: CheckStatus) -> bool {
+    matches!(
+        status,
+        CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored
+    )
+}
+
 pub(super) fn source_word(source: DirectiveSource) -> &'static str {
     match source {
         DirectiveSource::Description => "the description",
