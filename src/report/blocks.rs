@@ -1,10 +1,10 @@
 //! The blocks several PR comments share: the head, the skipped checks, the directives, the gate file note.
 
 use super::Subject;
-use super::escape::{CLIP_NAME, CLIP_PATH, CLIP_TITLE, Style, code, text};
+use super::escape::{CLIP_ID, CLIP_NAME, CLIP_PATH, CLIP_TITLE, Style, code, text};
 use super::fit::{Block, Part};
 use super::reasons::{directive_line, reasons_in};
-use super::words::{inline_names, plural, short};
+use super::words::{commit_code, inline_names, plural, revision_code};
 use crate::plan::{Plan, PlannedCheck};
 use crate::trust::{GateFileChange, GateFileNote, TrustSource};
 use std::fmt::Write as _;
@@ -21,25 +21,25 @@ pub(super) fn head(heading: &str, subject: &Subject, verb: &str) -> Block {
     };
     let mut out = format!(
         "## {heading}\n\n{title} · pull request {} in {}\n\n{verb}: {} → {} ({} into {})",
-        text(subject.pull_request_id.as_str(), s, 40),
+        text(subject.pull_request_id.as_str(), s, CLIP_ID),
         code(subject.repository.as_str(), s, CLIP_NAME),
-        code(subject.source_commit.short(), s, 40),
-        code(subject.destination_commit.short(), s, 40),
+        commit_code(&subject.source_commit),
+        commit_code(&subject.destination_commit),
         code(&subject.source_branch, s, CLIP_NAME),
         code(&subject.destination_branch, s, CLIP_NAME),
     );
     if let Some(m) = &subject.merge_commit {
-        let _ = write!(out, " · merge commit {}", code(m.short(), s, 40));
+        let _ = write!(out, " · merge commit {}", commit_code(m));
     }
     if let Some(r) = &subject.revision_id {
-        let _ = write!(out, " · revision {}", code(short(r.as_str()), s, 40));
+        let _ = write!(out, " · revision {}", revision_code(r));
     }
     Block::fixed(Part::Head, out)
 }
 
 pub(super) fn revision_words(subject: &Subject) -> String {
     match &subject.revision_id {
-        Some(r) => format!("revision {}", code(short(r.as_str()), Style::Md, 40)),
+        Some(r) => format!("revision {}", revision_code(r)),
         None => "this revision".to_owned(),
     }
 }
@@ -93,7 +93,7 @@ fn trust_line(note: &GateFileNote) -> String {
              change the rules it is judged by.",
             code(&note.path, s, CLIP_PATH),
             code(branch, s, CLIP_NAME),
-            code(commit.short(), s, 40),
+            commit_code(commit),
         ),
         TrustSource::Override { file } => format!(
             "**Gate file:** {}, given with `--gate-file`: an experiment, not the trusted file \

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// How much of a value from users or builds a text shows, in characters, before it is cut with `…`.
+pub(super) const CLIP_ID: usize = 40;
 pub(super) const CLIP_NAME: usize = 100;
 pub(super) const CLIP_PATH: usize = 200;
 pub(super) const CLIP_TITLE: usize = 200;

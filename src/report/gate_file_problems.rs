@@ -3,7 +3,7 @@
 use super::blocks::{head, revision_words};
 use super::escape::{CLIP_MESSAGE, CLIP_NAME, CLIP_PATH, Style, code, trusted};
 use super::fit::{Block, Part};
-use super::words::{FAILED, plural};
+use super::words::{FAILED, commit_code, plural};
 use super::{Comment, CommentKind, Subject, comment};
 use crate::gate_file::GateFileErrors;
 use std::fmt::Write as _;
@@ -39,7 +39,7 @@ pub fn invalid_gate_file(subject: &Subject, errors: &GateFileErrors) -> Comment 
         "The gate could not use {file} from {} at {}, so it ran no check and revoked its \
          approval of {} (REVOKE). Fix {} below and push; the gate runs again on the new commit.",
         code(&subject.source_branch, s, CLIP_NAME),
-        code(subject.source_commit.short(), s, 40),
+        commit_code(&subject.source_commit),
         revision_words(subject),
         if n == 1 {
             "the problem".to_owned()
@@ -146,7 +146,7 @@ pub fn missing_gate_file(subject: &Subject, path: &str, proposed: ProposedGateFi
          the destination. The gate takes its rules only from the destination, never from the \
          code it judges, so it ran nothing and revoked its approval of {} (REVOKE).",
         code(&subject.destination_branch, s, CLIP_NAME),
-        code(subject.destination_commit.short(), s, 40),
+        commit_code(&subject.destination_commit),
         revision_words(subject),
     );
     let this_pr = match proposed {
@@ -212,7 +212,7 @@ pub fn invalid_trusted_gate_file(subject: &Subject, errors: &GateFileErrors) -> 
          from there, so it ran no check and revoked its approval of {} (REVOKE). Fixing the \
          file in this pull request does not help until the fix is on {}.",
         code(&subject.destination_branch, s, CLIP_NAME),
-        code(subject.destination_commit.short(), s, 40),
+        commit_code(&subject.destination_commit),
         revision_words(subject),
         code(&subject.destination_branch, s, CLIP_NAME),
     );

@@ -1,33 +1,39 @@
 //! SNS notices: the subjects and plain-text messages for bypasses, rule tampering and failures.
 
 use super::Subject;
-use super::escape::{CLIP_NAME, CLIP_PATH, CLIP_TITLE, MAX_URL, Style, text};
+use super::escape::{CLIP_ID, CLIP_NAME, CLIP_PATH, CLIP_TITLE, MAX_URL, Style, text};
 use super::log_tail::Tail;
 use super::words::{duration, is_failure, plural, status_word};
 use crate::policy::CheckResult;
 use std::fmt::Write as _;
 
-/// Lines of each log tail in an SNS notice, and how many tails.
+/// Lines of each log tail in a failure notice.
 const NOTICE_TAIL_LINES: usize = 20;
+/// Failed checks whose log tails a failure notice shows.
 const NOTICE_TAILS: usize = 5;
+/// Failed checks a failure notice lists before "and N more".
 const NOTICE_CHECKS: usize = 20;
+/// A full commit id, and a full revision id, as a notice shows them at most.
+const CLIP_COMMIT_ID: usize = 64;
+const CLIP_REVISION_ID: usize = 80;
+
+/// A notice's subject line: `{what}: {repository} pull request {id}`.
+fn notice_subject(what: &str, subject: &Subject) -> String {
+    format!(
+        "{what}: {} pull request {}",
+        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
+        text(subject.pull_request_id.as_str(), Style::Plain, CLIP_ID)
+    )
+}
 
 /// The SNS subject when someone overrides the gate's approval rule.
 pub fn bypass_subject(subject: &Subject) -> String {
-    format!(
-        "Gate bypassed: {} pull request {}",
-        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
-        text(subject.pull_request_id.as_str(), Style::Plain, 40)
-    )
+    notice_subject("Gate bypassed", subject)
 }
 
 /// The SNS subject when someone deletes or edits the gate's approval rule on a pull request.
 pub fn rule_tampered_subject(subject: &Subject) -> String {
-    format!(
-        "Gate approval rule changed: {} pull request {}",
-        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
-        text(subject.pull_request_id.as_str(), Style::Plain, 40)
-    )
+    notice_subject("Gate approval rule changed", subject)
 }
 
 /// The SNS message when someone deletes or edits the gate's approval rule on a pull request;
@@ -59,31 +65,32 @@ pub fn rule_tampered_notice(
 
 /// The SNS subject when a run fails.
 pub fn failure_subject(subject: &Subject) -> String {
-    format!(
-        "Gate failed: {} pull request {}",
-        text(subject.repository.as_str(), Style::Plain, CLIP_NAME),
-        text(subject.pull_request_id.as_str(), Style::Plain, 40)
-    )
+    notice_subject("Gate failed", subject)
 }
 
+/// The opening of every notice: what happened, on which pull request, its branches and commits.
 fn notice_head(subject: &Subject, what: &str) -> String {
     let s = Style::Plain;
     let mut out = format!(
         "codecommit-gate: {what} on pull request {} in {}.\n\n\
          Title: {}\nBranches: {} -> {}\nCommits: {} -> {}",
-        text(subject.pull_request_id.as_str(), s, 40),
+        text(subject.pull_request_id.as_str(), s, CLIP_ID),
         text(subject.repository.as_str(), s, CLIP_NAME),
         text(subject.title.trim(), s, CLIP_TITLE),
         text(&subject.source_branch, s, CLIP_NAME),
         text(&subject.destination_branch, s, CLIP_NAME),
-        text(subject.source_commit.as_str(), s, 64),
-        text(subject.destination_commit.as_str(), s, 64),
+        text(subject.source_commit.as_str(), s, CLIP_COMMIT_ID),
+        text(subject.destination_commit.as_str(), s, CLIP_COMMIT_ID),
     );
     if let Some(m) = &subject.merge_commit {
-        let _ = write!(out, "\nMerge commit: {}", text(m.as_str(), s, 64));
+        let _ = write!(
+            out,
+            "\nMerge commit: {}",
+            text(m.as_str(), s, CLIP_COMMIT_ID)
+        );
     }
     if let Some(r) = &subject.revision_id {
-        let _ = write!(out, "\nRevision: {}", text(r.as_str(), s, 80));
+        let _ = write!(out, "\nRevision: {}", text(r.as_str(), s, CLIP_REVISION_ID));
     }
     out
 }
@@ -103,7 +110,18 @@ pub fn bypass_notice(subject: &Subject, overridden_by: &str) -> String {
 pub fn failure_notice(subject: &Subject, results: &[CheckResult]) -> String {
     let failed: Vec<&CheckResult> = results.iter().filter(|r| is_failure(r.status)).collect();
     let mut out = notice_head(subject, "the gate failed");
-    let _ = write!(out, "\n\nChecks that did not pass ({}):", failed.len());
+    out.push_str(&failed_checks(&failed));
+    out.push_str(&failed_tails(&failed));
+    let _ = write!(
+        out,
+        "\n\nThe gate revoked its approval; the pull request cannot merge until the gate passes.\n"
+    );
+    out
+}
+
+/// The first [`NOTICE_CHECKS`] failed checks: status, duration, attempts and log link each.
+fn failed_checks(failed: &[&CheckResult]) -> String {
+    let mut out = format!("\n\nChecks that did not pass ({}):", failed.len());
     for r in failed.iter().take(NOTICE_CHECKS) {
         let _ = write!(
             out,
@@ -124,6 +142,12 @@ pub fn failure_notice(subject: &Subject, results: &[CheckResult]) -> String {
     if failed.len() > NOTICE_CHECKS {
         let _ = write!(out, "\n  - … and {} more", failed.len() - NOTICE_CHECKS);
     }
+    out
+}
+
+/// The last [`NOTICE_TAIL_LINES`] lines of the logs of the first [`NOTICE_TAILS`] failed checks.
+fn failed_tails(failed: &[&CheckResult]) -> String {
+    let mut out = String::new();
     for r in failed.iter().take(NOTICE_TAILS) {
         let Some(tail) = r.log_tail.as_deref() else {
             continue;
@@ -142,9 +166,5 @@ pub fn failure_notice(subject: &Subject, results: &[CheckResult]) -> String {
             let _ = write!(out, "\n    {line}");
         }
     }
-    let _ = write!(
-        out,
-        "\n\nThe gate revoked its approval; the pull request cannot merge until the gate passes.\n"
-    );
     out
 }

@@ -1,9 +1,9 @@
 //! Comments for a run whose result does not count: stale, superseded, destination moved, untraceable, ended.
 
 use super::blocks::{head, revision_words};
-use super::escape::{CLIP_MESSAGE, CLIP_NAME, CLIP_TEXT, Style, code};
+use super::escape::{CLIP_ID, CLIP_MESSAGE, CLIP_NAME, CLIP_TEXT, Style, code};
 use super::fit::{Block, Part};
-use super::words::{FAILED, STOPPED, WARNING, short};
+use super::words::{FAILED, STOPPED, WARNING, commit_code, revision_code};
 use super::{Comment, CommentKind, Subject, comment};
 use crate::ids::{CommitId, RevisionId};
 use crate::policy::Verdict;
@@ -12,33 +12,39 @@ use std::fmt::Write as _;
 /// These comments are a head and a few sentences, all clipped: nothing needs to shrink.
 const NOTHING_SHRINKS: &[Part] = &[];
 
+/// A comment that is a head (`heading`, and `verb` before the commits) and `body`.
+fn brief(kind: CommentKind, subject: &Subject, heading: &str, verb: &str, body: String) -> Comment {
+    let blocks = [
+        head(heading, subject, verb),
+        Block::fixed(Part::Summary, body),
+    ];
+    comment(kind, subject, &blocks, NOTHING_SHRINKS)
+}
+
 /// A result about `tested`, an older revision than the PR's current one: never an approval.
 pub fn stale(subject: &Subject, tested: &RevisionId, verdict: Verdict) -> Comment {
-    let s = Style::Md;
     let outcome = match verdict {
         Verdict::Passed => "passed",
         Verdict::Failed => "failed",
         Verdict::Pending => "had not finished",
     };
     let now = match &subject.revision_id {
-        Some(r) => format!("is now at revision {}", code(short(r.as_str()), s, 40)),
+        Some(r) => format!("is now at revision {}", revision_code(r)),
         None => "has changed since".to_owned(),
     };
     let body = format!(
         "The checks ran on revision {} and {outcome}, but this pull request {now}. An approval \
          must match exactly the code that merges, so the gate did not approve and left the \
          approval state alone. Only a run on the current revision can approve this pull request.",
-        code(short(tested.as_str()), s, 40)
+        revision_code(tested)
     );
-    let blocks = [
-        head(
-            &format!("{WARNING} Gate result is out of date"),
-            subject,
-            "Now at",
-        ),
-        Block::fixed(Part::Summary, body),
-    ];
-    comment(CommentKind::Stale, subject, &blocks, NOTHING_SHRINKS)
+    brief(
+        CommentKind::Stale,
+        subject,
+        &format!("{WARNING} Gate result is out of date"),
+        "Now at",
+        body,
+    )
 }
 
 /// A newer commit replaced the one this run was testing.
@@ -47,19 +53,17 @@ pub fn superseded(subject: &Subject, newer_commit: &CommitId) -> Comment {
     let body = format!(
         "A newer commit {} was pushed to {}, so the gate stopped testing {}: its results would \
          not be about the code that merges. The gate tests the new commit and reports here.",
-        code(newer_commit.short(), s, 40),
+        commit_code(newer_commit),
         code(&subject.source_branch, s, CLIP_NAME),
-        code(subject.source_commit.short(), s, 40),
+        commit_code(&subject.source_commit),
     );
-    let blocks = [
-        head(
-            &format!("{STOPPED} Gate run superseded"),
-            subject,
-            "Was testing",
-        ),
-        Block::fixed(Part::Summary, body),
-    ];
-    comment(CommentKind::Superseded, subject, &blocks, NOTHING_SHRINKS)
+    brief(
+        CommentKind::Superseded,
+        subject,
+        &format!("{STOPPED} Gate run superseded"),
+        "Was testing",
+        body,
+    )
 }
 
 /// The destination branch moved from the commit the approval was earned on (`tested_onto`) to
@@ -77,19 +81,17 @@ pub fn destination_moved(subject: &Subject, tested_onto: &CommitId) -> Comment {
          earned on (`strict: true`, the default); `strict: false` keeps them when the \
          destination moves.",
         code(&subject.source_branch, s, CLIP_NAME),
-        code(tested_onto.short(), s, 40),
-        code(subject.destination_commit.short(), s, 40),
+        commit_code(tested_onto),
+        commit_code(&subject.destination_commit),
         revision_words(subject),
     );
-    let blocks = [
-        head(
-            &format!("{WARNING} Gate approval withdrawn: the destination moved"),
-            subject,
-            "Approved",
-        ),
-        Block::fixed(Part::Summary, body),
-    ];
-    comment(CommentKind::Outdated, subject, &blocks, NOTHING_SHRINKS)
+    brief(
+        CommentKind::Outdated,
+        subject,
+        &format!("{WARNING} Gate approval withdrawn: the destination moved"),
+        "Approved",
+        body,
+    )
 }
 
 /// A run whose input does not say which revision it tested: its result cannot be tied to the
@@ -100,15 +102,13 @@ pub fn untraceable(subject: &Subject) -> Comment {
                 (REVOKE) and this pull request cannot merge. Comment `/gate retry` or push a \
                 commit to run the gate again."
         .to_owned();
-    let blocks = [
-        head(
-            &format!("{FAILED} Gate failed: the tested revision is unknown"),
-            subject,
-            "Tested",
-        ),
-        Block::fixed(Part::Summary, body),
-    ];
-    comment(CommentKind::RunEnded, subject, &blocks, NOTHING_SHRINKS)
+    brief(
+        CommentKind::RunEnded,
+        subject,
+        &format!("{FAILED} Gate failed: the tested revision is unknown"),
+        "Tested",
+        body,
+    )
 }
 
 /// The run ended without reporting its checks (the machine failed, timed out or was stopped):
@@ -124,7 +124,7 @@ pub fn run_ended(
         "The gate's run ended with status {} before it could report its checks, so nothing it \
          tested counts: the gate revoked its approval (REVOKE) and this pull request cannot \
          merge. Push a commit or comment `/gate retry` to run the gate again.",
-        code(status, s, 40)
+        code(status, s, CLIP_ID)
     );
     if let Some(e) = error.filter(|e| !e.trim().is_empty()) {
         let _ = write!(body, "\n\nError: {}", code(e, s, CLIP_TEXT));
@@ -132,13 +132,11 @@ pub fn run_ended(
     if let Some(c) = cause.filter(|c| !c.trim().is_empty()) {
         let _ = write!(body, "\n\nCause: {}", code(c, s, CLIP_MESSAGE));
     }
-    let blocks = [
-        head(
-            &format!("{FAILED} Gate run ended without a result"),
-            subject,
-            "Was testing",
-        ),
-        Block::fixed(Part::Summary, body),
-    ];
-    comment(CommentKind::RunEnded, subject, &blocks, NOTHING_SHRINKS)
+    brief(
+        CommentKind::RunEnded,
+        subject,
+        &format!("{FAILED} Gate run ended without a result"),
+        "Was testing",
+        body,
+    )
 }

@@ -1,6 +1,7 @@
 //! Small words shared by every text: status marks, check statuses, plurals, durations, short ids and lists of names.
 
-use super::escape::{CLIP_NAME, Style, code};
+use super::escape::{CLIP_ID, CLIP_NAME, Style, code};
+use crate::ids::{CommitId, RevisionId};
 use crate::plan::DirectiveSource;
 use crate::policy::CheckStatus;
 
@@ -64,9 +65,19 @@ pub(super) fn duration(ms: u64) -> String {
     }
 }
 
-pub(super) fn short(id: &str) -> &str {
+fn short(id: &str) -> &str {
     let end = id.char_indices().nth(8).map_or(id.len(), |(i, _)| i);
     &id[..end]
+}
+
+/// A commit as a code span of its short form.
+pub(super) fn commit_code(id: &CommitId) -> String {
+    code(id.short(), Style::Md, CLIP_ID)
+}
+
+/// A pull request revision as a code span of its first 8 characters.
+pub(super) fn revision_code(id: &RevisionId) -> String {
+    code(short(id.as_str()), Style::Md, CLIP_ID)
 }
 
 /// `a`, `b` and `c`; past [`INLINE_NAMES`]: `a`, `b`, `c`, `d`, `e` and 2 more.
