@@ -149,38 +149,7 @@ pub fn missing_gate_file(subject: &Subject, path: &str, proposed: ProposedGateFi
         commit_code(&subject.destination_commit),
         revision_words(subject),
     );
-    let this_pr = match proposed {
-        ProposedGateFile::Absent => Block::fixed(
-            Part::Proposed,
-            format!(
-                "A minimal {file} that runs `make test` on every change:\n\n```yaml\n{MINIMAL_GATE_FILE}```\n\n\
-             `gate.example.yml` documents every key (components, stages, optional checks, \
-             promotion rules), and {} checks the file before you push.",
-                code(&format!("gate validate {path}"), s, CLIP_PATH)
-            ),
-        ),
-        ProposedGateFile::Valid { checks } => Block::fixed(
-            Part::Proposed,
-            format!(
-                "This pull request adds {file}, and it is valid ({}). It takes effect once it is on \
-             the destination.",
-                plural(checks, "check", "checks")
-            ),
-        ),
-        ProposedGateFile::Invalid(errors) => {
-            let items = problem_items(errors);
-            let n = items.len();
-            Block::list(
-                Part::Proposed,
-                format!("This pull request adds {file}, but it is invalid. **Problems** ({n}):"),
-                items,
-                format!(
-                    "This pull request adds {file}, but it has {} (the list did not fit in this comment).",
-                    plural(n, "problem", "problems")
-                ),
-            )
-        }
-    };
+    let this_pr = proposed_block(path, proposed);
     let blocks = [
         head(
             &format!("{FAILED} Gate failed: no gate file on the destination"),
@@ -200,6 +169,45 @@ pub fn missing_gate_file(subject: &Subject, path: &str, proposed: ProposedGateFi
         &blocks,
         MISSING_SHRINK,
     )
+}
+
+/// What this pull request proposes when the destination has no gate file at `path`: a valid
+/// file, an invalid one (its problems), or nothing (a minimal file to start from).
+fn proposed_block(path: &str, proposed: ProposedGateFile<'_>) -> Block {
+    let s = Style::Md;
+    let file = code(path, s, CLIP_PATH);
+    match proposed {
+        ProposedGateFile::Absent => Block::fixed(
+            Part::Proposed,
+            format!(
+                "A minimal {file} that runs `make test` on every change:\n\n```yaml\n{MINIMAL_GATE_FILE}```\n\n\
+                 `gate.example.yml` documents every key (components, stages, optional checks, \
+                 promotion rules), and {} checks the file before you push.",
+                code(&format!("gate validate {path}"), s, CLIP_PATH)
+            ),
+        ),
+        ProposedGateFile::Valid { checks } => Block::fixed(
+            Part::Proposed,
+            format!(
+                "This pull request adds {file}, and it is valid ({}). It takes effect once it is \
+                 on the destination.",
+                plural(checks, "check", "checks")
+            ),
+        ),
+        ProposedGateFile::Invalid(errors) => {
+            let items = problem_items(errors);
+            let n = items.len();
+            Block::list(
+                Part::Proposed,
+                format!("This pull request adds {file}, but it is invalid. **Problems** ({n}):"),
+                items,
+                format!(
+                    "This pull request adds {file}, but it has {} (the list did not fit in this comment).",
+                    plural(n, "problem", "problems")
+                ),
+            )
+        }
+    }
 }
 
 /// The destination's own gate file (the trusted one) does not parse or validate: nothing can be

@@ -32,12 +32,25 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
         };
         return finished(subject, plan, &[], verdict);
     }
-    let s = Style::Cell;
     let run: Vec<&PlannedCheck> = plan.to_run().collect();
+    let blocks = [
+        head(&format!("{RUNNING} Gate running"), subject, "Testing"),
+        Block::fixed(Part::Summary, summary(plan, &run, subject)),
+        why_table(&run),
+        components_block(plan),
+        skipped_block(plan),
+        directives_block(plan),
+        gate_file_block(plan),
+    ];
+    comment(CommentKind::Running, subject, &blocks, SHRINK)
+}
+
+/// How many checks run (`run`), in how many stages, and what the gate approves when.
+fn summary(plan: &Plan, run: &[&PlannedCheck], subject: &Subject) -> String {
     let mut stages: Vec<&str> = run.iter().map(|c| c.stage.as_str()).collect();
     stages.dedup();
     let required = run.iter().filter(|c| c.required).count();
-    let summary = format!(
+    format!(
         "Running {} of {} in {} ({} required, {} optional); {} skipped. \
          The gate approves {} only when every required check passes.",
         run.len(),
@@ -47,7 +60,13 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
         run.len() - required,
         plan.checks.len() - run.len(),
         revision_words(subject),
-    );
+    )
+}
+
+/// The checks that run, a row each: stage, check, why it runs. It shrinks by leaving out the last
+/// rows.
+fn why_table(run: &[&PlannedCheck]) -> Block {
+    let s = Style::Cell;
     let rows: Vec<String> = run
         .iter()
         .map(|c| {
@@ -61,7 +80,7 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
         })
         .collect();
     let n = rows.len();
-    let table = Block::shrinking(Part::Table, n, move |k| {
+    Block::shrinking(Part::Table, n, move |k| {
         let mut out = "| Stage | Check | Why it runs |\n|---|---|---|".to_owned();
         for row in &rows[..k] {
             out.push('\n');
@@ -71,7 +90,11 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
             let _ = write!(out, "\n| … | {} more not shown | |", n - k);
         }
         out
-    });
+    })
+}
+
+/// The affected components and why each is affected.
+fn components_block(plan: &Plan) -> Block {
     let affected: Vec<String> = plan
         .components
         .iter()
@@ -84,21 +107,11 @@ pub fn running(subject: &Subject, plan: &Plan) -> Comment {
             )
         })
         .collect();
-    let na = affected.len();
-    let components = Block::list(
+    let n = affected.len();
+    Block::list(
         Part::Components,
-        format!("**Affected components** ({na}):"),
+        format!("**Affected components** ({n}):"),
         affected,
-        format!("**Affected components:** {na}."),
-    );
-    let blocks = [
-        head(&format!("{RUNNING} Gate running"), subject, "Testing"),
-        Block::fixed(Part::Summary, summary),
-        table,
-        components,
-        skipped_block(plan),
-        directives_block(plan),
-        gate_file_block(plan),
-    ];
-    comment(CommentKind::Running, subject, &blocks, SHRINK)
+        format!("**Affected components:** {n}."),
+    )
 }

@@ -13,6 +13,8 @@ const PROMOTION_SHRINK: &[Part] = &[Part::Allowed];
 /// A merge conflict shrinks only the list of conflicting files.
 const CONFLICT_SHRINK: &[Part] = &[Part::Conflicts];
 
+/// The promotion rule refuses the pull request's source branch: which sources it accepts, and how
+/// to retarget the change. The gate REVOKEs.
 pub(super) fn promotion_refused(subject: &Subject, v: &PromotionViolation) -> Comment {
     let s = Style::Md;
     let source = code(&v.source, s, CLIP_NAME);
@@ -26,23 +28,7 @@ pub(super) fn promotion_refused(subject: &Subject, v: &PromotionViolation) -> Co
             code(&v.rule, s, CLIP_NAME)
         )
     };
-    let allowed: Vec<String> = v
-        .allowed
-        .iter()
-        .map(|a| format!("- {}", code(a, s, CLIP_NAME)))
-        .collect();
-    let n = allowed.len();
-    let allowed = Block::list(
-        Part::Allowed,
-        format!(
-            "The gate file's promotion rule {rule} accepts pull requests only from these source branches:"
-        ),
-        allowed,
-        format!(
-            "The gate file's promotion rule {rule} accepts pull requests only from {} (see `promotion` in the gate file).",
-            plural(n, "source branch pattern", "source branch patterns")
-        ),
-    );
+    let allowed = allowed_block(&rule, &v.allowed);
     let example = v
         .allowed
         .iter()
@@ -67,6 +53,26 @@ pub(super) fn promotion_refused(subject: &Subject, v: &PromotionViolation) -> Co
         subject,
         &blocks,
         PROMOTION_SHRINK,
+    )
+}
+
+/// The source branches the promotion rule `rule` (`for …`) accepts.
+fn allowed_block(rule: &str, allowed: &[String]) -> Block {
+    let items: Vec<String> = allowed
+        .iter()
+        .map(|a| format!("- {}", code(a, Style::Md, CLIP_NAME)))
+        .collect();
+    let n = items.len();
+    Block::list(
+        Part::Allowed,
+        format!(
+            "The gate file's promotion rule {rule} accepts pull requests only from these source branches:"
+        ),
+        items,
+        format!(
+            "The gate file's promotion rule {rule} accepts pull requests only from {} (see `promotion` in the gate file).",
+            plural(n, "source branch pattern", "source branch patterns")
+        ),
     )
 }
 
