@@ -72,16 +72,8 @@ pub(super) fn skipped_block(plan: &Plan) -> Block {
             )
         })
         .collect();
-    let n = items.len();
-    Block::list(
-        Part::Skipped,
-        format!("**Skipped** ({n}):"),
-        items,
-        format!(
-            "**Skipped:** {} (the list did not fit in this comment).",
-            plural(n, "check", "checks")
-        ),
-    )
+    let count = plural(items.len(), "check", "checks");
+    named_list(Part::Skipped, "Skipped", items, count)
 }
 
 /// Where the governing gate file came from, in one sentence (Markdown).
@@ -177,20 +169,26 @@ pub(super) fn directives_block(plan: &Plan) -> Block {
         .iter()
         .map(|d| directive_line(d, Style::Md))
         .collect();
-    let n = items.len();
     let refused = plan
         .directives
         .iter()
         .filter(|d| !d.refusals.is_empty())
         .count();
+    let count = format!(
+        "{}, {refused} refused",
+        plural(items.len(), "directive", "directives")
+    );
+    named_list(Part::Directives, "Directives", items, count)
+}
+
+/// A list titled `**{name}** ({n}):`; collapsed, `**{name}:** {count} (the list did not fit in
+/// this comment).`
+pub(super) fn named_list(part: Part, name: &str, items: Vec<String>, count: String) -> Block {
+    let n = items.len();
     Block::list(
-        Part::Directives,
-        format!("**Directives** ({n}):"),
+        part,
+        format!("**{name}** ({n}):"),
         items,
-        format!(
-            "**Directives:** {}, {} refused (the list did not fit in this comment).",
-            plural(n, "directive", "directives"),
-            refused
-        ),
+        format!("**{name}:** {count} (the list did not fit in this comment)."),
     )
 }

@@ -1,6 +1,6 @@
 //! Comments for a gate file that is missing or invalid: what is wrong, and how to fix or adopt it.
 
-use super::blocks::{head, revision_words};
+use super::blocks::{head, named_list, revision_words};
 use super::escape::{CLIP_MESSAGE, CLIP_NAME, CLIP_PATH, Style, code, trusted};
 use super::fit::{Block, Part};
 use super::words::{FAILED, commit_code, plural};
@@ -111,13 +111,8 @@ fn problem_items(errors: &GateFileErrors) -> Vec<String> {
 
 fn problems_block(errors: &GateFileErrors) -> Block {
     let items = problem_items(errors);
-    let n = items.len();
-    Block::list(
-        Part::Problems,
-        format!("**Problems** ({n}):"),
-        items,
-        format!("**Problems:** {n} (the list did not fit in this comment)."),
-    )
+    let count = items.len().to_string();
+    named_list(Part::Problems, "Problems", items, count)
 }
 
 /// How the first gate file (or a fix of a broken one) lands on a destination that cannot judge

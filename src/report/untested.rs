@@ -1,6 +1,6 @@
 //! Comments for a pull request the gate cannot test: the promotion rule refuses it, or it does not merge.
 
-use super::blocks::{head, revision_words};
+use super::blocks::{head, named_list, revision_words};
 use super::escape::{CLIP_NAME, CLIP_PATH, Style, code};
 use super::fit::{Block, Part};
 use super::words::{FAILED, plural};
@@ -97,12 +97,7 @@ pub fn merge_conflict(subject: &Subject, conflicting_paths: &[String]) -> Commen
             "CodeCommit reported a conflict but named no file.".to_owned(),
         )
     } else {
-        Block::list(
-            Part::Conflicts,
-            format!("**Conflicting files** ({n}):"),
-            items,
-            format!("**Conflicting files:** {n} (the list did not fit in this comment)."),
-        )
+        named_list(Part::Conflicts, "Conflicting files", items, n.to_string())
     };
     let fix = format!(
         "To fix it, merge {destination} into {source} (or rebase onto it), resolve the conflicts \
