@@ -37,6 +37,7 @@ pub(super) fn head(heading: &str, subject: &Subject, verb: &str) -> Block {
     Block::fixed(Part::Head, out)
 }
 
+/// "revision `abcd1234`", or "this revision" when the revision is not known.
 pub(super) fn revision_words(subject: &Subject) -> String {
     match &subject.revision_id {
         Some(r) => format!("revision {}", revision_code(r)),
@@ -44,6 +45,7 @@ pub(super) fn revision_words(subject: &Subject) -> String {
     }
 }
 
+/// The skipped checks and why; one sentence when they all skip for the same reasons.
 pub(super) fn skipped_block(plan: &Plan) -> Block {
     let skipped: Vec<&PlannedCheck> = plan.skipped().collect();
     if let [first, rest @ ..] = skipped.as_slice()
@@ -163,6 +165,7 @@ pub(super) fn gate_file_block(plan: &Plan) -> Block {
     )
 }
 
+/// The directives and what became of each.
 pub(super) fn directives_block(plan: &Plan) -> Block {
     let items: Vec<String> = plan
         .directives

@@ -52,6 +52,7 @@ pub fn escape(text: &str) -> String {
 /// (CodeCommit's notification emails show a comment's raw Markdown).
 const INERT_PUNCTUATION: &str = "'\",;?/%";
 
+/// Whether `c` reorders the text around it (bidi embeddings, overrides and isolates).
 pub(super) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
@@ -67,6 +68,7 @@ fn inert_char(c: char) -> Option<char> {
     }
 }
 
+/// `text` on one line, with control and bidi characters made harmless.
 pub(super) fn one_line(text: &str) -> String {
     text.chars().map(|c| inert_char(c).unwrap_or(c)).collect()
 }
@@ -96,6 +98,7 @@ pub(super) fn clip(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{}…", &text[..end]))
 }
 
+/// The longest run of `c` in `text`.
 pub(super) fn longest_run(text: &str, c: char) -> usize {
     let (mut best, mut run) = (0, 0);
     for ch in text.chars() {

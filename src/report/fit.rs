@@ -210,6 +210,7 @@ fn body_len(lens: impl Iterator<Item = usize>, marker_len: usize) -> usize {
     (parts + marker_len).saturating_sub(2)
 }
 
+/// The non-empty `parts` and the marker, separated by blank lines.
 fn join<'s>(parts: impl Iterator<Item = &'s str>, marker: Option<&'s str>) -> String {
     let mut body = String::new();
     for part in parts.chain(marker).filter(|p| !p.is_empty()) {

@@ -86,6 +86,7 @@ pub enum ProposedGateFile<'e> {
     Invalid(&'e GateFileErrors),
 }
 
+/// One list item per gate file error: `file:line:column`, the message and the hint.
 fn problem_items(errors: &GateFileErrors) -> Vec<String> {
     let s = Style::Md;
     errors
@@ -109,6 +110,7 @@ fn problem_items(errors: &GateFileErrors) -> Vec<String> {
         .collect()
 }
 
+/// The gate file errors as a list titled **Problems**.
 fn problems_block(errors: &GateFileErrors) -> Block {
     let items = problem_items(errors);
     let count = items.len().to_string();

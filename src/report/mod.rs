@@ -10,9 +10,10 @@
 //! zero-width space wherever escaping cannot apply. So nothing a user writes renders as a link,
 //! an image, HTML or a table cell, and nothing a user writes can pass for our marker.
 //!
-//! When a comment would be too long it shrinks in a fixed order: log tails first (keeping the end
-//! of each), then the list of skipped checks, then the directives, then the rows of passed checks.
-//! The verdict, the table header and the marker always stay.
+//! When a comment would be too long it shrinks in a fixed order, which each comment names as a
+//! constant list of the parts of its blocks (`fit::Part`). A verdict shrinks its log tails first
+//! (keeping the end of each), then the list of skipped checks, then the directives, then the rows
+//! of passed checks. The verdict, the table header and the marker always stay.
 //!
 //! One file per kind of text, on a few shared pieces:
 //! - PR comments: [`running`], [`finished`] (results table in `results`, log tails in
@@ -22,9 +23,9 @@
 //!   file note) in `blocks`.
 //! - `reply`: answers to `/gate` commands; `notice`: SNS subjects and messages; [`plan_text`]:
 //!   the CLI's plan.
-//! - Shared: `words` (marks, counts, durations), `escape` (making user text inert), `reasons`
-//!   (why a check runs or a directive was refused), `marker`, and `fit` (shrinking blocks into
-//!   the limit).
+//! - Shared: `words` (marks, status words, plurals, durations, short ids, lists of names),
+//!   `escape` (making user text inert), `reasons` (why a check runs or skips, why a directive was
+//!   refused), `marker`, and `fit` (blocks that shrink, fitted into the limit).
 
 mod blocks;
 mod escape;

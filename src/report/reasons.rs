@@ -15,6 +15,7 @@ pub fn reason(r: &Reason) -> String {
     reason_in(r, Style::Md)
 }
 
+/// [`reason`] in style `s`.
 fn reason_in(r: &Reason, s: Style) -> String {
     match r {
         Reason::Changed { path, more } => {
@@ -80,6 +81,7 @@ pub fn refusal(r: &Refusal) -> String {
     refusal_in(r, Style::Md)
 }
 
+/// [`refusal`] in style `s`.
 pub(super) fn refusal_in(r: &Refusal, s: Style) -> String {
     match r {
         Refusal::NotAllowed => {
@@ -144,6 +146,8 @@ pub(super) fn reasons_in(reasons: &[Reason], s: Style) -> String {
     lines.join("; ")
 }
 
+/// One directive in one line: applied, partly applied, refused or without effect, by whom and
+/// where, and why not.
 pub(super) fn directive_line(d: &DirectiveOutcome, s: Style) -> String {
     let what = match (d.accepted, d.refusals.is_empty()) {
         (true, true) => "applied",

@@ -16,6 +16,7 @@ pub(super) const RUNNING: &str = "⏳";
 pub(super) const NEUTRAL: &str = "➖";
 pub(super) const STOPPED: &str = "⏹️";
 
+/// A check status in words: `passed`, `timed out`, `infrastructure error`, ….
 pub(super) fn status_word(status: CheckStatus) -> &'static str {
     match status {
         CheckStatus::Passed => "passed",
@@ -36,6 +37,7 @@ pub(super) fn is_failure(status: CheckStatus) -> bool {
     )
 }
 
+/// Where a directive was written: `the description` or `a comment`.
 pub(super) fn source_word(source: DirectiveSource) -> &'static str {
     match source {
         DirectiveSource::Description => "the description",
@@ -43,6 +45,7 @@ pub(super) fn source_word(source: DirectiveSource) -> &'static str {
     }
 }
 
+/// `1 check` or `3 checks`.
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
@@ -65,6 +68,7 @@ pub(super) fn duration(ms: u64) -> String {
     }
 }
 
+/// The first 8 characters of an id.
 fn short(id: &str) -> &str {
     let end = id.char_indices().nth(8).map_or(id.len(), |(i, _)| i);
     &id[..end]
@@ -97,6 +101,7 @@ pub(super) fn names_in<'n>(names: impl Iterator<Item = &'n str>, s: Style) -> St
     }
 }
 
+/// [`names_in`] for Markdown.
 pub(super) fn inline_names<'n>(names: impl Iterator<Item = &'n str>) -> String {
     names_in(names, Style::Md)
 }
