@@ -248,4 +248,24 @@ mod tests {
         assert!(body.starts_with("## head") && body.ends_with("<!-- m -->"));
         assert!(comment_len(&body) <= MAX_COMMENT_CHARS);
     }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "names a part the comment does not have")]
+    fn a_shrink_order_cannot_name_a_block_the_comment_lacks() {
+        let blocks = [Block::fixed(Part::Head, "## head".to_owned())];
+        assemble(&blocks, &[Part::Tails], None);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a part stands twice")]
+    fn a_part_names_one_block() {
+        let blocks = [
+            Block::fixed(Part::Head, "## head".to_owned()),
+            Block::fixed(Part::Summary, "a".to_owned()),
+            Block::fixed(Part::Summary, "b".to_owned()),
+        ];
+        assemble(&blocks, &[], None);
+    }
 }
