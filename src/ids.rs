@@ -74,13 +74,20 @@ id_type!(
 impl CommitId {
     /// The first 8 characters, for humans.
     pub fn short(&self) -> &str {
-        short_commit(&self.0)
+        short_id(&self.0)
     }
 }
 
-/// The first 8 characters of a commit id as a plain string, for humans (all of it when
-/// shorter). [`CommitId::short`] for a [`CommitId`].
-pub fn short_commit(id: &str) -> &str {
+impl RevisionId {
+    /// The first 8 characters, for humans.
+    pub fn short(&self) -> &str {
+        short_id(&self.0)
+    }
+}
+
+/// The first 8 characters of an id (a commit, a revision) as a plain string, for humans (all
+/// of it when shorter). [`CommitId::short`] and [`RevisionId::short`] for the typed ids.
+pub fn short_id(id: &str) -> &str {
     let end = id.char_indices().nth(8).map_or(id.len(), |(i, _)| i);
     &id[..end]
 }

@@ -5,7 +5,7 @@
 //! writer that finds the file not ending in a newline (a crash mid-write) starts a new line
 //! first. Readers skip a truncated last line, and count (but skip) any other damaged line.
 
-use crate::ids::{CheckName, short_commit};
+use crate::ids::{CheckName, short_id};
 use crate::local::progress::status_text;
 use crate::local::runner::format_duration;
 use crate::local::store::Store;
@@ -230,9 +230,9 @@ pub fn render_text(entries: &[&Entry]) -> String {
             verdict,
             format_duration(Duration::from_millis(e.duration_ms)),
             e.head.reference,
-            short_commit(&e.head.commit),
+            short_id(&e.head.commit),
             e.base.reference,
-            short_commit(&e.base.commit),
+            short_id(&e.base.commit),
             e.id,
         ));
         if !e.checks.is_empty() {

@@ -6,7 +6,7 @@
 //! worktree; the run is recorded as cancelled).
 
 use crate::gate_file::{self, Gate, GateFileErrors, Run};
-use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, short_commit};
+use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, short_id};
 use crate::local::cleanup::Cancel;
 use crate::local::git::{self, GitError, Repo};
 use crate::local::history::{self, CheckEntry, Entry, HistoryVerdict, NoRunReason, RefAt};
@@ -315,10 +315,10 @@ impl<'a> Session<'a> {
             err,
             "gate: testing {} ({}) merged into {} ({}): merge commit {}",
             self.request.head,
-            short_commit(&refs.head_commit),
+            short_id(&refs.head_commit),
             refs.base,
-            short_commit(&refs.base_commit),
-            short_commit(&merge_commit)
+            short_id(&refs.base_commit),
+            short_id(&merge_commit)
         );
         Ok(Some((worktree, merge_commit)))
     }
@@ -475,7 +475,7 @@ impl<'a> Session<'a> {
             let _ = writeln!(
                 err,
                 "gate: {} is already part of {}: nothing would merge, so every check runs on it",
-                short_commit(&refs.head_commit),
+                short_id(&refs.head_commit),
                 refs.destination_branch
             );
         }
