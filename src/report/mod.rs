@@ -1,4 +1,9 @@
-//! Every word the bot writes: the sticky PR comment, `/gate` replies, SNS notices and the CLI's plan text.
+//! The words the bot writes: the sticky PR comment, `/gate` replies, SNS notices and the CLI's plan text.
+//!
+//! Every comment, reply and notice is assembled here. Validation messages (a gate file's
+//! errors and hints, a `/gate` line that does not parse, an unusable buildspec) are written
+//! where the validation happens, as data, and shown here (docs/design.md, "Which text lives
+//! where").
 //!
 //! Pure functions, no I/O. Every PR comment starts with its verdict (a `## ` heading), stays within
 //! CodeCommit's [`MAX_COMMENT_CHARS`] and ends with a hidden [`marker`] line, so a retry finds and
