@@ -416,11 +416,8 @@ impl PullRequests for FakeCodeCommit {
     ) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentForPullRequest";
         self.calls.record(CALL)?;
-        if content.chars().count() > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
-        }
-        if target.before_commit == target.after_commit {
-            return Err(permanent(CALL, codes::SAME_COMMITS));
+        if let Some(code) = crate::ports::comment_refusal(content, Some(target)) {
+            return Err(permanent(CALL, code));
         }
         let mut s = self.state();
         if let Some(existing) = s
@@ -454,8 +451,8 @@ impl PullRequests for FakeCodeCommit {
     async fn update_comment(&self, id: &CommentId, content: &str) -> PortResult<()> {
         const CALL: &str = "codecommit:UpdateComment";
         self.calls.record(CALL)?;
-        if content.chars().count() > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
+        if let Some(code) = crate::ports::comment_refusal(content, None) {
+            return Err(permanent(CALL, code));
         }
         let caller = self.caller_arn.clone();
         let mut s = self.state();

@@ -108,6 +108,19 @@ pub mod codes {
     pub const RULE_FROM_TEMPLATE: &str = "CannotModifyApprovalRuleFromTemplateException";
 }
 
+/// What CodeCommit refuses before it stores a comment (the in-memory fake and the local
+/// adapter answer the same): content over [`crate::report::MAX_COMMENT_CHARS`] (counted as
+/// [`crate::report::comment_len`]), and a new PR comment whose before and after commits are
+/// the same. The error code, or `None` when CodeCommit would take it.
+pub fn comment_refusal(content: &str, target: Option<&CommentTarget>) -> Option<&'static str> {
+    if crate::report::comment_len(content) > crate::report::MAX_COMMENT_CHARS {
+        return Some(codes::COMMENT_TOO_LONG);
+    }
+    target
+        .filter(|t| t.before_commit == t.after_commit)
+        .map(|_| codes::SAME_COMMITS)
+}
+
 /// Result of a port call.
 pub type PortResult<T> = Result<T, PortError>;
 

@@ -4,7 +4,7 @@ use super::{permanent, port_error, service_err};
 use crate::machine::ExecutionInput;
 use crate::ports::{ExecutionStatus, Executions, PortResult, Started};
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
 use aws_sdk_sfn::types::{ExecutionStatus as SdkStatus, IncludedData};
@@ -42,25 +42,39 @@ impl AwsExecutions {
         execution_arn(&self.state_machine_arn, name)
     }
 
-    async fn describe(&self, execution_arn: &str) -> PortResult<Option<ExecutionStatus>> {
+    /// `DescribeExecution` with `data`; `None` when the execution does not exist.
+    async fn describe_execution(
+        &self,
+        execution_arn: &str,
+        data: IncludedData,
+    ) -> PortResult<Option<DescribeExecutionOutput>> {
         let result = self
             .client
             .describe_execution()
             .execution_arn(execution_arn)
-            .included_data(IncludedData::MetadataOnly)
+            .included_data(data)
             .send()
             .await;
-        let output = match result {
-            Ok(output) => output,
+        match result {
+            Ok(output) => Ok(Some(output)),
             Err(e)
                 if matches!(
                     service_err(&e),
                     Some(DescribeExecutionError::ExecutionDoesNotExist(_))
                 ) =>
             {
-                return Ok(None);
+                Ok(None)
             }
-            Err(e) => return Err(port_error(DESCRIBE_EXECUTION, e)),
+            Err(e) => Err(port_error(DESCRIBE_EXECUTION, e)),
+        }
+    }
+
+    async fn describe(&self, execution_arn: &str) -> PortResult<Option<ExecutionStatus>> {
+        let Some(output) = self
+            .describe_execution(execution_arn, IncludedData::MetadataOnly)
+            .await?
+        else {
+            return Ok(None);
         };
         let status = match output.status() {
             SdkStatus::Running => ExecutionStatus::Running,
@@ -170,24 +184,11 @@ impl Executions for AwsExecutions {
     }
 
     async fn input(&self, execution_arn: &str) -> PortResult<Option<ExecutionInput>> {
-        let result = self
-            .client
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .included_data(IncludedData::AllData)
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(DescribeExecutionError::ExecutionDoesNotExist(_))
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(port_error(DESCRIBE_EXECUTION, e)),
+        let Some(output) = self
+            .describe_execution(execution_arn, IncludedData::AllData)
+            .await?
+        else {
+            return Ok(None);
         };
         let text = output.input().ok_or_else(|| {
             permanent(DESCRIBE_EXECUTION, "the execution has no input".to_owned())

@@ -501,11 +501,8 @@ impl PullRequests for LocalPullRequests {
         token: &str,
     ) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentForPullRequest";
-        if crate::report::comment_len(content) > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
-        }
-        if target.before_commit == target.after_commit {
-            return Err(permanent(CALL, codes::SAME_COMMITS));
+        if let Some(code) = crate::ports::comment_refusal(content, Some(target)) {
+            return Err(permanent(CALL, code));
         }
         self.repo(CALL, &target.repository)?;
         let store = Store::new(self.repos_dir.join(target.repository.as_str()));
@@ -551,8 +548,8 @@ impl PullRequests for LocalPullRequests {
 
     async fn update_comment(&self, id: &CommentId, content: &str) -> PortResult<()> {
         const CALL: &str = "codecommit:UpdateComment";
-        if crate::report::comment_len(content) > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
+        if let Some(code) = crate::ports::comment_refusal(content, None) {
+            return Err(permanent(CALL, code));
         }
         let found = self
             .find_stored_comment(id.as_str())?
@@ -577,8 +574,8 @@ impl PullRequests for LocalPullRequests {
 
     async fn reply(&self, to: &CommentId, content: &str, token: &str) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentReply";
-        if crate::report::comment_len(content) > crate::report::MAX_COMMENT_CHARS {
-            return Err(permanent(CALL, codes::COMMENT_TOO_LONG));
+        if let Some(code) = crate::ports::comment_refusal(content, None) {
+            return Err(permanent(CALL, code));
         }
         let parent = self
             .find_stored_comment(to.as_str())?
