@@ -16,7 +16,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Serves `GET /2018-06-01/runtime/invocation/next` once with `event`, then holds every later
 /// connection unanswered (the binary waits there until the test ends it). Returns the address.
-fn fake_runtime_api(event: &'static str) -> String {
+fn fake_runtime_api(event: String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
     let address = listener.local_addr().expect("address").to_string();
     std::thread::spawn(move || {
@@ -63,13 +63,13 @@ fn read_head(stream: &mut TcpStream) -> String {
 
 /// Runs `binary` against the fake Runtime API with `event`, and returns its stdout lines up to
 /// and including the first that contains `until`.
-fn log_lines(binary: &str, format: Option<&str>, event: &'static str, until: &str) -> Vec<String> {
+fn log_lines(binary: &str, format: Option<&str>, until: &str) -> Vec<String> {
     let repos = tempfile::tempdir().expect("temp dir");
     let mut command = Command::new(binary);
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", fake_runtime_api(event))
+        .env("AWS_LAMBDA_RUNTIME_API", fake_runtime_api(foreign_event()))
         .env("AWS_LAMBDA_FUNCTION_NAME", "gate")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -135,21 +135,28 @@ fn json_line(lines: &[String], message: &str) -> Value {
         .unwrap_or_else(|| panic!("no JSON line with message {message:?}: {lines:#?}"))
 }
 
-const FOREIGN_EVENT: &str = r#"{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"Health Event","source":"aws.health","account":"123456789012","time":"2026-11-22T11:00:00Z","region":"us-east-1","resources":[],"detail":{}}"#;
+/// AWS's own sample of an event the gate ignores (every binary only logs about it).
+fn foreign_event() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/events/codebuild-build-phase-change.json"
+    );
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
 
 #[test]
 fn gate_start_logs_json_lines_when_the_function_asks_for_json() {
     let lines = log_lines(
         env!("CARGO_BIN_EXE_gate-start"),
         Some("JSON"),
-        FOREIGN_EVENT,
         "event ignored",
     );
     let line = json_line(&lines, "event ignored");
     assert_eq!(line["level"], "INFO", "{line}");
     assert_eq!(line["fields"]["action"], "ignore", "{line}");
     assert_eq!(
-        line["fields"]["reason"], "unknown detail-type 'Health Event' (source 'aws.health')",
+        line["fields"]["reason"],
+        "unknown detail-type 'CodeBuild Build Phase Change' (source 'aws.codebuild')",
         "{line}"
     );
     // The runtime's invocation span rides along, so a line leads back to its request.
@@ -161,12 +168,7 @@ fn gate_start_logs_json_lines_when_the_function_asks_for_json() {
 
 #[test]
 fn gate_start_logs_plain_text_without_a_log_format() {
-    let lines = log_lines(
-        env!("CARGO_BIN_EXE_gate-start"),
-        None,
-        FOREIGN_EVENT,
-        "event ignored",
-    );
+    let lines = log_lines(env!("CARGO_BIN_EXE_gate-start"), None, "event ignored");
     let line = lines.last().expect("a line");
     assert!(serde_json::from_str::<Value>(line).is_err(), "{line}");
     assert!(line.contains("INFO"), "{line}");
@@ -178,7 +180,6 @@ fn gate_report_logs_json_lines_when_the_function_asks_for_json() {
     let lines = log_lines(
         env!("CARGO_BIN_EXE_gate-report"),
         Some("JSON"),
-        FOREIGN_EVENT,
         "event ignored",
     );
     let line = json_line(&lines, "event ignored");
@@ -190,7 +191,6 @@ fn gate_setup_logs_json_lines_when_the_function_asks_for_json() {
     let lines = log_lines(
         env!("CARGO_BIN_EXE_gate-setup"),
         Some("JSON"),
-        FOREIGN_EVENT,
         "nobody to answer",
     );
     let line = json_line(&lines, "not a custom resource request; nobody to answer");
