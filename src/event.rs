@@ -30,9 +30,16 @@
 //! (`detail.sourceCommit`); `$` is the whole payload. A JSON `null` counts as missing. Events the gate
 //! does not act on are never errors: they become [`Event::Ignore`] with a reason a human can read.
 //!
+//! Parsing takes two steps: a lenient pre-check of what tells events apart (`detail-type`, `source`,
+//! `detail.event` / `detail.status`), which alone decides ignored events, the sweep and foreign
+//! payloads; then, for the events the gate acts on, `aws_lambda_events`' `EventBridgeEvent` over our
+//! own detail types (the crate has none for these four), decoded with `serde_path_to_error` so that a
+//! wrong type is named by its path. docs/design.md explains why both steps.
+//!
 //! This module is pure: no I/O, no async, no AWS SDK, and it never panics on any input.
 
 use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -450,32 +457,22 @@ pub fn parse(json: &str) -> Result<Event, EventError> {
 /// [`EventError::MissingField`] or [`EventError::InvalidField`], naming the field as a JSON path, when the
 /// payload is not an object, has no `detail-type`, or lacks (or mistypes) a field the chosen event needs.
 /// Events the gate does not act on are `Ok(Event::Ignore { .. })`, never errors.
-pub fn parse_value(value: Value) -> Result<Event, EventError> {
-    let mut map = match value {
-        Value::Object(map) => map,
-        other => return Err(not_an_object(ROOT, &other)),
+pub fn parse_value(payload: Value) -> Result<Event, EventError> {
+    let Some(object) = payload.as_object() else {
+        return Err(not_an_object(ROOT, &payload));
     };
-    // Take `detail` out first so that decoding the envelope does not copy it.
-    let detail = map.remove("detail");
-    let envelope_value = Value::Object(map);
-    let envelope: RawEnvelope = decode(&envelope_value, ROOT)?;
+    let envelope: RawEnvelope = decode(&payload, ROOT)?;
     let Some(detail_type) = envelope.detail_type else {
         return Err(EventError::MissingField {
             field: "detail-type".to_owned(),
-            hint: not_eventbridge_hint(&envelope_value),
+            hint: not_eventbridge_hint(object),
         });
     };
-    let origin = Origin {
-        region: envelope.region,
-        account: envelope.account,
-    };
     match detail_type.as_str() {
-        DETAIL_TYPE_PR_STATE | DETAIL_TYPE_PR_STATE_DOC_TYPO => {
-            pr_state_change(&detail_object(detail)?, origin)
-        }
-        DETAIL_TYPE_PR_COMMENT => pr_comment(&detail_object(detail)?, origin),
-        DETAIL_TYPE_REPOSITORY_STATE => repository_state_change(&detail_object(detail)?),
-        DETAIL_TYPE_SFN_STATUS => execution_status(&detail_object(detail)?),
+        DETAIL_TYPE_PR_STATE | DETAIL_TYPE_PR_STATE_DOC_TYPO => pr_state_change(payload),
+        DETAIL_TYPE_PR_COMMENT => pr_comment(payload),
+        DETAIL_TYPE_REPOSITORY_STATE => repository_state_change(payload),
+        DETAIL_TYPE_SFN_STATUS => execution_status(payload),
         DETAIL_TYPE_SCHEDULED if envelope.source.as_deref() == Some("aws.events") => {
             Ok(Event::Sweep)
         }
@@ -487,26 +484,36 @@ pub fn parse_value(value: Value) -> Result<Event, EventError> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw shapes. Every field is optional so that serde only rejects wrong *types*; which fields are
-// required is decided per event, by `required`, which names the field. Unknown keys are ignored.
+// Two steps. First a lenient pre-check reads only what tells events apart (`detail-type`,
+// `source`, then `detail.event` or `detail.status`), so that events the gate ignores, the sweep
+// and payloads that are not EventBridge events get their outcome whatever else they hold. Then
+// the events the gate acts on are decoded whole, as `aws_lambda_events`' `EventBridgeEvent` over
+// our own detail types (see `typed`). Every detail field is optional so that serde only rejects
+// wrong *types*; which fields are required is decided per event, by `required`, which names the
+// field. Unknown keys are ignored.
 
 const ROOT: &str = "$";
 const DETAIL: &str = "detail";
 
-/// The EventBridge envelope (`detail` is taken out before decoding).
+/// The pre-check of the envelope: what dispatches, each field optional.
 #[derive(Debug, Deserialize)]
 struct RawEnvelope {
     #[serde(rename = "detail-type")]
     detail_type: Option<String>,
     source: Option<String>,
+    /// Read from the crate's envelope; decoded here too so that a wrong type is an error for
+    /// every event, the ignored ones included.
+    #[expect(dead_code, reason = "decoded only to check its type")]
     account: Option<String>,
+    /// As `account`.
+    #[expect(dead_code, reason = "decoded only to check its type")]
     region: Option<String>,
 }
 
-struct Origin {
-    region: Option<String>,
-    account: Option<String>,
-}
+/// The envelope keys `EventBridgeEvent` gives a type to but the gate never reads. Replays and
+/// hand-written events may carry them in another shape (a local `time`, a numeric `version`);
+/// such a key is dropped rather than failing the event (see [`typed`]).
+const UNREAD_ENVELOPE_KEYS: [&str; 4] = ["version", "id", "time", "resources"];
 
 /// Just the discriminator of a CodeCommit detail.
 #[derive(Debug, Deserialize)]
@@ -515,7 +522,7 @@ struct RawKind {
 }
 
 /// `detail` of "CodeCommit Pull Request State Change" (aws-reference §3.1).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RawPrDetail {
     pull_request_id: Option<String>,
@@ -538,7 +545,7 @@ struct RawPrDetail {
 }
 
 /// `detail` of "CodeCommit Comment on Pull Request" (aws-reference §4).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RawCommentDetail {
     pull_request_id: Option<String>,
@@ -553,7 +560,7 @@ struct RawCommentDetail {
 }
 
 /// `detail` of "CodeCommit Repository State Change" (aws-reference-2 §1).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RawRepositoryDetail {
     repository_name: Option<String>,
@@ -572,7 +579,7 @@ struct RawStatus {
 }
 
 /// `detail` of "Step Functions Execution Status Change" (aws-reference §5).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RawExecutionDetail {
     execution_arn: Option<String>,
@@ -588,8 +595,9 @@ struct RawExecutionDetail {
     cause: Option<String>,
 }
 
-/// `inputDetails` / `outputDetails`.
-#[derive(Debug, Deserialize)]
+/// `inputDetails` / `outputDetails`. (Its name shows in the message for a non-object value:
+/// "expected struct RawIncluded".)
+#[derive(Debug, Deserialize, Serialize)]
 struct RawIncluded {
     included: Option<bool>,
 }
@@ -597,20 +605,21 @@ struct RawIncluded {
 // ---------------------------------------------------------------------------------------------
 // Dispatch.
 
-fn pr_state_change(detail: &Value, origin: Origin) -> Result<Event, EventError> {
+fn pr_state_change(payload: Value) -> Result<Event, EventError> {
+    let detail = detail_object(&payload)?;
     let kind: RawKind = decode(detail, DETAIL)?;
     let event = required(kind.event, "detail.event")?;
     match event.as_str() {
         "pullRequestCreated" => Ok(Event::Gate {
             trigger: GateTrigger::Created,
-            pull_request: pull_request(detail, origin)?.0,
+            pull_request: pull_request(typed(payload)?)?.0,
         }),
         "pullRequestSourceBranchUpdated" => Ok(Event::Gate {
             trigger: GateTrigger::SourceUpdated,
-            pull_request: pull_request(detail, origin)?.0,
+            pull_request: pull_request(typed(payload)?)?.0,
         }),
         "pullRequestStatusChanged" => {
-            let (pull_request, _) = pull_request(detail, origin)?;
+            let (pull_request, _) = pull_request(typed(payload)?)?;
             Ok(match (pull_request.status, pull_request.is_merged) {
                 (PullRequestStatus::Closed, false) => Event::Cleanup {
                     reason: CleanupReason::Closed,
@@ -625,7 +634,7 @@ fn pr_state_change(detail: &Value, origin: Origin) -> Result<Event, EventError> 
             })
         }
         "pullRequestMergeStatusUpdated" => {
-            let (pull_request, raw) = pull_request(detail, origin)?;
+            let (pull_request, raw) = pull_request(typed(payload)?)?;
             Ok(if pull_request.is_merged {
                 Event::Cleanup {
                     reason: CleanupReason::Merged {
@@ -638,7 +647,7 @@ fn pr_state_change(detail: &Value, origin: Origin) -> Result<Event, EventError> 
             })
         }
         "pullRequestApprovalRuleOverridden" => {
-            let (pull_request, raw) = pull_request(detail, origin)?;
+            let (pull_request, raw) = pull_request(typed(payload)?)?;
             let status = required(raw.override_status, "detail.overrideStatus")?;
             Ok(match status.as_str() {
                 "OVERRIDE" => Event::Bypass {
@@ -662,34 +671,35 @@ fn pr_state_change(detail: &Value, origin: Origin) -> Result<Event, EventError> 
             } else {
                 RuleChange::Updated
             };
-            let rule = detail
-                .get("approvalRuleName")
-                .and_then(Value::as_str)
+            // Read leniently, before the pull request: a rule name that is not text is missing.
+            let rule = text(detail, "approvalRuleName")
                 .filter(|r| !r.trim().is_empty())
                 .map(str::to_owned);
             let rule = required(rule, "detail.approvalRuleName")?;
             Ok(Event::RuleChanged {
-                pull_request: pull_request(detail, origin)?.0,
+                pull_request: pull_request(typed(payload)?)?.0,
                 rule,
                 change,
             })
         }
-        "pullRequestApprovalStateChanged" => Ok(Event::ignore(
-            match detail.get("approvalStatus").and_then(Value::as_str) {
+        "pullRequestApprovalStateChanged" => {
+            Ok(Event::ignore(match text(detail, "approvalStatus") {
                 Some(status) => format!(
                     "approval state changed ({status}): approval state changes are the gate's own output"
                 ),
                 None => "approval state changes are the gate's own output".to_owned(),
-            },
-        )),
+            }))
+        }
         other => Ok(Event::ignore(format!(
             "unknown pull request event '{other}'"
         ))),
     }
 }
 
-fn pull_request(detail: &Value, origin: Origin) -> Result<(PullRequest, RawPrDetail), EventError> {
-    let mut raw: RawPrDetail = decode(detail, DETAIL)?;
+fn pull_request(
+    event: EventBridgeEvent<RawPrDetail>,
+) -> Result<(PullRequest, RawPrDetail), EventError> {
+    let mut raw = event.detail;
     let names = required(raw.repository_names.take(), "detail.repositoryNames")?;
     let repository = match names.into_iter().next() {
         Some(name) => non_empty(name, "detail.repositoryNames[0]")?,
@@ -752,14 +762,14 @@ fn pull_request(detail: &Value, origin: Origin) -> Result<(PullRequest, RawPrDet
         is_merged,
         creation_date: required(raw.creation_date.take(), "detail.creationDate")?,
         last_modified_date: required(raw.last_modified_date.take(), "detail.lastModifiedDate")?,
-        region: origin.region,
-        account: origin.account,
+        region: event.region,
+        account: event.account,
     };
     Ok((pull_request, raw))
 }
 
-fn pr_comment(detail: &Value, origin: Origin) -> Result<Event, EventError> {
-    let kind: RawKind = decode(detail, DETAIL)?;
+fn pr_comment(payload: Value) -> Result<Event, EventError> {
+    let kind: RawKind = decode(detail_object(&payload)?, DETAIL)?;
     let event = required(kind.event, "detail.event")?;
     match event.as_str() {
         "commentOnPullRequestCreated" => {}
@@ -772,7 +782,8 @@ fn pr_comment(detail: &Value, origin: Origin) -> Result<Event, EventError> {
             )));
         }
     }
-    let raw: RawCommentDetail = decode(detail, DETAIL)?;
+    let event: EventBridgeEvent<RawCommentDetail> = typed(payload)?;
+    let raw = event.detail;
     Ok(Event::Command(CommentEvent {
         kind: CommentKind::Created,
         repository: RepositoryName::new(required_id(raw.repository_name, "detail.repositoryName")?),
@@ -790,13 +801,13 @@ fn pr_comment(detail: &Value, origin: Origin) -> Result<Event, EventError> {
         caller_arn: required_id(raw.caller_user_arn, "detail.callerUserArn")?,
         display_name: raw.display_name,
         email: raw.email_address,
-        region: origin.region,
-        account: origin.account,
+        region: event.region,
+        account: event.account,
     }))
 }
 
-fn repository_state_change(detail: &Value) -> Result<Event, EventError> {
-    let kind: RawKind = decode(detail, DETAIL)?;
+fn repository_state_change(payload: Value) -> Result<Event, EventError> {
+    let kind: RawKind = decode(detail_object(&payload)?, DETAIL)?;
     let event = required(kind.event, "detail.event")?;
     match event.as_str() {
         "referenceUpdated" => {}
@@ -819,7 +830,7 @@ fn repository_state_change(detail: &Value) -> Result<Event, EventError> {
             return Ok(Event::ignore(format!("unknown repository event '{other}'")));
         }
     }
-    let raw: RawRepositoryDetail = decode(detail, DETAIL)?;
+    let raw = typed::<RawRepositoryDetail>(payload)?.detail;
     let reference = match (raw.reference_full_name, raw.reference_type.as_deref()) {
         (Some(full), _) if full.starts_with("refs/heads/") => full,
         (Some(full), _) if full.starts_with("refs/") => {
@@ -847,8 +858,8 @@ fn repository_state_change(detail: &Value) -> Result<Event, EventError> {
     }))
 }
 
-fn execution_status(detail: &Value) -> Result<Event, EventError> {
-    let status: RawStatus = decode(detail, DETAIL)?;
+fn execution_status(payload: Value) -> Result<Event, EventError> {
+    let status: RawStatus = decode(detail_object(&payload)?, DETAIL)?;
     let status = match required(status.status, "detail.status")?.as_str() {
         "SUCCEEDED" => RunStatus::Succeeded,
         "FAILED" => RunStatus::Failed,
@@ -864,7 +875,7 @@ fn execution_status(detail: &Value) -> Result<Event, EventError> {
             return Ok(Event::ignore(format!("unknown execution status '{other}'")));
         }
     };
-    let raw: RawExecutionDetail = decode(detail, DETAIL)?;
+    let raw = typed::<RawExecutionDetail>(payload)?.detail;
     let input = double_encoded(raw.input, "detail.input")?;
     let output = double_encoded(raw.output, "detail.output")?;
     Ok(Event::RunFinished(RunFinished {
@@ -929,94 +940,85 @@ fn double_encoded(value: Option<Value>, field: &str) -> Result<Option<Value>, Ev
 }
 
 /// The `detail` object of a known detail-type.
-fn detail_object(detail: Option<Value>) -> Result<Value, EventError> {
-    match detail {
+fn detail_object(payload: &Value) -> Result<&Value, EventError> {
+    match payload.get(DETAIL) {
         None | Some(Value::Null) => Err(EventError::missing(DETAIL)),
         Some(object @ Value::Object(_)) => Ok(object),
-        Some(other) => Err(not_an_object(DETAIL, &other)),
+        Some(other) => Err(not_an_object(DETAIL, other)),
     }
 }
 
-/// Decodes an object into a raw struct whose fields are all `Option`. On a type error, finds the
-/// offending value and names it by its JSON path (see [`locate_wrong_type`]).
+/// `detail.<key>` when it is a string; anything else reads as absent.
+fn text<'a>(detail: &'a Value, key: &str) -> Option<&'a str> {
+    detail.get(key).and_then(Value::as_str)
+}
+
+/// Decodes the object at `path` into a raw struct whose fields are all `Option`; a value of the
+/// wrong type is named by its JSON path (the first such value, in the payload's order).
 fn decode<T: DeserializeOwned>(object: &Value, path: &str) -> Result<T, EventError> {
     if !object.is_object() {
         return Err(not_an_object(path, object));
     }
-    T::deserialize(object).map_err(|whole| {
-        let mut segments = Vec::new();
-        let problem = locate_wrong_type::<T>(object, &mut segments).unwrap_or(whole);
-        let mut field = path.to_owned();
-        for segment in &segments {
-            match segment {
-                Segment::Key(key) => field = child_path(&field, key),
-                Segment::Index(i) => field = format!("{field}[{i}]"),
-            }
-        }
-        EventError::invalid(field, format!("has the wrong type: {problem}"))
-    })
+    serde_path_to_error::deserialize(object).map_err(|err| wrong_type(path, &err))
 }
 
-/// One step of a JSON path.
-enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-/// `T` rejected `container` (found at `segments`). Every field of `T` is optional and unknown keys
-/// are ignored, so a payload holding a single child of `container` decodes exactly when that child
-/// is well typed: narrow down to the first child `T` rejects, and descend into it while an empty
-/// container of the same kind is accepted (that is, while the problem is inside, not the container
-/// itself). Returns the error for the deepest offending value, with `segments` pointing at it.
-fn locate_wrong_type<T: DeserializeOwned>(
-    container: &Value,
-    segments: &mut Vec<Segment>,
-) -> Option<serde_json::Error> {
-    let children: Vec<(Segment, &Value)> = match container {
-        Value::Object(map) => map
-            .iter()
-            .map(|(key, child)| (Segment::Key(key.clone()), child))
-            .collect(),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, child)| (Segment::Index(i), child))
-            .collect(),
-        _ => return None,
-    };
-    for (segment, child) in children {
-        segments.push(segment);
-        if let Err(err) = T::deserialize(&isolate(segments, child.clone())) {
-            let empty = match child {
-                Value::Object(_) => Some(Value::Object(Map::new())),
-                Value::Array(_) => Some(Value::Array(Vec::new())),
-                _ => None,
-            };
-            let descend =
-                empty.is_some_and(|empty| T::deserialize(&isolate(segments, empty)).is_ok());
-            if descend && let Some(deeper) = locate_wrong_type::<T>(child, segments) {
-                return Some(deeper);
-            }
-            return Some(err);
-        }
-        segments.pop();
+/// The whole payload as `aws_lambda_events`' envelope over our detail type `D`, once the
+/// pre-check has passed (`detail-type` a string, `source`, `account` and `region` strings or
+/// absent, `detail` an object).
+///
+/// The crate's envelope is stricter than the gate about fields the gate never reads, and this
+/// step keeps it from rejecting an event the gate has always taken:
+/// - `source` is a required string there; a payload without one (a trimmed replay) gets `""`,
+///   "unknown". Nothing reads the `source` of these events: the sweep, which depends on it, is
+///   answered by the pre-check.
+/// - `version`, `id`, `time` (ISO-8601 only) and `resources` ([`UNREAD_ENVELOPE_KEYS`]) are
+///   typed there; one the crate rejects is removed and the payload decoded again (at most once
+///   per key). A well-formed one is kept.
+///
+/// Any other error is in `detail` and is named by its path, as by [`decode`].
+fn typed<D: Serialize + DeserializeOwned>(
+    mut payload: Value,
+) -> Result<EventBridgeEvent<D>, EventError> {
+    if let Some(map) = payload.as_object_mut()
+        && !map.get("source").is_some_and(Value::is_string)
+    {
+        map.insert("source".to_owned(), Value::String(String::new()));
     }
-    None
+    loop {
+        let err = match serde_path_to_error::deserialize(&payload) {
+            Ok(event) => return Ok(event),
+            Err(err) => err,
+        };
+        let unread = match err.path().iter().next() {
+            Some(serde_path_to_error::Segment::Map { key })
+                if UNREAD_ENVELOPE_KEYS.contains(&key.as_str()) =>
+            {
+                key.clone()
+            }
+            _ => return Err(wrong_type(ROOT, &err)),
+        };
+        let removed = payload
+            .as_object_mut()
+            .and_then(|map| map.shift_remove(&unread));
+        if removed.is_none() {
+            return Err(wrong_type(ROOT, &err));
+        }
+    }
 }
 
-/// A payload holding only `leaf`, at `segments` (`{"a": [leaf]}` for `a[3]`).
-fn isolate(segments: &[Segment], leaf: Value) -> Value {
-    segments
-        .iter()
-        .rev()
-        .fold(leaf, |inner, segment| match segment {
-            Segment::Key(key) => {
-                let mut map = Map::new();
-                map.insert(key.clone(), inner);
-                Value::Object(map)
-            }
-            Segment::Index(_) => Value::Array(vec![inner]),
-        })
+/// "`detail.pullRequestId` has the wrong type: …", the path being `base` followed by where in
+/// it serde gave up.
+fn wrong_type(base: &str, err: &serde_path_to_error::Error<serde_json::Error>) -> EventError {
+    let mut field = base.to_owned();
+    for segment in err.path() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => field = format!("{field}[{index}]"),
+            serde_path_to_error::Segment::Map { key } => field = child_path(&field, key),
+            serde_path_to_error::Segment::Enum { variant } => field = child_path(&field, variant),
+            serde_path_to_error::Segment::Unknown => field = child_path(&field, "?"),
+        }
+    }
+    EventError::invalid(field, format!("has the wrong type: {}", err.inner()))
 }
 
 fn child_path(parent: &str, key: &str) -> String {
@@ -1051,13 +1053,13 @@ fn quoted(text: &str) -> String {
 }
 
 /// Explains payloads that are not EventBridge events but look like something we know.
-fn not_eventbridge_hint(envelope: &Value) -> Option<String> {
-    if envelope.get("detailType").is_some() {
+fn not_eventbridge_hint(envelope: &Map<String, Value>) -> Option<String> {
+    if envelope.contains_key("detailType") {
         Some(
             "this looks like a CodeStar Notifications message (`detailType`); route the EventBridge event instead"
                 .to_owned(),
         )
-    } else if envelope.get("Records").is_some() {
+    } else if envelope.contains_key("Records") {
         Some("this looks like an SNS/SQS batch; pass the EventBridge event itself".to_owned())
     } else {
         None

@@ -829,6 +829,69 @@ fn old_and_odd_envelopes() {
     assert_eq!(event.pull_request().expect("pr").region, None);
 }
 
+/// `aws_lambda_events`' envelope types `version`, `id`, `time` (ISO-8601) and `resources`, and
+/// requires `source`; the gate reads none of them, so hand-written replays that get them wrong
+/// (or leave them out) keep their event, the same one as the untouched sample.
+#[test]
+fn envelope_fields_the_gate_never_reads_may_have_any_shape() {
+    for stem in [
+        "codecommit-pr-created",
+        "codecommit-comment-on-pr-created",
+        "codecommit-reference-updated-merge",
+        "sfn-execution-succeeded",
+    ] {
+        let expected = parse_fixture(stem);
+        for (key, odd) in [
+            ("time", json!("Tue Oct 10 21:32:51 UTC 2023")),
+            ("time", json!(1_700_000_000)),
+            ("version", json!(0)),
+            ("id", json!({"uuid": "x"})),
+            (
+                "resources",
+                json!("arn:aws:codecommit:us-east-2:123456789012:MyDemoRepo"),
+            ),
+            ("resources", json!([7])),
+            ("source", Value::Null),
+        ] {
+            let mut value = fixture_value(stem);
+            value[key] = odd.clone();
+            assert_eq!(ok(value), expected, "{stem} with {key}: {odd}");
+        }
+        let mut everything_odd = fixture_value(stem);
+        for (key, odd) in [
+            ("time", json!("now")),
+            ("version", json!(0)),
+            ("id", json!(1)),
+            ("resources", json!({})),
+        ] {
+            everything_odd[key] = odd;
+        }
+        everything_odd
+            .as_object_mut()
+            .expect("object")
+            .remove("source");
+        assert_eq!(ok(everything_odd), expected, "{stem}");
+    }
+}
+
+#[test]
+fn envelope_fields_the_gate_reads_keep_their_type_errors() {
+    // Checked before dispatch, so even an event the gate would ignore is refused.
+    for (key, odd) in [
+        ("region", json!(5)),
+        ("account", json!(123_456_789_012_i64)),
+        ("source", json!(["aws.codecommit"])),
+    ] {
+        for stem in ["codecommit-pr-created", "codebuild-build-phase-change"] {
+            let mut value = fixture_value(stem);
+            value[key] = odd.clone();
+            let e = err(value);
+            assert_eq!(e.field(), Some(key), "{stem}: {e}");
+            assert!(e.to_string().contains("has the wrong type"), "{stem}: {e}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors: malformed JSON, missing or invalid required fields, each naming the field.
 
