@@ -275,7 +275,7 @@ impl BranchMoved {
 /// Which comment event happened (edits are ignored, so only creation remains).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum CommentKind {
+pub enum CommentEventKind {
     /// `commentOnPullRequestCreated` (a new comment or a reply).
     Created,
 }
@@ -285,8 +285,8 @@ pub enum CommentKind {
 /// [`CommentEvent::caller_arn`] with the gate's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct CommentEvent {
-    /// Always [`CommentKind::Created`].
-    pub kind: CommentKind,
+    /// Always [`CommentEventKind::Created`].
+    pub kind: CommentEventKind,
     /// `detail.repositoryName` (singular here, unlike PR state events).
     pub repository: RepositoryName,
     /// `detail.pullRequestId`.
@@ -785,7 +785,7 @@ fn pr_comment(payload: Value) -> Result<Event, EventError> {
     let event: EventBridgeEvent<RawCommentDetail> = typed(payload)?;
     let raw = event.detail;
     Ok(Event::Command(CommentEvent {
-        kind: CommentKind::Created,
+        kind: CommentEventKind::Created,
         repository: RepositoryName::new(required_id(raw.repository_name, "detail.repositoryName")?),
         pull_request_id: PullRequestId::new(required_id(
             raw.pull_request_id,

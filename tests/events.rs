@@ -5,7 +5,7 @@
 //! change is visible next to the assertion.
 
 use codecommit_gate::event::{
-    self, CleanupReason, CommentKind, Event, EventError, GateTrigger, PullRequestStatus,
+    self, CleanupReason, CommentEventKind, Event, EventError, GateTrigger, PullRequestStatus,
     RuleChange, RunStatus,
 };
 use proptest::prelude::*;
@@ -630,7 +630,7 @@ fn comment_created_is_a_command() {
     let Event::Command(comment) = parse_fixture("codecommit-comment-on-pr-created") else {
         panic!("expected Command");
     };
-    assert_eq!(comment.kind, CommentKind::Created);
+    assert_eq!(comment.kind, CommentEventKind::Created);
     assert_eq!(comment.pull_request_id.as_str(), "201");
     assert_eq!(comment.comment_id.as_str(), "463bEXAMPLE...");
     assert_eq!(

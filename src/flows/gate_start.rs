@@ -152,7 +152,7 @@ pub async fn handle<T: Ports>(deps: &Deps<T>, event: Event) -> Result<StartOutco
             pull_request,
             overridden_by,
         } => {
-            let subject = event_subject(&pull_request);
+            let subject = steps::event_subject(&pull_request);
             let result = deps
                 .notifier
                 .publish(
@@ -182,21 +182,6 @@ pub async fn handle<T: Ports>(deps: &Deps<T>, event: Event) -> Result<StartOutco
         );
         FlowError::new(&repository, &pr_id, source)
     })
-}
-
-/// The report's view of a PR as an event describes it.
-fn event_subject(pull_request: &PullRequest) -> Subject {
-    Subject {
-        repository: pull_request.repository.clone(),
-        pull_request_id: pull_request.id.clone(),
-        title: pull_request.title.clone(),
-        source_branch: pull_request.source_branch().to_owned(),
-        destination_branch: pull_request.destination_branch().to_owned(),
-        source_commit: pull_request.source_commit.clone(),
-        destination_commit: pull_request.destination_commit.clone(),
-        merge_commit: None,
-        revision_id: pull_request.revision_id.clone(),
-    }
 }
 
 /// Reads the record, or a fresh one.
@@ -1331,7 +1316,7 @@ async fn rule_changed<T: Ports>(
         && steps::guard_with_rule(&deps.prs, &pr, &deps.settings).await?;
     let deleted = change == RuleChange::Deleted;
     tracing::warn!(pull_request = %pr.id, rule, deleted, by = %pull_request.caller_arn, restored, "the gate's approval rule was changed");
-    let subject = event_subject(pull_request);
+    let subject = steps::event_subject(pull_request);
     deps.notifier
         .publish(
             &report::rule_tampered_subject(&subject),

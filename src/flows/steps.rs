@@ -39,6 +39,21 @@ pub fn subject(pr: &PullRequestState) -> Subject {
     }
 }
 
+/// The report's view of a PR as an event describes it.
+pub fn event_subject(pull_request: &crate::event::PullRequest) -> Subject {
+    Subject {
+        repository: pull_request.repository.clone(),
+        pull_request_id: pull_request.id.clone(),
+        title: pull_request.title.clone(),
+        source_branch: pull_request.source_branch().to_owned(),
+        destination_branch: pull_request.destination_branch().to_owned(),
+        source_commit: pull_request.source_commit.clone(),
+        destination_commit: pull_request.destination_commit.clone(),
+        merge_commit: None,
+        revision_id: pull_request.revision_id.clone(),
+    }
+}
+
 /// Where the PR's comments go.
 pub fn target(subject: &Subject) -> CommentTarget {
     CommentTarget {
