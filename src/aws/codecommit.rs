@@ -1,6 +1,6 @@
 //! [`PullRequests`] over CodeCommit: reads the PR, its files, diffs and conflicts; writes the sticky comment, replies, the approval rule and approvals.
 
-use super::{permanent, port_error, service_err};
+use super::{permanent, port_error, service_err, unless_absent};
 use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use crate::plan::ChangedPath;
 use crate::ports::{
@@ -187,18 +187,10 @@ impl PullRequests for AwsPullRequests {
             .file_path(path)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(Some(output.file_content().as_ref().to_vec())),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(GetFileError::FileDoesNotExistException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(GET_FILE, e)),
-        }
+        Ok(unless_absent(GET_FILE, result, |e| {
+            matches!(e, GetFileError::FileDoesNotExistException(_))
+        })?
+        .map(|output| output.file_content().as_ref().to_vec()))
     }
 
     async fn changed_paths(

@@ -1,6 +1,6 @@
 //! [`Logs`] over CloudWatch Logs: the tail of a CodeBuild log stream, for failed checks.
 
-use super::{port_error, service_err};
+use super::unless_absent;
 use crate::ports::{Logs, PortResult};
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::operation::get_log_events::GetLogEventsError;
@@ -36,17 +36,10 @@ impl Logs for AwsLogs {
             .limit(lines.clamp(1, MAX_LIMIT) as i32)
             .send()
             .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(GetLogEventsError::ResourceNotFoundException(_))
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(port_error(GET_LOG_EVENTS, e)),
+        let absent =
+            |e: &GetLogEventsError| matches!(e, GetLogEventsError::ResourceNotFoundException(_));
+        let Some(output) = unless_absent(GET_LOG_EVENTS, result, absent)? else {
+            return Ok(None);
         };
         let text: Vec<&str> = output
             .events()

@@ -23,7 +23,7 @@ pub use logs::AwsLogs;
 pub use sfn::AwsExecutions;
 pub use sns::AwsNotifier;
 
-use crate::ports::PortError;
+use crate::ports::{PortError, PortResult};
 use aws_config::{BehaviorVersion, SdkConfig};
 // The SDK crates all re-export the same `aws-smithy-*` types; CodeCommit's path is used for all.
 use aws_sdk_codecommit::config::http::HttpResponse;
@@ -264,6 +264,23 @@ pub(crate) fn permanent(call: &'static str, message: impl Into<String>) -> PortE
     let message = message.into();
     tracing::warn!(call, transient = false, error = %message, "AWS call failed");
     PortError::Permanent { call, message }
+}
+
+/// A call whose modelled error `absent` means "not there": `Ok(None)` for that error,
+/// `Ok(Some(output))` on success, and every other failure classified by [`port_error`].
+pub(crate) fn unless_absent<T, E>(
+    call: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+    absent: impl Fn(&E) -> bool,
+) -> PortResult<Option<T>>
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e) if service_err(&e).is_some_and(absent) => Ok(None),
+        Err(e) => Err(port_error(call, e)),
+    }
 }
 
 /// The modelled error of a service error, if that is what `err` is.

@@ -5,7 +5,7 @@
 //! [`DeleteResult::Absent`], `ApprovalRuleTemplateInUseException` → [`DeleteResult::InUse`].
 //! Everything else goes through [`port_error`] (throttling, 5xx, timeouts: transient).
 
-use super::{permanent, port_error, service_err};
+use super::{permanent, port_error, service_err, unless_absent};
 use crate::ports::PortResult;
 use crate::setup::flow::{
     BATCH_ASSOCIATE, BATCH_DISASSOCIATE, CREATE, DELETE, GET, LIST_REPOSITORIES, UPDATE_CONTENT,
@@ -94,19 +94,14 @@ impl RuleTemplates for AwsRuleTemplates {
             .approval_rule_template_name(name)
             .send()
             .await;
-        match result {
-            Ok(output) => record(GET, output.approval_rule_template()).map(Some),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(
-                        GetApprovalRuleTemplateError::ApprovalRuleTemplateDoesNotExistException(_)
-                    )
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(GET, e)),
+        match unless_absent(GET, result, |e| {
+            matches!(
+                e,
+                GetApprovalRuleTemplateError::ApprovalRuleTemplateDoesNotExistException(_)
+            )
+        })? {
+            Some(output) => record(GET, output.approval_rule_template()).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -155,19 +150,16 @@ impl RuleTemplates for AwsRuleTemplates {
             .new_rule_content(content)
             .send()
             .await;
-        match result {
-            Ok(output) => record(UPDATE_CONTENT, output.approval_rule_template()).map(Some),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(
-                        UpdateApprovalRuleTemplateContentError::ApprovalRuleTemplateDoesNotExistException(_)
-                    )
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(UPDATE_CONTENT, e)),
+        match unless_absent(UPDATE_CONTENT, result, |e| {
+            matches!(
+                e,
+                UpdateApprovalRuleTemplateContentError::ApprovalRuleTemplateDoesNotExistException(
+                    _
+                )
+            )
+        })? {
+            Some(output) => record(UPDATE_CONTENT, output.approval_rule_template()).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -183,19 +175,11 @@ impl RuleTemplates for AwsRuleTemplates {
             .approval_rule_template_description(description)
             .send()
             .await;
-        match result {
-            Ok(output) => record(UPDATE_DESCRIPTION, output.approval_rule_template()).map(Some),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(
-                        UpdateApprovalRuleTemplateDescriptionError::ApprovalRuleTemplateDoesNotExistException(_)
-                    )
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(UPDATE_DESCRIPTION, e)),
+        match unless_absent(UPDATE_DESCRIPTION, result, |e| {
+            matches!(e, UpdateApprovalRuleTemplateDescriptionError::ApprovalRuleTemplateDoesNotExistException(_))
+        })? {
+            Some(output) => record(UPDATE_DESCRIPTION, output.approval_rule_template()).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -210,19 +194,14 @@ impl RuleTemplates for AwsRuleTemplates {
                 .set_next_token(token.take())
                 .send()
                 .await;
-            let output = match result {
-                Ok(output) => output,
-                Err(e)
-                    if matches!(
-                        service_err(&e),
-                        Some(
-                            ListRepositoriesForApprovalRuleTemplateError::ApprovalRuleTemplateDoesNotExistException(_)
-                        )
-                    ) =>
-                {
-                    return Ok(None);
-                }
-                Err(e) => return Err(port_error(LIST_REPOSITORIES, e)),
+            let absent = |e: &ListRepositoriesForApprovalRuleTemplateError| {
+                matches!(
+                    e,
+                    ListRepositoriesForApprovalRuleTemplateError::ApprovalRuleTemplateDoesNotExistException(_)
+                )
+            };
+            let Some(output) = unless_absent(LIST_REPOSITORIES, result, absent)? else {
+                return Ok(None);
             };
             repositories.extend(output.repository_names().iter().cloned());
             match output.next_token().filter(|t| !t.is_empty()) {
@@ -245,8 +224,13 @@ impl RuleTemplates for AwsRuleTemplates {
             .set_repository_names(Some(repositories.to_vec()))
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(Some(BatchResult {
+        match unless_absent(BATCH_ASSOCIATE, result, |e| {
+            matches!(
+                e,
+                AssociateError::ApprovalRuleTemplateDoesNotExistException(_)
+            )
+        })? {
+            Some(output) => Ok(Some(BatchResult {
                 done: output.associated_repository_names().to_vec(),
                 failed: failures(
                     output
@@ -255,15 +239,7 @@ impl RuleTemplates for AwsRuleTemplates {
                         .map(|e| (e.repository_name(), e.error_code(), e.error_message())),
                 ),
             })),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(AssociateError::ApprovalRuleTemplateDoesNotExistException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(BATCH_ASSOCIATE, e)),
+            None => Ok(None),
         }
     }
 
@@ -279,8 +255,13 @@ impl RuleTemplates for AwsRuleTemplates {
             .set_repository_names(Some(repositories.to_vec()))
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(Some(BatchResult {
+        match unless_absent(BATCH_DISASSOCIATE, result, |e| {
+            matches!(
+                e,
+                DisassociateError::ApprovalRuleTemplateDoesNotExistException(_)
+            )
+        })? {
+            Some(output) => Ok(Some(BatchResult {
                 done: output.disassociated_repository_names().to_vec(),
                 failed: failures(
                     output
@@ -289,15 +270,7 @@ impl RuleTemplates for AwsRuleTemplates {
                         .map(|e| (e.repository_name(), e.error_code(), e.error_message())),
                 ),
             })),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(DisassociateError::ApprovalRuleTemplateDoesNotExistException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(BATCH_DISASSOCIATE, e)),
+            None => Ok(None),
         }
     }
 

@@ -1,6 +1,6 @@
 //! [`Executions`] over Step Functions: starts a gate run under its deterministic name, stops superseded runs, reads their status.
 
-use super::{permanent, port_error, service_err};
+use super::{permanent, port_error, service_err, unless_absent};
 use crate::machine::ExecutionInput;
 use crate::ports::{ExecutionStatus, Executions, PortResult, Started};
 use aws_sdk_sfn::Client;
@@ -55,18 +55,9 @@ impl AwsExecutions {
             .included_data(data)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(Some(output)),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(DescribeExecutionError::ExecutionDoesNotExist(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(DESCRIBE_EXECUTION, e)),
-        }
+        unless_absent(DESCRIBE_EXECUTION, result, |e| {
+            matches!(e, DescribeExecutionError::ExecutionDoesNotExist(_))
+        })
     }
 
     async fn describe(&self, execution_arn: &str) -> PortResult<Option<ExecutionStatus>> {
