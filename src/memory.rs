@@ -94,6 +94,34 @@ struct CodeCommitState {
     next_comment: usize,
 }
 
+impl CodeCommitState {
+    /// Stores a new comment (or reply) by `author`, posted with `token`; its new id.
+    fn store(
+        &mut self,
+        author: &str,
+        pull_request_id: PullRequestId,
+        in_reply_to: Option<CommentId>,
+        content: &str,
+        token: &str,
+    ) -> CommentId {
+        self.next_comment += 1;
+        let id = CommentId::new(format!("comment-{}", self.next_comment));
+        self.comments.push(StoredComment {
+            data: CommentData {
+                id: id.clone(),
+                content: content.to_owned(),
+                author_arn: author.to_owned(),
+                deleted: false,
+            },
+            pull_request_id,
+            in_reply_to,
+            token: Some(token.to_owned()),
+            updates: 0,
+        });
+        id
+    }
+}
+
 /// A fake CodeCommit: pull requests, files, differences, comments, approvals, approval rules.
 #[derive(Debug, Clone)]
 pub struct FakeCodeCommit {
@@ -431,21 +459,13 @@ impl PullRequests for FakeCodeCommit {
                 Err(permanent(CALL, codes::IDEMPOTENCY_MISMATCH))
             };
         }
-        s.next_comment += 1;
-        let id = CommentId::new(format!("comment-{}", s.next_comment));
-        s.comments.push(StoredComment {
-            data: CommentData {
-                id: id.clone(),
-                content: content.to_owned(),
-                author_arn: self.caller_arn.clone(),
-                deleted: false,
-            },
-            pull_request_id: target.pull_request_id.clone(),
-            in_reply_to: None,
-            token: Some(token.to_owned()),
-            updates: 0,
-        });
-        Ok(id)
+        Ok(s.store(
+            &self.caller_arn,
+            target.pull_request_id.clone(),
+            None,
+            content,
+            token,
+        ))
     }
 
     async fn update_comment(&self, id: &CommentId, content: &str) -> PortResult<()> {
@@ -477,6 +497,9 @@ impl PullRequests for FakeCodeCommit {
     async fn reply(&self, to: &CommentId, content: &str, token: &str) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentReply";
         self.calls.record(CALL)?;
+        if let Some(code) = crate::ports::comment_refusal(content, None) {
+            return Err(permanent(CALL, code));
+        }
         let mut s = self.state();
         if let Some(existing) = s
             .comments
@@ -491,21 +514,7 @@ impl PullRequests for FakeCodeCommit {
             .find(|c| &c.data.id == to)
             .map(|c| c.pull_request_id.clone())
             .ok_or_else(|| permanent(CALL, codes::COMMENT_DOES_NOT_EXIST))?;
-        s.next_comment += 1;
-        let id = CommentId::new(format!("comment-{}", s.next_comment));
-        s.comments.push(StoredComment {
-            data: CommentData {
-                id: id.clone(),
-                content: content.to_owned(),
-                author_arn: self.caller_arn.clone(),
-                deleted: false,
-            },
-            pull_request_id: pr,
-            in_reply_to: Some(to.clone()),
-            token: Some(token.to_owned()),
-            updates: 0,
-        });
-        Ok(id)
+        Ok(s.store(&self.caller_arn, pr, Some(to.clone()), content, token))
     }
 
     async fn ensure_approval_rule(

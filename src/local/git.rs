@@ -114,16 +114,7 @@ impl Repo {
     /// of renames.
     pub fn changed_paths(&self, base: &str, head: &str) -> Result<Vec<ChangedPath>, GitError> {
         let merge_base = self.merge_base(base, head)?;
-        let out = self.git(&[
-            "diff",
-            "--name-status",
-            "-z",
-            "--find-renames",
-            "--no-ext-diff",
-            &merge_base,
-            head,
-        ])?;
-        Ok(parse_name_status_z(&out))
+        self.diff_paths(&merge_base, head)
     }
 
     /// The contents of `path` at commit `rev`, or `None` when it does not exist there.
