@@ -102,7 +102,7 @@ impl CodeCommitState {
         pull_request_id: PullRequestId,
         in_reply_to: Option<CommentId>,
         content: &str,
-        token: &str,
+        token: Option<&str>,
     ) -> CommentId {
         self.next_comment += 1;
         let id = CommentId::new(format!("comment-{}", self.next_comment));
@@ -115,7 +115,7 @@ impl CodeCommitState {
             },
             pull_request_id,
             in_reply_to,
-            token: Some(token.to_owned()),
+            token: token.map(str::to_owned),
             updates: 0,
         });
         id
@@ -207,22 +207,8 @@ impl FakeCodeCommit {
 
     /// Adds a comment written by someone (a human, or an impostor).
     pub fn add_comment(&self, pr: &PullRequestId, author_arn: &str, content: &str) -> CommentId {
-        let mut s = self.state();
-        s.next_comment += 1;
-        let id = CommentId::new(format!("comment-{}", s.next_comment));
-        s.comments.push(StoredComment {
-            data: CommentData {
-                id: id.clone(),
-                content: content.to_owned(),
-                author_arn: author_arn.to_owned(),
-                deleted: false,
-            },
-            pull_request_id: pr.clone(),
-            in_reply_to: None,
-            token: None,
-            updates: 0,
-        });
-        id
+        self.state()
+            .store(author_arn, pr.clone(), None, content, None)
     }
 
     /// Every comment on a PR, oldest first.
@@ -464,7 +450,7 @@ impl PullRequests for FakeCodeCommit {
             target.pull_request_id.clone(),
             None,
             content,
-            token,
+            Some(token),
         ))
     }
 
@@ -514,7 +500,7 @@ impl PullRequests for FakeCodeCommit {
             .find(|c| &c.data.id == to)
             .map(|c| c.pull_request_id.clone())
             .ok_or_else(|| permanent(CALL, codes::COMMENT_DOES_NOT_EXIST))?;
-        Ok(s.store(&self.caller_arn, pr, Some(to.clone()), content, token))
+        Ok(s.store(&self.caller_arn, pr, Some(to.clone()), content, Some(token)))
     }
 
     async fn ensure_approval_rule(

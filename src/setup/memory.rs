@@ -192,6 +192,40 @@ fn check_batch(call: &'static str, repositories: &[String]) -> PortResult<()> {
     Ok(())
 }
 
+impl MemoryRuleTemplates {
+    /// A batch (dis)association as CodeCommit answers it: `None` when the template does not
+    /// exist, else each repository done by `apply` or failed (a missing repository, or what
+    /// `apply` refuses).
+    async fn batch(
+        &self,
+        call: &'static str,
+        name: &str,
+        repositories: &[String],
+        mut apply: impl FnMut(&mut State, &str) -> Result<(), RepositoryFailure>,
+    ) -> PortResult<Option<BatchResult>> {
+        self.begin(call, format!("{name} ({})", repositories.len()))
+            .await?;
+        check_name(call, name)?;
+        check_batch(call, repositories)?;
+        let mut state = lock(&self.state);
+        if !state.templates.contains_key(name) {
+            return Ok(None);
+        }
+        let mut result = BatchResult::default();
+        for repository in repositories {
+            if !state.repositories.contains(repository) {
+                result.failed.push(missing_repository(repository));
+                continue;
+            }
+            match apply(&mut state, repository) {
+                Ok(()) => result.done.push(repository.clone()),
+                Err(failure) => result.failed.push(failure),
+            }
+        }
+        Ok(Some(result))
+    }
+}
+
 fn missing_repository(repository: &str) -> RepositoryFailure {
     RepositoryFailure {
         repository: repository.to_owned(),
@@ -290,41 +324,27 @@ impl RuleTemplates for MemoryRuleTemplates {
         name: &str,
         repositories: &[String],
     ) -> PortResult<Option<BatchResult>> {
-        self.begin(BATCH_ASSOCIATE, format!("{name} ({})", repositories.len()))
-            .await?;
-        check_name(BATCH_ASSOCIATE, name)?;
-        check_batch(BATCH_ASSOCIATE, repositories)?;
-        let mut state = lock(&self.state);
-        if !state.templates.contains_key(name) {
-            return Ok(None);
-        }
-        let mut result = BatchResult::default();
-        for repository in repositories {
-            if !state.repositories.contains(repository) {
-                result.failed.push(missing_repository(repository));
-                continue;
-            }
+        self.batch(BATCH_ASSOCIATE, name, repositories, |state, repository| {
             let templates_of_repository = state
                 .associations
                 .iter()
                 .filter(|(t, repos)| t.as_str() != name && repos.contains(repository))
                 .count();
             if templates_of_repository >= MAX_TEMPLATES_PER_REPOSITORY {
-                result.failed.push(RepositoryFailure {
-                    repository: repository.clone(),
+                return Err(RepositoryFailure {
+                    repository: repository.to_owned(),
                     code: "MaximumRuleTemplatesAssociatedWithRepositoryException".to_owned(),
                     message: "more than 25 templates".to_owned(),
                 });
-                continue;
             }
             state
                 .associations
                 .entry(name.to_owned())
                 .or_default()
-                .insert(repository.clone());
-            result.done.push(repository.clone());
-        }
-        Ok(Some(result))
+                .insert(repository.to_owned());
+            Ok(())
+        })
+        .await
     }
 
     async fn disassociate(
@@ -332,29 +352,18 @@ impl RuleTemplates for MemoryRuleTemplates {
         name: &str,
         repositories: &[String],
     ) -> PortResult<Option<BatchResult>> {
-        self.begin(
+        self.batch(
             BATCH_DISASSOCIATE,
-            format!("{name} ({})", repositories.len()),
+            name,
+            repositories,
+            |state, repository| {
+                if let Some(set) = state.associations.get_mut(name) {
+                    set.remove(repository);
+                }
+                Ok(())
+            },
         )
-        .await?;
-        check_name(BATCH_DISASSOCIATE, name)?;
-        check_batch(BATCH_DISASSOCIATE, repositories)?;
-        let mut state = lock(&self.state);
-        if !state.templates.contains_key(name) {
-            return Ok(None);
-        }
-        let mut result = BatchResult::default();
-        for repository in repositories {
-            if !state.repositories.contains(repository) {
-                result.failed.push(missing_repository(repository));
-                continue;
-            }
-            if let Some(set) = state.associations.get_mut(name) {
-                set.remove(repository);
-            }
-            result.done.push(repository.clone());
-        }
-        Ok(Some(result))
+        .await
     }
 
     async fn delete(&self, name: &str) -> PortResult<DeleteResult> {
