@@ -250,16 +250,7 @@ async fn an_invalid_gate_file_is_a_comment_with_line_and_column_and_a_revoke() {
         &[".gate.yml"],
     );
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     assert!(w.sfn.executions().is_empty());
     let comments = w.gate_comments();
     assert!(comments[0].contains(".gate.yml:4:12"), "{}", comments[0]);
@@ -284,16 +275,7 @@ async fn a_missing_gate_file_explains_how_to_add_one() {
     let outcome = w
         .send(w.pr_event("pullRequestSourceBranchUpdated", 13))
         .await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     let comment = &w.gate_comments()[0];
     assert!(comment.contains("does not exist on `main`"), "{comment}");
     assert!(
@@ -311,16 +293,7 @@ async fn a_promotion_violation_runs_nothing_and_revokes() {
     pr.destination_reference = "refs/heads/production".into();
     w.cc.put_pull_request(pr);
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     assert!(w.sfn.executions().is_empty());
     assert!(
         w.gate_comments()[0].contains("testing"),
@@ -334,16 +307,7 @@ async fn a_merge_conflict_is_reported_and_nothing_runs() {
     let w = World::new();
     w.cc.put_conflicts(&commit(10), &commit(DEST), &["services/api/src/refund.rs"]);
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     assert!(w.sfn.executions().is_empty());
     assert!(w.gate_comments()[0].contains("refund.rs"));
 }

@@ -115,16 +115,7 @@ async fn a_pr_cannot_delete_the_promotion_rule_that_refuses_it() {
     let without_promotion = GATE_FILE.replace("promotion:\n  production: [testing]\n", "");
     pr_rewrites_gate_file(&w, &without_promotion, &[]);
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     assert!(w.sfn.executions().is_empty());
     assert!(
         w.gate_comments()[0].contains("may not merge into `production`"),
@@ -201,16 +192,7 @@ async fn adopting_the_gate_takes_an_administrator() {
     w.cc.put_pull_request(pr);
     w.commit_files(10, GATE_FILE, &[".gate.yml"]);
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     let comment = &w.gate_comments()[0];
     assert!(
         comment.contains("This pull request adds `.gate.yml`, and it is valid (4 checks)"),
@@ -233,16 +215,7 @@ async fn an_invalid_destination_gate_file_revokes_and_says_where_to_fix_it() {
     let w = World::new();
     w.destination_gate_file(DEST, "stages: [test]\nchecks: {}\n");
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     let comment = &w.gate_comments()[0];
     assert!(
         comment.contains("The gate file on `main` at `02c0ffee`, the destination, is invalid"),
@@ -262,16 +235,7 @@ async fn a_check_cannot_set_the_gates_own_variables() {
     );
     pr_rewrites_gate_file(&w, &sneaky, &[]);
     let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
-    assert!(
-        matches!(
-            outcome,
-            StartOutcome::Decided {
-                approved: false,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_refused(&outcome);
     let comment = &w.gate_comments()[0];
     assert!(
         comment.contains("sets `GATE_DESTINATION_COMMIT`, a variable the gate sets itself"),

@@ -221,6 +221,20 @@ impl World {
     }
 }
 
+/// The gate decided without running anything and did not approve (a comment says why).
+pub fn assert_refused(outcome: &StartOutcome) {
+    assert!(
+        matches!(
+            outcome,
+            StartOutcome::Decided {
+                approved: false,
+                ..
+            }
+        ),
+        "expected a refusal, got {outcome:?}"
+    );
+}
+
 pub fn result(name: &str, status: CheckStatus) -> CheckResult {
     CheckResult {
         name: name.into(),
