@@ -34,11 +34,6 @@ pub fn rule_content(approver_arn: &str, destination_references: &[String]) -> St
     content.to_string()
 }
 
-/// The content of the gate's approval rule template.
-pub fn template_content(approver_arn: &str, destination_references: &[String]) -> String {
-    rule_content(approver_arn, destination_references)
-}
-
 /// Whether two contents say the same thing: equal as JSON values, so key order and
 /// whitespace do not matter (CodeCommit returns the content as it was written, e.g. with
 /// spaces after colons). Text that is not JSON only equals the identical text.

@@ -16,7 +16,7 @@
 //!
 //! Pure: the flows read the two files and call [`govern`].
 
-use crate::gate_file::{Check, Gate, Run};
+use crate::gate_file::{Check, Gate, GateFileErrors, Run};
 use crate::ids::{CheckName, CommitId};
 use crate::plan::ChangedPath;
 use serde::{Deserialize, Serialize};
@@ -147,6 +147,81 @@ pub fn touched(changes: &[ChangedPath], policy: &[String]) -> Vec<String> {
 
 fn normalize(path: &str) -> &str {
     path.trim_start_matches("./").trim_start_matches('/')
+}
+
+/// A gate file as read at one commit: `None` when absent, else parsed (valid or not).
+pub type GateRead = Option<Result<Gate, GateFileErrors>>;
+
+/// The paths of a change that decide the policy, measured against the trusted file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyChange {
+    /// The gate file and every buildspec the trusted file names ([`policy_paths`]).
+    pub paths: Vec<String>,
+    /// Those the change touches ([`touched`]).
+    pub touched: Vec<String>,
+}
+
+impl PolicyChange {
+    /// What `changes` do to the policy of `trusted`, read from `gate_file_path`.
+    pub fn of(trusted: &Gate, gate_file_path: &str, changes: &[ChangedPath]) -> Self {
+        let paths = policy_paths(trusted, gate_file_path);
+        let touched = touched(changes, &paths);
+        Self { paths, touched }
+    }
+
+    /// Whether the change touches the gate file itself: then its own file must be read, to
+    /// add its checks and list what it would change.
+    pub fn touches_gate_file(&self) -> bool {
+        self.paths.first().is_some_and(|p| self.touched.contains(p))
+    }
+}
+
+/// What governs a change, from the files as read.
+#[derive(Debug)]
+pub enum Governing {
+    /// The governing gate and where it came from.
+    Gate {
+        /// The trusted gate plus the change's added checks.
+        gate: Box<Gate>,
+        /// Which file governed, and what the change's own would change.
+        note: GateFileNote,
+    },
+    /// The change's own gate file is invalid: merging it would break the gate for everyone.
+    InvalidProposed(GateFileErrors),
+}
+
+/// [`govern`] from the change's own gate file as read: `None` when it was not read (the
+/// change does not touch it, [`PolicyChange::touches_gate_file`]). The AWS flow and `gate run`
+/// both decide here.
+pub fn govern_read(
+    trusted: &Gate,
+    proposed: Option<GateRead>,
+    note: GateFileNote,
+    change: PolicyChange,
+) -> Governing {
+    let (gate, note) = match proposed {
+        None => govern(trusted, Proposed::Untouched, note, change.touched),
+        Some(None) => govern(trusted, Proposed::Removed, note, change.touched),
+        Some(Some(Ok(mine))) => govern(trusted, Proposed::File(&mine), note, change.touched),
+        Some(Some(Err(errors))) => return Governing::InvalidProposed(errors),
+    };
+    Governing::Gate {
+        gate: Box::new(gate),
+        note,
+    }
+}
+
+/// Whether `path`, a buildspec the governing `gate` names, is read at the destination: yes
+/// when a trusted check names it (the change cannot rewrite what a trusted check runs), no when
+/// only a check the change adds names it, or under an override (`gate run --gate-file`).
+pub fn buildspec_from_destination(gate: &Gate, note: &GateFileNote, path: &str) -> bool {
+    if matches!(note.source, TrustSource::Override { .. }) {
+        return false;
+    }
+    let added: Vec<&CheckName> = note.added().collect();
+    gate.checks
+        .iter()
+        .any(|c| !added.contains(&&c.name) && matches!(&c.run, Run::Buildspec(p) if p == path))
 }
 
 /// The change's own gate file, when the change touches it.
@@ -431,6 +506,45 @@ skip: {checks: [docs, unit], authors: ["*"]}
             ["mine"]
         );
         assert!(note.is_notable());
+    }
+
+    #[test]
+    fn trusted_buildspecs_come_from_the_destination_unless_overridden() {
+        let t = gate(TRUSTED);
+        let mine = gate(&TRUSTED.replace(
+            "  docs:",
+            "  extra: {stage: test, buildspec: ci/extra.yml}\n  docs:",
+        ));
+        let Governing::Gate { gate: g, note: n } = govern_read(
+            &t,
+            Some(Some(Ok(mine))),
+            note(),
+            PolicyChange::of(&t, ".gate.yml", &[]),
+        ) else {
+            panic!("valid");
+        };
+        assert!(buildspec_from_destination(&g, &n, "ci/unit.yml"));
+        assert!(
+            !buildspec_from_destination(&g, &n, "ci/extra.yml"),
+            "added"
+        );
+        let over = GateFileNote::new(
+            ".gate.yml",
+            TrustSource::Override {
+                file: "x.yml".into(),
+            },
+        );
+        assert!(!buildspec_from_destination(&g, &over, "ci/unit.yml"));
+        let broken = Gate::parse("stages: []", ".gate.yml").expect_err("invalid");
+        assert!(matches!(
+            govern_read(
+                &t,
+                Some(Some(Err(broken))),
+                note(),
+                PolicyChange::of(&t, ".gate.yml", &[])
+            ),
+            Governing::InvalidProposed(_)
+        ));
     }
 
     #[test]

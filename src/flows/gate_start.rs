@@ -20,8 +20,8 @@
 
 use crate::event::{BranchMoved, CleanupReason, CommentEvent, Event, PullRequest, RuleChange};
 use crate::flows::{Deps, FlowError, Ports, steps};
-use crate::gate_file::{Gate, GateFileErrors, Run};
-use crate::ids::{CheckName, CommentId, CommitId, PullRequestId, RepositoryName};
+use crate::gate_file::Gate;
+use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName};
 use crate::machine::{self, ExecutionInput, Mode, StageSpec};
 use crate::plan::{self, DirectiveRequest, DirectiveSource, Plan, PlanInput, PlanVerdict};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
@@ -30,7 +30,7 @@ use crate::ports::{
     PortResult, PrRecord, PrStatus, PullRequestState, PullRequests, RunRecord, RunVerdict, Written,
 };
 use crate::report::{self, ProposedGateFile, Subject};
-use crate::trust::{self, GateFileNote, Proposed, TrustSource};
+use crate::trust::{self, GateFileNote, GateRead, Governing, PolicyChange, TrustSource};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -224,26 +224,17 @@ fn ledger_kept_changing(pr: &PullRequestId) -> PortError {
 // ---------------------------------------------------------------------------------------------
 // The trusted gate file and the plan
 
-/// The gate file at a commit, or why there is none.
-enum GateLoad {
-    Loaded(Box<Gate>),
-    Missing,
-    Invalid(GateFileErrors),
-}
-
+/// The gate file at a commit, parsed; `None` when it does not exist there.
 async fn load_gate<P: PullRequests>(
     prs: &P,
     path: &str,
     repository: &RepositoryName,
     commit: &CommitId,
-) -> PortResult<GateLoad> {
-    Ok(match prs.file(repository, commit, path).await? {
-        None => GateLoad::Missing,
-        Some(bytes) => match Gate::parse_bytes(bytes, path) {
-            Ok(gate) => GateLoad::Loaded(Box::new(gate)),
-            Err(errors) => GateLoad::Invalid(errors),
-        },
-    })
+) -> PortResult<GateRead> {
+    Ok(prs
+        .file(repository, commit, path)
+        .await?
+        .map(|bytes| Gate::parse_bytes(bytes, path)))
 }
 
 /// A plan of the PR's current revision under the trusted gate file, or the comment that says
@@ -264,21 +255,16 @@ async fn plan_revision<T: Ports>(
     let path = deps.settings.gate_file_path.as_str();
     let subject = steps::subject(pr);
     let trusted = match load_gate(&deps.prs, path, &pr.repository, &pr.destination_commit).await? {
-        GateLoad::Loaded(gate) => gate,
-        GateLoad::Missing => {
+        Some(Ok(gate)) => gate,
+        None => {
             let proposed = load_gate(&deps.prs, path, &pr.repository, &pr.source_commit).await?;
-            let proposed = match &proposed {
-                GateLoad::Missing => ProposedGateFile::Absent,
-                GateLoad::Loaded(gate) => ProposedGateFile::Valid {
-                    checks: gate.checks.len(),
-                },
-                GateLoad::Invalid(errors) => ProposedGateFile::Invalid(errors),
-            };
             return Ok(Planned::Decision(report::missing_gate_file(
-                &subject, path, proposed,
+                &subject,
+                path,
+                ProposedGateFile::of(&proposed),
             )));
         }
-        GateLoad::Invalid(errors) => {
+        Some(Err(errors)) => {
             return Ok(Planned::Decision(report::invalid_trusted_gate_file(
                 &subject, &errors,
             )));
@@ -292,8 +278,8 @@ async fn plan_revision<T: Ports>(
         .prs
         .changed_paths(&pr.repository, &base, &pr.source_commit)
         .await?;
-    let policy = trust::policy_paths(&trusted, path);
-    let touched = trust::touched(&changes, &policy);
+    let change = PolicyChange::of(&trusted, path, &changes);
+    let policy = change.paths.clone();
     let note = GateFileNote::new(
         path,
         TrustSource::Destination {
@@ -301,22 +287,16 @@ async fn plan_revision<T: Ports>(
             commit: pr.destination_commit.clone(),
         },
     );
-    let gate_file_touched = policy.first().is_some_and(|p| touched.contains(p));
-    let proposed = if gate_file_touched {
+    let proposed = if change.touches_gate_file() {
         Some(load_gate(&deps.prs, path, &pr.repository, &pr.source_commit).await?)
     } else {
         None
     };
-    let (gate, note) = match &proposed {
-        None => trust::govern(&trusted, Proposed::Untouched, note, touched),
-        Some(GateLoad::Missing) => trust::govern(&trusted, Proposed::Removed, note, touched),
-        Some(GateLoad::Loaded(mine)) => {
-            trust::govern(&trusted, Proposed::File(mine), note, touched)
-        }
-        Some(GateLoad::Invalid(errors)) => {
-            // The PR's own file is broken: merging it would break the gate for everyone.
+    let (gate, note) = match trust::govern_read(&trusted, proposed, note, change) {
+        Governing::Gate { gate, note } => (gate, note),
+        Governing::InvalidProposed(errors) => {
             return Ok(Planned::Decision(report::invalid_gate_file(
-                &subject, errors,
+                &subject, &errors,
             )));
         }
     };
@@ -335,7 +315,7 @@ async fn plan_revision<T: Ports>(
     );
     plan.gate_file = Some(note);
     Ok(Planned::Plan {
-        gate: Box::new(gate),
+        gate,
         plan: Box::new(plan),
     })
 }
@@ -530,16 +510,12 @@ async fn read_buildspecs<P: PullRequests>(
     gate: &Gate,
     plan: &Plan,
 ) -> PortResult<BTreeMap<String, Result<Vec<String>, String>>> {
-    let added: Vec<&CheckName> = plan
-        .gate_file
-        .as_ref()
-        .map(|n| n.added().collect())
-        .unwrap_or_default();
     let mut buildspecs = BTreeMap::new();
     for path in machine::buildspec_paths(gate, plan) {
-        let trusted = gate.checks.iter().any(|c| {
-            !added.contains(&&c.name) && matches!(&c.run, Run::Buildspec(p) if *p == path)
-        });
+        let trusted = plan
+            .gate_file
+            .as_ref()
+            .is_some_and(|note| trust::buildspec_from_destination(gate, note, &path));
         let commit = if trusted {
             &pr.destination_commit
         } else {
@@ -1211,9 +1187,9 @@ async fn destination_moved<T: Ports>(
     )
     .await?
     {
-        GateLoad::Loaded(gate) => gate.strict,
+        Some(Ok(gate)) => gate.strict,
         // No valid policy on the destination: keep nothing that was earned on another commit.
-        GateLoad::Missing | GateLoad::Invalid(_) => true,
+        None | Some(Err(_)) => true,
     };
     if !strict {
         return Ok(ignored(format!(

@@ -5,7 +5,7 @@
 //! missing gate file), 130 stopped by Ctrl-C (after stopping every check and removing the
 //! worktree; the run is recorded as cancelled).
 
-use crate::gate_file::{self, Gate, GateFileErrors, Run};
+use crate::gate_file::{self, Gate, Run};
 use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, short_id};
 use crate::local::cleanup::Cancel;
 use crate::local::git::{self, GitError, Repo};
@@ -22,7 +22,7 @@ use crate::plan::{
 };
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::report::{self, Subject};
-use crate::trust::{self, GateFileNote, Proposed, TrustSource};
+use crate::trust::{self, GateFileNote, GateRead, PolicyChange, TrustSource};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -204,7 +204,7 @@ pub fn run(
         .repo
         .changed_paths(&session.refs.base_commit, &session.refs.head_commit)
         .map_err(git_error)?;
-    let Some(Governing { gate, note, policy }) =
+    let Some(RunGate { gate, note, policy }) =
         session.governing(&changes, &merge_commit, out, err)?
     else {
         return Ok(EXIT_FAIL);
@@ -355,7 +355,7 @@ impl<'a> Session<'a> {
         merge_commit: &str,
         out: &mut dyn Write,
         err: &mut dyn Write,
-    ) -> Result<Option<Governing>, String> {
+    ) -> Result<Option<RunGate>, String> {
         let run = GovernInput {
             base_commit: &self.refs.base_commit,
             head_commit: &self.refs.head_commit,
@@ -735,16 +735,10 @@ fn read_buildspecs(
     base_commit: &str,
     worktree: &Path,
 ) -> BTreeMap<String, Result<Vec<String>, String>> {
-    let added: Vec<&CheckName> = note.added().collect();
-    let overridden = matches!(note.source, TrustSource::Override { .. });
     machine::buildspec_paths(gate, plan)
         .into_iter()
         .map(|path| {
-            let trusted = !overridden
-                && gate.checks.iter().any(|c| {
-                    !added.contains(&&c.name) && matches!(&c.run, Run::Buildspec(p) if *p == path)
-                });
-            let at = if trusted {
+            let at = if trust::buildspec_from_destination(gate, note, &path) {
                 BuildspecAt::Commit(repo, base_commit)
             } else {
                 BuildspecAt::Worktree(worktree)
@@ -801,7 +795,7 @@ struct GovernInput<'a> {
 }
 
 /// The gate that governs a `gate run`, where it came from, and the policy paths for the planner.
-struct Governing {
+struct RunGate {
     gate: Box<Gate>,
     note: GateFileNote,
     policy: Vec<String>,
@@ -810,7 +804,7 @@ struct Governing {
 /// The gate that governs a `gate run`, or why there is none.
 enum Governed {
     /// The gate, where it came from, and the policy paths for the planner.
-    Gate(Governing),
+    Gate(RunGate),
     /// A gate file is invalid: the report says which and why.
     Failed {
         comment: report::Comment,
@@ -819,14 +813,15 @@ enum Governed {
 }
 
 /// Reads and parses a gate file's bytes; `None` when absent.
-fn parse_gate(bytes: Option<Vec<u8>>, name: &str) -> Option<Result<Gate, GateFileErrors>> {
+fn parse_gate(bytes: Option<Vec<u8>>, name: &str) -> GateRead {
     bytes.map(|b| Gate::parse_bytes(b, name))
 }
 
-/// The gate file of a `gate run`, by the rule a pull request follows: the base's file governs
-/// (the branch under test cannot weaken it), the checks only the branch's file has run too,
-/// and what else the branch's file would change is listed. `--gate-file` overrides both, as an
-/// experiment the report names. `Err` is the exit-2 case: nothing to judge by.
+/// The gate file of a `gate run`, by the rule a pull request follows
+/// ([`trust::govern_read`]): the base's file governs (the branch under test cannot weaken it),
+/// the checks only the branch's file has run too, and what else the branch's file would change
+/// is listed. `--gate-file` overrides both, as an experiment the report names. `Err` is the
+/// exit-2 case: nothing to judge by.
 fn governing_gate(
     repo: &Repo,
     request: &RunRequest,
@@ -834,21 +829,26 @@ fn governing_gate(
     subject: &Subject,
 ) -> Result<Governed, String> {
     let path = gate_file::DEFAULT_PATH;
+    let invalid = |comment| Governed::Failed {
+        comment,
+        reason: NoRunReason::InvalidGateFile,
+    };
     if let Some(file) = &request.gate_file {
         let name = file.display().to_string();
         let bytes = std::fs::read(file)
             .map_err(|e| format!("cannot read gate file {}: {e}", file.display()))?;
         return Ok(match Gate::parse_bytes(bytes, &name) {
             Ok(gate) => {
-                let policy = trust::policy_paths(&gate, path);
                 let note = GateFileNote::new(path, TrustSource::Override { file: name });
-                let touched = trust::touched(run.changes, &policy);
-                governed(&gate, Proposed::Untouched, note, touched, policy)
+                governed(
+                    &gate,
+                    None,
+                    note,
+                    PolicyChange::of(&gate, path, run.changes),
+                    subject,
+                )
             }
-            Err(errors) => Governed::Failed {
-                comment: report::invalid_gate_file(subject, &errors),
-                reason: NoRunReason::InvalidGateFile,
-            },
+            Err(errors) => invalid(report::invalid_gate_file(subject, &errors)),
         });
     }
     let trusted = match parse_gate(
@@ -857,10 +857,7 @@ fn governing_gate(
     ) {
         Some(Ok(gate)) => gate,
         Some(Err(errors)) => {
-            return Ok(Governed::Failed {
-                comment: report::invalid_trusted_gate_file(subject, &errors),
-                reason: NoRunReason::InvalidGateFile,
-            });
+            return Ok(invalid(report::invalid_trusted_gate_file(subject, &errors)));
         }
         None => {
             return Err(format!(
@@ -871,8 +868,7 @@ fn governing_gate(
             ));
         }
     };
-    let policy = trust::policy_paths(&trusted, path);
-    let touched = trust::touched(run.changes, &policy);
+    let change = PolicyChange::of(&trusted, path, run.changes);
     let note = GateFileNote::new(
         path,
         TrustSource::Destination {
@@ -880,43 +876,34 @@ fn governing_gate(
             commit: CommitId::new(run.base_commit),
         },
     );
-    let proposed = if policy.first().is_some_and(|p| touched.contains(p)) {
-        parse_gate(
+    let proposed = if change.touches_gate_file() {
+        Some(parse_gate(
             repo.file_at(run.head_commit, path).map_err(git_error)?,
             path,
-        )
+        ))
     } else {
-        return Ok(governed(
-            &trusted,
-            Proposed::Untouched,
-            note,
-            touched,
-            policy,
-        ));
+        None
     };
-    Ok(match proposed {
-        None => governed(&trusted, Proposed::Removed, note, touched, policy),
-        Some(Ok(mine)) => governed(&trusted, Proposed::File(&mine), note, touched, policy),
-        Some(Err(errors)) => Governed::Failed {
+    Ok(governed(&trusted, proposed, note, change, subject))
+}
+
+/// [`trust::govern_read`] for a `gate run`: the governing gate and the policy paths for the
+/// planner, or the branch's own invalid gate file as the report.
+fn governed(
+    trusted: &Gate,
+    proposed: Option<GateRead>,
+    note: GateFileNote,
+    change: PolicyChange,
+    subject: &Subject,
+) -> Governed {
+    let policy = change.paths.clone();
+    match trust::govern_read(trusted, proposed, note, change) {
+        trust::Governing::Gate { gate, note } => Governed::Gate(RunGate { gate, note, policy }),
+        trust::Governing::InvalidProposed(errors) => Governed::Failed {
             comment: report::invalid_gate_file(subject, &errors),
             reason: NoRunReason::InvalidGateFile,
         },
-    })
-}
-
-fn governed(
-    trusted: &Gate,
-    proposed: Proposed<'_>,
-    note: GateFileNote,
-    touched: Vec<String>,
-    policy: Vec<String>,
-) -> Governed {
-    let (gate, note) = trust::govern(trusted, proposed, note, touched);
-    Governed::Gate(Governing {
-        gate: Box::new(gate),
-        note,
-        policy,
-    })
+    }
 }
 
 /// One line for standard error: which gate file governs, and what the branch's would change.

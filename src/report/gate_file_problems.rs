@@ -86,6 +86,19 @@ pub enum ProposedGateFile<'e> {
     Invalid(&'e GateFileErrors),
 }
 
+impl<'e> ProposedGateFile<'e> {
+    /// What the pull request's own gate file, as read, says.
+    pub fn of(read: &'e crate::trust::GateRead) -> Self {
+        match read {
+            None => ProposedGateFile::Absent,
+            Some(Ok(gate)) => ProposedGateFile::Valid {
+                checks: gate.checks.len(),
+            },
+            Some(Err(errors)) => ProposedGateFile::Invalid(errors),
+        }
+    }
+}
+
 /// One list item per gate file error: `file:line:column`, the message and the hint.
 fn problem_items(errors: &GateFileErrors) -> Vec<String> {
     let s = Style::Md;

@@ -4,7 +4,7 @@
 //! CloudFormation delivers every scalar property as a string (numbers and booleans included),
 //! so a scalar is read as its text whatever its JSON type.
 
-use crate::rule_content::{MAX_CONTENT_CHARS, template_content};
+use crate::rule_content::{MAX_CONTENT_CHARS, rule_content};
 use serde_json::Value;
 use std::fmt;
 
@@ -414,6 +414,6 @@ impl TemplateSpec {
     /// The template content: one approval from [`TemplateSpec::approver_arn`] for pull
     /// requests into [`TemplateSpec::destination_references`].
     pub fn content(&self) -> String {
-        template_content(&self.approver_arn, &self.destination_references)
+        rule_content(&self.approver_arn, &self.destination_references)
     }
 }
