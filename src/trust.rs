@@ -524,10 +524,7 @@ skip: {checks: [docs, unit], authors: ["*"]}
             panic!("valid");
         };
         assert!(buildspec_from_destination(&g, &n, "ci/unit.yml"));
-        assert!(
-            !buildspec_from_destination(&g, &n, "ci/extra.yml"),
-            "added"
-        );
+        assert!(!buildspec_from_destination(&g, &n, "ci/extra.yml"), "added");
         let over = GateFileNote::new(
             ".gate.yml",
             TrustSource::Override {
