@@ -85,6 +85,12 @@ pub mod raw {
         /// pushes. Read from the destination's gate file. Default: true.
         #[serde(default)]
         pub strict: Option<bool>,
+        /// Where merged code is released, in promotion order (development → testing →
+        /// production): each environment's branch, the checks a release runs first and who
+        /// must approve it. `gate release ENV` (docs/local.md). Default: none.
+        #[serde(default)]
+        #[schemars(with = "IndexMap<String, Environment>")]
+        pub environments: IndexMap<String, Spanned<Environment>>,
     }
 
     /// A part of the repository.
@@ -100,6 +106,85 @@ pub mod raw {
         #[serde(default)]
         #[schemars(with = "Vec<String>")]
         pub depends_on: Vec<Spanned<String>>,
+        /// How a release deploys it. A component without `deploy` is tested, never deployed.
+        /// Default: none.
+        #[serde(default)]
+        #[schemars(with = "Option<Deploy>")]
+        pub deploy: Option<Spanned<Deploy>>,
+        /// Builds its artifact once per content, so every environment deploys the same
+        /// artifact (`GATE_ARTIFACT_DIR`). Needs `deploy`. Default: none (each deploy builds).
+        #[serde(default)]
+        #[schemars(with = "Option<Package>")]
+        pub package: Option<Spanned<Package>>,
+    }
+
+    /// How a component is deployed, and undeployed.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Deploy {
+        /// Shell commands run in order in a checkout of the released commit, with
+        /// `GATE_ACTION=deploy`, `GATE_ENVIRONMENT`, `GATE_COMPONENT`, `GATE_COMMIT` and
+        /// `GATE_PREVIOUS_COMMIT`. Required, at least one.
+        pub commands: Vec<String>,
+        /// Shell commands that undo a deploy (`GATE_ACTION=rollback`). Default: none, so a
+        /// rollback runs `commands` again in a checkout of the previous release.
+        #[serde(default)]
+        pub rollback: Option<Vec<String>>,
+        /// Minutes before a deploy (or rollback) is stopped and counted as failed (5–2160).
+        /// Default: 30.
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub timeout: Option<Spanned<u32>>,
+        /// Environment variables for the commands (not `GATE_*`). Default: none.
+        #[serde(default)]
+        #[schemars(with = "BTreeMap<String, String>")]
+        pub env: IndexMap<String, Spanned<String>>,
+    }
+
+    /// How a component's artifact is built.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Package {
+        /// Shell commands that build the artifact in a checkout of the released commit.
+        /// Required, at least one.
+        pub commands: Vec<String>,
+        /// Paths (relative to the repository) the commands produce: they are stored and
+        /// handed to every deploy of the same content. Required, at least one.
+        #[schemars(with = "Vec<String>")]
+        pub outputs: Vec<Spanned<String>>,
+    }
+
+    /// An environment code is released to.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Environment {
+        /// The branch whose pushes release to it. Required; one environment per branch.
+        #[schemars(with = "String")]
+        pub branch: Spanned<String>,
+        /// The checks a release runs before it deploys (selected by the affected components,
+        /// as for a pull request); a failed required one deploys nothing. Default: none.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub checks: Vec<Spanned<String>>,
+        /// A person's approval, asked for after the checks pass. Default: none needed.
+        #[serde(default)]
+        #[schemars(with = "Option<Approval>")]
+        pub approval: Option<Spanned<Approval>>,
+    }
+
+    /// Who must approve a release, and for how long the gate waits.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Approval {
+        /// Identity globs of who may approve: IAM ARNs on AWS
+        /// (`arn:aws:sts::123456789012:assumed-role/Release*/*`), `local:<git user.email>` on
+        /// a laptop. An author of the released change cannot approve it alone. Required.
+        #[schemars(with = "Vec<String>")]
+        pub approvers: Vec<Spanned<String>>,
+        /// Minutes to wait for an answer before the release is refused (1–43200). Default: 1440.
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub timeout: Option<Spanned<u32>>,
     }
 
     /// A check: commands that must pass.
@@ -206,6 +291,9 @@ pub mod raw {
 }
 
 pub use raw::Unmatched;
+pub use releases::{Approval, Deploy, Environment, Package, RESERVED_ENVIRONMENT_NAMES};
+
+mod releases;
 
 /// A position in the gate file, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -307,6 +395,10 @@ pub struct Component {
     pub paths: Vec<String>,
     /// Indices of the components it depends on.
     pub depends_on: Vec<usize>,
+    /// How a release deploys it (none: tested, never deployed).
+    pub deploy: Option<Deploy>,
+    /// How its artifact is built once per content.
+    pub package: Option<Package>,
 }
 
 /// A glob list as written plus its compiled form.
@@ -386,6 +478,8 @@ pub struct Gate {
     pub strict: bool,
     /// Dependency cycles (each a list of component names), legal but worth a note.
     pub cycles: Vec<Vec<ComponentName>>,
+    /// Release environments in promotion order.
+    pub environments: Vec<Environment>,
     /// All component globs in one set, for the planner: pattern index → component index.
     pub(crate) component_set: GlobSet,
     pub(crate) component_of_pattern: Vec<usize>,
@@ -411,6 +505,23 @@ impl Gate {
                 hint: Some("save it as UTF-8".to_owned()),
             }])),
         }
+    }
+
+    /// The components whose globs match `path`, each once, in file order.
+    pub fn components_of(&self, path: &str) -> Vec<usize> {
+        let mut of: Vec<usize> = self
+            .component_set
+            .matches(path)
+            .into_iter()
+            .map(|p| self.component_of_pattern[p])
+            .collect();
+        of.dedup();
+        of
+    }
+
+    /// The release environment with this name.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
     }
 
     /// The check with this name.
@@ -692,17 +803,21 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
     let skippable = validate_skip(&raw.skip.checks, &raw.checks.value, &checks, &mut errors);
     let skip_authors = compile_arn_globs(&raw.skip.authors, &mut errors);
     let promotion = validate_promotion(&raw.promotion, &mut errors);
+    let component_of_pattern = components.of_pattern;
     let component_set = build_component_set(components.set, &mut errors);
+    let mut components = components.list;
+    releases::validate_deploys(&raw.components, &mut components, &mut errors);
+    let environments = releases::validate_environments(&raw, &mut errors);
 
     if !errors.list.is_empty() {
         errors.list.sort_by_key(|e| e.position);
         return Err(GateFileErrors(errors.list));
     }
-    let cycles = find_cycles(&components.list);
+    let cycles = find_cycles(&components);
     Ok(Gate {
         file: file.to_owned(),
         stages: stages.names,
-        components: components.list,
+        components,
         checks,
         global,
         ignore,
@@ -712,8 +827,9 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
         promotion,
         strict: raw.strict.unwrap_or(true),
         cycles,
+        environments,
         component_set,
-        component_of_pattern: components.of_pattern,
+        component_of_pattern,
         dependents,
     })
 }
@@ -825,6 +941,8 @@ fn validate_components(
             name: ComponentName::new(name.clone()),
             paths: c.value.paths.iter().map(|p| p.value.clone()).collect(),
             depends_on: component_dependencies(raw, i, name, &c.value.depends_on, errors),
+            deploy: None,
+            package: None,
         });
     }
     components

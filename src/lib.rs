@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod release;
 pub mod report;
 pub mod rule_content;
 pub mod setup;

@@ -154,6 +154,8 @@ pub enum Reason {
     },
     /// The promotion rule refuses this PR, so nothing runs.
     PromotionRefused,
+    /// The environment has no release yet: everything is released.
+    FirstRelease,
 }
 
 /// The decision for one check.

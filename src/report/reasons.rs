@@ -73,6 +73,7 @@ fn reason_in(r: &Reason, s: Style) -> String {
             )
         }
         Reason::PromotionRefused => "the promotion rule refuses this pull request".to_owned(),
+        Reason::FirstRelease => "the environment's first release".to_owned(),
     }
 }
 
