@@ -14,6 +14,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod release;
+
 /// The gate passed, or the command succeeded.
 pub const EXIT_PASS: u8 = 0;
 /// The gate failed, or a gate file or event is invalid.
@@ -58,7 +60,16 @@ enum Command {
 conflict, an invalid gate file), 2 usage or environment error, 130 interrupted (Ctrl-C)."
     )]
     Run(RunArgs),
-    /// List recent `gate run`s, newest first (from `.gate/history.jsonl`).
+    /// Release what changed to an environment: its checks, an approval where needed, the
+    /// deploys in dependency order, a rollback on failure. `gate release status` shows what
+    /// every environment runs. See docs/local.md, "Releases".
+    #[command(
+        after_help = "Exit codes: 0 released (or nothing to release), 1 a check or deploy \
+failed (after the rollback), the approval is missing or refused, or the gate file is invalid, \
+2 usage or environment error, 130 interrupted (what the release deployed is rolled back)."
+    )]
+    Release(release::ReleaseArgs),
+    /// List recent `gate run`s (or, with --releases, `gate release`s), newest first.
     History {
         /// The git repository.
         #[arg(long, default_value = ".")]
@@ -66,6 +77,9 @@ conflict, an invalid gate file), 2 usage or environment error, 130 interrupted (
         /// How many runs to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// List the releases (from `.gate/releases.jsonl`) instead of the runs.
+        #[arg(long)]
+        releases: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -259,11 +273,13 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure
         Command::Inspect { event } => inspect_command(&event, out, err),
         Command::Plan(args) => plan_command(args, out, err),
         Command::Run(args) => run_command(args, out, err),
+        Command::Release(args) => release::release_command(args, out, err),
         Command::History {
             repo,
             limit,
+            releases,
             format,
-        } => history_command(&repo, limit, format, out),
+        } => history_command(&repo, limit, releases, format, out),
         Command::Event(args) => event_command(args, out),
     }
 }
@@ -501,11 +517,15 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
 fn history_command(
     repo: &Path,
     limit: usize,
+    releases: bool,
     format: Format,
     out: &mut dyn Write,
 ) -> Result<u8, Failure> {
     use crate::local::{history, store::Store};
     let repo = Repo::open(repo).map_err(git_failure)?;
+    if releases {
+        return release::release_history(&repo, limit, format, out);
+    }
     let store = Store::new(repo.dir());
     let found =
         history::read(&store.history()).map_err(|e| io_error("history", &store.history(), e))?;

@@ -3,8 +3,8 @@
 //! hint, references checked), after the components and checks it refers to.
 
 use super::{
-    DEFAULT_TIMEOUT_MINUTES, Errors, Globs, NAME_HINT, at, check_env,
-    check_timeout, compile_arn_globs, raw, suggest, valid_name,
+    DEFAULT_TIMEOUT_MINUTES, Errors, Globs, NAME_HINT, at, check_env, check_timeout,
+    compile_arn_globs, raw, suggest, valid_name,
 };
 use crate::ids::ComponentName;
 use indexmap::IndexMap;
@@ -84,7 +84,11 @@ pub(super) fn validate_deploys(
     for cycle in super::find_cycles(components) {
         let deployed: Vec<&ComponentName> = cycle
             .iter()
-            .filter(|n| components.iter().any(|c| &c.name == *n && c.deploy.is_some()))
+            .filter(|n| {
+                components
+                    .iter()
+                    .any(|c| &c.name == *n && c.deploy.is_some())
+            })
             .collect();
         if let Some(first) = deployed.first() {
             let position = raw
@@ -196,7 +200,11 @@ pub(super) fn validate_environments(
     let mut branches: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, e) in &raw.environments {
         if !valid_name(name) {
-            errors.push(at(e), format!("invalid environment name `{name}`"), NAME_HINT);
+            errors.push(
+                at(e),
+                format!("invalid environment name `{name}`"),
+                NAME_HINT,
+            );
         } else if RESERVED_ENVIRONMENT_NAMES.contains(&name.as_str()) {
             errors.push(
                 at(e),
@@ -323,7 +331,16 @@ mod tests {
         for ok in ["main", "release/1.2", "dev-eu"] {
             assert!(valid_branch(ok), "{ok}");
         }
-        for bad in ["", "refs/heads/main", "a..b", "a b", "x.lock", "a:b", "-x", "a/"] {
+        for bad in [
+            "",
+            "refs/heads/main",
+            "a..b",
+            "a b",
+            "x.lock",
+            "a:b",
+            "-x",
+            "a/",
+        ] {
             assert!(!valid_branch(bad), "{bad}");
         }
     }

@@ -257,6 +257,54 @@ impl Repo {
         Some(name.strip_prefix("origin/").unwrap_or(&name).to_owned())
     }
 
+    /// Every file of commit `rev`: (path, git object id), as `git ls-tree -r` lists them.
+    pub fn files_at(&self, rev: &str) -> Result<Vec<(String, String)>, GitError> {
+        let out = self.git(&[
+            "ls-tree",
+            "-r",
+            "-z",
+            "--full-tree",
+            "--end-of-options",
+            rev,
+        ])?;
+        Ok(parse_ls_tree_z(&out))
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(["merge-base", "--is-ancestor", ancestor, descendant])
+            .status()?;
+        match status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(GitError::Failed {
+                args: format!("merge-base --is-ancestor {ancestor} {descendant}"),
+                stderr: "cannot compare the commits".to_owned(),
+            }),
+        }
+    }
+
+    /// The author e-mail addresses of the commits in `from..to` (of `to` alone without
+    /// `from`), each once, in the order git lists them.
+    pub fn author_emails(&self, from: Option<&str>, to: &str) -> Result<Vec<String>, GitError> {
+        let range = from.map_or_else(|| to.to_owned(), |f| format!("{f}..{to}"));
+        let mut args = vec!["log", "--format=%ae"];
+        if from.is_none() {
+            args.push("-1");
+        }
+        args.extend(["--end-of-options", &range, "--"]);
+        let mut emails: Vec<String> = Vec::new();
+        for line in self.git(&args)?.lines().map(str::trim) {
+            if !line.is_empty() && !emails.iter().any(|e| e == line) {
+                emails.push(line.to_owned());
+            }
+        }
+        Ok(emails)
+    }
+
     /// Whether the work tree has changes that are not committed (staged, unstaged or untracked
     /// files that are not ignored).
     pub fn has_uncommitted_changes(&self) -> Result<bool, GitError> {
@@ -312,6 +360,17 @@ impl Repo {
             }),
         }
     }
+}
+
+/// Parses `git ls-tree -r -z`: `<mode> <type> <object>\t<path>` records ending in NUL.
+pub fn parse_ls_tree_z(out: &str) -> Vec<(String, String)> {
+    out.split('\0')
+        .filter_map(|record| {
+            let (meta, path) = record.split_once('\t')?;
+            let object = meta.split(' ').nth(2)?;
+            Some((path.to_owned(), object.to_owned()))
+        })
+        .collect()
 }
 
 /// Parses `git diff --name-status -z` output (renames and copies name both sides).

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod logs;
 pub mod progress;
 pub mod pull_requests;
+pub mod release;
 pub mod runner;
 pub mod session;
 pub mod store;

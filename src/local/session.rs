@@ -638,7 +638,7 @@ fn branch(repo: &Repo, r: &str) -> (String, String) {
 }
 
 /// A new run's id: its start time, then a digest that keeps concurrent runs apart.
-fn run_id(started_at: &Utc) -> String {
+pub fn run_id(started_at: &Utc) -> String {
     format!(
         "{}-{}",
         started_at.compact(),
@@ -714,6 +714,23 @@ pub fn jobs(
         }
     }
     stages
+}
+
+/// The buildspec commands of the plan's checks, every one read at `commit` (a release reads
+/// them at the commit it releases).
+pub fn buildspecs_at(
+    repo: &Repo,
+    gate: &Gate,
+    plan: &Plan,
+    commit: &str,
+) -> BTreeMap<String, Result<Vec<String>, String>> {
+    machine::buildspec_paths(gate, plan)
+        .into_iter()
+        .map(|path| {
+            let commands = buildspec(&BuildspecAt::Commit(repo, commit), &path);
+            (path, commands)
+        })
+        .collect()
 }
 
 /// Where a buildspec is read from.

@@ -27,7 +27,8 @@
 //!   untraceable, run ended); the blocks they share (head, skipped checks, directives, the gate
 //!   file note) in `blocks`.
 //! - `reply`: answers to `/gate` commands; `notice`: SNS subjects and messages; [`plan_text`]:
-//!   the CLI's plan.
+//!   the CLI's plan; [`release`]: a release's report, summary, plan, approval question and
+//!   the messages `gate release` stops with.
 //! - Shared: `words` (marks, status words, plurals, durations, short ids, lists of names),
 //!   `escape` (making user text inert), `reasons` (why a check runs or skips, why a directive was
 //!   refused), `marker`, and `fit` (blocks that shrink, fitted into the limit).
@@ -42,6 +43,7 @@ mod marker;
 mod notice;
 mod plan_text;
 mod reasons;
+pub mod release;
 mod reply;
 mod results;
 mod running;

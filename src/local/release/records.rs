@@ -1,0 +1,147 @@
+//! What releases leave in `.gate/`: each environment's state (`environments/<env>.json`: the
+//! last release and what is deployed), its lock (`environments/<env>.lock`), each release's
+//! folder (`releases/<id>/`: `release.json`, `report.md`, the logs) and the list of every
+//! release (`releases.jsonl`, one record a line, appended).
+
+use crate::local::store::{self, Store, file_name};
+use crate::release::{EnvironmentState, ReleaseRecord};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::path::PathBuf;
+
+/// The release records of a repository's store.
+#[derive(Debug, Clone)]
+pub struct Records {
+    root: PathBuf,
+}
+
+impl Records {
+    /// The records under `store`'s root.
+    pub fn new(store: &Store) -> Self {
+        Self {
+            root: store.root().to_path_buf(),
+        }
+    }
+
+    /// `environments/<env>.json`.
+    pub fn state_path(&self, environment: &str) -> PathBuf {
+        self.root
+            .join("environments")
+            .join(format!("{}.json", file_name(environment)))
+    }
+
+    /// The environment's state; an environment never released has the default (empty) one.
+    pub fn state(&self, environment: &str) -> io::Result<EnvironmentState> {
+        let mut state: EnvironmentState =
+            store::read_json(&self.state_path(environment))?.unwrap_or_default();
+        state.environment = environment.to_owned();
+        Ok(state)
+    }
+
+    /// Replaces the environment's state, atomically and durably.
+    pub fn save_state(&self, state: &EnvironmentState) -> io::Result<()> {
+        let path = self.state_path(&state.environment);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        store::write_json(&path, state)
+    }
+
+    /// The folder of release `id`.
+    pub fn release_dir(&self, id: &str) -> PathBuf {
+        self.root.join("releases").join(file_name(id))
+    }
+
+    /// `releases.jsonl`.
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join("releases.jsonl")
+    }
+
+    /// Writes the record to its folder and appends it to `releases.jsonl`.
+    pub fn record(&self, record: &ReleaseRecord) -> io::Result<()> {
+        let dir = self.release_dir(&record.id);
+        std::fs::create_dir_all(&dir)?;
+        store::write_json_replace(&dir.join("release.json"), record)?;
+        let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
+        line.push('\n');
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        log.write_all(line.as_bytes())?;
+        log.sync_data()
+    }
+
+    /// Every release recorded, oldest first; lines that do not parse (a torn last line) are
+    /// skipped.
+    pub fn releases(&self) -> io::Result<Vec<ReleaseRecord>> {
+        let text = match std::fs::read_to_string(self.log_path()) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    }
+
+    /// Takes the environment's lock without waiting: `Err(holder)` says who holds it (what
+    /// the holder wrote into the lock file). The operating system releases the lock when the
+    /// process ends, however it ends, so a crash leaves no stale lock behind.
+    pub fn lock(&self, environment: &str, holder: &str) -> io::Result<Result<EnvLock, String>> {
+        let path = self
+            .root
+            .join("environments")
+            .join(format!("{}.lock", file_name(environment)));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Ok(Err(text.trim().to_owned()));
+            }
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(holder.as_bytes())?;
+        file.flush()?;
+        Ok(Ok(EnvLock { _file: file }))
+    }
+}
+
+/// An environment's release lock, held until dropped.
+#[derive(Debug)]
+pub struct EnvLock {
+    _file: File,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_lock_per_environment_and_it_says_who_holds_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let records = Records::new(&Store::new(tmp.path()));
+        let held = records
+            .lock("production", "release r1 (pid 7)")
+            .expect("io")
+            .expect("free");
+        let busy = records.lock("production", "release r2").expect("io");
+        assert_eq!(busy.err().as_deref(), Some("release r1 (pid 7)"));
+        assert!(records.lock("testing", "r3").expect("io").is_ok());
+        drop(held);
+        assert!(records.lock("production", "r4").expect("io").is_ok());
+    }
+}
