@@ -203,63 +203,9 @@ pub fn run(
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let plan = &prepared.plan;
-    if plan.previous.as_deref() == Some(plan.commit.as_str()) {
-        let _ = writeln!(out, "{}", report::release::already_there(plan));
-        return Ok(EXIT_PASS);
-    }
-    if let Some(previous) = &plan.previous
-        && !prepared
-            .repo
-            .is_ancestor(previous, &plan.commit)
-            .map_err(|e| e.to_string())?
-        && !request.force
-    {
-        let _ = writeln!(err, "gate: {}", report::release::not_a_descendant(plan));
-        return Ok(EXIT_FAIL);
-    }
-    prepared
-        .store
-        .ensure()
-        .map_err(|e| format!("cannot create {}: {e}", prepared.store.root().display()))?;
-    let records = Records::new(&prepared.store);
-    let started_at = Utc::now();
-    let id = format!(
-        "{}-{}",
-        crate::local::session::run_id(&started_at),
-        crate::local::store::file_name(&prepared.plan.environment)
-    );
-    let holder = format!("release {id} (pid {})", std::process::id());
-    let _lock = match records
-        .lock(&request.environment, &holder)
-        .map_err(|e| format!("cannot lock the environment: {e}"))?
-    {
-        Ok(lock) => lock,
-        Err(holder) => {
-            let _ = writeln!(
-                err,
-                "gate: {}",
-                report::release::locked(&request.environment, &holder)
-            );
-            return Ok(EXIT_ERROR);
-        }
-    };
-    let started_by = git::local_identity(Some(&prepared.repo));
-    let record = ReleaseRecord {
-        version: RECORD_VERSION,
-        id,
-        repository: prepared.repo.name(),
-        started_at: started_at.rfc3339_millis(),
-        duration_ms: 0,
-        started_by,
-        forced: request.force && plan.previous.is_some(),
-        plan: prepared.plan.clone(),
-        checks: Vec::new(),
-        approval: None,
-        packages: Vec::new(),
-        deploys: Vec::new(),
-        rollbacks: Vec::new(),
-        outcome: ReleaseOutcome::NothingToRelease,
+    let (_lock, records, record) = match begin(request, &prepared, out, err)? {
+        Ok(begun) => begun,
+        Err(code) => return Ok(code),
     };
     let mut release = Release {
         request,
@@ -272,6 +218,79 @@ pub fn run(
     };
     let outcome = release.steps(asker, err)?;
     Ok(release.finish(outcome, out, err))
+}
+
+/// What a release holds once it may start: the environment's lock, the records and the
+/// record it fills in.
+type Begun = (EnvLock, Records, ReleaseRecord);
+
+/// Decides whether the release may start: not when the environment is at the commit already
+/// (exit 0), when the commit does not descend from the last release without `--force`
+/// (exit 1), or when another release of the environment runs (exit 2).
+fn begin(
+    request: &ReleaseRequest,
+    prepared: &Prepared,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Result<Begun, Stop>, String> {
+    let plan = &prepared.plan;
+    if plan.previous.as_deref() == Some(plan.commit.as_str()) {
+        let _ = writeln!(out, "{}", report::release::already_there(plan));
+        return Ok(Err(EXIT_PASS));
+    }
+    if let Some(previous) = &plan.previous
+        && !prepared
+            .repo
+            .is_ancestor(previous, &plan.commit)
+            .map_err(|e| e.to_string())?
+        && !request.force
+    {
+        let _ = writeln!(err, "gate: {}", report::release::not_a_descendant(plan));
+        return Ok(Err(EXIT_FAIL));
+    }
+    prepared
+        .store
+        .ensure()
+        .map_err(|e| format!("cannot create {}: {e}", prepared.store.root().display()))?;
+    let records = Records::new(&prepared.store);
+    let started_at = Utc::now();
+    let id = format!(
+        "{}-{}",
+        crate::local::session::run_id(&started_at),
+        crate::local::store::file_name(&plan.environment)
+    );
+    let holder = format!("release {id} (pid {})", std::process::id());
+    let lock = match records
+        .lock(&request.environment, &holder)
+        .map_err(|e| format!("cannot lock the environment: {e}"))?
+    {
+        Ok(lock) => lock,
+        Err(holder) => {
+            let _ = writeln!(
+                err,
+                "gate: {}",
+                report::release::locked(&request.environment, &holder)
+            );
+            return Ok(Err(EXIT_ERROR));
+        }
+    };
+    let record = ReleaseRecord {
+        version: RECORD_VERSION,
+        id,
+        repository: prepared.repo.name(),
+        started_at: started_at.rfc3339_millis(),
+        duration_ms: 0,
+        started_by: git::local_identity(Some(&prepared.repo)),
+        forced: request.force && plan.previous.is_some(),
+        plan: plan.clone(),
+        checks: Vec::new(),
+        approval: None,
+        packages: Vec::new(),
+        deploys: Vec::new(),
+        rollbacks: Vec::new(),
+        outcome: ReleaseOutcome::NothingToRelease,
+    };
+    Ok(Ok((lock, records, record)))
 }
 
 impl Release<'_> {

@@ -203,38 +203,11 @@ impl<'r, 'a> Steps<'r, 'a> {
         cwd: &Path,
         cancel: &Cancel,
     ) -> (Built, Vec<PackageRecord>) {
-        let mut built = Built::new();
-        let mut records = Vec::new();
         if components.is_empty() {
-            return (built, records);
+            return (Built::new(), Vec::new());
         }
         let store = Artifacts::new(&self.release.prepared.store);
-        let files = self
-            .release
-            .prepared
-            .repo
-            .files_at(commit)
-            .unwrap_or_default();
-        let mut to_build = Vec::new();
-        for name in components {
-            let Some(i) = self.index(name) else { continue };
-            let files = files.iter().map(|(p, o)| (p.as_str(), o.as_str()));
-            let Some(key) = artifact_key(self.gate(), i, files) else {
-                continue;
-            };
-            match store.find(name, &key) {
-                Some(dir) => {
-                    records.push(PackageRecord {
-                        component: self.gate().components[i].name.clone(),
-                        key: key.clone(),
-                        reused: true,
-                        result: None,
-                    });
-                    built.insert(name.clone(), (key, dir));
-                }
-                None => to_build.push((i, key)),
-            }
-        }
+        let (mut built, mut records, to_build) = self.stored(&store, commit, components);
         let scale = self.release.request.timeout_scale;
         let jobs: Vec<CheckJob> = to_build
             .iter()
@@ -258,23 +231,16 @@ impl<'r, 'a> Steps<'r, 'a> {
             checks: jobs,
         };
         let results = self.run("package", cwd, std::slice::from_ref(&stage), cancel);
-        for ((i, key), mut result) in to_build.into_iter().zip(results) {
+        for ((i, key), result) in to_build.into_iter().zip(results) {
             let c = &self.gate().components[i];
-            if result.status == CheckStatus::Passed {
-                let outputs = c
-                    .package
-                    .as_ref()
-                    .map(|p| p.outputs.clone())
-                    .unwrap_or_default();
-                match store.save(c.name.as_str(), &key, cwd, &outputs) {
-                    Ok(dir) => {
-                        built.insert(c.name.as_str().to_owned(), (key.clone(), dir));
-                    }
-                    Err(problem) => {
-                        result.status = CheckStatus::Failed;
-                        result.log_tail = Some(problem);
-                    }
-                }
+            let outputs = c
+                .package
+                .as_ref()
+                .map(|p| p.outputs.as_slice())
+                .unwrap_or_default();
+            let (dir, result) = store_outputs(&store, c.name.as_str(), &key, cwd, outputs, result);
+            if let Some(dir) = dir {
+                built.insert(c.name.as_str().to_owned(), (key.clone(), dir));
             }
             records.push(PackageRecord {
                 component: c.name.clone(),
@@ -284,6 +250,45 @@ impl<'r, 'a> Steps<'r, 'a> {
             });
         }
         (built, records)
+    }
+
+    /// Splits `components` into those whose artifact at `commit` is stored (reused, with
+    /// their records) and those to build: (component index, key).
+    fn stored(
+        &self,
+        store: &Artifacts,
+        commit: &str,
+        components: &[String],
+    ) -> (Built, Vec<PackageRecord>, Vec<(usize, String)>) {
+        let mut built = Built::new();
+        let mut records = Vec::new();
+        let mut to_build = Vec::new();
+        let files = self
+            .release
+            .prepared
+            .repo
+            .files_at(commit)
+            .unwrap_or_default();
+        for name in components {
+            let Some(i) = self.index(name) else { continue };
+            let files = files.iter().map(|(p, o)| (p.as_str(), o.as_str()));
+            let Some(key) = artifact_key(self.gate(), i, files) else {
+                continue;
+            };
+            match store.find(name, &key) {
+                Some(dir) => {
+                    records.push(PackageRecord {
+                        component: self.gate().components[i].name.clone(),
+                        key: key.clone(),
+                        reused: true,
+                        result: None,
+                    });
+                    built.insert(name.clone(), (key, dir));
+                }
+                None => to_build.push((i, key)),
+            }
+        }
+        (built, records, to_build)
     }
 
     /// Deploys the plan's components wave by wave; a wave that does not pass stops the
@@ -381,67 +386,82 @@ impl<'r, 'a> Steps<'r, 'a> {
             .map(|d| d.component.as_str().to_owned())
             .collect();
         let cancel = Cancel::new();
-        let previous = self.release.record.plan.previous.clone();
         let mut previous_checkout: Option<Worktree> = None;
         for name in started {
+            let (how, result) = self.rollback_one(&name, &mut previous_checkout, &cancel);
             let Some(i) = self.index(&name) else { continue };
-            let Some(deploy) = self.gate().components[i].deploy.clone() else {
-                continue;
-            };
-            let (how, cwd, commands, artifact) = match (&deploy.rollback, &previous) {
-                (Some(commands), _) => (
-                    RollbackHow::Commands,
-                    self.cwd.to_path_buf(),
-                    commands.clone(),
-                    None,
-                ),
-                (None, Some(p)) => {
-                    if previous_checkout.is_none() {
-                        previous_checkout = Worktree::add(&self.release.prepared.repo, p).ok();
-                    }
-                    let Some(checkout) = &previous_checkout else {
-                        self.rolled_back(&name, RollbackHow::Redeploy { commit: p.clone() }, None);
-                        continue;
-                    };
-                    let artifact = self.previous_artifact(i, p, checkout.path(), &cancel);
-                    let how = RollbackHow::Redeploy { commit: p.clone() };
-                    (
-                        how,
-                        checkout.path().to_path_buf(),
-                        deploy.commands.clone(),
-                        artifact,
-                    )
-                }
-                (None, None) => {
-                    self.rolled_back(&name, RollbackHow::Nothing, None);
-                    continue;
-                }
-            };
-            let commit = previous.clone().unwrap_or_default();
-            let release_commit = self.release.record.plan.commit.clone();
-            let mut facts = self.facts("rollback", Some(&name));
-            facts.commit = &commit;
-            facts.previous = &release_commit;
-            facts.artifact = artifact.as_deref();
-            let mut env = facts.env();
-            env.extend(deploy.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let scale = self.release.request.timeout_scale;
-            let stage = StageJobs {
-                name: "rollback".to_owned(),
-                checks: vec![job(
-                    &name,
-                    "rollback",
-                    &commands,
-                    env,
-                    deploy.timeout_minutes,
-                    scale,
-                )],
-            };
-            let result = self
-                .run("rollback", &cwd, std::slice::from_ref(&stage), &cancel)
-                .pop();
-            self.rolled_back(&name, how, result);
+            let component = self.gate().components[i].name.clone();
+            self.release.record.rollbacks.push(RollbackRecord {
+                component,
+                how,
+                result,
+            });
         }
+    }
+
+    /// Rolls back one component: how, and the result when something ran. The checkout of
+    /// the previous release is made the first time a component needs it.
+    fn rollback_one(
+        &self,
+        name: &str,
+        previous_checkout: &mut Option<Worktree>,
+        cancel: &Cancel,
+    ) -> (RollbackHow, Option<CheckResult>) {
+        let previous = self.release.record.plan.previous.clone();
+        let Some(i) = self.index(name) else {
+            return (RollbackHow::Nothing, None);
+        };
+        let Some(deploy) = self.gate().components[i].deploy.clone() else {
+            return (RollbackHow::Nothing, None);
+        };
+        let (how, cwd, commands, artifact) = match (&deploy.rollback, &previous) {
+            (Some(commands), _) => (
+                RollbackHow::Commands,
+                self.cwd.to_path_buf(),
+                commands.clone(),
+                None,
+            ),
+            (None, Some(p)) => {
+                let how = RollbackHow::Redeploy { commit: p.clone() };
+                if previous_checkout.is_none() {
+                    *previous_checkout = Worktree::add(&self.release.prepared.repo, p).ok();
+                }
+                let Some(checkout) = previous_checkout.as_ref() else {
+                    return (how, None);
+                };
+                let artifact = self.previous_artifact(i, p, checkout.path(), cancel);
+                (
+                    how,
+                    checkout.path().to_path_buf(),
+                    deploy.commands.clone(),
+                    artifact,
+                )
+            }
+            (None, None) => return (RollbackHow::Nothing, None),
+        };
+        let commit = previous.unwrap_or_default();
+        let mut facts = self.facts("rollback", Some(name));
+        facts.commit = &commit;
+        facts.previous = &self.release.record.plan.commit;
+        facts.artifact = artifact.as_deref();
+        let mut env = facts.env();
+        env.extend(deploy.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let scale = self.release.request.timeout_scale;
+        let stage = StageJobs {
+            name: "rollback".to_owned(),
+            checks: vec![job(
+                name,
+                "rollback",
+                &commands,
+                env,
+                deploy.timeout_minutes,
+                scale,
+            )],
+        };
+        let result = self
+            .run("rollback", &cwd, std::slice::from_ref(&stage), cancel)
+            .pop();
+        (how, result)
     }
 
     /// The artifact of component `i` at the previous release, built there when it is not
@@ -458,14 +478,27 @@ impl<'r, 'a> Steps<'r, 'a> {
         let (built, _) = self.package_at(previous, std::slice::from_ref(&name), cwd, cancel);
         built.get(&name).map(|(_, dir)| dir.clone())
     }
+}
 
-    fn rolled_back(&mut self, name: &str, how: RollbackHow, result: Option<CheckResult>) {
-        let Some(i) = self.index(name) else { return };
-        let component = self.gate().components[i].name.clone();
-        self.release.record.rollbacks.push(RollbackRecord {
-            component,
-            how,
-            result,
-        });
+/// Stores a passed package build's outputs: the artifact's folder, and the result (failed
+/// when the outputs cannot be stored, with the reason as its log tail).
+fn store_outputs(
+    store: &Artifacts,
+    component: &str,
+    key: &str,
+    cwd: &Path,
+    outputs: &[String],
+    mut result: CheckResult,
+) -> (Option<PathBuf>, CheckResult) {
+    if result.status != CheckStatus::Passed {
+        return (None, result);
+    }
+    match store.save(component, key, cwd, outputs) {
+        Ok(dir) => (Some(dir), result),
+        Err(problem) => {
+            result.status = CheckStatus::Failed;
+            result.log_tail = Some(problem);
+            (None, result)
+        }
     }
 }
