@@ -308,6 +308,22 @@ fn validate_command(file: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Re
         gate.checks.len()
     )
     .map_err(write_failed)?;
+    if !gate.environments.is_empty() {
+        let order: Vec<&str> = gate.environments.iter().map(|e| e.name.as_str()).collect();
+        let deployed = gate
+            .components
+            .iter()
+            .filter(|c| c.deploy.is_some())
+            .count();
+        writeln!(
+            out,
+            "{name}: releases: {} ({} of {} components deployed)",
+            order.join(" → "),
+            deployed,
+            gate.components.len()
+        )
+        .map_err(write_failed)?;
+    }
     for cycle in &gate.cycles {
         let names: Vec<&str> = cycle.iter().map(|c| c.as_str()).collect();
         writeln!(
