@@ -31,6 +31,8 @@ components:
   lib:
     paths: [lib/]
     depends_on: [network]
+  tools:
+    paths: [tools/]
   app:
     paths: [app/]
     depends_on: [lib]
@@ -51,13 +53,17 @@ checks:
     stage: test
     components: [app]
     commands: ['echo "check app-e2e" >> "$MARKER_DIR/log"']
+  tools-lint:
+    stage: test
+    components: [tools]
+    commands: ['echo "check tools-lint" >> "$MARKER_DIR/log"']
 ignore: [docs/]
 environments:
   development: {branch: development, checks: [unit]}
   testing: {branch: testing, checks: [unit, app-e2e]}
   production:
     branch: main
-    checks: [unit, app-e2e]
+    checks: [unit, app-e2e, tools-lint]
     approval: {approvers: ['local:*@example.com'], timeout: 5}
 "#;
 
@@ -103,6 +109,7 @@ impl Repo {
             ("lib/lib.rs", "pub fn lib() {}\n"),
             ("app/main.txt", "app v1\n"),
             ("docs/guide.md", "# Guide\n"),
+            ("tools/lint.sh", "true\n"),
         ] {
             repo.write(path, content);
         }
@@ -731,4 +738,19 @@ fn process_running(needle: &str) -> bool {
                 .replace('\0', " ")
                 .contains(needle)
         })
+}
+
+#[test]
+fn a_change_that_is_only_tested_runs_its_checks_and_asks_no_approval() {
+    let repo = Repo::new();
+    assert_code(&repo.release("production", &["--approve"]), 0);
+    repo.log();
+    let tools = repo.change("main", &[("tools/lint.sh", "exit 0\n")], "tools");
+    let out = repo.release("production", &[]);
+    assert_code(&out, 0);
+    assert_eq!(repo.log(), ["check unit check production", "check tools-lint"]);
+    let record = repo.last();
+    assert_eq!(record.outcome, ReleaseOutcome::NothingToRelease);
+    assert_eq!(record.approval, None);
+    assert_eq!(repo.state("production").commit.as_deref(), Some(tools.as_str()));
 }

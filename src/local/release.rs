@@ -311,6 +311,11 @@ impl Release<'_> {
         if let Some(outcome) = run.checks() {
             return Ok(outcome);
         }
+        if self.record.plan.deployed().next().is_none() {
+            // Tested, nothing to deploy: no approval to ask for.
+            return Ok(ReleaseOutcome::NothingToRelease);
+        }
+        let mut run = deploy::Steps::new(self, worktree.path());
         let artifacts = match run.packages() {
             Ok(artifacts) => artifacts,
             Err(outcome) => return Ok(outcome),
