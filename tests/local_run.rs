@@ -58,13 +58,9 @@ struct Repo {
     markers: PathBuf,
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::{code, process_running, text};
 
 impl Repo {
     /// A repository named `shop` with the gate file and the three components on `main`, and a
@@ -103,31 +99,15 @@ impl Repo {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.dir)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "Alice")
-            .env("GIT_AUTHOR_EMAIL", "alice@example.com")
-            .env("GIT_COMMITTER_NAME", "Alice")
-            .env("GIT_COMMITTER_EMAIL", "alice@example.com")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-        text(&out.stdout).trim().to_owned()
+        scratch::git(&self.dir, args)
     }
 
     fn write(&self, path: &str, content: &str) {
-        let p = self.dir.join(path);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, content).expect("write");
+        scratch::write(&self.dir, path, content);
     }
 
     fn commit(&self, message: &str) -> String {
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
+        scratch::commit(&self.dir, message)
     }
 
     /// Changes files on the feature branch and commits.
@@ -329,18 +309,6 @@ fn an_optional_failure_does_not_block() {
 }
 
 /// Whether any process runs a command line containing `needle`.
-fn process_running(needle: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .any(|c| {
-            String::from_utf8_lossy(&c)
-                .replace('\0', " ")
-                .contains(needle)
-        })
-}
-
 #[test]
 fn a_timeout_kills_the_check_and_its_children() {
     // 5 minutes (the floor) × 0.002 = 0.6 s.

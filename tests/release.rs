@@ -67,8 +67,7 @@ environments:
     approval: {approvers: ['local:*@example.com'], timeout: 5}
 "#;
 
-/// Who writes the commits, and who releases (the repository's `user.email`).
-const AUTHOR: &str = "alice@example.com";
+/// Who releases (the repository's `user.email`); the commits are Alice's (`scratch::AUTHOR_EMAIL`).
 const RELEASER: &str = "rel@example.com";
 
 struct Repo {
@@ -77,13 +76,9 @@ struct Repo {
     markers: PathBuf,
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::{code, process_running, text};
 
 impl Repo {
     /// The repository on `main`, with `development` and `testing` at the same commit.
@@ -120,31 +115,15 @@ impl Repo {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&self.dir)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "Alice")
-            .env("GIT_AUTHOR_EMAIL", AUTHOR)
-            .env("GIT_COMMITTER_NAME", "Alice")
-            .env("GIT_COMMITTER_EMAIL", AUTHOR)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-        text(&out.stdout).trim().to_owned()
+        scratch::git(&self.dir, args)
     }
 
     fn write(&self, path: &str, content: &str) {
-        let p = self.dir.join(path);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, content).expect("write");
+        scratch::write(&self.dir, path, content);
     }
 
     fn commit(&self, message: &str) -> String {
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
+        scratch::commit(&self.dir, message)
     }
 
     /// Commits `files` on `branch` (checked out for it) and returns the commit.
@@ -728,18 +707,6 @@ fn ctrl_c_stops_the_running_deploy_and_rolls_back_what_the_release_deployed() {
     assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
 }
 
-fn process_running(needle: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .any(|c| {
-            String::from_utf8_lossy(&c)
-                .replace('\0', " ")
-                .contains(needle)
-        })
-}
-
 #[test]
 fn a_change_that_is_only_tested_runs_its_checks_and_asks_no_approval() {
     let repo = Repo::new();
@@ -748,9 +715,14 @@ fn a_change_that_is_only_tested_runs_its_checks_and_asks_no_approval() {
     let tools = repo.change("main", &[("tools/lint.sh", "exit 0\n")], "tools");
     let out = repo.release("production", &[]);
     assert_code(&out, 0);
-    assert_eq!(repo.log(), ["check unit check production", "check tools-lint"]);
+    let mut ran = repo.log();
+    ran.sort();
+    assert_eq!(ran, ["check tools-lint", "check unit check production"]);
     let record = repo.last();
     assert_eq!(record.outcome, ReleaseOutcome::NothingToRelease);
     assert_eq!(record.approval, None);
-    assert_eq!(repo.state("production").commit.as_deref(), Some(tools.as_str()));
+    assert_eq!(
+        repo.state("production").commit.as_deref(),
+        Some(tools.as_str())
+    );
 }
