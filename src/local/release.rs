@@ -96,7 +96,7 @@ pub fn prepare(
     let store = Store::new(repo.dir());
     let probe = match &request.commit {
         Some(c) => c.clone(),
-        None => repo.default_branch().map_err(|e| e.to_string())?,
+        None => repo.default_branch().unwrap_or_else(|_| "HEAD".to_owned()),
     };
     let gate = match read_gate(&repo, &probe, err)? {
         Ok(gate) => gate,
