@@ -235,6 +235,8 @@ fn the_committed_json_schema_is_in_sync() {
         "skip",
         "promotion",
         "defaults",
+        "strict",
+        "environments",
     ] {
         assert!(props.get(key).is_some(), "schema lacks `{key}`");
     }
