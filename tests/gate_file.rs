@@ -47,6 +47,69 @@ fn the_example_gate_file_parses_and_says_what_it_documents() {
     assert_eq!(gate.skippable, [docs]);
     assert!(gate.cycles.is_empty());
     assert_eq!(gate.promotion.len(), 2);
+    the_example_documents_releases(&gate);
+}
+
+/// The example's release section: deploys (one with `package`, one with `rollback`), three
+/// environments, production approved by a person, and the waves its comment describes.
+fn the_example_documents_releases(gate: &Gate) {
+    let deployed: Vec<&str> = gate
+        .components
+        .iter()
+        .filter(|c| c.deploy.is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(deployed, ["api", "web", "infra"]);
+    let component = |name: &str| {
+        gate.components
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .expect(name)
+    };
+    let api = component("api");
+    assert_eq!(api.deploy.as_ref().map(|d| d.timeout_minutes), Some(20));
+    assert!(api.package.is_some());
+    assert!(
+        component("web")
+            .deploy
+            .as_ref()
+            .is_some_and(|d| d.rollback.is_some())
+    );
+    let environments: Vec<(&str, &str)> = gate
+        .environments
+        .iter()
+        .map(|e| (e.name.as_str(), e.branch.as_str()))
+        .collect();
+    assert_eq!(
+        environments,
+        [
+            ("development", "development"),
+            ("testing", "testing"),
+            ("production", "production")
+        ]
+    );
+    let approval = gate
+        .environment("production")
+        .and_then(|e| e.approval.as_ref())
+        .expect("production needs an approval");
+    assert_eq!(approval.timeout_minutes, 120);
+    assert_eq!(approval.approvers.patterns().len(), 2);
+    let plan = codecommit_gate::release::plan_release(
+        gate,
+        &codecommit_gate::release::ReleaseInput {
+            environment: "production",
+            commit: "c1",
+            previous: None,
+            changes: &[],
+        },
+    )
+    .expect("plans");
+    let waves: Vec<Vec<&str>> = plan
+        .waves()
+        .into_iter()
+        .map(|w| w.into_iter().map(|n| n.as_str()).collect())
+        .collect();
+    assert_eq!(waves, [vec!["api", "infra"], vec!["web"]]);
 }
 
 #[test]
@@ -306,8 +369,8 @@ mod fuzz {
         /// every rejection names a position or explains itself with a hint.
         #[test]
         fn mutated_examples_never_panic(
-            cut in 1usize..6000,
-            at in 0usize..6000,
+            cut in 1usize..9000,
+            at in 0usize..9000,
             junk in "[\\[\\]{}:,&*!|>'\"#%@`-]{1,8}",
             repeat in 0usize..3,
         ) {
