@@ -47,6 +47,69 @@ fn the_example_gate_file_parses_and_says_what_it_documents() {
     assert_eq!(gate.skippable, [docs]);
     assert!(gate.cycles.is_empty());
     assert_eq!(gate.promotion.len(), 2);
+    the_example_documents_releases(&gate);
+}
+
+/// The example's release section: deploys (one with `package`, one with `rollback`), three
+/// environments, production approved by a person, and the waves its comment describes.
+fn the_example_documents_releases(gate: &Gate) {
+    let deployed: Vec<&str> = gate
+        .components
+        .iter()
+        .filter(|c| c.deploy.is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(deployed, ["api", "web", "infra"]);
+    let component = |name: &str| {
+        gate.components
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .expect(name)
+    };
+    let api = component("api");
+    assert_eq!(api.deploy.as_ref().map(|d| d.timeout_minutes), Some(20));
+    assert!(api.package.is_some());
+    assert!(
+        component("web")
+            .deploy
+            .as_ref()
+            .is_some_and(|d| d.rollback.is_some())
+    );
+    let environments: Vec<(&str, &str)> = gate
+        .environments
+        .iter()
+        .map(|e| (e.name.as_str(), e.branch.as_str()))
+        .collect();
+    assert_eq!(
+        environments,
+        [
+            ("development", "development"),
+            ("testing", "testing"),
+            ("production", "production")
+        ]
+    );
+    let approval = gate
+        .environment("production")
+        .and_then(|e| e.approval.as_ref())
+        .expect("production needs an approval");
+    assert_eq!(approval.timeout_minutes, 120);
+    assert_eq!(approval.approvers.patterns().len(), 2);
+    let plan = codecommit_gate::release::plan_release(
+        gate,
+        &codecommit_gate::release::ReleaseInput {
+            environment: "production",
+            commit: "c1",
+            previous: None,
+            changes: &[],
+        },
+    )
+    .expect("plans");
+    let waves: Vec<Vec<&str>> = plan
+        .waves()
+        .into_iter()
+        .map(|w| w.into_iter().map(|n| n.as_str()).collect())
+        .collect();
+    assert_eq!(waves, [vec!["api", "infra"], vec!["web"]]);
 }
 
 #[test]
@@ -235,6 +298,8 @@ fn the_committed_json_schema_is_in_sync() {
         "skip",
         "promotion",
         "defaults",
+        "strict",
+        "environments",
     ] {
         assert!(props.get(key).is_some(), "schema lacks `{key}`");
     }
@@ -304,8 +369,8 @@ mod fuzz {
         /// every rejection names a position or explains itself with a hint.
         #[test]
         fn mutated_examples_never_panic(
-            cut in 1usize..6000,
-            at in 0usize..6000,
+            cut in 1usize..9000,
+            at in 0usize..9000,
             junk in "[\\[\\]{}:,&*!|>'\"#%@`-]{1,8}",
             repeat in 0usize..3,
         ) {
@@ -320,5 +385,202 @@ mod fuzz {
                 }
             }
         }
+    }
+}
+
+mod releases {
+    //! The release section: `deploy`, `package` and `environments`, each mistake at its line
+    //! and column with a hint.
+
+    use super::errors;
+    use codecommit_gate::gate_file::Gate;
+    use codecommit_gate::release::{ReleaseInput, plan_release};
+
+    const GATE_VARIABLE_HINT: &str = "the GATE_* variables describe the pull request under test \
+        (the merge prelude relies on them); a gate file may not set them: choose another name";
+
+    #[test]
+    fn environment_mistakes_are_all_reported_with_line_and_column() {
+        let yaml = r#"stages: [test]
+checks:
+  unit: {stage: test, commands: [make test]}
+  e2e: {stage: test, commands: [make e2e]}
+environments:
+  development:
+    branch: develop
+    checks: [unit, e2ee]
+  testing:
+    branch: develop
+  status:
+    branch: refs/heads/main
+  production:
+    branch: main
+    approval:
+      approvers: []
+      timeout: 0
+  staging:
+    branch: staging
+    approval: {approvers: ["local:*"], timeout: 50000}
+"#;
+        assert_eq!(
+            errors(yaml),
+            [
+                ".gate.yml:8:20: environment `development` names unknown check `e2ee`\n  hint: did you mean `e2e`?",
+                ".gate.yml:10:13: environments `development` and `testing` both release branch `develop`\n  hint: a push to a branch releases one environment: give each its own branch",
+                ".gate.yml:12:5: environment name `status` is reserved\n  hint: `gate release status` shows every environment; choose another name",
+                ".gate.yml:12:13: environment `status`: `refs/heads/main` is not a branch name\n  hint: name the branch without `refs/heads/`, e.g. `branch: main`",
+                ".gate.yml:16:7: environment `production`: `approval.approvers` is empty\n  hint: list who may approve, e.g. `approvers: [\"arn:aws:sts::*:assumed-role/Release/*\"]`",
+                ".gate.yml:17:16: approval timeout 0 is out of range\n  hint: wait 1 to 43200 minutes (30 days) for an approval",
+                ".gate.yml:20:49: approval timeout 50000 is out of range\n  hint: wait 1 to 43200 minutes (30 days) for an approval",
+            ]
+            .join("\n")
+        );
+    }
+
+    #[test]
+    fn deploy_and_package_mistakes_are_all_reported_with_line_and_column() {
+        let yaml = r#"stages: [test]
+components:
+  api:
+    paths: [api/]
+    deploy:
+      commands: []
+      rollback: []
+      timeout: 3
+      env: {GATE_FOO: x, REGION: eu-west-1}
+  web:
+    paths: [web/]
+    package: {commands: [npm run build], outputs: [dist/]}
+  worker:
+    paths: [worker/]
+    deploy: {commands: [./deploy.sh]}
+    package:
+      commands: [make zip]
+      outputs: [../x, target/worker.zip]
+checks:
+  unit: {stage: test, commands: [make test]}
+"#;
+        assert_eq!(
+            errors(yaml),
+            [
+                ".gate.yml:6:7: component `api`: `deploy.commands` is empty\n  hint: list the commands that deploy it, e.g. `commands: [./deploy.sh]`",
+                ".gate.yml:6:7: component `api`: `deploy.rollback` is empty\n  hint: list the commands that undo a deploy, or leave `rollback` out to deploy the previous release again",
+                ".gate.yml:8:16: timeout 3 is out of range\n  hint: CodeBuild accepts 5 to 2160 minutes",
+                &format!(".gate.yml:9:23: component `api`'s deploy sets `GATE_FOO`, a variable the gate sets itself\n  hint: {GATE_VARIABLE_HINT}"),
+                ".gate.yml:12:14: component `web` has `package` but no `deploy`\n  hint: a package is what a deploy deploys: add `deploy`, or remove `package`",
+                ".gate.yml:18:17: component `worker`: package output `../x` is not a path inside the repository\n  hint: use a relative path without `..`, e.g. `dist/` or `target/app.zip`",
+            ]
+            .join("\n")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_inside_deploy_and_environments_are_rejected() {
+        let hint =
+            "hint: check the spelling; the keys are listed in gate.example.yml and `gate schema`";
+        let deploy = r#"stages: [test]
+components:
+  api:
+    paths: [api/]
+    deploy:
+      commands: [./deploy.sh]
+      rolback: [./undo.sh]
+checks:
+  unit: {stage: test, commands: [make test]}
+"#;
+        assert_eq!(
+            errors(deploy),
+            format!(
+                ".gate.yml:7:7: unknown field `rolback`, expected one of commands, rollback, timeout, env\n  {hint}"
+            )
+        );
+        let environment = r#"stages: [test]
+checks:
+  unit: {stage: test, commands: [make test]}
+environments:
+  production:
+    branch: main
+    aproval: {approvers: ["local:*"]}
+"#;
+        assert_eq!(
+            errors(environment),
+            format!(
+                ".gate.yml:7:5: unknown field `aproval`, expected one of branch, checks, approval\n  {hint}"
+            )
+        );
+    }
+
+    /// api depends on db, db on lib, lib on api: no order deploys api after db and db after api.
+    #[test]
+    fn a_cycle_through_deployed_components_is_an_error() {
+        let yaml = r#"stages: [test]
+components:
+  api:
+    paths: [api/]
+    depends_on: [db]
+    deploy: {commands: [./deploy-api.sh]}
+  lib:
+    paths: [lib/]
+    depends_on: [api]
+  db:
+    paths: [db/]
+    depends_on: [lib]
+    deploy: {commands: [./deploy-db.sh]}
+checks:
+  unit: {stage: test, commands: [make test]}
+"#;
+        assert_eq!(
+            errors(yaml),
+            ".gate.yml:6:13: component `api` is deployed but its `depends_on` forms a cycle (api → lib → db)\n  hint: a release deploys each component after everything it depends on: break the cycle"
+        );
+    }
+
+    /// lib and util depend on each other and neither is deployed: legal, as for pull requests;
+    /// the deployed components around the cycle still deploy in dependency order.
+    #[test]
+    fn a_cycle_through_components_without_deploy_is_legal() {
+        let yaml = r#"stages: [test]
+components:
+  web:
+    paths: [web/]
+    depends_on: [lib]
+    deploy: {commands: [./deploy-web.sh]}
+  lib:
+    paths: [lib/]
+    depends_on: [util]
+  util:
+    paths: [util/]
+    depends_on: [lib, db]
+  db:
+    paths: [db/]
+    deploy: {commands: [./deploy-db.sh]}
+checks:
+  unit: {stage: test, commands: [make test]}
+environments:
+  production: {branch: main, checks: [unit]}
+"#;
+        let gate = Gate::parse(yaml, ".gate.yml").expect("a cycle without deploys is legal");
+        let cycles: Vec<Vec<&str>> = gate
+            .cycles
+            .iter()
+            .map(|c| c.iter().map(|n| n.as_str()).collect())
+            .collect();
+        assert_eq!(cycles, [["lib", "util"]]);
+        let plan = plan_release(
+            &gate,
+            &ReleaseInput {
+                environment: "production",
+                commit: "c1",
+                previous: None,
+                changes: &[],
+            },
+        )
+        .expect("plans");
+        let waves: Vec<Vec<&str>> = plan
+            .waves()
+            .into_iter()
+            .map(|w| w.into_iter().map(|n| n.as_str()).collect())
+            .collect();
+        assert_eq!(waves, [["db"], ["web"]]);
     }
 }
