@@ -8,11 +8,10 @@
 use crate::ids::{CheckName, short_id};
 use crate::local::progress::status_text;
 use crate::local::runner::format_duration;
-use crate::local::store::Store;
+use crate::local::store::{self, Store};
 use crate::policy::{CheckResult, CheckStatus};
 use serde::{Deserialize, Serialize};
-use std::fs::OpenOptions;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
@@ -149,26 +148,7 @@ impl History {
 
 /// Appends one entry to `store`'s history.
 pub fn append(store: &Store, entry: &Entry) -> io::Result<()> {
-    let _lock = store.lock()?;
-    let path = store.history();
-    let mut line = serde_json::to_string(entry).map_err(io::Error::other)?;
-    line.push('\n');
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(&path)?;
-    let len = file.metadata()?.len();
-    if len > 0 {
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::Start(len - 1))?;
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            line.insert(0, '\n');
-        }
-    }
-    file.write_all(line.as_bytes())?;
-    file.sync_data()
+    store::append_json_line(store, &store.history(), entry)
 }
 
 /// Reads a history file (empty when it does not exist).
@@ -267,6 +247,8 @@ pub fn render_text(entries: &[&Entry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
 
     fn entry(id: &str, started_at: &str, verdict: HistoryVerdict) -> Entry {
         Entry {

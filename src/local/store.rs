@@ -212,6 +212,32 @@ pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> io::Result<()
     write_replace(path, text.as_bytes())
 }
 
+/// Appends `value` as one JSON line to `path`, under the store's lock, and syncs it. A file
+/// that does not end in a newline (a crash mid-write) gets one first, so the torn line stays
+/// alone and readers skip it.
+pub fn append_json_line<T: Serialize>(store: &Store, path: &Path, value: &T) -> io::Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+    let _lock = store.lock()?;
+    let mut line = serde_json::to_string(value).map_err(io::Error::other)?;
+    line.push('\n');
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)?;
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            line.insert(0, '\n');
+        }
+    }
+    file.write_all(line.as_bytes())?;
+    file.sync_data()
+}
+
 /// Reads a JSON file; `None` when it does not exist.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
     match std::fs::read(path) {

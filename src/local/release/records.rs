@@ -13,6 +13,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub struct Records {
     root: PathBuf,
+    store: Store,
 }
 
 impl Records {
@@ -20,6 +21,7 @@ impl Records {
     pub fn new(store: &Store) -> Self {
         Self {
             root: store.root().to_path_buf(),
+            store: store.clone(),
         }
     }
 
@@ -62,14 +64,7 @@ impl Records {
         let dir = self.release_dir(&record.id);
         std::fs::create_dir_all(&dir)?;
         store::write_json_replace(&dir.join("release.json"), record)?;
-        let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
-        line.push('\n');
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())?;
-        log.write_all(line.as_bytes())?;
-        log.sync_data()
+        store::append_json_line(&self.store, &self.log_path(), record)
     }
 
     /// Every release recorded, oldest first; lines that do not parse (a torn last line) are
