@@ -519,6 +519,11 @@ impl Gate {
         of
     }
 
+    /// The release environment a push to `branch` releases, if any.
+    pub fn environment_of_branch(&self, branch: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.branch == branch)
+    }
+
     /// The release environment with this name.
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)

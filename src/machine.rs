@@ -275,27 +275,56 @@ pub fn execution_name(
         .as_bytes(),
     );
     let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    let clean = |s: &str, max: usize| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .take(max)
-            .collect()
-    };
     let prefix = match mode {
         Mode::Gate => "gate",
         Mode::Cleanup => "cleanup",
     };
     let name = format!(
         "{prefix}-{}-pr{}-{}-{claim}-{hash}",
-        clean(repository.as_str(), 24),
-        clean(pr.as_str(), 12),
-        clean(source_commit.as_str(), 12),
+        name_part(repository.as_str(), 24),
+        name_part(pr.as_str(), 12),
+        name_part(source_commit.as_str(), 12),
+    );
+    name.chars().take(MAX_EXECUTION_NAME).collect()
+}
+
+/// At most `max` characters of `s` for a name: `[0-9A-Za-z_-]`, anything else as `-`.
+fn name_part(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
+/// The execution name of a release of `commit` to `environment`, the lane's `sequence`-th
+/// ([`crate::release::lane::LaneRelease::sequence`]): deterministic, so a redelivered push or
+/// a retried start finds the same execution; at most 80 characters of `[0-9A-Za-z_-]`,
+/// unique thanks to a hash of the full values.
+pub fn release_execution_name(
+    repository: &RepositoryName,
+    environment: &str,
+    commit: &str,
+    sequence: u64,
+) -> String {
+    let digest = Sha256::digest(
+        format!(
+            "{}\n{environment}\n{commit}\n{sequence}",
+            repository.as_str()
+        )
+        .as_bytes(),
+    );
+    let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let name = format!(
+        "release-{}-{}-{}-{sequence}-{hash}",
+        name_part(repository.as_str(), 20),
+        name_part(environment, 16),
+        name_part(commit, 12),
     );
     name.chars().take(MAX_EXECUTION_NAME).collect()
 }
@@ -304,18 +333,7 @@ pub fn execution_name(
 pub fn environment_name(prefix: &str, repository: &RepositoryName, pr: &PullRequestId) -> String {
     let digest = Sha256::digest(format!("{}\n{}", repository.as_str(), pr.as_str()).as_bytes());
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    let clean: String = repository
-        .as_str()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(60)
-        .collect();
+    let clean = name_part(repository.as_str(), 60);
     format!("{prefix}-{clean}-pr{}-{hash}", pr.as_str())
         .chars()
         .take(150)

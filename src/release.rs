@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
+pub mod lane;
+
 /// What a release plan is made from.
 #[derive(Debug, Clone, Copy)]
 pub struct ReleaseInput<'a> {
@@ -337,6 +339,8 @@ pub enum ReleaseOutcome {
     DeployFailed,
     /// Stopped (Ctrl-C): what this release deployed was rolled back.
     Interrupted,
+    /// A newer push to the environment replaced it while it waited: it never ran.
+    Superseded,
 }
 
 impl ReleaseOutcome {

@@ -146,6 +146,7 @@ fn outcome_words(o: ReleaseOutcome) -> (&'static str, &'static str) {
         ReleaseOutcome::ApprovalRefused => (FAILED, "approval refused, nothing deployed"),
         ReleaseOutcome::DeployFailed => (FAILED, "a deploy failed, rolled back"),
         ReleaseOutcome::Interrupted => (WARNING, "interrupted, rolled back"),
+        ReleaseOutcome::Superseded => (NEUTRAL, "superseded by a newer push, never ran"),
     }
 }
 
