@@ -190,7 +190,11 @@ fn path(kind: u8, component: usize, n: usize) -> String {
     }
 }
 
-fn changes() -> impl Strategy<Value = Vec<(u8, usize, Option<(u8, usize)>)>> {
+/// A generated change: the kind and component of its path (see [`path`]) and, for a rename,
+/// those of the path it was renamed from.
+type RawChange = (u8, usize, Option<(u8, usize)>);
+
+fn changes() -> impl Strategy<Value = Vec<RawChange>> {
     let side = (0u8..20, 0..MAX_COMPONENTS);
     prop::collection::vec(
         (
@@ -202,7 +206,7 @@ fn changes() -> impl Strategy<Value = Vec<(u8, usize, Option<(u8, usize)>)>> {
     )
 }
 
-fn to_changes(raw: &[(u8, usize, Option<(u8, usize)>)], n: usize) -> Vec<ChangedPath> {
+fn to_changes(raw: &[RawChange], n: usize) -> Vec<ChangedPath> {
     raw.iter()
         .map(|&(kind, c, renamed_from)| match renamed_from {
             None => ChangedPath::new(path(kind, c, n)),
