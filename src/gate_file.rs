@@ -649,8 +649,18 @@ impl Errors<'_> {
 /// ...): a gate file may not set or blank them, or a check could skip the merge it must test.
 pub const RESERVED_ENV_PREFIX: &str = "GATE_";
 
-/// Checks environment variable names: valid shell names, not CodeBuild's and not the gate's own.
-fn check_env(env: &IndexMap<String, Spanned<String>>, owner: &str, errors: &mut Errors<'_>) {
+/// Why a check may not set a `GATE_*` variable.
+const CHECK_GATE_VARIABLE_HINT: &str = "the GATE_* variables describe the pull request under \
+     test (the merge prelude relies on them); a gate file may not set them: choose another name";
+
+/// Checks environment variable names: valid shell names, not CodeBuild's and not the gate's own
+/// (`gate_hint` says why, for the owner at hand).
+fn check_env(
+    env: &IndexMap<String, Spanned<String>>,
+    owner: &str,
+    gate_hint: &str,
+    errors: &mut Errors<'_>,
+) {
     for (key, value) in env {
         if key.is_empty()
             || !key
@@ -673,8 +683,7 @@ fn check_env(env: &IndexMap<String, Spanned<String>>, owner: &str, errors: &mut 
             errors.push(
                 at(value),
                 format!("{owner} sets `{key}`, a variable the gate sets itself"),
-                "the GATE_* variables describe the pull request under test (the merge prelude \
-                 relies on them); a gate file may not set them: choose another name",
+                gate_hint,
             );
         }
     }
@@ -1006,7 +1015,12 @@ fn validate_defaults(
     defaults: &raw::Defaults,
     errors: &mut Errors<'_>,
 ) -> BTreeMap<String, String> {
-    check_env(&defaults.env, "`defaults`", errors);
+    check_env(
+        &defaults.env,
+        "`defaults`",
+        CHECK_GATE_VARIABLE_HINT,
+        errors,
+    );
     if let Some(t) = &defaults.timeout {
         check_timeout(t, errors);
     }
@@ -1171,7 +1185,12 @@ fn settle_check(
     if let Some(r) = &spec.retries {
         check_retries(r, errors);
     }
-    check_env(&spec.env, &format!("check `{name}`"), errors);
+    check_env(
+        &spec.env,
+        &format!("check `{name}`"),
+        CHECK_GATE_VARIABLE_HINT,
+        errors,
+    );
     let mut env = defaults_env.clone();
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.value.clone())));
     Check {

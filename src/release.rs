@@ -288,35 +288,58 @@ pub fn waves(gate: &Gate, deployed: &[bool]) -> Vec<Option<usize>> {
     wave
 }
 
-/// The key of a component's artifact: its files at the released commit (path and git object
-/// id of each, as `git ls-tree -r` lists them, in any order) and its package commands. The
-/// same content built the same way has the same key, in every environment.
+/// The key of a component's artifact: the files it is built from at the released commit
+/// (path and git object id of each, as `git ls-tree -r` lists them, in any order) and its
+/// package commands and outputs. The files it is built from are its own, those of every
+/// component it depends on (directly or not) and the `global` ones (toolchain, lock files):
+/// the same files whose change redeploys it. The same content built the same way has the same
+/// key, in every environment.
 pub fn artifact_key<'a>(
     gate: &Gate,
     component: usize,
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Option<String> {
-    let c = gate.components.get(component)?;
-    let package = c.package.as_ref()?;
+    let package = gate.components.get(component)?.package.as_ref()?;
+    let inputs = built_from(gate, component);
     let mut mine: Vec<(&str, &str)> = files
         .into_iter()
-        .filter(|(path, _)| gate.components_of(path).contains(&component))
+        .filter(|(path, _)| {
+            gate.global.is_match(path) || gate.components_of(path).iter().any(|&c| inputs[c])
+        })
         .collect();
     mine.sort_unstable();
     let mut hash = Sha256::new();
-    for (path, object) in mine {
-        hash.update(path.as_bytes());
-        hash.update([0]);
-        hash.update(object.as_bytes());
-        hash.update([0]);
-    }
-    hash.update([1]);
-    for command in package.commands.iter().chain(&package.outputs) {
-        hash.update(command.as_bytes());
-        hash.update([0]);
-    }
+    let mut list = |items: &mut dyn Iterator<Item = &str>, count: usize| {
+        hash.update((count as u64).to_le_bytes());
+        for item in items {
+            hash.update((item.len() as u64).to_le_bytes());
+            hash.update(item.as_bytes());
+        }
+    };
+    list(&mut mine.iter().flat_map(|(p, o)| [*p, *o]), mine.len() * 2);
+    list(
+        &mut package.commands.iter().map(String::as_str),
+        package.commands.len(),
+    );
+    list(
+        &mut package.outputs.iter().map(String::as_str),
+        package.outputs.len(),
+    );
     let digest = hash.finalize();
     Some(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The components `component`'s artifact is built from: itself and everything it depends on,
+/// directly or not (indexed like [`Gate::components`]).
+fn built_from(gate: &Gate, component: usize) -> Vec<bool> {
+    let mut seen = vec![false; gate.components.len()];
+    let mut queue = VecDeque::from([component]);
+    while let Some(c) = queue.pop_front() {
+        if !std::mem::replace(&mut seen[c], true) {
+            queue.extend(gate.components[c].depends_on.iter().copied());
+        }
+    }
+    seen
 }
 
 /// How a release ended.

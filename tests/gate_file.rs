@@ -396,8 +396,8 @@ mod releases {
     use codecommit_gate::gate_file::Gate;
     use codecommit_gate::release::{ReleaseInput, plan_release};
 
-    const GATE_VARIABLE_HINT: &str = "the GATE_* variables describe the pull request under test \
-        (the merge prelude relies on them); a gate file may not set them: choose another name";
+    const DEPLOY_VARIABLE_HINT: &str = "the GATE_* variables describe the release (GATE_ACTION, \
+        GATE_ENVIRONMENT, GATE_COMMIT, …); a gate file may not set them: choose another name";
 
     #[test]
     fn environment_mistakes_are_all_reported_with_line_and_column() {
@@ -466,7 +466,7 @@ checks:
                 ".gate.yml:6:7: component `api`: `deploy.commands` is empty\n  hint: list the commands that deploy it, e.g. `commands: [./deploy.sh]`",
                 ".gate.yml:6:7: component `api`: `deploy.rollback` is empty\n  hint: list the commands that undo a deploy, or leave `rollback` out to deploy the previous release again",
                 ".gate.yml:8:16: timeout 3 is out of range\n  hint: CodeBuild accepts 5 to 2160 minutes",
-                &format!(".gate.yml:9:23: component `api`'s deploy sets `GATE_FOO`, a variable the gate sets itself\n  hint: {GATE_VARIABLE_HINT}"),
+                &format!(".gate.yml:9:23: component `api`'s deploy sets `GATE_FOO`, a variable the gate sets itself\n  hint: {DEPLOY_VARIABLE_HINT}"),
                 ".gate.yml:12:14: component `web` has `package` but no `deploy`\n  hint: a package is what a deploy deploys: add `deploy`, or remove `package`",
                 ".gate.yml:18:17: component `worker`: package output `../x` is not a path inside the repository\n  hint: use a relative path without `..`, e.g. `dist/` or `target/app.zip`",
             ]
@@ -531,7 +531,7 @@ checks:
 "#;
         assert_eq!(
             errors(yaml),
-            ".gate.yml:6:13: component `api` is deployed but its `depends_on` forms a cycle (api → lib → db)\n  hint: a release deploys each component after everything it depends on: break the cycle"
+            ".gate.yml:6:13: component `api` is deployed but is in a dependency cycle with `lib`, `db`\n  hint: a release deploys each component after everything it depends on: break the cycle"
         );
     }
 

@@ -474,4 +474,67 @@ checks:
             "no such component"
         );
     }
+
+    /// `api` depends on `core` through `lib` (not deployed), with a global lock file.
+    const LAYERED: &str = r#"stages: [test]
+components:
+  core: {paths: [core/]}
+  lib: {paths: [lib/], depends_on: [core]}
+  api:
+    paths: [api/]
+    depends_on: [lib]
+    deploy: {commands: [./deploy.sh]}
+    package: {commands: [make, zip], outputs: [dist/]}
+  web: {paths: [web/], deploy: {commands: [./web.sh]}}
+checks:
+  unit: {stage: test, commands: [make test]}
+global: [Cargo.lock]
+"#;
+
+    #[test]
+    fn what_a_component_depends_on_and_global_files_change_its_key() {
+        let g = Gate::parse(LAYERED, ".gate.yml").expect("valid");
+        let api = 2;
+        let files = [
+            ("api/main.rs", "1111111111111111111111111111111111111111"),
+            ("lib/lib.rs", "2222222222222222222222222222222222222222"),
+            ("core/core.rs", "3333333333333333333333333333333333333333"),
+            ("Cargo.lock", "4444444444444444444444444444444444444444"),
+            ("web/index.html", "5555555555555555555555555555555555555555"),
+        ];
+        let original = artifact_key(&g, api, files.iter().copied()).expect("key");
+        for changed in ["core/core.rs", "lib/lib.rs", "Cargo.lock"] {
+            let edited = with(&files, changed, "9999999999999999999999999999999999999999");
+            assert_ne!(
+                artifact_key(&g, api, edited.iter().copied()).expect("key"),
+                original,
+                "{changed} is an input of api"
+            );
+        }
+        let web = with(
+            &files,
+            "web/index.html",
+            "9999999999999999999999999999999999999999",
+        );
+        assert_eq!(
+            artifact_key(&g, api, web.iter().copied()).expect("key"),
+            original,
+            "web is not an input of api"
+        );
+    }
+
+    #[test]
+    fn commands_and_outputs_do_not_run_into_each_other() {
+        let moved = LAYERED.replace(
+            "package: {commands: [make, zip], outputs: [dist/]}",
+            "package: {commands: [make], outputs: [zip, dist/]}",
+        );
+        let a = Gate::parse(LAYERED, ".gate.yml").expect("valid");
+        let b = Gate::parse(&moved, ".gate.yml").expect("valid");
+        let files = [("api/main.rs", "1111111111111111111111111111111111111111")];
+        assert_ne!(
+            artifact_key(&a, 2, files.iter().copied()),
+            artifact_key(&b, 2, files.iter().copied())
+        );
+    }
 }

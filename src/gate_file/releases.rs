@@ -95,12 +95,16 @@ pub(super) fn validate_deploys(
                 .get(first.as_str())
                 .and_then(|c| c.value.deploy.as_ref())
                 .and_then(at);
-            let names: Vec<&str> = cycle.iter().map(ComponentName::as_str).collect();
+            let others: Vec<String> = cycle
+                .iter()
+                .filter(|n| n != first)
+                .map(|n| format!("`{n}`"))
+                .collect();
             errors.push(
                 position,
                 format!(
-                    "component `{first}` is deployed but its `depends_on` forms a cycle ({})",
-                    names.join(" → ")
+                    "component `{first}` is deployed but is in a dependency cycle with {}",
+                    others.join(", ")
                 ),
                 "a release deploys each component after everything it depends on: break the cycle",
             );
@@ -129,7 +133,13 @@ fn deploy(name: &str, d: &Spanned<raw::Deploy>, errors: &mut Errors<'_>) -> Depl
     if let Some(t) = &spec.timeout {
         check_timeout(t, errors);
     }
-    check_env(&spec.env, &format!("component `{name}`'s deploy"), errors);
+    check_env(
+        &spec.env,
+        &format!("component `{name}`'s deploy"),
+        "the GATE_* variables describe the release (GATE_ACTION, GATE_ENVIRONMENT, \
+         GATE_COMMIT, …); a gate file may not set them: choose another name",
+        errors,
+    );
     Deploy {
         commands: spec.commands.clone(),
         rollback: spec.rollback.clone(),
