@@ -115,9 +115,19 @@ pub enum ReleasePlanError {
     },
 }
 
+impl ReleasePlanError {
+    /// `name` is not one of `gate`'s environments.
+    pub fn unknown(gate: &Gate, name: &str) -> Self {
+        Self::UnknownEnvironment {
+            name: name.to_owned(),
+            known: gate.environments.iter().map(|e| e.name.clone()).collect(),
+        }
+    }
+}
+
 fn known_list(known: &[String]) -> String {
     if known.is_empty() {
-        " (it has no `environments`)".to_owned()
+        ": it has no `environments` (docs/local.md, \"Releases\")".to_owned()
     } else {
         format!(" (it has: {})", known.join(", "))
     }
@@ -129,10 +139,7 @@ pub fn plan_release(
     input: &ReleaseInput<'_>,
 ) -> Result<ReleasePlan, ReleasePlanError> {
     let Some(environment) = gate.environment(input.environment) else {
-        return Err(ReleasePlanError::UnknownEnvironment {
-            name: input.environment.to_owned(),
-            known: gate.environments.iter().map(|e| e.name.clone()).collect(),
-        });
+        return Err(ReleasePlanError::unknown(gate, input.environment));
     };
     let (affected, mut checks) = match input.previous {
         None => first_release(gate),
@@ -672,6 +679,15 @@ environments:
         assert_eq!(
             e.to_string(),
             "the gate file has no environment `prod` (it has: development, production)"
+        );
+        let none = Gate::parse(
+            "stages: [t]\nchecks: {u: {stage: t, commands: [x]}}\n",
+            "g.yml",
+        )
+        .expect("valid");
+        assert_eq!(
+            ReleasePlanError::unknown(&none, "prod").to_string(),
+            "the gate file has no environment `prod`: it has no `environments` (docs/local.md, \"Releases\")"
         );
     }
 

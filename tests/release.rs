@@ -733,3 +733,30 @@ fn a_change_that_is_only_tested_runs_its_checks_and_asks_no_approval() {
         Some(tools.as_str())
     );
 }
+
+#[test]
+fn a_failed_package_build_deploys_nothing() {
+    let repo = Repo::new();
+    assert_code(&repo.release("development", &[]), 0);
+    repo.log();
+    repo.change(
+        "development",
+        &[("infra/network/vpc.yml", "cidr: 10.4.0.0/16\n")],
+        "net",
+    );
+    repo.delete("development", "app/main.txt");
+    let out = repo.release("development", &[]);
+    assert_code(&out, 1);
+    assert_eq!(repo.log(), ["check unit check development"]);
+    let record = repo.last();
+    assert_eq!(record.outcome, ReleaseOutcome::PackageFailed);
+    assert!(record.deploys.is_empty());
+    let package = record.packages[0].result.as_ref().expect("built");
+    assert_eq!(package.status, CheckStatus::Failed);
+    let report = std::fs::read_to_string(repo.records().release_dir(&record.id).join("report.md"))
+        .expect("report");
+    assert!(
+        report.contains("<summary>package app failed</summary>"),
+        "{report}"
+    );
+}

@@ -103,11 +103,7 @@ pub fn prepare(
         Err(code) => return Ok(Err(code)),
     };
     let Some(environment) = gate.environment(&request.environment) else {
-        let known: Vec<&str> = gate.environments.iter().map(|e| e.name.as_str()).collect();
-        return Err(report::release::unknown_environment(
-            &request.environment,
-            &known,
-        ));
+        return Err(release::ReleasePlanError::unknown(&gate, &request.environment).to_string());
     };
     let commit = match &request.commit {
         Some(c) => repo.resolve(c),

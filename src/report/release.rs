@@ -17,20 +17,6 @@ const MD: Style = Style::Md;
 const CELL: Style = Style::Cell;
 const PLAIN: Style = Style::Plain;
 
-/// `gate release` with an environment the gate file does not have.
-pub fn unknown_environment(name: &str, known: &[&str]) -> String {
-    if known.is_empty() {
-        format!(
-            "the gate file has no environment `{name}`: it has no `environments` (docs/local.md, \"Releases\")"
-        )
-    } else {
-        format!(
-            "the gate file has no environment `{name}` (it has: {})",
-            known.join(", ")
-        )
-    }
-}
-
 /// The commit to release cannot be resolved.
 pub fn unknown_commit(environment: &str, branch: &str, problem: &str) -> String {
     format!(
