@@ -9,10 +9,11 @@ use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId}
 use crate::machine::ExecutionInput;
 use crate::plan::ChangedPath;
 use crate::ports::{
-    ApprovalOutcome, ApprovalRule, ApprovalState, CommentData, CommentTarget, ExecutionStatus,
-    Executions, Ledger, Mergeability, Notifier, PortError, PortResult, PrRecord, PrStatus,
-    PullRequestState, PullRequests, RuleWritten, Started, Written, codes,
+    ApprovalOutcome, ApprovalRule, ApprovalState, CommentData, CommentTarget, EnvironmentRecord,
+    ExecutionStatus, Executions, Ledger, Mergeability, Notifier, PortError, PortResult, PrRecord,
+    PrStatus, PullRequestState, PullRequests, RuleWritten, Started, Written, codes,
 };
+use crate::release::ReleaseRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -737,6 +738,8 @@ impl std::fmt::Debug for Interleavings {
 #[derive(Debug, Clone, Default)]
 pub struct FakeLedger {
     records: Arc<Mutex<BTreeMap<(RepositoryName, PullRequestId), PrRecord>>>,
+    environments: Arc<Mutex<BTreeMap<(RepositoryName, String), EnvironmentRecord>>>,
+    releases: Arc<Mutex<BTreeMap<(RepositoryName, String), ReleaseRecord>>>,
     interleaved: Arc<Mutex<Interleavings>>,
     /// Calls made.
     pub calls: Arc<Calls>,
@@ -746,6 +749,11 @@ impl FakeLedger {
     /// Every record.
     pub fn records(&self) -> Vec<PrRecord> {
         lock(&self.records).values().cloned().collect()
+    }
+
+    /// Every release record stored, by (repository, release id).
+    pub fn releases(&self) -> Vec<ReleaseRecord> {
+        lock(&self.releases).values().cloned().collect()
     }
 
     /// Makes another writer win just before the next put: `write` changes the stored record
@@ -815,6 +823,40 @@ impl Ledger for FakeLedger {
             .filter(|r| !r.closed)
             .cloned()
             .collect())
+    }
+
+    async fn environment(
+        &self,
+        repository: &RepositoryName,
+        environment: &str,
+    ) -> PortResult<Option<EnvironmentRecord>> {
+        self.calls.record("dynamodb:GetItem")?;
+        Ok(lock(&self.environments)
+            .get(&(repository.clone(), environment.to_owned()))
+            .cloned())
+    }
+
+    async fn put_environment(&self, record: &EnvironmentRecord) -> PortResult<Written> {
+        self.calls.record("dynamodb:PutItem")?;
+        let mut all = lock(&self.environments);
+        let key = (record.repository.clone(), record.environment.clone());
+        if all.get(&key).map_or(0, |r| r.version) != record.version {
+            return Ok(Written::Conflict);
+        }
+        let mut next = record.clone();
+        next.version += 1;
+        all.insert(key, next);
+        Ok(Written::Written)
+    }
+
+    async fn put_release(
+        &self,
+        repository: &RepositoryName,
+        record: &ReleaseRecord,
+    ) -> PortResult<()> {
+        self.calls.record("dynamodb:PutItem")?;
+        lock(&self.releases).insert((repository.clone(), record.id.clone()), record.clone());
+        Ok(())
     }
 }
 

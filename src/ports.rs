@@ -611,6 +611,42 @@ impl PrRecord {
     }
 }
 
+/// One item per (repository, environment) in the ledger: the release lane (what runs, what
+/// waits) and what is deployed (the last successful release, per component).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentRecord {
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The environment (one of the gate file's `environments`).
+    pub environment: String,
+    /// Optimistic-concurrency version: every write is conditional on the version it read.
+    pub version: u64,
+    /// What runs and what waits.
+    #[serde(default)]
+    pub lane: crate::release::lane::Lane,
+    /// The last successful release and what is deployed.
+    #[serde(default)]
+    pub state: crate::release::EnvironmentState,
+}
+
+impl EnvironmentRecord {
+    /// A fresh record, version 0 (never written): nothing released, nothing running.
+    pub fn new(repository: RepositoryName, environment: impl Into<String>) -> Self {
+        let environment = environment.into();
+        Self {
+            repository,
+            state: crate::release::EnvironmentState {
+                version: crate::release::RECORD_VERSION,
+                environment: environment.clone(),
+                ..crate::release::EnvironmentState::default()
+            },
+            environment,
+            version: 0,
+            lane: crate::release::lane::Lane::default(),
+        }
+    }
+}
+
 /// What became of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -634,6 +670,24 @@ pub trait Ledger: Send + Sync {
     fn put(&self, record: &PrRecord) -> impl Future<Output = PortResult<Written>> + Send;
     /// Every record not marked closed (for the clean-up sweep).
     fn open_records(&self) -> impl Future<Output = PortResult<Vec<PrRecord>>> + Send;
+    /// The environment's record, if any.
+    fn environment(
+        &self,
+        repository: &RepositoryName,
+        environment: &str,
+    ) -> impl Future<Output = PortResult<Option<EnvironmentRecord>>> + Send;
+    /// Writes `record` with version `record.version + 1` if the stored version is still
+    /// `record.version` (or absent when it is 0), as [`Ledger::put`].
+    fn put_environment(
+        &self,
+        record: &EnvironmentRecord,
+    ) -> impl Future<Output = PortResult<Written>> + Send;
+    /// Stores a release's record (by its id: writing it again replaces it).
+    fn put_release(
+        &self,
+        repository: &RepositoryName,
+        record: &crate::release::ReleaseRecord,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Where the gate reports failures and bypasses (SNS on AWS, standard error locally).

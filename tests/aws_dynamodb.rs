@@ -341,3 +341,138 @@ async fn a_connection_failure_is_transient() {
         "{err:?}"
     );
 }
+
+mod environments {
+    use super::*;
+    use codecommit_gate::aws::dynamodb::{environment_key, release_key};
+    use codecommit_gate::ports::EnvironmentRecord;
+    use codecommit_gate::release::lane::Lane;
+
+    fn environment(version: u64) -> EnvironmentRecord {
+        let mut record = EnvironmentRecord::new(repo(), "production");
+        record.version = version;
+        let mut lane = Lane::default();
+        lane.push("c1", None, "2026-12-02T13:00:00Z");
+        record.lane = lane;
+        record.state.commit = Some("c0".into());
+        record
+    }
+
+    #[test]
+    fn keys_never_meet_a_pull_requests() {
+        assert_eq!(
+            environment_key(&repo(), "production"),
+            "MyDemoRepo#environment#production"
+        );
+        assert_eq!(release_key(&repo(), "r-1"), "MyDemoRepo#release#r-1");
+        assert_ne!(
+            environment_key(&repo(), "27"),
+            partition_key(&repo(), &pr())
+        );
+    }
+
+    #[tokio::test]
+    async fn an_environment_is_read_consistently_with_its_version_attribute() {
+        let stored = serde_json::to_string(&environment(1)).expect("json");
+        let rule = mock!(Client::get_item)
+            .match_requests(|r| {
+                r.consistent_read() == Some(true)
+                    && r.key().and_then(|k| k.get("pk"))
+                        == Some(&AttributeValue::S(
+                            "MyDemoRepo#environment#production".into(),
+                        ))
+            })
+            .sequence()
+            .http_status(
+                200,
+                body(json!({ "Item": {
+                    "pk": { "S": "MyDemoRepo#environment#production" },
+                    "version": { "N": "2" },
+                    "record": { "S": stored },
+                } })),
+            )
+            .build();
+        let got = ledger(&[&rule])
+            .environment(&repo(), "production")
+            .await
+            .expect("get")
+            .expect("found");
+        assert_eq!(got.version, 2);
+        assert_eq!(got.lane.running.map(|r| r.commit).as_deref(), Some("c1"));
+        assert_eq!(got.state.commit.as_deref(), Some("c0"));
+    }
+
+    #[tokio::test]
+    async fn environment_writes_are_conditional_and_carry_no_closed_flag() {
+        let first = mock!(Client::put_item)
+            .match_requests(|r| {
+                let Some(item) = r.item() else { return false };
+                let json: EnvironmentRecord =
+                    serde_json::from_str(s(item, "record")).expect("record JSON");
+                item.len() == 4
+                    && s(item, "pk") == "MyDemoRepo#environment#production"
+                    && n(item, "version") == Some(1)
+                    && json.version == 1
+                    && !item.contains_key("closed")
+                    && r.condition_expression() == Some("attribute_not_exists(pk)")
+            })
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let later = mock!(Client::put_item)
+            .match_requests(|r| {
+                r.condition_expression() == Some("#v = :expected")
+                    && r.expression_attribute_values()
+                        .and_then(|v| v.get(":expected"))
+                        == Some(&AttributeValue::N("3".into()))
+            })
+            .sequence()
+            .http_status(400, error("ConditionalCheckFailedException"))
+            .build();
+        let ledger = ledger(&[&first, &later]);
+        assert_eq!(
+            ledger.put_environment(&environment(0)).await.expect("put"),
+            Written::Written
+        );
+        assert_eq!(
+            ledger.put_environment(&environment(3)).await.expect("put"),
+            Written::Conflict
+        );
+    }
+
+    #[tokio::test]
+    async fn a_release_is_stored_whole_under_its_id() {
+        let record: codecommit_gate::release::ReleaseRecord = serde_json::from_value(json!({
+            "version": 1, "id": "20261202T130000Z-abc123-production", "repository": "MyDemoRepo",
+            "started_at": "2026-12-02T13:00:00.000Z", "duration_ms": 1200,
+            "started_by": "arn:aws:sts::123456789012:assumed-role/Release/ann",
+            "plan": {"environment": "production", "branch": "main", "commit": "c1",
+                     "previous": "c0", "changed_paths": 1, "components": [], "checks": [],
+                     "approval": {"required": false, "approvers": [], "timeout_minutes": 0}},
+            "checks": [], "outcome": "nothing_to_release"
+        }))
+        .expect("a release record");
+        let rule = mock!(Client::put_item)
+            .match_requests(|r| {
+                let Some(item) = r.item() else { return false };
+                s(item, "pk") == "MyDemoRepo#release#20261202T130000Z-abc123-production"
+                    && s(item, "environment") == "production"
+                    && s(item, "started_at") == "2026-12-02T13:00:00.000Z"
+                    && !item.contains_key("closed")
+                    && !item.contains_key("version")
+                    && r.condition_expression().is_none()
+                    && serde_json::from_str::<codecommit_gate::release::ReleaseRecord>(s(
+                        item, "record",
+                    ))
+                    .is_ok_and(|back| back.id == "20261202T130000Z-abc123-production")
+            })
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        ledger(&[&rule])
+            .put_release(&repo(), &record)
+            .await
+            .expect("stored");
+        assert_eq!(rule.num_calls(), 1);
+    }
+}

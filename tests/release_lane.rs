@@ -128,3 +128,65 @@ fn release_execution_names_are_stable_valid_and_distinct() {
         assert_ne!(&name, other);
     }
 }
+
+/// The same story on every ledger adapter but DynamoDB's (tests/aws_dynamodb.rs): an
+/// environment's record is written only by whoever read its current version.
+async fn environment_records_are_written_conditionally<L: codecommit_gate::ports::Ledger>(
+    ledger: &L,
+    repo: &RepositoryName,
+) {
+    use codecommit_gate::ports::{EnvironmentRecord, Written};
+    assert_eq!(
+        ledger.environment(repo, "production").await.expect("get"),
+        None
+    );
+    let fresh = EnvironmentRecord::new(repo.clone(), "production");
+    assert_eq!(
+        ledger.put_environment(&fresh).await.expect("put"),
+        Written::Written
+    );
+    assert_eq!(
+        ledger.put_environment(&fresh).await.expect("put"),
+        Written::Conflict,
+        "a second writer of version 0 loses"
+    );
+    let mut read = ledger
+        .environment(repo, "production")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(read.version, 1);
+    assert!(matches!(read.lane.push("c1", None, "t"), Push::Start(_)));
+    assert_eq!(
+        ledger.put_environment(&read).await.expect("put"),
+        Written::Written
+    );
+    let again = ledger
+        .environment(repo, "production")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(again.version, 2);
+    assert_eq!(again.lane.running.map(|r| r.commit).as_deref(), Some("c1"));
+    assert_eq!(
+        ledger.environment(repo, "testing").await.expect("get"),
+        None,
+        "environments are apart"
+    );
+}
+
+#[tokio::test]
+async fn the_fake_and_local_ledgers_write_environments_conditionally() {
+    let repo = RepositoryName::new("shop");
+    let fake = codecommit_gate::memory::FakeLedger::default();
+    environment_records_are_written_conditionally(&fake, &repo).await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(tmp.path().join("shop")).expect("repo folder");
+    let local = codecommit_gate::local::LocalLedger::new(tmp.path());
+    environment_records_are_written_conditionally(&local, &repo).await;
+    assert!(
+        tmp.path()
+            .join("shop/.gate/environments/production.record.json")
+            .is_file()
+    );
+}

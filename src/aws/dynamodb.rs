@@ -1,6 +1,7 @@
-//! [`Ledger`] over DynamoDB: one item per PR, written with optimistic concurrency on its `version`.
+//! [`Ledger`] over DynamoDB: one item per PR and per release environment, written with
+//! optimistic concurrency on its `version`, and one item per release.
 //!
-//! Item layout (table key: `pk`, a string):
+//! Item layout (table key: `pk`, a string). A PR's item:
 //!
 //! | attribute    | type | value |
 //! |--------------|------|-------|
@@ -9,13 +10,22 @@
 //! | `record`     | S    | the [`PrRecord`] as JSON |
 //! | `closed`     | BOOL | whether the PR is closed (for queries and clean-up) |
 //! | `updated_at` | N    | when it was last written, in epoch seconds |
+//!
+//! An environment's item: `pk` = `<repository>#environment#<environment>`, `version`,
+//! `record` (the [`EnvironmentRecord`]: the release lane and what is deployed), `updated_at`;
+//! no `closed`, so the clean-up sweep's scan never reads it. A release's item: `pk` =
+//! `<repository>#release#<release id>`, `record` (the [`ReleaseRecord`]), `environment`,
+//! `started_at`, `updated_at`; written whole, unconditionally (a release id is written by
+//! its own release only).
 
 use super::{permanent, port_error, service_err};
 use crate::ids::{PullRequestId, RepositoryName};
-use crate::ports::{Ledger, PortResult, PrRecord, Written};
+use crate::ports::{EnvironmentRecord, Ledger, PortResult, PrRecord, Written};
+use crate::release::ReleaseRecord;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const GET_ITEM: &str = "dynamodb:GetItem";
@@ -32,12 +42,27 @@ pub const RECORD: &str = "record";
 pub const CLOSED: &str = "closed";
 /// The last-write time attribute.
 pub const UPDATED_AT: &str = "updated_at";
+/// A release item's environment attribute.
+pub const ENVIRONMENT: &str = "environment";
+/// A release item's start time attribute (RFC 3339).
+pub const STARTED_AT: &str = "started_at";
 
 /// The ledger in one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct AwsLedger {
     client: Client,
     table: String,
+}
+
+/// The partition key of an environment's item: `<repository>#environment#<environment>`
+/// (repository names have no `#`, and PR ids are digits, so keys never meet).
+pub fn environment_key(repository: &RepositoryName, environment: &str) -> String {
+    format!("{}#environment#{environment}", repository.as_str())
+}
+
+/// The partition key of a release's item: `<repository>#release#<release id>`.
+pub fn release_key(repository: &RepositoryName, id: &str) -> String {
+    format!("{}#release#{id}", repository.as_str())
 }
 
 /// The partition key of a PR's item: `<repository>#<pull request id>`.
@@ -60,17 +85,19 @@ impl AwsLedger {
     }
 }
 
-impl Ledger for AwsLedger {
-    async fn get(
+impl AwsLedger {
+    /// `GetItem` (consistent) of the item `key`: its `record` JSON, with the `version`
+    /// attribute (what the conditions test, so the truth) passed to `set_version`.
+    async fn get_versioned<T: DeserializeOwned>(
         &self,
-        repository: &RepositoryName,
-        id: &PullRequestId,
-    ) -> PortResult<Option<PrRecord>> {
+        key: String,
+        set_version: impl FnOnce(&mut T, u64),
+    ) -> PortResult<Option<T>> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, AttributeValue::S(partition_key(repository, id)))
+            .key(PK, AttributeValue::S(key))
             .consistent_read(true)
             .send()
             .await
@@ -82,42 +109,40 @@ impl Ledger for AwsLedger {
             .get(RECORD)
             .and_then(|v| v.as_s().ok())
             .ok_or_else(|| permanent(GET_ITEM, "the item has no record string"))?;
-        let mut record: PrRecord = serde_json::from_str(json)
+        let mut record: T = serde_json::from_str(json)
             .map_err(|e| permanent(GET_ITEM, format!("the item's record is not valid: {e}")))?;
-        // The `version` attribute is what the conditions test, so it is the truth.
         if let Some(version) = item.get(VERSION) {
-            record.version = version
+            let version = version
                 .as_n()
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| permanent(GET_ITEM, "the item's version is not a number"))?;
+            set_version(&mut record, version);
         }
         Ok(Some(record))
     }
 
-    async fn put(&self, record: &PrRecord) -> PortResult<Written> {
-        let expected = record.version;
-        let stored = PrRecord {
-            version: expected + 1,
-            ..record.clone()
-        };
-        let json = serde_json::to_string(&stored)
-            .map_err(|e| permanent(PUT_ITEM, format!("cannot serialize the record: {e}")))?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let request = self
+    /// `PutItem` of `record` (JSON, already at version `expected + 1`) as the item `key`,
+    /// conditional on the stored version being `expected` (on no item when it is 0), with
+    /// `extra` attributes; a failed condition is [`Written::Conflict`].
+    async fn put_versioned(
+        &self,
+        key: String,
+        expected: u64,
+        record: String,
+        extra: &[(&str, AttributeValue)],
+    ) -> PortResult<Written> {
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item(
-                PK,
-                AttributeValue::S(partition_key(&record.repository, &record.pull_request_id)),
-            )
-            .item(VERSION, AttributeValue::N(stored.version.to_string()))
-            .item(RECORD, AttributeValue::S(json))
-            .item(CLOSED, AttributeValue::Bool(record.closed))
-            .item(UPDATED_AT, AttributeValue::N(now.to_string()));
+            .item(PK, AttributeValue::S(key))
+            .item(VERSION, AttributeValue::N((expected + 1).to_string()))
+            .item(RECORD, AttributeValue::S(record));
+        for (name, value) in extra {
+            request = request.item(*name, value.clone());
+        }
+        let request = request.item(UPDATED_AT, AttributeValue::N(now().to_string()));
         let request = if expected == 0 {
             request.condition_expression(format!("attribute_not_exists({PK})"))
         } else {
@@ -138,6 +163,94 @@ impl Ledger for AwsLedger {
             }
             Err(e) => Err(port_error(PUT_ITEM, e)),
         }
+    }
+}
+
+/// Now, in epoch seconds.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A record as the JSON an item stores.
+fn to_json<T: serde::Serialize>(record: &T) -> PortResult<String> {
+    serde_json::to_string(record)
+        .map_err(|e| permanent(PUT_ITEM, format!("cannot serialize the record: {e}")))
+}
+
+impl Ledger for AwsLedger {
+    async fn get(
+        &self,
+        repository: &RepositoryName,
+        id: &PullRequestId,
+    ) -> PortResult<Option<PrRecord>> {
+        self.get_versioned(partition_key(repository, id), |r: &mut PrRecord, v| {
+            r.version = v;
+        })
+        .await
+    }
+
+    async fn put(&self, record: &PrRecord) -> PortResult<Written> {
+        let stored = PrRecord {
+            version: record.version + 1,
+            ..record.clone()
+        };
+        self.put_versioned(
+            partition_key(&record.repository, &record.pull_request_id),
+            record.version,
+            to_json(&stored)?,
+            &[(CLOSED, AttributeValue::Bool(record.closed))],
+        )
+        .await
+    }
+
+    async fn environment(
+        &self,
+        repository: &RepositoryName,
+        environment: &str,
+    ) -> PortResult<Option<EnvironmentRecord>> {
+        self.get_versioned(
+            environment_key(repository, environment),
+            |r: &mut EnvironmentRecord, v| r.version = v,
+        )
+        .await
+    }
+
+    async fn put_environment(&self, record: &EnvironmentRecord) -> PortResult<Written> {
+        let stored = EnvironmentRecord {
+            version: record.version + 1,
+            ..record.clone()
+        };
+        self.put_versioned(
+            environment_key(&record.repository, &record.environment),
+            record.version,
+            to_json(&stored)?,
+            &[],
+        )
+        .await
+    }
+
+    async fn put_release(
+        &self,
+        repository: &RepositoryName,
+        record: &ReleaseRecord,
+    ) -> PortResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, AttributeValue::S(release_key(repository, &record.id)))
+            .item(RECORD, AttributeValue::S(to_json(record)?))
+            .item(
+                ENVIRONMENT,
+                AttributeValue::S(record.plan.environment.clone()),
+            )
+            .item(STARTED_AT, AttributeValue::S(record.started_at.clone()))
+            .item(UPDATED_AT, AttributeValue::N(now().to_string()))
+            .send()
+            .await
+            .map_err(|e| port_error(PUT_ITEM, e))?;
+        Ok(())
     }
 
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {

@@ -2,7 +2,8 @@
 
 use crate::ids::{PullRequestId, RepositoryName};
 use crate::local::store::{self, Store};
-use crate::ports::{Ledger, Notifier, PortError, PortResult, PrRecord, Written};
+use crate::ports::{EnvironmentRecord, Ledger, Notifier, PortError, PortResult, PrRecord, Written};
+use crate::release::ReleaseRecord;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -106,6 +107,46 @@ impl Ledger for LocalLedger {
             }
         }
         Ok(records)
+    }
+
+    async fn environment(
+        &self,
+        repository: &RepositoryName,
+        environment: &str,
+    ) -> PortResult<Option<EnvironmentRecord>> {
+        const CALL: &str = "dynamodb:GetItem";
+        let store = self.store(CALL, repository)?;
+        store::read_json(&store.environment_record(environment)).map_err(transient(CALL))
+    }
+
+    async fn put_environment(&self, record: &EnvironmentRecord) -> PortResult<Written> {
+        const CALL: &str = "dynamodb:PutItem";
+        let store = self.store(CALL, &record.repository)?;
+        let _lock = store.lock().map_err(transient(CALL))?;
+        let path = store.environment_record(&record.environment);
+        let stored: Option<EnvironmentRecord> = store::read_json(&path).map_err(transient(CALL))?;
+        if stored.map_or(0, |r| r.version) != record.version {
+            return Ok(Written::Conflict);
+        }
+        let mut next = record.clone();
+        next.version = record.version + 1;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(transient(CALL))?;
+        }
+        store::write_json(&path, &next).map_err(transient(CALL))?;
+        Ok(Written::Written)
+    }
+
+    async fn put_release(
+        &self,
+        repository: &RepositoryName,
+        record: &ReleaseRecord,
+    ) -> PortResult<()> {
+        const CALL: &str = "dynamodb:PutItem";
+        let store = self.store(CALL, repository)?;
+        crate::local::release::Records::new(&store)
+            .record(record)
+            .map_err(transient(CALL))
     }
 }
 

@@ -116,6 +116,14 @@ impl Store {
             .join(format!("{}.json", file_name(name)))
     }
 
+    /// `environments/<env>.record.json`: the ledger's record of an environment (the lane and
+    /// what is deployed) for the local adapters.
+    pub fn environment_record(&self, environment: &str) -> PathBuf {
+        self.root
+            .join("environments")
+            .join(format!("{}.record.json", file_name(environment)))
+    }
+
     /// Takes the store's exclusive lock (blocking until it is free); released on drop.
     pub fn lock(&self) -> io::Result<StoreLock> {
         self.ensure()?;

@@ -32,11 +32,10 @@ pub struct LaneRelease {
     pub pushed_at: String,
 }
 
-/// One (repository, environment)'s lane.
+/// One (repository, environment)'s lane (kept in [`crate::ports::EnvironmentRecord`], whose
+/// version makes every write conditional on what was read).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lane {
-    /// Optimistic-concurrency version: every write is conditional on the version it read.
-    pub version: u64,
     /// How many releases were ever queued or started.
     pub sequence: u64,
     /// The release that runs.
