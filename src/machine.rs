@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+pub mod release;
+
 /// Version of the execution input format.
 pub const INPUT_VERSION: u32 = 1;
 /// Step Functions' limit on execution names.
@@ -64,7 +66,8 @@ pub const DEFAULT_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 pub const DEFAULT_COMPUTE_TYPE: &str = "BUILD_GENERAL1_SMALL";
 
 impl EnvVar {
-    fn plain(name: &str, value: &str) -> Self {
+    /// A plain-text variable.
+    pub fn plain(name: &str, value: &str) -> Self {
         Self {
             name: name.to_owned(),
             value: value.to_owned(),
@@ -344,10 +347,23 @@ pub fn environment_name(prefix: &str, repository: &RepositoryName, pr: &PullRequ
 /// commit, so the check tests what would merge, then the check's commands in order. PR facts
 /// reach the shell only as environment variables, quoted, never spliced into the text.
 pub fn buildspec(commands: &[String]) -> String {
-    let mut text = String::from(
-        "version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n  pre_build:\n    commands:\n",
-    );
-    for line in MERGE_PRELUDE {
+    buildspec_after(MERGE_PRELUDE, commands)
+}
+
+/// The buildspec of a release's check, deploy or rollback: the commands in order, in the
+/// checkout of the commit the build was started on (no merge: a release builds a commit of its
+/// branch as it is).
+pub fn release_buildspec(commands: &[String]) -> String {
+    buildspec_after(&[], commands)
+}
+
+/// A buildspec that runs `prelude` in `pre_build`, then `commands` in `build`.
+fn buildspec_after(prelude: &[&str], commands: &[String]) -> String {
+    let mut text = String::from("version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n");
+    if !prelude.is_empty() {
+        text.push_str("  pre_build:\n    commands:\n");
+    }
+    for line in prelude {
         text.push_str("      - ");
         text.push_str(&yaml_quote(line));
         text.push('\n');
@@ -458,18 +474,18 @@ pub struct BuildspecError {
     pub problem: String,
 }
 
-/// The stages to run for a plan: every planned check, with its build. `buildspecs` maps each
-/// `buildspec:` path the planned checks use to its commands ([`buildspec_commands`]).
+/// The stages to run for a plan: every planned check, with its build: `facts` then the check's
+/// `env` as its variables, its commands rendered by `render` ([`buildspec`] for a pull
+/// request, [`release_buildspec`] for a release). `buildspecs` maps each `buildspec:` path the
+/// planned checks use to its commands ([`buildspec_commands`]).
 pub fn stages(
     gate: &Gate,
     plan: &Plan,
-    subject: &Subject,
-    source_reference: &str,
-    destination_reference: &str,
+    facts: &[EnvVar],
     buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
     defaults: &BuildDefaults,
+    render: fn(&[String]) -> String,
 ) -> Result<Vec<StageSpec>, BuildspecError> {
-    let facts = pr_env(subject, source_reference, destination_reference);
     let mut stages: Vec<StageSpec> = Vec::new();
     for planned in plan.to_run() {
         let Some((_, check)) = gate.check(planned.name.as_str()) else {
@@ -495,13 +511,13 @@ pub fn stages(
                 }
             },
         };
-        let mut env = facts.clone();
+        let mut env = facts.to_vec();
         env.extend(check.env.iter().map(|(k, v)| EnvVar::plain(k, v)));
         let spec = CheckSpec {
             name: check.name.clone(),
             stage: check.stage.clone(),
             required: check.required,
-            buildspec: buildspec(&commands),
+            buildspec: render(&commands),
             image: check
                 .image
                 .clone()

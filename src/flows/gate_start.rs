@@ -630,14 +630,14 @@ async fn ready<T: Ports>(
         });
     }
     let buildspecs = read_buildspecs(&deps.prs, pr, gate, plan).await?;
+    let facts = machine::pr_env(&subject, &pr.source_reference, &pr.destination_reference);
     let stages = machine::stages(
         gate,
         plan,
-        &subject,
-        &pr.source_reference,
-        &pr.destination_reference,
+        &facts,
         &buildspecs,
         &deps.settings.build,
+        machine::buildspec,
     );
     Ok(match stages {
         Ok(mut stages) => {

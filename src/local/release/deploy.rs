@@ -10,6 +10,7 @@ use crate::local::cleanup::Cancel;
 use crate::local::runner::{CheckJob, KILL_GRACE, Runner, StageJobs, scaled_minutes};
 use crate::local::session;
 use crate::local::worktree::Worktree;
+use crate::machine::release::{Action, ReleaseFacts};
 use crate::plan::Plan;
 use crate::policy::{CheckResult, CheckStatus};
 use crate::release::{
@@ -27,9 +28,10 @@ pub struct Steps<'r, 'a> {
     cwd: &'r Path,
 }
 
-/// The variables every command of a release sees: what it does, where, and at which commits.
+/// The variables every command of a release sees: what it does, where, and at which commits
+/// (the same as on AWS: [`ReleaseFacts`]).
 struct Facts<'f> {
-    action: &'f str,
+    action: Action,
     environment: &'f str,
     component: Option<&'f str>,
     commit: &'f str,
@@ -39,22 +41,19 @@ struct Facts<'f> {
 
 impl Facts<'_> {
     fn env(&self) -> Vec<(String, String)> {
-        let mut env = vec![
-            ("GATE_ACTION".to_owned(), self.action.to_owned()),
-            ("GATE_ENVIRONMENT".to_owned(), self.environment.to_owned()),
-            ("GATE_COMMIT".to_owned(), self.commit.to_owned()),
-            ("GATE_PREVIOUS_COMMIT".to_owned(), self.previous.to_owned()),
-        ];
-        if let Some(c) = self.component {
-            env.push(("GATE_COMPONENT".to_owned(), c.to_owned()));
+        let artifact = self.artifact.map(|a| a.to_string_lossy().into_owned());
+        ReleaseFacts {
+            action: self.action,
+            environment: self.environment,
+            component: self.component,
+            commit: self.commit,
+            previous: self.previous,
+            artifact: artifact.as_deref(),
         }
-        if let Some(a) = self.artifact {
-            env.push((
-                "GATE_ARTIFACT_DIR".to_owned(),
-                a.to_string_lossy().into_owned(),
-            ));
-        }
-        env
+        .env()
+        .into_iter()
+        .map(|v| (v.name, v.value))
+        .collect()
     }
 }
 
@@ -116,7 +115,7 @@ impl<'r, 'a> Steps<'r, 'a> {
         runner.run(stages)
     }
 
-    fn facts<'f>(&'f self, action: &'f str, component: Option<&'f str>) -> Facts<'f> {
+    fn facts<'f>(&'f self, action: Action, component: Option<&'f str>) -> Facts<'f> {
         let plan = &self.release.record.plan;
         Facts {
             action,
@@ -139,7 +138,7 @@ impl<'r, 'a> Steps<'r, 'a> {
         let repo = &self.release.prepared.repo;
         let buildspecs =
             session::buildspecs_at(repo, self.gate(), &plan, &self.release.record.plan.commit);
-        let facts = self.facts("check", None).env();
+        let facts = self.facts(Action::Check, None).env();
         let scale = self.release.request.timeout_scale;
         let stages = session::jobs(self.gate(), &plan, &buildspecs, &facts, scale);
         let results = self.run("checks", self.cwd, &stages, self.release.cancel);
@@ -215,7 +214,7 @@ impl<'r, 'a> Steps<'r, 'a> {
                 let c = &self.gate().components[*i];
                 let package = c.package.as_ref()?;
                 let minutes = c.deploy.as_ref().map_or(30, |d| d.timeout_minutes);
-                let env = self.facts("package", Some(c.name.as_str())).env();
+                let env = self.facts(Action::Package, Some(c.name.as_str())).env();
                 Some(job(
                     c.name.as_str(),
                     "package",
@@ -345,7 +344,7 @@ impl<'r, 'a> Steps<'r, 'a> {
             .filter_map(|name| {
                 let c = &self.gate().components[self.index(name)?];
                 let deploy = c.deploy.as_ref()?;
-                let mut facts = self.facts("deploy", Some(name));
+                let mut facts = self.facts(Action::Deploy, Some(name));
                 facts.artifact = built.get(name).map(|(_, dir)| dir.as_path());
                 let mut env = facts.env();
                 env.extend(deploy.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -440,7 +439,7 @@ impl<'r, 'a> Steps<'r, 'a> {
             (None, None) => return (RollbackHow::Nothing, None),
         };
         let commit = previous.unwrap_or_default();
-        let mut facts = self.facts("rollback", Some(name));
+        let mut facts = self.facts(Action::Rollback, Some(name));
         facts.commit = &commit;
         facts.previous = &self.release.record.plan.commit;
         facts.artifact = artifact.as_deref();

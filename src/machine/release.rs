@@ -1,0 +1,314 @@
+//! The release state machine's input: what one release runs on AWS, built from the same
+//! release plan the local `gate release` runs.
+//!
+//! The environment's checks are the gate's [`StageSpec`]s (the same stage / Map /
+//! `codebuild:startBuild.sync` machinery), with the release's facts instead of a pull
+//! request's and no merge prelude. Every deploy is one build of the repository's release
+//! project at the released commit, with the environment's deploy role (CodeBuild's
+//! `serviceRoleOverride`), never the CI role: a pull request's code cannot deploy. Each deploy
+//! carries its rollback, so the state machine can undo the waves in reverse order without
+//! reading the gate file again.
+
+use super::{BuildDefaults, BuildspecError, EnvVar, StageSpec, TASK_TIMEOUT_SLACK_SECONDS};
+use crate::gate_file::Gate;
+use crate::ids::{CommitId, ComponentName, RepositoryName};
+use crate::plan::Plan;
+use crate::release::ReleasePlan;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version of [`ReleaseExecutionInput`].
+pub const RELEASE_INPUT_VERSION: u32 = 1;
+
+/// What a release command is doing: `GATE_ACTION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// One of the environment's checks.
+    Check,
+    /// A package build.
+    Package,
+    /// A deploy.
+    Deploy,
+    /// A rollback.
+    Rollback,
+}
+
+impl Action {
+    /// The value of `GATE_ACTION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Check => "check",
+            Action::Package => "package",
+            Action::Deploy => "deploy",
+            Action::Rollback => "rollback",
+        }
+    }
+}
+
+/// The facts every command of a release sees, locally and on AWS.
+#[derive(Debug, Clone, Copy)]
+pub struct ReleaseFacts<'a> {
+    /// What it does.
+    pub action: Action,
+    /// The environment.
+    pub environment: &'a str,
+    /// The component, for packages, deploys and rollbacks.
+    pub component: Option<&'a str>,
+    /// The commit the environment is to be at after this command (C; P for a rollback).
+    pub commit: &'a str,
+    /// The commit it was at before (P; C for a rollback); empty when there is none.
+    pub previous: &'a str,
+    /// Where the component's artifact is, when it has a package.
+    pub artifact: Option<&'a str>,
+}
+
+impl ReleaseFacts<'_> {
+    /// The `GATE_*` variables: `GATE_ACTION`, `GATE_ENVIRONMENT`, `GATE_COMMIT`,
+    /// `GATE_PREVIOUS_COMMIT`, then `GATE_COMPONENT` and `GATE_ARTIFACT_DIR` when they apply.
+    pub fn env(&self) -> Vec<EnvVar> {
+        let mut env = vec![
+            EnvVar::plain("GATE_ACTION", self.action.as_str()),
+            EnvVar::plain("GATE_ENVIRONMENT", self.environment),
+            EnvVar::plain("GATE_COMMIT", self.commit),
+            EnvVar::plain("GATE_PREVIOUS_COMMIT", self.previous),
+        ];
+        if let Some(c) = self.component {
+            env.push(EnvVar::plain("GATE_COMPONENT", c));
+        }
+        if let Some(a) = self.artifact {
+            env.push(EnvVar::plain("GATE_ARTIFACT_DIR", a));
+        }
+        env
+    }
+}
+
+/// How a deployed component is undone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackSpec {
+    /// The commit the rollback build checks out: the released commit for `rollback`
+    /// commands, the previous release to deploy it again; `None`: nothing to return to.
+    pub source_version: Option<CommitId>,
+    /// The buildspec override (`None` when there is nothing to run).
+    pub buildspec: Option<String>,
+    /// Its variables (`GATE_ACTION=rollback`, `GATE_COMMIT` = the previous release).
+    pub env: Vec<EnvVar>,
+}
+
+/// One component's deploy build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploySpec {
+    /// The component.
+    pub component: ComponentName,
+    /// The buildspec override: the deploy commands, no merge.
+    pub buildspec: String,
+    /// CodeBuild image.
+    pub image: String,
+    /// CodeBuild compute type.
+    pub compute_type: String,
+    /// Build timeout in minutes (deploy and rollback alike).
+    pub timeout_minutes: u32,
+    /// The Step Functions task's own timeout: the build's plus time to queue and start.
+    pub task_timeout_seconds: u64,
+    /// Its variables: the release's facts, then the deploy's `env`.
+    pub env: Vec<EnvVar>,
+    /// The key of its artifact, when it has a `package` ([`crate::release::artifact_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_key: Option<String>,
+    /// How it is undone.
+    pub rollback: RollbackSpec,
+}
+
+/// The components of one wave, deployed at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaveSpec {
+    /// Its deploys.
+    pub deploys: Vec<DeploySpec>,
+}
+
+/// The approval a release waits for (`.waitForTaskToken`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalSpec {
+    /// Identity globs of who may approve.
+    pub approvers: Vec<String>,
+    /// How long the state machine waits.
+    pub timeout_seconds: u64,
+}
+
+/// The release state machine's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseExecutionInput {
+    /// Format version ([`RELEASE_INPUT_VERSION`]).
+    pub version: u32,
+    /// The execution's name ([`super::release_execution_name`]).
+    pub execution_name: String,
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The environment.
+    pub environment: String,
+    /// The released commit (C).
+    pub commit: CommitId,
+    /// The environment's last release (P), `None` the first time.
+    pub previous: Option<CommitId>,
+    /// The lane's sequence number of this release.
+    pub sequence: u64,
+    /// The repository's release CodeBuild project (every build overrides its source version,
+    /// buildspec, image, variables and, for deploys, its role).
+    pub project: String,
+    /// The role deploy and rollback builds run with (`serviceRoleOverride`).
+    pub deploy_role_arn: String,
+    /// The environment's checks that run, in stages.
+    pub checks: Vec<StageSpec>,
+    /// The approval, when the environment needs one.
+    pub approval: Option<ApprovalSpec>,
+    /// The deploys, wave by wave.
+    pub waves: Vec<WaveSpec>,
+    /// The plan (for the report and the records).
+    pub plan: ReleasePlan,
+}
+
+impl ReleaseExecutionInput {
+    /// Every deploy in the order a rollback undoes them: the last wave first, each wave's
+    /// deploys in reverse.
+    pub fn rollback_order(&self) -> Vec<&DeploySpec> {
+        self.waves
+            .iter()
+            .rev()
+            .flat_map(|w| w.deploys.iter().rev())
+            .collect()
+    }
+}
+
+/// Where a release runs on AWS, besides its plan.
+#[derive(Debug, Clone)]
+pub struct ReleaseTarget<'a> {
+    /// The repository.
+    pub repository: &'a RepositoryName,
+    /// The lane's sequence number of this release.
+    pub sequence: u64,
+    /// The repository's release CodeBuild project.
+    pub project: &'a str,
+    /// The environment's deploy role.
+    pub deploy_role_arn: &'a str,
+    /// Image and compute type of builds that name none.
+    pub build: &'a BuildDefaults,
+}
+
+/// The input of the release of `plan` (made from `gate`, the gate file at the released
+/// commit): the environment's checks as stages, the approval, the waves of deploys with their
+/// rollbacks. `buildspecs` holds the commands of the `buildspec:` files the checks name, read
+/// at the released commit; `artifact_keys` the key of each packaged component's artifact.
+pub fn release_input(
+    gate: &Gate,
+    plan: &ReleasePlan,
+    target: &ReleaseTarget<'_>,
+    buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
+    artifact_keys: &BTreeMap<String, String>,
+) -> Result<ReleaseExecutionInput, BuildspecError> {
+    let previous = plan.previous.as_deref().unwrap_or("");
+    let facts = ReleaseFacts {
+        action: Action::Check,
+        environment: &plan.environment,
+        component: None,
+        commit: &plan.commit,
+        previous,
+        artifact: None,
+    };
+    let checks_plan = Plan {
+        checks: plan.checks.clone(),
+        ..Plan::empty()
+    };
+    let checks = super::stages(
+        gate,
+        &checks_plan,
+        &facts.env(),
+        buildspecs,
+        target.build,
+        super::release_buildspec,
+    )?;
+    let waves = plan
+        .waves()
+        .into_iter()
+        .map(|wave| WaveSpec {
+            deploys: wave
+                .into_iter()
+                .filter_map(|name| deploy_spec(gate, plan, name, target.build, artifact_keys))
+                .collect(),
+        })
+        .collect();
+    Ok(ReleaseExecutionInput {
+        version: RELEASE_INPUT_VERSION,
+        execution_name: super::release_execution_name(
+            target.repository,
+            &plan.environment,
+            &plan.commit,
+            target.sequence,
+        ),
+        repository: target.repository.clone(),
+        environment: plan.environment.clone(),
+        commit: CommitId::new(plan.commit.clone()),
+        previous: plan.previous.clone().map(CommitId::new),
+        sequence: target.sequence,
+        project: target.project.to_owned(),
+        deploy_role_arn: target.deploy_role_arn.to_owned(),
+        checks,
+        approval: plan.approval.required.then(|| ApprovalSpec {
+            approvers: plan.approval.approvers.clone(),
+            timeout_seconds: u64::from(plan.approval.timeout_minutes) * 60,
+        }),
+        waves,
+        plan: plan.clone(),
+    })
+}
+
+/// One component's deploy and rollback builds.
+fn deploy_spec(
+    gate: &Gate,
+    plan: &ReleasePlan,
+    name: &ComponentName,
+    build: &BuildDefaults,
+    artifact_keys: &BTreeMap<String, String>,
+) -> Option<DeploySpec> {
+    let component = gate.components.iter().find(|c| &c.name == name)?;
+    let deploy = component.deploy.as_ref()?;
+    let previous = plan.previous.as_deref();
+    let facts = ReleaseFacts {
+        action: Action::Deploy,
+        environment: &plan.environment,
+        component: Some(name.as_str()),
+        commit: &plan.commit,
+        previous: previous.unwrap_or(""),
+        artifact: None,
+    };
+    let own = || deploy.env.iter().map(|(k, v)| EnvVar::plain(k, v));
+    let mut env = facts.env();
+    env.extend(own());
+    let back = ReleaseFacts {
+        action: Action::Rollback,
+        commit: previous.unwrap_or(""),
+        previous: &plan.commit,
+        ..facts
+    };
+    let mut rollback_env = back.env();
+    rollback_env.extend(own());
+    let (source_version, commands) = match (&deploy.rollback, previous) {
+        (Some(commands), _) => (Some(plan.commit.as_str()), Some(commands)),
+        (None, Some(p)) => (Some(p), Some(&deploy.commands)),
+        (None, None) => (None, None),
+    };
+    Some(DeploySpec {
+        component: name.clone(),
+        buildspec: super::release_buildspec(&deploy.commands),
+        image: build.image.clone(),
+        compute_type: build.compute_type.clone(),
+        timeout_minutes: deploy.timeout_minutes,
+        task_timeout_seconds: u64::from(deploy.timeout_minutes) * 60 + TASK_TIMEOUT_SLACK_SECONDS,
+        env,
+        artifact_key: artifact_keys.get(name.as_str()).cloned(),
+        rollback: RollbackSpec {
+            source_version: source_version.map(CommitId::new),
+            buildspec: commands.map(|c| super::release_buildspec(c)),
+            env: rollback_env,
+        },
+    })
+}
