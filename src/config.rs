@@ -14,6 +14,26 @@ pub struct Settings {
     pub environment_prefix: String,
     /// Image and compute type for checks that name none.
     pub build: crate::machine::BuildDefaults,
+    /// Releases on AWS, when the stack runs them; `None`: a push to an environment's branch
+    /// starts no release (the stack has no release state machine).
+    pub releases: Option<ReleaseSettings>,
+}
+
+/// What gate-start needs to start releases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseSettings {
+    /// Prefix of the repositories' release CodeBuild projects: `<prefix>-<repository>`.
+    pub project_prefix: String,
+    /// The deploy role of each environment the stack allows (environment name → role ARN):
+    /// an environment without one is not released.
+    pub deploy_roles: std::collections::BTreeMap<String, String>,
+}
+
+impl ReleaseSettings {
+    /// The release CodeBuild project of `repository`.
+    pub fn project(&self, repository: &crate::ids::RepositoryName) -> String {
+        format!("{}-{}", self.project_prefix, repository.as_str())
+    }
 }
 
 impl Settings {
@@ -25,6 +45,7 @@ impl Settings {
             approver_arn: approver_arn.to_owned(),
             environment_prefix: DEFAULT_ENVIRONMENT_PREFIX.to_owned(),
             build: crate::machine::BuildDefaults::default(),
+            releases: None,
         }
     }
 }
@@ -168,6 +189,9 @@ impl Config {
                     compute_type: text("GATE_DEFAULT_COMPUTE_TYPE")?
                         .unwrap_or(defaults.compute_type),
                 },
+                // The stack has no release state machine yet (docs/design.md, "Releases on
+                // AWS"): pushes to environment branches start nothing.
+                releases: None,
             },
             state_machine_arn,
             table_name: required("GATE_TABLE_NAME", table_name)?,

@@ -12,6 +12,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod event;
 pub mod flows;

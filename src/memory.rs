@@ -593,11 +593,17 @@ pub struct FakeExecution {
 #[derive(Debug, Clone, Default)]
 pub struct FakeStepFunctions {
     executions: Arc<Mutex<Vec<FakeExecution>>>,
+    releases: Arc<Mutex<Vec<(String, crate::machine::release::ReleaseExecutionInput)>>>,
     /// Calls made.
     pub calls: Arc<Calls>,
 }
 
 impl FakeStepFunctions {
+    /// Every release execution ever started, oldest first: (name, input).
+    pub fn releases(&self) -> Vec<(String, crate::machine::release::ReleaseExecutionInput)> {
+        lock(&self.releases).clone()
+    }
+
     /// Every execution ever started, oldest first.
     pub fn executions(&self) -> Vec<FakeExecution> {
         lock(&self.executions).clone()
@@ -634,6 +640,9 @@ impl FakeStepFunctions {
 }
 
 const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:gate";
+/// The fake release state machine's ARN.
+const RELEASE_STATE_MACHINE: &str =
+    "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release";
 
 impl Executions for FakeStepFunctions {
     async fn start(&self, name: &str, input: &ExecutionInput) -> PortResult<Started> {
@@ -664,6 +673,28 @@ impl Executions for FakeStepFunctions {
             status: ExecutionStatus::Running,
         });
         Ok(Started::Started { execution_arn: arn })
+    }
+
+    async fn start_release(
+        &self,
+        name: &str,
+        input: &crate::machine::release::ReleaseExecutionInput,
+    ) -> PortResult<Started> {
+        const CALL: &str = "states:StartExecution";
+        self.calls.record(CALL)?;
+        if name.is_empty() || name.len() > crate::machine::MAX_EXECUTION_NAME {
+            return Err(permanent(CALL, "InvalidName"));
+        }
+        let execution_arn =
+            format!("{RELEASE_STATE_MACHINE}:{name}").replace(":stateMachine:", ":execution:");
+        let mut all = lock(&self.releases);
+        if all.iter().any(|(n, i)| n == name && i != input) {
+            return Ok(Started::AlreadyExists { execution_arn });
+        }
+        if !all.iter().any(|(n, _)| n == name) {
+            all.push((name.to_owned(), input.clone()));
+        }
+        Ok(Started::Started { execution_arn })
     }
 
     async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {

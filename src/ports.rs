@@ -433,6 +433,23 @@ pub trait Executions: Send + Sync {
         &self,
         execution_arn: &str,
     ) -> impl Future<Output = PortResult<Option<ExecutionStatus>>> + Send;
+    /// `StartExecution` of the release state machine with a deterministic name; an
+    /// execution of that name already there is [`Started::AlreadyExists`].
+    fn start_release(
+        &self,
+        name: &str,
+        input: &crate::machine::release::ReleaseExecutionInput,
+    ) -> impl Future<Output = PortResult<Started>> + Send {
+        let _ = (name, input);
+        async {
+            Err(PortError::Permanent {
+                call: "states:StartExecution",
+                message: "this adapter runs no release state machine (locally, `gate release` \
+                          releases)"
+                    .to_owned(),
+            })
+        }
+    }
     /// The input an execution was started with (`DescribeExecution`), for status events that
     /// left it out for size; `None` when the execution does not exist.
     fn input(

@@ -96,6 +96,25 @@ impl ReleasePlan {
         waves
     }
 
+    /// The plan of a release that was never planned (superseded while it waited): no
+    /// component, no check.
+    pub fn unplanned(environment: &str, commit: &str, previous: Option<&str>) -> Self {
+        Self {
+            environment: environment.to_owned(),
+            branch: String::new(),
+            commit: commit.to_owned(),
+            previous: previous.map(str::to_owned),
+            changed_paths: 0,
+            components: Vec::new(),
+            checks: Vec::new(),
+            approval: ApprovalPlan {
+                required: false,
+                approvers: Vec::new(),
+                timeout_minutes: 0,
+            },
+        }
+    }
+
     /// Whether the release has nothing to do: no check runs and nothing is deployed.
     pub fn is_empty(&self) -> bool {
         self.deployed().next().is_none() && !self.checks.iter().any(|c| c.run)

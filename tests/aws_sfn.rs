@@ -377,3 +377,102 @@ async fn input_reads_all_data_and_decodes_the_gate_run() {
     assert!(err.to_string().contains("not a gate run"), "{err}");
     assert_eq!(executions.input(EXECUTION).await.expect("none"), None);
 }
+
+mod releases {
+    use super::*;
+    use codecommit_gate::machine::release::ReleaseExecutionInput;
+
+    const RELEASE_MACHINE: &str =
+        "arn:aws:states:us-east-1:123456789012:stateMachine:codecommit-gate-release";
+    const RELEASE: &str = "release-MyDemoRepo-production-ca45e279EXA-3-0123456789";
+
+    fn release_input() -> ReleaseExecutionInput {
+        serde_json::from_value(json!({
+            "version": 1, "execution_name": RELEASE, "repository": "MyDemoRepo",
+            "environment": "production", "commit": "ca45e279EXAMPLE", "previous": null,
+            "sequence": 3, "project": "gate-release-MyDemoRepo",
+            "deploy_role_arn": "arn:aws:iam::123456789012:role/deploy-production",
+            "checks": [], "approval": null, "waves": [],
+            "plan": {"environment": "production", "branch": "main", "commit": "ca45e279EXAMPLE",
+                     "previous": null, "changed_paths": 0, "components": [], "checks": [],
+                     "approval": {"required": false, "approvers": [], "timeout_minutes": 0}}
+        }))
+        .expect("a release input")
+    }
+
+    fn releasing(rules: &[&Rule]) -> AwsExecutions {
+        adapter(rules).with_release_machine(RELEASE_MACHINE)
+    }
+
+    #[tokio::test]
+    async fn a_release_starts_on_the_release_machine_with_its_input() {
+        let rule = mock!(Client::start_execution)
+            .match_requests(|r| {
+                r.state_machine_arn() == Some(RELEASE_MACHINE)
+                    && r.name() == Some(RELEASE)
+                    && r.input().is_some_and(|i| {
+                        serde_json::from_str::<ReleaseExecutionInput>(i)
+                            .is_ok_and(|back| back == release_input())
+                    })
+            })
+            .sequence()
+            .http_status(
+                200,
+                body(json!({
+                    "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:codecommit-gate-release:{RELEASE}"),
+                    "startDate": 1.7e9
+                })),
+            )
+            .build();
+        let started = releasing(&[&rule])
+            .start_release(RELEASE, &release_input())
+            .await
+            .expect("starts");
+        assert!(matches!(started, Started::Started { .. }), "{started:?}");
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_started_release_is_already_exists_on_the_release_machine() {
+        let rule = mock!(Client::start_execution).then_error(|| {
+            StartExecutionError::ExecutionAlreadyExists(
+                ExecutionAlreadyExists::builder().message("exists").build(),
+            )
+        });
+        let started = releasing(&[&rule])
+            .start_release(RELEASE, &release_input())
+            .await
+            .expect("idempotent");
+        assert_eq!(
+            started,
+            Started::AlreadyExists {
+                execution_arn: format!(
+                    "arn:aws:states:us-east-1:123456789012:execution:codecommit-gate-release:{RELEASE}"
+                )
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stack_without_a_release_machine_refuses_without_a_call() {
+        let rule = mock!(Client::start_execution)
+            .sequence()
+            .http_status(500, None)
+            .build();
+        let err = adapter(&[&rule])
+            .start_release(RELEASE, &release_input())
+            .await
+            .expect_err("no release machine");
+        assert!(
+            matches!(
+                err,
+                PortError::Permanent {
+                    call: "states:StartExecution",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(rule.num_calls(), 0);
+    }
+}

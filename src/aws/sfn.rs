@@ -2,6 +2,7 @@
 
 use super::{permanent, port_error, service_err, unless_absent};
 use crate::machine::ExecutionInput;
+use crate::machine::release::ReleaseExecutionInput;
 use crate::ports::{ExecutionStatus, Executions, PortResult, Started};
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
@@ -21,6 +22,7 @@ pub const MAX_CAUSE_CHARS: usize = 32_768;
 pub struct AwsExecutions {
     client: Client,
     state_machine_arn: String,
+    release_state_machine_arn: Option<String>,
 }
 
 impl AwsExecutions {
@@ -29,6 +31,48 @@ impl AwsExecutions {
         Self {
             client,
             state_machine_arn: state_machine_arn.into(),
+            release_state_machine_arn: None,
+        }
+    }
+
+    /// Also starts releases, on the state machine `arn`.
+    pub fn with_release_machine(mut self, arn: impl Into<String>) -> Self {
+        self.release_state_machine_arn = Some(arn.into());
+        self
+    }
+
+    /// `StartExecution` of `machine` under `name` with `input` (JSON); an execution of that
+    /// name already there is [`Started::AlreadyExists`].
+    async fn start_on(&self, machine: &str, name: &str, input: String) -> PortResult<Started> {
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(name)
+            .input(input)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Started::Started {
+                execution_arn: output.execution_arn().to_owned(),
+            }),
+            Err(e)
+                if matches!(
+                    service_err(&e),
+                    Some(StartExecutionError::ExecutionAlreadyExists(_))
+                ) =>
+            {
+                let execution_arn = execution_arn(machine, name).ok_or_else(|| {
+                    permanent(
+                        START_EXECUTION,
+                        format!(
+                            "execution {name} already exists, and {machine} is not a state machine ARN"
+                        ),
+                    )
+                })?;
+                Ok(Started::AlreadyExists { execution_arn })
+            }
+            Err(e) => Err(port_error(START_EXECUTION, e)),
         }
     }
 
@@ -110,37 +154,21 @@ impl Executions for AwsExecutions {
     async fn start(&self, name: &str, input: &ExecutionInput) -> PortResult<Started> {
         let json = serde_json::to_string(input)
             .map_err(|e| permanent(START_EXECUTION, format!("cannot serialize the input: {e}")))?;
-        let result = self
-            .client
-            .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
-            .name(name)
-            .input(json)
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Started::Started {
-                execution_arn: output.execution_arn().to_owned(),
-            }),
-            Err(e)
-                if matches!(
-                    service_err(&e),
-                    Some(StartExecutionError::ExecutionAlreadyExists(_))
-                ) =>
-            {
-                let execution_arn = self.execution_arn(name).ok_or_else(|| {
-                    permanent(
-                        START_EXECUTION,
-                        format!(
-                            "execution {name} already exists, and {} is not a state machine ARN",
-                            self.state_machine_arn
-                        ),
-                    )
-                })?;
-                Ok(Started::AlreadyExists { execution_arn })
-            }
-            Err(e) => Err(port_error(START_EXECUTION, e)),
-        }
+        self.start_on(&self.state_machine_arn, name, json).await
+    }
+
+    async fn start_release(
+        &self,
+        name: &str,
+        input: &ReleaseExecutionInput,
+    ) -> PortResult<Started> {
+        let machine = self
+            .release_state_machine_arn
+            .as_deref()
+            .ok_or_else(|| permanent(START_EXECUTION, "this stack has no release state machine"))?;
+        let json = serde_json::to_string(input)
+            .map_err(|e| permanent(START_EXECUTION, format!("cannot serialize the input: {e}")))?;
+        self.start_on(machine, name, json).await
     }
 
     async fn stop(&self, execution_arn: &str, cause: &str) -> PortResult<()> {

@@ -105,6 +105,14 @@ pub enum StartOutcome {
         /// Whether the gate wrote its rule again.
         restored: bool,
     },
+    /// A push to an environment's branch: what it did for releases, and for the approvals of
+    /// pull requests into that branch.
+    Pushed {
+        /// The release it started, queued or left alone.
+        release: super::release_start::ReleaseStart,
+        /// What became of the approvals ([`StartOutcome::Outdated`] or why not).
+        approvals: Box<StartOutcome>,
+    },
 }
 
 fn ignored(reason: impl Into<String>) -> StartOutcome {
@@ -125,9 +133,22 @@ pub async fn handle<T: Ports>(deps: &Deps<T>, event: Event) -> Result<StartOutco
             });
         }
         Event::BranchMoved(moved) => {
-            return destination_moved(deps, &moved).await.map_err(|source| {
+            let approvals = destination_moved(deps, &moved).await.map_err(|source| {
                 tracing::error!(call = source.call(), repository = %moved.repository, branch = moved.branch(), error = %source, "revoking outdated approvals failed; the event will be retried");
                 FlowError::new(&moved.repository, &PullRequestId::from("*"), source)
+            })?;
+            let release = super::release_start::release_pushed(deps, &moved)
+                .await
+                .map_err(|source| {
+                    tracing::error!(call = source.call(), repository = %moved.repository, branch = moved.branch(), error = %source, "starting the release failed; the event will be retried");
+                    FlowError::new(&moved.repository, &PullRequestId::from("*"), source)
+                })?;
+            return Ok(match release {
+                None => approvals,
+                Some(release) => StartOutcome::Pushed {
+                    release,
+                    approvals: Box::new(approvals),
+                },
             });
         }
         Event::RunFinished(_) => return Ok(ignored("run results are gate-report's to handle")),

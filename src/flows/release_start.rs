@@ -1,0 +1,291 @@
+//! gate-start for releases: a push to an environment's branch → the gate file at the pushed
+//! commit → the environment → its lane → the plan against its last release → the release
+//! state machine.
+//!
+//! The gate file that governs is the one at the pushed commit: it reached the environment's
+//! branch through the gate (the branch is protected). The lane ([`crate::release::lane`]) is
+//! written conditionally before anything starts, so of two pushes delivered at once exactly
+//! one starts a release and the other waits; a redelivered push changes nothing. A commit
+//! that a newer push replaces while it waits is recorded as superseded.
+
+use super::{Deps, Ports};
+use crate::clock::Utc;
+use crate::config::ReleaseSettings;
+use crate::event::BranchMoved;
+use crate::gate_file::Gate;
+use crate::ids::{CommitId, RepositoryName};
+use crate::machine::release::{ReleaseTarget, release_input};
+use crate::ports::{
+    EnvironmentRecord, Executions, Ledger, PortError, PortResult, PullRequests, Started, Written,
+};
+use crate::release::lane::{LaneRelease, Push};
+use crate::release::{
+    RECORD_VERSION, ReleaseInput, ReleaseOutcome, ReleasePlan, ReleaseRecord, plan_release,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How often the lane is read again after another writer won.
+const LANE_ATTEMPTS: usize = 5;
+
+/// What a push to an environment's branch did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "release", rename_all = "kebab-case")]
+pub enum ReleaseStart {
+    /// A release started.
+    Started {
+        /// The environment.
+        environment: String,
+        /// Its execution.
+        execution_name: String,
+        /// How many components it deploys.
+        deploys: usize,
+    },
+    /// A release runs: this commit waits (and replaced `superseded`, if another waited).
+    Queued {
+        /// The environment.
+        environment: String,
+        /// The waiting commit it replaced.
+        superseded: Option<CommitId>,
+    },
+    /// The branch is back at the running commit: the waiting one was withdrawn.
+    Withdrawn {
+        /// The environment.
+        environment: String,
+        /// The withdrawn commit.
+        superseded: CommitId,
+    },
+    /// The commit runs or waits already, or the environment is at it: nothing changed.
+    Unchanged {
+        /// The environment.
+        environment: String,
+    },
+    /// The stack allows no deploy role for the environment: nothing is released.
+    NoDeployRole {
+        /// The environment.
+        environment: String,
+    },
+}
+
+/// Handles a push for releases: `None` when it releases nothing (releases are not enabled,
+/// the commit has no valid gate file, or the branch is no environment's).
+pub async fn release_pushed<T: Ports>(
+    deps: &Deps<T>,
+    moved: &BranchMoved,
+) -> PortResult<Option<ReleaseStart>> {
+    let Some(releases) = &deps.settings.releases else {
+        return Ok(None);
+    };
+    let path = &deps.settings.gate_file_path;
+    let Some(Ok(gate)) = deps
+        .prs
+        .file(&moved.repository, &moved.commit, path)
+        .await?
+        .map(|bytes| Gate::parse_bytes(bytes, path))
+    else {
+        return Ok(None);
+    };
+    let Some(environment) = gate.environment_of_branch(moved.branch()) else {
+        return Ok(None);
+    };
+    let name = environment.name.clone();
+    let Some(role) = releases.deploy_roles.get(&name) else {
+        return Ok(Some(ReleaseStart::NoDeployRole { environment: name }));
+    };
+    let (record, push) = join_lane(deps, &moved.repository, &name, &moved.commit).await?;
+    Ok(Some(match push {
+        Push::Start(release) => {
+            let release = Launch {
+                gate: &gate,
+                record: &record,
+                release: &release,
+                settings: releases,
+                role,
+            };
+            launch(deps, &moved.repository, &release).await?
+        }
+        Push::Queued {
+            superseded,
+            release: _,
+        } => {
+            if let Some(s) = &superseded {
+                record_superseded(deps, &moved.repository, &record, s).await?;
+            }
+            ReleaseStart::Queued {
+                environment: name,
+                superseded: superseded.map(|s| CommitId::new(s.commit)),
+            }
+        }
+        Push::Withdrawn(waiting) => {
+            record_superseded(deps, &moved.repository, &record, &waiting).await?;
+            ReleaseStart::Withdrawn {
+                environment: name,
+                superseded: CommitId::new(waiting.commit),
+            }
+        }
+        Push::Duplicate | Push::Released => ReleaseStart::Unchanged { environment: name },
+    }))
+}
+
+/// Applies the push to the environment's lane and writes it (conditionally, re-reading after
+/// another writer won): the record as written and what the push means.
+async fn join_lane<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    environment: &str,
+    commit: &CommitId,
+) -> PortResult<(EnvironmentRecord, Push)> {
+    for _ in 0..LANE_ATTEMPTS {
+        let mut record = deps
+            .ledger
+            .environment(repository, environment)
+            .await?
+            .unwrap_or_else(|| EnvironmentRecord::new(repository.clone(), environment));
+        let deployed = record.state.commit.clone();
+        let push = record
+            .lane
+            .push(commit.as_str(), deployed.as_deref(), &Utc::now().rfc3339());
+        if matches!(push, Push::Duplicate | Push::Released) {
+            return Ok((record, push));
+        }
+        if deps.ledger.put_environment(&record).await? == Written::Written {
+            record.version += 1;
+            return Ok((record, push));
+        }
+    }
+    Err(PortError::Transient {
+        call: "dynamodb:PutItem",
+        message: format!(
+            "the release lane of {repository} {environment} kept changing under \
+             {LANE_ATTEMPTS} writes"
+        ),
+    })
+}
+
+/// A release the lane started, and what it runs with.
+struct Launch<'a> {
+    gate: &'a Gate,
+    record: &'a EnvironmentRecord,
+    release: &'a LaneRelease,
+    settings: &'a ReleaseSettings,
+    role: &'a str,
+}
+
+/// Plans the release against the environment's last release and starts its execution.
+async fn launch<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    launch: &Launch<'_>,
+) -> PortResult<ReleaseStart> {
+    let previous = launch.record.state.commit.clone();
+    let commit = CommitId::new(launch.release.commit.clone());
+    let changes = match &previous {
+        Some(p) => {
+            deps.prs
+                .changed_paths(repository, &CommitId::new(p.clone()), &commit)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let plan = plan_release(
+        launch.gate,
+        &ReleaseInput {
+            environment: &launch.record.environment,
+            commit: commit.as_str(),
+            previous: previous.as_deref(),
+            changes: &changes,
+        },
+    )
+    .map_err(|e| PortError::Permanent {
+        call: "release:plan",
+        message: e.to_string(),
+    })?;
+    let buildspecs = read_buildspecs(deps, repository, launch.gate, &plan, &commit).await?;
+    let project = launch.settings.project(repository);
+    let target = ReleaseTarget {
+        repository,
+        sequence: launch.release.sequence,
+        project: &project,
+        deploy_role_arn: launch.role,
+        build: &deps.settings.build,
+    };
+    let input =
+        release_input(launch.gate, &plan, &target, &buildspecs, &BTreeMap::new()).map_err(|e| {
+            PortError::Permanent {
+                call: "release:input",
+                message: e.to_string(),
+            }
+        })?;
+    let started = deps
+        .executions
+        .start_release(&input.execution_name, &input)
+        .await?;
+    if let Started::AlreadyExists { execution_arn } = &started {
+        tracing::info!(
+            execution_arn,
+            "the release was started already (a redelivered push)"
+        );
+    }
+    Ok(ReleaseStart::Started {
+        environment: plan.environment.clone(),
+        execution_name: input.execution_name,
+        deploys: plan.deployed().count(),
+    })
+}
+
+/// The commands of the `buildspec:` files the release's checks name, read at its commit.
+async fn read_buildspecs<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    gate: &Gate,
+    plan: &ReleasePlan,
+    commit: &CommitId,
+) -> PortResult<BTreeMap<String, Result<Vec<String>, String>>> {
+    let checks = crate::plan::Plan {
+        checks: plan.checks.clone(),
+        ..crate::plan::Plan::empty()
+    };
+    let mut buildspecs = BTreeMap::new();
+    for path in crate::machine::buildspec_paths(gate, &checks) {
+        let commands = match deps.prs.file(repository, commit, &path).await? {
+            Some(bytes) => String::from_utf8(bytes)
+                .map_err(|_| "the file is not UTF-8 text".to_owned())
+                .and_then(|text| crate::machine::buildspec_commands(&text)),
+            None => Err("the file does not exist at the released commit".to_owned()),
+        };
+        buildspecs.insert(path, commands);
+    }
+    Ok(buildspecs)
+}
+
+/// Records a waiting release that a newer push replaced: it never ran.
+async fn record_superseded<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    record: &EnvironmentRecord,
+    waiting: &LaneRelease,
+) -> PortResult<()> {
+    let environment = &record.environment;
+    let release = ReleaseRecord {
+        version: RECORD_VERSION,
+        id: crate::machine::release_execution_name(
+            repository,
+            environment,
+            &waiting.commit,
+            waiting.sequence,
+        ),
+        repository: repository.as_str().to_owned(),
+        started_at: waiting.pushed_at.clone(),
+        duration_ms: 0,
+        started_by: String::new(),
+        forced: false,
+        plan: ReleasePlan::unplanned(environment, &waiting.commit, record.state.commit.as_deref()),
+        checks: Vec::new(),
+        approval: None,
+        packages: Vec::new(),
+        deploys: Vec::new(),
+        rollbacks: Vec::new(),
+        outcome: ReleaseOutcome::Superseded,
+    };
+    deps.ledger.put_release(repository, &release).await
+}

@@ -1,0 +1,228 @@
+//! Stories of gate-start and releases, against the in-memory fakes: a push to an
+//! environment's branch plans the release against the environment's last release and starts
+//! the release state machine; pushes to one environment wait for the running release, the
+//! newest waiting one wins and the ones it replaced are recorded as superseded; redeliveries,
+//! other branches, environments without a deploy role and stacks without releases start
+//! nothing.
+
+#[path = "support/world.rs"]
+mod world;
+
+use codecommit_gate::config::ReleaseSettings;
+use codecommit_gate::event::{self, Event};
+use codecommit_gate::flows::gate_start::StartOutcome;
+use codecommit_gate::flows::release_start::ReleaseStart;
+use codecommit_gate::plan::ChangedPath;
+use codecommit_gate::ports::{EnvironmentRecord, Ledger, Written};
+use codecommit_gate::release::ReleaseOutcome;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use world::{DEST, World, commit};
+
+const RELEASE_GATE: &str = r#"stages: [test]
+components:
+  network: {paths: [infra/network/], deploy: {commands: [./net.sh]}}
+  app: {paths: [app/], depends_on: [network], deploy: {commands: [./app.sh]}}
+checks:
+  unit: {stage: test, commands: [make test]}
+environments:
+  testing: {branch: testing, checks: [unit]}
+  production: {branch: main, checks: [unit]}
+"#;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/gate-deploy-production";
+
+/// A world whose stack runs releases, with a deploy role for production only, and the
+/// release gate file at commits 20 to 23.
+fn world() -> World {
+    let mut w = World::new();
+    w.deps.settings.releases = Some(ReleaseSettings {
+        project_prefix: "gate-release".into(),
+        deploy_roles: BTreeMap::from([("production".to_owned(), ROLE.to_owned())]),
+    });
+    for n in 20..24 {
+        w.cc.put_file(&commit(n), ".gate.yml", RELEASE_GATE);
+    }
+    w
+}
+
+fn pushed(w: &World, branch: &str, to: u8) -> Event {
+    let text = std::fs::read_to_string("tests/data/events/codecommit-reference-updated-merge.json")
+        .expect("fixture");
+    let mut e: Value = serde_json::from_str(&text).expect("JSON");
+    let d = &mut e["detail"];
+    d["repositoryName"] = json!(w.repo.as_str());
+    d["referenceName"] = json!(branch);
+    d["referenceFullName"] = json!(format!("refs/heads/{branch}"));
+    d["commitId"] = json!(commit(to).as_str());
+    d["oldCommitId"] = json!(commit(DEST).as_str());
+    event::parse_value(e).expect("a valid event")
+}
+
+fn release_of(outcome: StartOutcome) -> ReleaseStart {
+    match outcome {
+        StartOutcome::Pushed { release, .. } => release,
+        other => panic!("no release: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_push_to_an_environments_branch_starts_its_first_release() {
+    let w = world();
+    let release = release_of(w.send(pushed(&w, "main", 20)).await);
+    let ReleaseStart::Started {
+        environment,
+        execution_name,
+        deploys,
+    } = release
+    else {
+        panic!("{release:?}");
+    };
+    assert_eq!(environment, "production");
+    assert_eq!(deploys, 2);
+    let started = w.sfn.releases();
+    assert_eq!(started.len(), 1);
+    let (name, input) = &started[0];
+    assert_eq!(name, &execution_name);
+    assert_eq!(input.commit, commit(20));
+    assert_eq!(input.previous, None);
+    assert_eq!(input.deploy_role_arn, ROLE);
+    assert_eq!(input.project, "gate-release-my-repo");
+    let waves: Vec<Vec<&str>> = input
+        .waves
+        .iter()
+        .map(|w| w.deploys.iter().map(|d| d.component.as_str()).collect())
+        .collect();
+    assert_eq!(waves, [vec!["network"], vec!["app"]]);
+    let lane = w
+        .ledger
+        .environment(&w.repo, "production")
+        .await
+        .expect("read")
+        .expect("written")
+        .lane;
+    assert_eq!(
+        lane.running.map(|r| r.commit),
+        Some(commit(20).as_str().to_owned())
+    );
+}
+
+#[tokio::test]
+async fn the_release_is_planned_against_the_environments_last_release() {
+    let w = world();
+    let mut record = EnvironmentRecord::new(w.repo.clone(), "production");
+    record.state.commit = Some(commit(19).as_str().to_owned());
+    assert_eq!(
+        w.ledger.put_environment(&record).await.expect("put"),
+        Written::Written
+    );
+    w.cc.put_diff(
+        &commit(19),
+        &commit(20),
+        vec![ChangedPath::new("app/main.rs")],
+    );
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    let (_, input) = w.sfn.releases().pop().expect("started");
+    assert_eq!(input.previous, Some(commit(19)));
+    let deployed: Vec<&str> = input
+        .waves
+        .iter()
+        .flat_map(|w| w.deploys.iter().map(|d| d.component.as_str()))
+        .collect();
+    assert_eq!(
+        deployed,
+        ["app"],
+        "only what changed since the last release"
+    );
+}
+
+#[tokio::test]
+async fn pushes_wait_for_the_running_release_and_the_replaced_ones_are_recorded() {
+    let w = world();
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    assert_eq!(
+        release_of(w.send(pushed(&w, "main", 21)).await),
+        ReleaseStart::Queued {
+            environment: "production".into(),
+            superseded: None
+        }
+    );
+    assert_eq!(
+        release_of(w.send(pushed(&w, "main", 22)).await),
+        ReleaseStart::Queued {
+            environment: "production".into(),
+            superseded: Some(commit(21))
+        }
+    );
+    assert_eq!(w.sfn.releases().len(), 1, "one release at a time");
+    let superseded = w.ledger.releases();
+    assert_eq!(superseded.len(), 1);
+    assert_eq!(superseded[0].outcome, ReleaseOutcome::Superseded);
+    assert_eq!(superseded[0].plan.commit, commit(21).as_str());
+
+    // The branch goes back to the running commit: the waiting one is withdrawn.
+    assert_eq!(
+        release_of(w.send(pushed(&w, "main", 20)).await),
+        ReleaseStart::Withdrawn {
+            environment: "production".into(),
+            superseded: commit(22)
+        }
+    );
+    assert_eq!(w.ledger.releases().len(), 2);
+}
+
+#[tokio::test]
+async fn a_redelivered_push_starts_nothing_more() {
+    let w = world();
+    let event = pushed(&w, "main", 20);
+    release_of(w.send(event.clone()).await);
+    assert_eq!(
+        release_of(w.send(event).await),
+        ReleaseStart::Unchanged {
+            environment: "production".into()
+        }
+    );
+    assert_eq!(w.sfn.releases().len(), 1);
+}
+
+#[tokio::test]
+async fn an_environment_without_a_deploy_role_is_not_released() {
+    let w = world();
+    assert_eq!(
+        release_of(w.send(pushed(&w, "testing", 20)).await),
+        ReleaseStart::NoDeployRole {
+            environment: "testing".into()
+        }
+    );
+    assert!(w.sfn.releases().is_empty());
+    assert_eq!(
+        w.ledger
+            .environment(&w.repo, "testing")
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn other_branches_and_stacks_without_releases_only_look_at_approvals() {
+    let w = world();
+    let other = w.send(pushed(&w, "feature/y", 20)).await;
+    assert!(matches!(other, StartOutcome::Outdated { .. }), "{other:?}");
+    let mut off = world();
+    off.deps.settings.releases = None;
+    let outcome = off.send(pushed(&off, "main", 20)).await;
+    assert!(
+        matches!(outcome, StartOutcome::Outdated { .. }),
+        "{outcome:?}"
+    );
+    assert!(off.sfn.releases().is_empty());
+    // A commit without a valid gate file releases nothing either.
+    let w = world();
+    w.cc.put_file(&commit(23), ".gate.yml", "stages: [");
+    let broken = w.send(pushed(&w, "main", 23)).await;
+    assert!(
+        matches!(broken, StartOutcome::Outdated { .. }),
+        "{broken:?}"
+    );
+}
