@@ -9,15 +9,14 @@
 mod world;
 
 use codecommit_gate::config::ReleaseSettings;
-use codecommit_gate::event::{self, Event};
+use codecommit_gate::event::Event;
 use codecommit_gate::flows::gate_start::StartOutcome;
 use codecommit_gate::flows::release_start::ReleaseStart;
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::ports::{EnvironmentRecord, Ledger, Written};
 use codecommit_gate::release::ReleaseOutcome;
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use world::{DEST, World, commit};
+use world::{World, commit};
 
 const RELEASE_GATE: &str = r#"stages: [test]
 components:
@@ -47,16 +46,7 @@ fn world() -> World {
 }
 
 fn pushed(w: &World, branch: &str, to: u8) -> Event {
-    let text = std::fs::read_to_string("tests/data/events/codecommit-reference-updated-merge.json")
-        .expect("fixture");
-    let mut e: Value = serde_json::from_str(&text).expect("JSON");
-    let d = &mut e["detail"];
-    d["repositoryName"] = json!(w.repo.as_str());
-    d["referenceName"] = json!(branch);
-    d["referenceFullName"] = json!(format!("refs/heads/{branch}"));
-    d["commitId"] = json!(commit(to).as_str());
-    d["oldCommitId"] = json!(commit(DEST).as_str());
-    event::parse_value(e).expect("a valid event")
+    w.branch_moved(branch, to)
 }
 
 fn release_of(outcome: StartOutcome) -> ReleaseStart {

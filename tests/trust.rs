@@ -547,16 +547,7 @@ async fn a_report_without_the_tested_revision_revokes() {
 }
 
 fn branch_moved(w: &World, branch: &str, to: u8) -> Event {
-    let text = std::fs::read_to_string("tests/data/events/codecommit-reference-updated-merge.json")
-        .expect("fixture");
-    let mut e: Value = serde_json::from_str(&text).expect("JSON");
-    let d = &mut e["detail"];
-    d["repositoryName"] = json!(w.repo.as_str());
-    d["referenceName"] = json!(branch);
-    d["referenceFullName"] = json!(format!("refs/heads/{branch}"));
-    d["commitId"] = json!(commit(to).as_str());
-    d["oldCommitId"] = json!(commit(DEST).as_str());
-    event::parse_value(e).expect("a valid event")
+    w.branch_moved(branch, to)
 }
 
 /// An approved PR whose destination moves on loses its approval (the merge it tested is not

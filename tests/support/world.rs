@@ -173,6 +173,22 @@ impl World {
         event::parse_value(e).expect("a valid event")
     }
 
+    /// A push that moved `branch` from the destination commit to commit `to` (a real
+    /// *Repository State Change* `referenceUpdated`).
+    pub fn branch_moved(&self, branch: &str, to: u8) -> Event {
+        let text =
+            std::fs::read_to_string("tests/data/events/codecommit-reference-updated-merge.json")
+                .expect("fixture");
+        let mut e: Value = serde_json::from_str(&text).expect("JSON");
+        let d = &mut e["detail"];
+        d["repositoryName"] = json!(self.repo.as_str());
+        d["referenceName"] = json!(branch);
+        d["referenceFullName"] = json!(format!("refs/heads/{branch}"));
+        d["commitId"] = json!(commit(to).as_str());
+        d["oldCommitId"] = json!(commit(DEST).as_str());
+        event::parse_value(e).expect("a valid event")
+    }
+
     pub async fn send(&self, event: Event) -> StartOutcome {
         handle(&self.deps, event).await.expect("the flow succeeds")
     }
