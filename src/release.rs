@@ -417,6 +417,26 @@ pub enum ApprovalDecision {
     Missing,
 }
 
+impl ApprovalDecision {
+    /// Whether `identity` may approve a release under `rule`, whose commits `authors` wrote:
+    /// `None` when it may, else why not. One of `approvers` must match it, and an author of
+    /// the released change cannot approve it alone (another approver must). The same rule
+    /// for a person at a terminal and for an authenticated caller on AWS.
+    pub fn refusal(
+        rule: &crate::gate_file::Approval,
+        identity: &str,
+        authors: &[String],
+    ) -> Option<ApprovalDecision> {
+        if !rule.approvers.is_match(identity) {
+            Some(ApprovalDecision::NotAnApprover)
+        } else if authors.iter().any(|a| a == identity) {
+            Some(ApprovalDecision::Author)
+        } else {
+            None
+        }
+    }
+}
+
 /// An approval as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRecord {

@@ -106,11 +106,8 @@ pub fn decide(
         at: now.to_owned(),
         decision,
     };
-    if !facts.rule.approvers.is_match(facts.identity) {
-        return record(ApprovalDecision::NotAnApprover);
-    }
-    if facts.authors.iter().any(|a| a == facts.identity) {
-        return record(ApprovalDecision::Author);
+    if let Some(refusal) = ApprovalDecision::refusal(facts.rule, facts.identity, facts.authors) {
+        return record(refusal);
     }
     if facts.approved_in_advance {
         return record(ApprovalDecision::Approved);
