@@ -216,3 +216,22 @@ async fn other_branches_and_stacks_without_releases_only_look_at_approvals() {
         "{broken:?}"
     );
 }
+
+#[tokio::test]
+async fn a_start_that_failed_after_the_lane_was_written_starts_on_the_redelivery() {
+    use codecommit_gate::ports::PortError;
+    let w = world();
+    w.sfn.calls.fail_next(
+        "states:StartExecution",
+        PortError::Transient {
+            call: "states:StartExecution",
+            message: "ThrottlingException".into(),
+        },
+    );
+    let event = pushed(&w, "main", 20);
+    let failed = codecommit_gate::flows::gate_start::handle(&w.deps, event.clone()).await;
+    assert!(failed.is_err(), "the event is retried: {failed:?}");
+    assert!(w.sfn.releases().is_empty());
+    release_of(w.send(event).await);
+    assert_eq!(w.sfn.releases().len(), 1, "the redelivery starts it");
+}

@@ -77,13 +77,18 @@ pub async fn release_pushed<T: Ports>(
         return Ok(None);
     };
     let path = &deps.settings.gate_file_path;
-    let Some(Ok(gate)) = deps
+    let gate = match deps
         .prs
         .file(&moved.repository, &moved.commit, path)
         .await?
         .map(|bytes| Gate::parse_bytes(bytes, path))
-    else {
-        return Ok(None);
+    {
+        Some(Ok(gate)) => gate,
+        Some(Err(errors)) => {
+            tracing::warn!(repository = %moved.repository, branch = moved.branch(), commit = %moved.commit, %errors, "the pushed commit's gate file is invalid: nothing is released");
+            return Ok(None);
+        }
+        None => return Ok(None),
     };
     let Some(environment) = gate.environment_of_branch(moved.branch()) else {
         return Ok(None);
@@ -93,16 +98,24 @@ pub async fn release_pushed<T: Ports>(
         return Ok(Some(ReleaseStart::NoDeployRole { environment: name }));
     };
     let (record, push) = join_lane(deps, &moved.repository, &name, &moved.commit).await?;
+    let start = |release: LaneRelease| Launch {
+        gate: &gate,
+        record: &record,
+        release,
+        settings: releases,
+        role,
+    };
     Ok(Some(match push {
-        Push::Start(release) => {
-            let release = Launch {
-                gate: &gate,
-                record: &record,
-                release: &release,
-                settings: releases,
-                role,
-            };
-            launch(deps, &moved.repository, &release).await?
+        Push::Start(release) => launch(deps, &moved.repository, &start(release)).await?,
+        // A redelivery of the push that started the running release: start it again under
+        // its deterministic name, so a start that failed after the lane was written is not
+        // lost (a started one answers "already exists" and nothing changes).
+        Push::Duplicate => {
+            let running = record.lane.running.clone();
+            if let Some(running) = running.filter(|r| r.commit == moved.commit.as_str()) {
+                launch(deps, &moved.repository, &start(running)).await?;
+            }
+            ReleaseStart::Unchanged { environment: name }
         }
         Push::Queued {
             superseded,
@@ -123,7 +136,7 @@ pub async fn release_pushed<T: Ports>(
                 superseded: CommitId::new(waiting.commit),
             }
         }
-        Push::Duplicate | Push::Released => ReleaseStart::Unchanged { environment: name },
+        Push::Released => ReleaseStart::Unchanged { environment: name },
     }))
 }
 
@@ -166,7 +179,7 @@ async fn join_lane<T: Ports>(
 struct Launch<'a> {
     gate: &'a Gate,
     record: &'a EnvironmentRecord,
-    release: &'a LaneRelease,
+    release: LaneRelease,
     settings: &'a ReleaseSettings,
     role: &'a str,
 }
