@@ -115,6 +115,14 @@ impl ReleasePlan {
         }
     }
 
+    /// The deploy waves by component name.
+    pub fn wave_names(&self) -> Vec<Vec<&str>> {
+        self.waves()
+            .into_iter()
+            .map(|w| w.into_iter().map(ComponentName::as_str).collect())
+            .collect()
+    }
+
     /// Whether the release has nothing to do: no check runs and nothing is deployed.
     pub fn is_empty(&self) -> bool {
         self.deployed().next().is_none() && !self.checks.iter().any(|c| c.run)
@@ -733,11 +741,6 @@ environments:
     #[test]
     fn waves_group_independent_components() {
         let plan = release("production", None, &[]);
-        let waves: Vec<Vec<&str>> = plan
-            .waves()
-            .into_iter()
-            .map(|w| w.into_iter().map(ComponentName::as_str).collect())
-            .collect();
-        assert_eq!(waves, [vec!["network", "web"], vec!["app"]]);
+        assert_eq!(plan.wave_names(), [vec!["network", "web"], vec!["app"]]);
     }
 }

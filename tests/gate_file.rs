@@ -104,12 +104,7 @@ fn the_example_documents_releases(gate: &Gate) {
         },
     )
     .expect("plans");
-    let waves: Vec<Vec<&str>> = plan
-        .waves()
-        .into_iter()
-        .map(|w| w.into_iter().map(|n| n.as_str()).collect())
-        .collect();
-    assert_eq!(waves, [vec!["api", "infra"], vec!["web"]]);
+    assert_eq!(plan.wave_names(), [vec!["api", "infra"], vec!["web"]]);
 }
 
 #[test]
@@ -576,11 +571,6 @@ environments:
             },
         )
         .expect("plans");
-        let waves: Vec<Vec<&str>> = plan
-            .waves()
-            .into_iter()
-            .map(|w| w.into_iter().map(|n| n.as_str()).collect())
-            .collect();
-        assert_eq!(waves, [["db"], ["web"]]);
+        assert_eq!(plan.wave_names(), [["db"], ["web"]]);
     }
 }
