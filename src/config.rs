@@ -24,9 +24,20 @@ pub struct Settings {
 pub struct ReleaseSettings {
     /// Prefix of the repositories' release CodeBuild projects: `<prefix>-<repository>`.
     pub project_prefix: String,
-    /// The deploy role of each environment the stack allows (environment name → role ARN):
-    /// an environment without one is not released.
-    pub deploy_roles: std::collections::BTreeMap<String, String>,
+    /// The environments the stack releases, by name: the only branch whose pushes release
+    /// each one, and its deploy role. The stack, not the gate file being released, binds a
+    /// role to a branch: a gate file pushed to any other branch that names itself
+    /// `production` gets nothing. An environment not listed is not released.
+    pub environments: std::collections::BTreeMap<String, StackEnvironment>,
+}
+
+/// An environment as the stack allows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackEnvironment {
+    /// The one branch whose pushes release it (a protected branch).
+    pub branch: String,
+    /// The role its deploy and rollback builds run with.
+    pub deploy_role_arn: String,
 }
 
 impl ReleaseSettings {

@@ -8,7 +8,7 @@
 #[path = "support/world.rs"]
 mod world;
 
-use codecommit_gate::config::ReleaseSettings;
+use codecommit_gate::config::{ReleaseSettings, StackEnvironment};
 use codecommit_gate::event::Event;
 use codecommit_gate::flows::gate_start::StartOutcome;
 use codecommit_gate::flows::release_start::ReleaseStart;
@@ -31,13 +31,19 @@ environments:
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/gate-deploy-production";
 
-/// A world whose stack runs releases, with a deploy role for production only, and the
+/// A world whose stack releases production from `main` (testing not at all), and the
 /// release gate file at commits 20 to 23.
 fn world() -> World {
     let mut w = World::new();
     w.deps.settings.releases = Some(ReleaseSettings {
         project_prefix: "gate-release".into(),
-        deploy_roles: BTreeMap::from([("production".to_owned(), ROLE.to_owned())]),
+        environments: BTreeMap::from([(
+            "production".to_owned(),
+            StackEnvironment {
+                branch: "main".into(),
+                deploy_role_arn: ROLE.into(),
+            },
+        )]),
     });
     for n in 20..24 {
         w.cc.put_file(&commit(n), ".gate.yml", RELEASE_GATE);
@@ -234,4 +240,33 @@ async fn a_start_that_failed_after_the_lane_was_written_starts_on_the_redelivery
     assert!(w.sfn.releases().is_empty());
     release_of(w.send(event).await);
     assert_eq!(w.sfn.releases().len(), 1, "the redelivery starts it");
+}
+
+#[tokio::test]
+async fn a_gate_file_on_another_branch_cannot_claim_an_environment() {
+    // A developer pushes to an unprotected branch a gate file that names it production.
+    let w = world();
+    let claiming = RELEASE_GATE.replace(
+        "production: {branch: main",
+        "production: {branch: feature/x",
+    );
+    w.cc.put_file(&commit(23), ".gate.yml", &claiming);
+    assert_eq!(
+        release_of(w.send(pushed(&w, "feature/x", 23)).await),
+        ReleaseStart::WrongBranch {
+            environment: "production".into(),
+            branch: "feature/x".into()
+        }
+    );
+    assert!(
+        w.sfn.releases().is_empty(),
+        "nothing deploys with production's role"
+    );
+    assert_eq!(
+        w.ledger
+            .environment(&w.repo, "production")
+            .await
+            .expect("read"),
+        None
+    );
 }

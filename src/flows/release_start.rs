@@ -3,7 +3,9 @@
 //! state machine.
 //!
 //! The gate file that governs is the one at the pushed commit: it reached the environment's
-//! branch through the gate (the branch is protected). The lane ([`crate::release::lane`]) is
+//! branch through the gate (the branch is protected). Which branch releases which
+//! environment, with which deploy role, the stack says ([`ReleaseSettings::environments`]):
+//! a gate file on another branch cannot claim an environment. The lane ([`crate::release::lane`]) is
 //! written conditionally before anything starts, so of two pushes delivered at once exactly
 //! one starts a release and the other waits; a redelivered push changes nothing. A commit
 //! that a newer push replaces while it waits is recorded as superseded.
@@ -65,6 +67,15 @@ pub enum ReleaseStart {
         /// The environment.
         environment: String,
     },
+    /// The pushed commit's gate file maps this branch to an environment the stack releases
+    /// from another branch: nothing is released (the code being released cannot choose
+    /// where, or with which role, it deploys).
+    WrongBranch {
+        /// The environment it named.
+        environment: String,
+        /// The branch that was pushed.
+        branch: String,
+    },
 }
 
 /// Handles a push for releases: `None` when it releases nothing (releases are not enabled,
@@ -94,9 +105,17 @@ pub async fn release_pushed<T: Ports>(
         return Ok(None);
     };
     let name = environment.name.clone();
-    let Some(role) = releases.deploy_roles.get(&name) else {
+    let Some(allowed) = releases.environments.get(&name) else {
         return Ok(Some(ReleaseStart::NoDeployRole { environment: name }));
     };
+    if allowed.branch != moved.branch() {
+        tracing::warn!(repository = %moved.repository, branch = moved.branch(), environment = %name, allowed = %allowed.branch, "a gate file names this branch for an environment the stack releases from another branch: nothing is released");
+        return Ok(Some(ReleaseStart::WrongBranch {
+            environment: name,
+            branch: moved.branch().to_owned(),
+        }));
+    }
+    let role = &allowed.deploy_role_arn;
     let (record, push) = join_lane(deps, &moved.repository, &name, &moved.commit).await?;
     let start = |release: LaneRelease| Launch {
         gate: &gate,
