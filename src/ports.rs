@@ -674,6 +674,17 @@ pub enum Written {
     Conflict,
 }
 
+impl Written {
+    /// `Written` when the conditional write won, else `Conflict`.
+    pub fn won(wrote: bool) -> Self {
+        if wrote {
+            Written::Written
+        } else {
+            Written::Conflict
+        }
+    }
+}
+
 /// The ledger, as the gate uses it.
 pub trait Ledger: Send + Sync {
     /// The PR's record, if any.

@@ -1,6 +1,7 @@
 //! `LocalLedger` and `LocalNotifier`: the ledger as one JSON file per pull request under `.gate/ledger/`, with DynamoDB's conditional-write rule; notices on standard error.
 
 use crate::ids::{PullRequestId, RepositoryName};
+use crate::local::release::Records;
 use crate::local::store::{self, Store};
 use crate::ports::{EnvironmentRecord, Ledger, Notifier, PortError, PortResult, PrRecord, Written};
 use crate::release::ReleaseRecord;
@@ -72,20 +73,20 @@ impl Ledger for LocalLedger {
     async fn put(&self, record: &PrRecord) -> PortResult<Written> {
         const CALL: &str = "dynamodb:PutItem";
         let store = self.store(CALL, &record.repository)?;
-        let _lock = store.lock().map_err(transient(CALL))?;
-        let path = store.ledger(record.pull_request_id.as_str());
-        let stored: Option<PrRecord> = store::read_json(&path).map_err(transient(CALL))?;
-        let wins = match &stored {
-            None => record.version == 0,
-            Some(current) => current.version == record.version,
+        let next = PrRecord {
+            version: record.version + 1,
+            ..record.clone()
         };
-        if !wins {
-            return Ok(Written::Conflict);
-        }
-        let mut next = record.clone();
-        next.version = record.version + 1;
-        store::write_json(&path, &next).map_err(transient(CALL))?;
-        Ok(Written::Written)
+        let path = store.ledger(record.pull_request_id.as_str());
+        let wrote = store::write_if_version(
+            &store,
+            &path,
+            record.version,
+            |r: &PrRecord| r.version,
+            &next,
+        )
+        .map_err(transient(CALL))?;
+        Ok(Written::won(wrote))
     }
 
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
@@ -116,25 +117,18 @@ impl Ledger for LocalLedger {
     ) -> PortResult<Option<EnvironmentRecord>> {
         const CALL: &str = "dynamodb:GetItem";
         let store = self.store(CALL, repository)?;
-        store::read_json(&store.environment_record(environment)).map_err(transient(CALL))
+        Records::new(&store)
+            .environment(environment)
+            .map_err(transient(CALL))
     }
 
     async fn put_environment(&self, record: &EnvironmentRecord) -> PortResult<Written> {
         const CALL: &str = "dynamodb:PutItem";
         let store = self.store(CALL, &record.repository)?;
-        let _lock = store.lock().map_err(transient(CALL))?;
-        let path = store.environment_record(&record.environment);
-        let stored: Option<EnvironmentRecord> = store::read_json(&path).map_err(transient(CALL))?;
-        if stored.map_or(0, |r| r.version) != record.version {
-            return Ok(Written::Conflict);
-        }
-        let mut next = record.clone();
-        next.version = record.version + 1;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(transient(CALL))?;
-        }
-        store::write_json(&path, &next).map_err(transient(CALL))?;
-        Ok(Written::Written)
+        let wrote = Records::new(&store)
+            .put_environment(record)
+            .map_err(transient(CALL))?;
+        Ok(Written::won(wrote))
     }
 
     async fn put_release(
@@ -144,9 +138,7 @@ impl Ledger for LocalLedger {
     ) -> PortResult<()> {
         const CALL: &str = "dynamodb:PutItem";
         let store = self.store(CALL, repository)?;
-        crate::local::release::Records::new(&store)
-            .record(record)
-            .map_err(transient(CALL))
+        Records::new(&store).record(record).map_err(transient(CALL))
     }
 }
 

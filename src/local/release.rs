@@ -378,7 +378,8 @@ impl Release<'_> {
         let now = Utc::now().rfc3339();
         if outcome.moved() {
             let next = self.prepared.state.after(&self.record, &now);
-            if let Err(e) = self.records.save_state(&next) {
+            let repository = crate::ids::RepositoryName::new(self.record.repository.clone());
+            if let Err(e) = self.records.save_state(&repository, &next) {
                 let _ = writeln!(
                     err,
                     "gate: cannot record the release in {}: {e}",

@@ -220,6 +220,29 @@ pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> io::Result<()
     write_replace(path, text.as_bytes())
 }
 
+/// Writes `next` to `path` if the record stored there is at version `expected` (or absent
+/// when `expected` is 0), under the store's lock, as DynamoDB's condition expression does:
+/// of two writers of the same version exactly one wins. `version_of` reads a stored record's
+/// version. Returns whether it wrote.
+pub fn write_if_version<T: Serialize + DeserializeOwned>(
+    store: &Store,
+    path: &Path,
+    expected: u64,
+    version_of: fn(&T) -> u64,
+    next: &T,
+) -> io::Result<bool> {
+    let _lock = store.lock()?;
+    let stored: Option<T> = read_json(path)?;
+    if stored.as_ref().map_or(0, version_of) != expected {
+        return Ok(false);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_json(path, next)?;
+    Ok(true)
+}
+
 /// Appends `value` as one JSON line to `path`, under the store's lock, and syncs it. A file
 /// that does not end in a newline (a crash mid-write) gets one first, so the torn line stays
 /// alone and readers skip it.

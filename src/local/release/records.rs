@@ -1,10 +1,16 @@
-//! What releases leave in `.gate/`: each environment's state (`environments/<env>.json`: the
-//! last release and what is deployed), its lock (`environments/<env>.lock`), each release's
+//! What releases leave in `.gate/`: each environment's record (`environments/<env>.record.json`:
+//! the release lane and what is deployed, the same [`EnvironmentRecord`] the ledger keeps on
+//! AWS), its lock (`environments/<env>.lock`), each release's
 //! folder (`releases/<id>/`: `release.json`, `report.md`, the logs) and the list of every
 //! release (`releases.jsonl`, one record a line, appended).
 
+use crate::ids::RepositoryName;
 use crate::local::store::{self, Store, file_name};
+use crate::ports::EnvironmentRecord;
 use crate::release::{EnvironmentState, ReleaseRecord};
+
+/// How often saving a state re-reads a record another writer changed.
+const SAVE_ATTEMPTS: usize = 5;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
@@ -25,28 +31,62 @@ impl Records {
         }
     }
 
-    /// `environments/<env>.json`.
+    /// `environments/<env>.record.json`.
     pub fn state_path(&self, environment: &str) -> PathBuf {
-        self.root
-            .join("environments")
-            .join(format!("{}.json", file_name(environment)))
+        self.store.environment_record(environment)
+    }
+
+    /// The environment's record, if it was ever written.
+    pub fn environment(&self, environment: &str) -> io::Result<Option<EnvironmentRecord>> {
+        store::read_json(&self.state_path(environment))
+    }
+
+    /// Writes `record` at version `record.version + 1` if the stored one is still at
+    /// `record.version` (absent at 0); returns whether it wrote.
+    pub fn put_environment(&self, record: &EnvironmentRecord) -> io::Result<bool> {
+        let next = EnvironmentRecord {
+            version: record.version + 1,
+            ..record.clone()
+        };
+        store::write_if_version(
+            &self.store,
+            &self.state_path(&record.environment),
+            record.version,
+            |r: &EnvironmentRecord| r.version,
+            &next,
+        )
     }
 
     /// The environment's state; an environment never released has the default (empty) one.
     pub fn state(&self, environment: &str) -> io::Result<EnvironmentState> {
-        let mut state: EnvironmentState =
-            store::read_json(&self.state_path(environment))?.unwrap_or_default();
+        let mut state = self
+            .environment(environment)?
+            .map(|r| r.state)
+            .unwrap_or_default();
         state.environment = environment.to_owned();
         Ok(state)
     }
 
-    /// Replaces the environment's state, atomically and durably.
-    pub fn save_state(&self, state: &EnvironmentState) -> io::Result<()> {
-        let path = self.state_path(&state.environment);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+    /// Replaces the environment's state in its record (keeping the lane), re-reading when
+    /// another writer won. The environment's lock is held, so that is never a release.
+    pub fn save_state(
+        &self,
+        repository: &RepositoryName,
+        state: &EnvironmentState,
+    ) -> io::Result<()> {
+        for _ in 0..SAVE_ATTEMPTS {
+            let mut record = self
+                .environment(&state.environment)?
+                .unwrap_or_else(|| EnvironmentRecord::new(repository.clone(), &state.environment));
+            record.state = state.clone();
+            if self.put_environment(&record)? {
+                return Ok(());
+            }
         }
-        store::write_json(&path, state)
+        Err(io::Error::other(format!(
+            "the record of {} kept changing under {SAVE_ATTEMPTS} writes",
+            state.environment
+        )))
     }
 
     /// The folder of release `id`.
