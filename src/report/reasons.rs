@@ -16,7 +16,7 @@ pub fn reason(r: &Reason) -> String {
 }
 
 /// [`reason`] in style `s`.
-fn reason_in(r: &Reason, s: Style) -> String {
+pub(super) fn reason_in(r: &Reason, s: Style) -> String {
     match r {
         Reason::Changed { path, more } => {
             let path = code(path, s, CLIP_PATH);

@@ -3,7 +3,7 @@
 //! stops with.
 
 use super::escape::{CLIP_NAME, CLIP_TEXT, Style, code, longest_run, text};
-use super::reasons::reason;
+use super::reasons::{reason, reason_in};
 use super::words::{FAILED, NEUTRAL, PASSED, WARNING, duration, is_failure, plural, status_word};
 use crate::ids::short_id;
 use crate::policy::CheckResult;
@@ -391,7 +391,7 @@ pub fn plan_text(plan: &ReleasePlan) -> String {
         out.push_str("  (the environment has none)\n");
     }
     for c in &plan.checks {
-        let why: Vec<String> = c.reasons.iter().map(|r| plain(&reason(r))).collect();
+        let why: Vec<String> = c.reasons.iter().map(|r| reason_in(r, PLAIN)).collect();
         let _ = writeln!(
             out,
             "  {} {:<24} [{}] {}",
@@ -409,7 +409,7 @@ pub fn plan_text(plan: &ReleasePlan) -> String {
         let what = c
             .wave
             .map_or_else(|| "test only".to_owned(), |w| format!("wave {}", w + 1));
-        let why: Vec<String> = c.reasons.iter().map(|r| plain(&reason(r))).collect();
+        let why: Vec<String> = c.reasons.iter().map(|r| reason_in(r, PLAIN)).collect();
         let _ = writeln!(
             out,
             "  {:<24} {what:<10} {}",
@@ -426,11 +426,6 @@ pub fn plan_text(plan: &ReleasePlan) -> String {
         );
     }
     out
-}
-
-/// A Markdown reason as plain text (reasons quote names in backticks).
-fn plain(md: &str) -> String {
-    md.replace('\\', "")
 }
 
 /// `gate release status`: per environment, the release it is at and what is deployed.

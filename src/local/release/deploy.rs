@@ -28,33 +28,9 @@ pub struct Steps<'r, 'a> {
     cwd: &'r Path,
 }
 
-/// The variables every command of a release sees: what it does, where, and at which commits
-/// (the same as on AWS: [`ReleaseFacts`]).
-struct Facts<'f> {
-    action: Action,
-    environment: &'f str,
-    component: Option<&'f str>,
-    commit: &'f str,
-    previous: &'f str,
-    artifact: Option<&'f Path>,
-}
-
-impl Facts<'_> {
-    fn env(&self) -> Vec<(String, String)> {
-        let artifact = self.artifact.map(|a| a.to_string_lossy().into_owned());
-        ReleaseFacts {
-            action: self.action,
-            environment: self.environment,
-            component: self.component,
-            commit: self.commit,
-            previous: self.previous,
-            artifact: artifact.as_deref(),
-        }
-        .env()
-        .into_iter()
-        .map(|v| (v.name, v.value))
-        .collect()
-    }
+/// The `GATE_*` variables of `facts` (the same as on AWS) as the runner's pairs.
+fn pairs(facts: &ReleaseFacts<'_>) -> Vec<(String, String)> {
+    facts.env().into_iter().map(|v| (v.name, v.value)).collect()
 }
 
 /// A job that runs `commands` for `component` (its log is `<component>.log`).
@@ -115,9 +91,9 @@ impl<'r, 'a> Steps<'r, 'a> {
         runner.run(stages)
     }
 
-    fn facts<'f>(&'f self, action: Action, component: Option<&'f str>) -> Facts<'f> {
+    fn facts<'f>(&'f self, action: Action, component: Option<&'f str>) -> ReleaseFacts<'f> {
         let plan = &self.release.record.plan;
-        Facts {
+        ReleaseFacts {
             action,
             environment: &plan.environment,
             component,
@@ -138,7 +114,7 @@ impl<'r, 'a> Steps<'r, 'a> {
         let repo = &self.release.prepared.repo;
         let buildspecs =
             session::buildspecs_at(repo, self.gate(), &plan, &self.release.record.plan.commit);
-        let facts = self.facts(Action::Check, None).env();
+        let facts = pairs(&self.facts(Action::Check, None));
         let scale = self.release.request.timeout_scale;
         let stages = session::jobs(self.gate(), &plan, &buildspecs, &facts, scale);
         let results = self.run("checks", self.cwd, &stages, self.release.cancel);
@@ -214,7 +190,7 @@ impl<'r, 'a> Steps<'r, 'a> {
                 let c = &self.gate().components[*i];
                 let package = c.package.as_ref()?;
                 let minutes = c.deploy.as_ref().map_or(30, |d| d.timeout_minutes);
-                let env = self.facts(Action::Package, Some(c.name.as_str())).env();
+                let env = pairs(&self.facts(Action::Package, Some(c.name.as_str())));
                 Some(job(
                     c.name.as_str(),
                     "package",
@@ -344,9 +320,10 @@ impl<'r, 'a> Steps<'r, 'a> {
             .filter_map(|name| {
                 let c = &self.gate().components[self.index(name)?];
                 let deploy = c.deploy.as_ref()?;
+                let artifact = built.get(name).map(|(_, dir)| dir.to_string_lossy());
                 let mut facts = self.facts(Action::Deploy, Some(name));
-                facts.artifact = built.get(name).map(|(_, dir)| dir.as_path());
-                let mut env = facts.env();
+                facts.artifact = artifact.as_deref();
+                let mut env = pairs(&facts);
                 env.extend(deploy.env.iter().map(|(k, v)| (k.clone(), v.clone())));
                 Some(job(
                     name,
@@ -439,11 +416,12 @@ impl<'r, 'a> Steps<'r, 'a> {
             (None, None) => return (RollbackHow::Nothing, None),
         };
         let commit = previous.unwrap_or_default();
+        let artifact = artifact.as_deref().map(Path::to_string_lossy);
         let mut facts = self.facts(Action::Rollback, Some(name));
         facts.commit = &commit;
         facts.previous = &self.release.record.plan.commit;
         facts.artifact = artifact.as_deref();
-        let mut env = facts.env();
+        let mut env = pairs(&facts);
         env.extend(deploy.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let scale = self.release.request.timeout_scale;
         let stage = StageJobs {
