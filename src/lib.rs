@@ -10,6 +10,7 @@
 //! [`setup`] is gate-setup, the CloudFormation custom resource that keeps the approval rule
 //! template (one approval from the gate, on every gated repository) in place.
 
+pub mod announce;
 pub mod aws;
 pub mod cli;
 pub mod clock;

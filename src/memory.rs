@@ -913,3 +913,100 @@ impl Notifier for FakeNotifier {
         Ok(())
     }
 }
+
+/// A fake EventBridge bus.
+#[derive(Debug, Clone, Default)]
+pub struct FakeBus {
+    events: Arc<Mutex<Vec<crate::announce::Announcement>>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+}
+
+impl FakeBus {
+    /// Every event put, in order.
+    pub fn events(&self) -> Vec<crate::announce::Announcement> {
+        lock(&self.events).clone()
+    }
+}
+
+impl crate::ports::Bus for FakeBus {
+    async fn put(&self, event: &crate::announce::Announcement) -> PortResult<()> {
+        self.calls.record("events:PutEvents")?;
+        lock(&self.events).push(event.clone());
+        Ok(())
+    }
+}
+
+/// What a task token was answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenAnswer {
+    /// `SendTaskSuccess` with this output.
+    Success(String),
+    /// `SendTaskFailure` with this error and cause.
+    Failure {
+        /// The error name.
+        error: String,
+        /// The cause.
+        cause: String,
+    },
+}
+
+/// Fake Step Functions callbacks: a token waits until it is answered once or expired; an
+/// answer to a token that does not wait is [`crate::ports::TokenSent::Expired`], as
+/// `TaskTimedOut` / `TaskDoesNotExist` / `InvalidToken` are on AWS.
+#[derive(Debug, Clone, Default)]
+pub struct FakeTaskTokens {
+    waiting: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    answers: Arc<Mutex<Vec<(String, TokenAnswer)>>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+}
+
+impl FakeTaskTokens {
+    /// A waiting step issued `token`.
+    pub fn issue(&self, token: &str) {
+        lock(&self.waiting).insert(token.to_owned());
+    }
+
+    /// The step holding `token` timed out or ended.
+    pub fn expire(&self, token: &str) {
+        lock(&self.waiting).remove(token);
+    }
+
+    /// Every answer delivered, in order.
+    pub fn answers(&self) -> Vec<(String, TokenAnswer)> {
+        lock(&self.answers).clone()
+    }
+
+    fn answer(&self, token: &str, answer: TokenAnswer) -> crate::ports::TokenSent {
+        if lock(&self.waiting).remove(token) {
+            lock(&self.answers).push((token.to_owned(), answer));
+            crate::ports::TokenSent::Delivered
+        } else {
+            crate::ports::TokenSent::Expired
+        }
+    }
+}
+
+impl crate::ports::TaskTokens for FakeTaskTokens {
+    async fn succeed(&self, token: &str, output: &str) -> PortResult<crate::ports::TokenSent> {
+        self.calls.record("states:SendTaskSuccess")?;
+        Ok(self.answer(token, TokenAnswer::Success(output.to_owned())))
+    }
+
+    async fn fail(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> PortResult<crate::ports::TokenSent> {
+        self.calls.record("states:SendTaskFailure")?;
+        Ok(self.answer(
+            token,
+            TokenAnswer::Failure {
+                error: error.to_owned(),
+                cause: cause.to_owned(),
+            },
+        ))
+    }
+}

@@ -644,6 +644,34 @@ pub struct EnvironmentRecord {
     /// The last successful release and what is deployed.
     #[serde(default)]
     pub state: crate::release::EnvironmentState,
+    /// The running release's approval while the release machine waits for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_approval: Option<PendingApproval>,
+}
+
+/// A release waiting for a person: what gate-approve needs to resume it. Kept in the
+/// environment's record (the table), the only place the task token is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingApproval {
+    /// The release's execution name.
+    pub execution_name: String,
+    /// `$$.Execution.Id`.
+    pub execution_arn: String,
+    /// The released commit.
+    pub commit: CommitId,
+    /// The lane's sequence number of the release.
+    pub sequence: u64,
+    /// `.waitForTaskToken`'s token: `SendTaskSuccess` / `SendTaskFailure` resume the release.
+    pub task_token: String,
+    /// Identity globs of who may approve (the gate file's, at the released commit).
+    pub approvers: Vec<String>,
+    /// IAM ARNs of the people who wrote the change (the push's caller and the authors of
+    /// the pull requests that brought it): none of them may approve it alone.
+    pub authors: Vec<String>,
+    /// When the release started waiting, RFC 3339 UTC.
+    pub requested_at: String,
+    /// When the wait runs out, RFC 3339 UTC.
+    pub expires_at: String,
 }
 
 impl EnvironmentRecord {
@@ -660,6 +688,7 @@ impl EnvironmentRecord {
             environment,
             version: 0,
             lane: crate::release::lane::Lane::default(),
+            pending_approval: None,
         }
     }
 }
@@ -715,6 +744,43 @@ pub trait Ledger: Send + Sync {
         &self,
         repository: &RepositoryName,
         record: &crate::release::ReleaseRecord,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Step Functions' callback API, as the approval uses it: only gate-approve calls it.
+pub trait TaskTokens: Send + Sync {
+    /// `SendTaskSuccess`: the waiting step succeeds with `output` (JSON).
+    fn succeed(
+        &self,
+        token: &str,
+        output: &str,
+    ) -> impl Future<Output = PortResult<TokenSent>> + Send;
+    /// `SendTaskFailure`: the waiting step fails with `error` and `cause`.
+    fn fail(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> impl Future<Output = PortResult<TokenSent>> + Send;
+}
+
+/// What became of a task token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSent {
+    /// The waiting step took it.
+    Delivered,
+    /// The token no longer waits (`TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`): the
+    /// release ended or moved on without it.
+    Expired,
+}
+
+/// The event bus the gate announces its runs and releases on (EventBridge's default bus on
+/// AWS): one event per state change, for teams to route to chat, alarms or their own rollback.
+pub trait Bus: Send + Sync {
+    /// `PutEvents` of one event; a failed entry is an error (retried by the adapter).
+    fn put(
+        &self,
+        event: &crate::announce::Announcement,
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 

@@ -9,6 +9,8 @@
 //! carries its rollback, so the state machine can undo the waves in reverse order without
 //! reading the gate file again.
 
+pub mod payload;
+
 use super::{BuildDefaults, BuildspecError, EnvVar, StageSpec, TASK_TIMEOUT_SLACK_SECONDS};
 use crate::gate_file::Gate;
 use crate::ids::{CommitId, ComponentName, RepositoryName};
@@ -161,10 +163,41 @@ pub struct ReleaseExecutionInput {
     pub checks: Vec<StageSpec>,
     /// The approval, when the environment needs one.
     pub approval: Option<ApprovalSpec>,
+    /// The package builds whose artifact is not in the bucket yet (the machine also skips
+    /// one whose artifact appeared meanwhile), before any deploy.
+    #[serde(default)]
+    pub packages: Vec<PackageSpec>,
     /// The deploys, wave by wave.
     pub waves: Vec<WaveSpec>,
+    /// Who pushed the commit (the push event's `callerUserArn`): an author of the change.
+    #[serde(default)]
+    pub pushed_by: Option<String>,
     /// The plan (for the report and the records).
     pub plan: ReleasePlan,
+}
+
+/// One component's package build: its `package` commands at the released commit, then an
+/// upload of its `outputs` to the stack's artifact bucket under its key. It runs with the
+/// stack's package role (the only writer of the bucket), never with the CI role, so a pull
+/// request's build cannot plant an artifact a release deploys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageSpec {
+    /// The component.
+    pub component: ComponentName,
+    /// The artifact's key ([`crate::release::artifact_key`]): `s3://<bucket>/<repository>/<key>/`.
+    pub key: String,
+    /// The buildspec override: the package commands, then the upload.
+    pub buildspec: String,
+    /// CodeBuild image.
+    pub image: String,
+    /// CodeBuild compute type.
+    pub compute_type: String,
+    /// Build timeout in minutes.
+    pub timeout_minutes: u32,
+    /// The Step Functions task's own timeout.
+    pub task_timeout_seconds: u64,
+    /// Its variables (`GATE_ACTION=package`, the release's facts, `GATE_ARTIFACT_DIR`).
+    pub env: Vec<EnvVar>,
 }
 
 impl ReleaseExecutionInput {
@@ -256,7 +289,9 @@ pub fn release_input(
             approvers: plan.approval.approvers.clone(),
             timeout_seconds: u64::from(plan.approval.timeout_minutes) * 60,
         }),
+        packages: Vec::new(),
         waves,
+        pushed_by: None,
         plan: plan.clone(),
     })
 }
