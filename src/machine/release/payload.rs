@@ -25,7 +25,7 @@ pub const APPROVAL_REFUSED_ERROR: &str = "Gate.ApprovalRefused";
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ReleaseStep {
     /// The release waits for a person (`.waitForTaskToken`).
-    AwaitApproval(ApprovalRequest),
+    AwaitApproval(Box<ApprovalRequest>),
     /// The release ended (every path): record, move on, announce.
     Finish(Box<ReleaseReport>),
 }
