@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod release;
+mod remote;
 
 /// The gate passed, or the command succeeded.
 pub const EXIT_PASS: u8 = 0;
@@ -83,6 +84,9 @@ failed (after the rollback), the approval is missing or refused, or the gate fil
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Read the stack's ledger instead (see --remote).
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
     },
     /// Print a real-shaped EventBridge event for a local pull request.
     ///
@@ -275,10 +279,25 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure
         Command::Run(args) => run_command(args, out, err),
         Command::Release(args) => release::release_command(args, out, err),
         Command::History {
+            remote,
+            releases,
+            limit,
+            format,
+            ..
+        } if remote.remote => {
+            let query = if releases {
+                remote::Query::Releases { limit }
+            } else {
+                remote::Query::Runs
+            };
+            remote::remote_command(&remote, query, format, out)
+        }
+        Command::History {
             repo,
             limit,
             releases,
             format,
+            ..
         } => history_command(&repo, limit, releases, format, out),
         Command::Event(args) => event_command(args, out),
     }

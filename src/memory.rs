@@ -17,6 +17,8 @@ use crate::release::ReleaseRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+mod history;
+
 /// The flows' dependencies made of the in-memory fakes.
 pub type MemoryDeps =
     crate::flows::Deps<(FakeCodeCommit, FakeStepFunctions, FakeLedger, FakeNotifier)>;

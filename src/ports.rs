@@ -789,3 +789,25 @@ pub trait Notifier: Send + Sync {
     /// Publishes one message.
     fn publish(&self, subject: &str, message: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
+
+/// What `gate history --remote` and `gate release status --remote` read from the ledger: every
+/// item of one repository, by kind. A person's occasional read: on DynamoDB a paged scan with a
+/// key-prefix filter (the table has no index to query by repository; docs/deploy.md gives the
+/// cost).
+pub trait LedgerHistory: Send + Sync {
+    /// The repository's pull-request records (each with its current run and verdict).
+    fn pull_requests(
+        &self,
+        repository: &RepositoryName,
+    ) -> impl Future<Output = PortResult<Vec<PrRecord>>> + Send;
+    /// The repository's environment records (lane, pending approval, what is deployed).
+    fn environments(
+        &self,
+        repository: &RepositoryName,
+    ) -> impl Future<Output = PortResult<Vec<EnvironmentRecord>>> + Send;
+    /// The repository's release records, in no particular order.
+    fn releases(
+        &self,
+        repository: &RepositoryName,
+    ) -> impl Future<Output = PortResult<Vec<crate::release::ReleaseRecord>>> + Send;
+}

@@ -476,3 +476,113 @@ mod environments {
         assert_eq!(rule.num_calls(), 1);
     }
 }
+
+mod history {
+    use super::*;
+    use codecommit_gate::ports::LedgerHistory;
+
+    fn release(id: &str) -> String {
+        json!({
+            "version": 1, "id": id, "repository": "MyDemoRepo",
+            "started_at": "2026-12-02T13:00:00.000Z", "duration_ms": 1200,
+            "started_by": "arn:aws:sts::123456789012:assumed-role/Release/ann",
+            "plan": {"environment": "production", "branch": "main", "commit": "c1",
+                     "previous": "c0", "changed_paths": 1, "components": [], "checks": [],
+                     "approval": {"required": false, "approvers": [], "timeout_minutes": 0}},
+            "checks": [], "outcome": "released"
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn releases_are_every_page_of_a_scan_filtered_on_the_repositorys_release_keys() {
+        let filtered = |r: &aws_sdk_dynamodb::operation::scan::ScanInput| {
+            r.filter_expression() == Some("begins_with(#k, :prefix)")
+                && r.expression_attribute_names().and_then(|n| n.get("#k")) == Some(&"pk".into())
+                && r.expression_attribute_values()
+                    .and_then(|v| v.get(":prefix"))
+                    == Some(&AttributeValue::S("MyDemoRepo#release#".into()))
+                && r.consistent_read() == Some(true)
+        };
+        let first = mock!(Client::scan)
+            .match_requests(move |r| filtered(r) && r.exclusive_start_key().is_none())
+            .sequence()
+            .http_status(
+                200,
+                body(json!({
+                    "Items": [{"pk": {"S": "MyDemoRepo#release#r-1"}, "record": {"S": release("r-1")}}],
+                    "LastEvaluatedKey": {"pk": {"S": "MyDemoRepo#release#r-1"}}
+                })),
+            )
+            .build();
+        let second = mock!(Client::scan)
+            .match_requests(move |r| {
+                filtered(r)
+                    && r.exclusive_start_key().and_then(|k| k.get("pk"))
+                        == Some(&AttributeValue::S("MyDemoRepo#release#r-1".into()))
+            })
+            .sequence()
+            .http_status(
+                200,
+                body(json!({
+                    "Items": [{"pk": {"S": "MyDemoRepo#release#r-2"}, "record": {"S": release("r-2")}},
+                              {"pk": {"S": "MyDemoRepo#release#odd"}}]
+                })),
+            )
+            .build();
+        let got = ledger(&[&first, &second])
+            .releases(&repo())
+            .await
+            .expect("scanned");
+        let ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["r-1", "r-2"],
+            "both pages; an item without a record is skipped"
+        );
+    }
+
+    #[tokio::test]
+    async fn pull_requests_are_the_items_with_a_closed_flag_and_carry_their_version() {
+        let stored = serde_json::to_string(&PrRecord::new(repo(), pr())).expect("json");
+        let rule = mock!(Client::scan)
+            .match_requests(|r| {
+                r.filter_expression()
+                    == Some("begins_with(#k, :prefix) AND attribute_exists(closed)")
+                    && r.expression_attribute_values()
+                        .and_then(|v| v.get(":prefix"))
+                        == Some(&AttributeValue::S("MyDemoRepo#".into()))
+            })
+            .sequence()
+            .http_status(
+                200,
+                body(json!({ "Items": [{
+                    "pk": {"S": "MyDemoRepo#27"}, "version": {"N": "7"},
+                    "record": {"S": stored}, "closed": {"BOOL": false}
+                }]})),
+            )
+            .build();
+        let got = ledger(&[&rule])
+            .pull_requests(&repo())
+            .await
+            .expect("scanned");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].version, 7);
+    }
+
+    #[tokio::test]
+    async fn a_record_that_does_not_parse_is_an_error_naming_the_scan() {
+        let rule = mock!(Client::scan)
+            .sequence()
+            .http_status(
+                200,
+                body(json!({ "Items": [{"pk": {"S": "MyDemoRepo#environment#x"}, "record": {"S": "{"}}]})),
+            )
+            .build();
+        let err = ledger(&[&rule])
+            .environments(&repo())
+            .await
+            .expect_err("not valid");
+        assert_eq!(err.call(), "dynamodb:Scan");
+    }
+}

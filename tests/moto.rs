@@ -515,3 +515,101 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
     assert_eq!(w.gate_comments().len(), 1, "one comment");
     assert_eq!(w.cc.rules(&w.pr).len(), 1, "one approval rule");
 }
+
+/// `gate history --remote` and `gate release status --remote`, the real binary reading moto's
+/// table with credentials from the environment, as a person's shell would give them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reads_one_repositorys_records_from_the_stacks_table() {
+    use codecommit_gate::ports::{EnvironmentRecord, RunRecord, RunVerdict};
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let clients = Clients::from_config(&sdk_config(&moto).await, None).await;
+    create_table(&clients).await;
+    let ledger = clients.ledger(TABLE);
+    let mut record = PrRecord::new(repo(), pr());
+    record.run = Some(
+        serde_json::from_value::<RunRecord>(json!({
+            "source_commit": "ca45e279aaaaaaaaaaaa", "destination_commit": "2abfc6bebbbbbbbbbbbb",
+            "revision_id": "e47def21", "attempt": 2, "destination_reference": "refs/heads/main",
+            "execution_name": "gate-MyDemoRepo-27-x", "execution_arn": "arn:x", "verdict": "passed"
+        }))
+        .expect("a run"),
+    );
+    assert_eq!(ledger.put(&record).await.expect("put"), Written::Written);
+    let other = PrRecord::new(RepositoryName::new("Other"), PullRequestId::new("5"));
+    assert_eq!(ledger.put(&other).await.expect("put"), Written::Written);
+    let mut environment = EnvironmentRecord::new(repo(), "production");
+    environment.state.commit = Some("c0ffee0000000000".into());
+    environment.state.release = Some("r-1".into());
+    environment
+        .lane
+        .push("beef000000000000", None, "2026-12-02T13:00:00Z");
+    assert_eq!(
+        ledger.put_environment(&environment).await.expect("put"),
+        Written::Written
+    );
+    let release: codecommit_gate::release::ReleaseRecord = serde_json::from_value(json!({
+        "version": 1, "id": "r-1", "repository": "MyDemoRepo",
+        "started_at": "2026-12-02T12:00:00.000Z", "duration_ms": 61000,
+        "started_by": "arn:aws:sts::123456789012:assumed-role/Dev/ann",
+        "plan": {"environment": "production", "branch": "main", "commit": "c0ffee0000000000",
+                 "previous": null, "changed_paths": 3, "components": [], "checks": [],
+                 "approval": {"required": false, "approvers": [], "timeout_minutes": 0}},
+        "checks": [], "outcome": "released"
+    }))
+    .expect("a release");
+    ledger.put_release(&repo(), &release).await.expect("put");
+
+    let gate = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_gate"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("GATE_TABLE_NAME", TABLE)
+            .output()
+            .expect("gate runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), text, err)
+    };
+    let (code, text, err) = gate(&["history", "--remote", "--repository", "MyDemoRepo"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        text,
+        "PR 27  open  passed   ca45e279 into main 2abfc6be  attempt 2  (gate-MyDemoRepo-27-x)\n",
+        "one line per PR of this repository only"
+    );
+    let (code, text, err) = gate(&[
+        "history",
+        "--remote",
+        "--releases",
+        "--repository",
+        "MyDemoRepo",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        text.contains("release MyDemoRepo c0ffee00 to production"),
+        "{text}"
+    );
+    let (code, text, err) = gate(&[
+        "release",
+        "status",
+        "--remote",
+        "--repository",
+        "MyDemoRepo",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let status: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(status[0]["environment"], "production");
+    assert_eq!(status[0]["lane"]["running"]["commit"], "beef000000000000");
+    let (code, _, err) = gate(&["history", "--remote"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--repository"), "{err}");
+}

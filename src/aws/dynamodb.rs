@@ -18,6 +18,8 @@
 //! `started_at`, `updated_at`; written whole, unconditionally (a release id is written by
 //! its own release only).
 
+mod history;
+
 use super::{permanent, port_error, service_err};
 use crate::ids::{PullRequestId, RepositoryName};
 use crate::ports::{EnvironmentRecord, Ledger, PortResult, PrRecord, Written};
@@ -256,40 +258,12 @@ impl Ledger for AwsLedger {
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
         // A scan of a small table (one item per pull request), every page; consistent, so a
         // record closed a moment ago is not swept again.
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#c = :open")
-                .expression_attribute_names("#c", "closed")
-                .expression_attribute_values(":open", AttributeValue::Bool(false))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| port_error(SCAN, e))?;
-            for item in output.items() {
-                let Some(json) = item.get(RECORD).and_then(|v| v.as_s().ok()) else {
-                    continue;
-                };
-                let mut record: PrRecord = serde_json::from_str(json)
-                    .map_err(|e| permanent(SCAN, format!("an item's record is not valid: {e}")))?;
-                if let Some(v) = item
-                    .get(VERSION)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                {
-                    record.version = v;
-                }
-                records.push(record);
-            }
-            match output.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(records),
-            }
-        }
+        let filter = history::Filter {
+            expression: "#c = :open",
+            names: &[("#c", "closed")],
+            values: vec![(":open", AttributeValue::Bool(false))],
+        };
+        self.scan_records(filter, |r: &mut PrRecord, v| r.version = v)
+            .await
     }
 }

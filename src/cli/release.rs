@@ -38,6 +38,9 @@ pub(super) struct ReleaseArgs {
     /// Release a commit that does not descend from the environment's last release (recorded).
     #[arg(long)]
     force: bool,
+    /// With `status`: read the stack's ledger instead (see --remote).
+    #[command(flatten)]
+    remote: super::remote::RemoteArgs,
     /// Test hook: multiply every timeout (and the SIGTERM→SIGKILL grace) by this factor.
     #[arg(long, hide = true, default_value_t = 1.0)]
     timeout_scale: f64,
@@ -50,7 +53,19 @@ pub(super) fn release_command(
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
     if args.environment == "status" {
+        if args.remote.remote {
+            let query = super::remote::Query::Status;
+            return super::remote::remote_command(&args.remote, query, args.format, out);
+        }
         return status_command(&args.repo, args.format, out);
+    }
+    if args.remote.remote {
+        return Err(Failure(
+            EXIT_ERROR,
+            "--remote works with `gate release status`; releases on AWS start from a push to \
+             the environment's branch"
+                .into(),
+        ));
     }
     if !(args.timeout_scale.is_finite() && args.timeout_scale > 0.0) {
         return Err(Failure(

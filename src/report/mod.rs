@@ -44,6 +44,7 @@ mod notice;
 mod plan_text;
 mod reasons;
 pub mod release;
+pub mod remote;
 mod reply;
 mod results;
 mod running;
