@@ -520,7 +520,7 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
 /// table with credentials from the environment, as a person's shell would give them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_reads_one_repositorys_records_from_the_stacks_table() {
-    use codecommit_gate::ports::{EnvironmentRecord, RunRecord, RunVerdict};
+    use codecommit_gate::ports::{EnvironmentRecord, RunRecord};
     let Some(moto) = MotoServer::start() else {
         return;
     };
