@@ -1152,6 +1152,7 @@ fn replayable_examples_parse_to_the_expected_action() {
         ("run-failed.json", "run-finished"),
         ("scheduled-sweep.json", "sweep"),
         ("destination-pushed.json", "branch-moved"),
+        ("release-pushed.json", "branch-moved"),
         ("rule-deleted.json", "rule-changed"),
     ];
     for (name, action) in examples {
