@@ -125,12 +125,39 @@ pub async fn report_handler<T: Ports, G: Logs>(
     }
 }
 
+/// gate-release's `finish` step: the release machine's [`ReleaseReport`] →
+/// [`release_finish::finish`]. An infrastructure fault is a Lambda error with the port's stable
+/// `errorType` (`GateTransientError` / `GatePermanentError`), so the machine's `Retry` retries
+/// it; every step of `finish` is safe to repeat.
+///
+/// [`ReleaseReport`]: crate::machine::release::payload::ReleaseReport
+/// [`release_finish::finish`]: crate::flows::release_finish::finish
+pub async fn finish_handler<T: Ports>(
+    deps: &Deps<T>,
+    report: &crate::machine::release::payload::ReleaseReport,
+) -> Result<Value, Diagnostic> {
+    match crate::flows::release_finish::finish(deps, report).await {
+        Ok(outcome) => {
+            tracing::info!(?outcome, "gate-release finish done");
+            Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
+        }
+        Err(e) => {
+            tracing::error!(call = e.call(), release = %report.input.execution_name, error = %e, "gate-release finish failed; the machine retries it");
+            Err(Diagnostic {
+                error_type: e.error_type().to_owned(),
+                error_message: e.to_string(),
+            })
+        }
+    }
+}
+
 /// The AWS adapters, built once per cold start.
 pub type AwsDeps = Deps<(
     crate::aws::AwsPullRequests,
     crate::aws::AwsExecutions,
     crate::aws::AwsLedger,
     crate::aws::AwsNotifier,
+    crate::aws::AwsBus,
 )>;
 
 /// Reads the configuration (an invalid or missing variable is an error naming it) and builds
@@ -145,6 +172,7 @@ pub async fn aws_deps(
         executions: clients.executions(config.state_machine_arn.clone().unwrap_or_default()),
         ledger: clients.ledger(config.table_name.clone()),
         notifier: clients.notifier(config.topic_arn.clone()),
+        bus: clients.bus(),
         settings: config.settings,
     };
     Ok((deps, clients.logs()))
@@ -161,16 +189,19 @@ pub type LocalDeps = Deps<(
     crate::local::LocalExecutions,
     crate::local::LocalLedger,
     crate::local::LocalNotifier,
+    crate::local::LocalBus,
 )>;
 
 /// The local adapters for the repositories under `$GATE_REPOS_DIR`: pull requests, comments
-/// and approvals in each repository's `.gate/`, executions run in-process by the local runner.
+/// and approvals in each repository's `.gate/`, executions run in-process by the local runner,
+/// announcements appended to `.gate/events.jsonl`.
 pub fn local_deps(settings: crate::config::Settings) -> LocalDeps {
     Deps {
         prs: crate::local::LocalPullRequests::from_env(settings.approver_arn.clone()),
         executions: crate::local::LocalExecutions::from_env(),
         ledger: crate::local::LocalLedger::from_env(),
         notifier: crate::local::LocalNotifier::new(),
+        bus: crate::local::LocalBus::from_env(),
         settings,
     }
 }

@@ -20,8 +20,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 mod history;
 
 /// The flows' dependencies made of the in-memory fakes.
-pub type MemoryDeps =
-    crate::flows::Deps<(FakeCodeCommit, FakeStepFunctions, FakeLedger, FakeNotifier)>;
+pub type MemoryDeps = crate::flows::Deps<(
+    FakeCodeCommit,
+    FakeStepFunctions,
+    FakeLedger,
+    FakeNotifier,
+    FakeBus,
+)>;
 
 /// Calls made, by IAM action name, and faults to inject.
 #[derive(Debug, Default)]
@@ -774,8 +779,23 @@ pub struct FakeLedger {
     environments: Arc<Mutex<BTreeMap<(RepositoryName, String), EnvironmentRecord>>>,
     releases: Arc<Mutex<BTreeMap<(RepositoryName, String), ReleaseRecord>>>,
     interleaved: Arc<Mutex<Interleavings>>,
+    interleaved_environments: Arc<Mutex<EnvironmentInterleavings>>,
+    environment_faults: Arc<Mutex<Vec<PortError>>>,
     /// Calls made.
     pub calls: Arc<Calls>,
+}
+
+/// A competing write to an environment's record, applied just before a put compares versions.
+type InterleavedEnvironment = Box<dyn FnOnce(&mut EnvironmentRecord) + Send>;
+
+/// Competing environment writes queued for the next `put_environment`s.
+#[derive(Default)]
+struct EnvironmentInterleavings(Vec<InterleavedEnvironment>);
+
+impl std::fmt::Debug for EnvironmentInterleavings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} interleaved environment writes", self.0.len())
+    }
 }
 
 impl FakeLedger {
@@ -795,6 +815,22 @@ impl FakeLedger {
     /// several for several puts.
     pub fn interleave_next_put(&self, write: impl FnOnce(&mut PrRecord) + Send + 'static) {
         self.interleave_put_after(0, write);
+    }
+
+    /// Makes another writer win just before the next `put_environment`: `write` changes the
+    /// stored environment record (which must exist) and its version moves on, so the put
+    /// that follows conflicts, as it would when a push or another release wrote in between.
+    pub fn interleave_next_environment_put(
+        &self,
+        write: impl FnOnce(&mut EnvironmentRecord) + Send + 'static,
+    ) {
+        lock(&self.interleaved_environments).0.push(Box::new(write));
+    }
+
+    /// The next `put_environment` fails with `error` (nothing is written); the other writes
+    /// (`dynamodb:PutItem` too) are not affected, unlike `calls.fail_next`.
+    pub fn fail_next_environment_put(&self, error: PortError) {
+        lock(&self.environment_faults).push(error);
     }
 
     /// Like [`FakeLedger::interleave_next_put`], after `puts` puts that go through untouched.
@@ -871,8 +907,24 @@ impl Ledger for FakeLedger {
 
     async fn put_environment(&self, record: &EnvironmentRecord) -> PortResult<Written> {
         self.calls.record("dynamodb:PutItem")?;
+        {
+            let mut faults = lock(&self.environment_faults);
+            if !faults.is_empty() {
+                return Err(faults.remove(0));
+            }
+        }
         let mut all = lock(&self.environments);
         let key = (record.repository.clone(), record.environment.clone());
+        let competing = {
+            let mut queue = lock(&self.interleaved_environments);
+            (!queue.0.is_empty()).then(|| queue.0.remove(0))
+        };
+        if let Some(write) = competing
+            && let Some(stored) = all.get_mut(&key)
+        {
+            write(stored);
+            stored.version += 1;
+        }
         if all.get(&key).map_or(0, |r| r.version) != record.version {
             return Ok(Written::Conflict);
         }

@@ -94,6 +94,25 @@ pub fn emf(repository: &str, metrics: &RunMetrics, now_ms: i64) -> String {
     line.to_string()
 }
 
+/// One EMF line counting an announcement the bus did not take (`AnnouncementsFailed`, with the
+/// event's detail type as dimension), at `now_ms`: an alarm on it tells that teams' rules
+/// missed events while the gate itself went on.
+pub fn announcement_failed(detail_type: &str, now_ms: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["DetailType"]],
+                "Metrics": [{"Name": "AnnouncementsFailed", "Unit": "Count"}],
+            }],
+        },
+        "DetailType": detail_type,
+        "AnnouncementsFailed": 1,
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +178,18 @@ mod tests {
         };
         let line: serde_json::Value = serde_json::from_str(&emf("r", &no_start, 0)).expect("JSON");
         assert!(line.get("RunDuration").is_none());
+    }
+
+    #[test]
+    fn a_failed_announcement_is_one_count_by_detail_type() {
+        let line: serde_json::Value =
+            serde_json::from_str(&announcement_failed("Gate Run State Change", 5)).expect("JSON");
+        assert_eq!(line["AnnouncementsFailed"], 1);
+        assert_eq!(line["DetailType"], "Gate Run State Change");
+        assert_eq!(line["_aws"]["Timestamp"], 5);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "AnnouncementsFailed"
+        );
     }
 }

@@ -96,6 +96,7 @@ async fn a_thousand_lifecycles_leave_nothing_behind() {
         executions: FakeStepFunctions::default(),
         ledger: FakeLedger::default(),
         notifier: FakeNotifier::default(),
+        bus: codecommit_gate::memory::FakeBus::default(),
         settings: Settings::local(GATE_ARN),
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

@@ -921,6 +921,7 @@ async fn replay_gate_start_on_the_local_adapters() {
         executions: LocalExecutions::new(&repos, 2),
         ledger: LocalLedger::new(&repos),
         notifier: LocalNotifier::keeping(),
+        bus: codecommit_gate::local::LocalBus::new(&repos),
         settings: Settings::local(APPROVER),
     };
     let outcome = codecommit_gate::flows::gate_start::handle(&deps, parsed)
@@ -1099,6 +1100,7 @@ async fn the_lambda_handler_on_the_local_backend_runs_reports_and_records_the_ga
         executions: LocalExecutions::new(&repos, 2),
         ledger: LocalLedger::new(&repos),
         notifier: LocalNotifier::keeping(),
+        bus: codecommit_gate::local::LocalBus::new(&repos),
         settings: Settings::local(APPROVER),
     };
     let result = codecommit_gate::lambda::local_start_handler(&deps, payload)

@@ -462,18 +462,19 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
         .state_machine_arn()
         .to_owned();
     let w = std::sync::Arc::new(world::World::new());
-    let deps: std::sync::Arc<
-        codecommit_gate::flows::Deps<(
-            codecommit_gate::memory::FakeCodeCommit,
-            codecommit_gate::aws::AwsExecutions,
-            codecommit_gate::aws::AwsLedger,
-            codecommit_gate::memory::FakeNotifier,
-        )>,
-    > = std::sync::Arc::new(codecommit_gate::flows::Deps {
+    type MotoDeps = codecommit_gate::flows::Deps<(
+        codecommit_gate::memory::FakeCodeCommit,
+        codecommit_gate::aws::AwsExecutions,
+        codecommit_gate::aws::AwsLedger,
+        codecommit_gate::memory::FakeNotifier,
+        codecommit_gate::memory::FakeBus,
+    )>;
+    let deps: std::sync::Arc<MotoDeps> = std::sync::Arc::new(codecommit_gate::flows::Deps {
         prs: w.cc.clone(),
         executions: clients.executions(&machine),
         ledger: clients.ledger(TABLE),
         notifier: w.sns.clone(),
+        bus: w.bus.clone(),
         settings: w.deps.settings.clone(),
     });
     for _ in 0..100 {

@@ -1,9 +1,10 @@
-//! Adapters over the AWS SDK (CodeCommit, Step Functions, DynamoDB, SNS): clients built once per cold start, every failure classified here, once.
+//! Adapters over the AWS SDK (CodeCommit, Step Functions, DynamoDB, SNS, EventBridge): clients built once per cold start, every failure classified here, once.
 //!
 //! - [`Clients`] builds one [`SdkConfig`] per cold start (standard retries, [`MAX_ATTEMPTS`]
-//!   attempts) and the four service clients from it. The configuration honours
+//!   attempts) and the service clients from it. The configuration honours
 //!   `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_SFN` / `AWS_ENDPOINT_URL_DYNAMODB` /
-//!   `AWS_ENDPOINT_URL_SNS` / `AWS_ENDPOINT_URL_CODECOMMIT` (the SDK reads those itself), plus
+//!   `AWS_ENDPOINT_URL_SNS` / `AWS_ENDPOINT_URL_CODECOMMIT` / `AWS_ENDPOINT_URL_EVENTBRIDGE` (the
+//!   SDK reads those itself), plus
 //!   [`STEPFUNCTIONS_ENDPOINT_ENV`] as an alias for Step Functions, so the adapters run against
 //!   moto unchanged.
 //! - [`port_error`] turns any `SdkError` into a [`PortError`]: transient for throttling, 5xx,
@@ -12,6 +13,7 @@
 
 pub mod codecommit;
 pub mod dynamodb;
+pub mod events;
 pub mod logs;
 pub mod rule_templates;
 pub mod sfn;
@@ -19,6 +21,7 @@ pub mod sns;
 
 pub use codecommit::AwsPullRequests;
 pub use dynamodb::AwsLedger;
+pub use events::AwsBus;
 pub use logs::AwsLogs;
 pub use sfn::AwsExecutions;
 pub use sns::AwsNotifier;
@@ -84,7 +87,7 @@ pub fn reporter_session_arn(role_arn: &str) -> Option<String> {
     ))
 }
 
-/// The four service clients, built once per cold start and cheap to clone.
+/// The service clients, built once per cold start and cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Clients {
     /// CodeCommit, acting as the reporting identity (see [`Clients::from_config`]).
@@ -97,6 +100,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// CloudWatch Logs (build log tails).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// EventBridge (announcements on the default bus).
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Clients {
@@ -154,6 +159,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
         }
     }
 
@@ -175,6 +181,11 @@ impl Clients {
     /// The SNS notifier; `None` makes every publish a no-op.
     pub fn notifier(&self, topic_arn: Option<String>) -> AwsNotifier {
         AwsNotifier::new(self.sns.clone(), topic_arn)
+    }
+
+    /// The EventBridge adapter (the default bus).
+    pub fn bus(&self) -> AwsBus {
+        AwsBus::new(self.events.clone())
     }
 
     /// The CloudWatch Logs adapter.

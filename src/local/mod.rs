@@ -8,8 +8,10 @@
 //! - [`events`]: `gate event`, real-shaped EventBridge events for a local repository.
 //! - [`pull_requests`], [`ledger`], [`executions`]: the ports ([`crate::ports`]) served
 //!   locally, so the gate-start and gate-report flows run against git repositories.
+//! - [`bus`]: announcements appended to `.gate/events.jsonl`, as EventBridge would carry them.
 //! - [`cleanup`]: process groups and worktrees that must not outlive a run (Ctrl-C, panics).
 
+pub mod bus;
 pub mod cleanup;
 pub mod events;
 pub mod executions;
@@ -25,6 +27,7 @@ pub mod session;
 pub mod store;
 pub mod worktree;
 
+pub use bus::LocalBus;
 pub use executions::LocalExecutions;
 pub use ledger::{LocalLedger, LocalNotifier};
 pub use logs::LocalLogs;

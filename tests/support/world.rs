@@ -9,7 +9,7 @@ use codecommit_gate::flows::gate_start::{StartOutcome, handle};
 use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::machine::{CheckRun, ExecutionInput, ReportPayload, RunOutcome, StageChain};
 use codecommit_gate::memory::{
-    FakeCodeCommit, FakeLedger, FakeLogs, FakeNotifier, FakeStepFunctions, MemoryDeps,
+    FakeBus, FakeCodeCommit, FakeLedger, FakeLogs, FakeNotifier, FakeStepFunctions, MemoryDeps,
 };
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::policy::{CheckResult, CheckStatus};
@@ -61,6 +61,7 @@ pub struct World {
     pub sfn: FakeStepFunctions,
     pub ledger: FakeLedger,
     pub sns: FakeNotifier,
+    pub bus: FakeBus,
     pub logs: FakeLogs,
     pub deps: MemoryDeps,
     pub pr: PullRequestId,
@@ -75,6 +76,7 @@ impl World {
         let sfn = FakeStepFunctions::default();
         let ledger = FakeLedger::default();
         let sns = FakeNotifier::default();
+        let bus = FakeBus::default();
         let pr = PullRequestId::from("42");
         let repo = RepositoryName::from("my-repo");
         cc.put_pull_request(PullRequestState {
@@ -99,12 +101,14 @@ impl World {
                 executions: sfn.clone(),
                 ledger: ledger.clone(),
                 notifier: sns.clone(),
+                bus: bus.clone(),
                 settings: Settings::local(GATE_ARN),
             },
             cc,
             sfn,
             ledger,
             sns,
+            bus,
             logs: FakeLogs::default(),
             pr,
             repo,
@@ -234,6 +238,23 @@ impl World {
             self.ledger.put(&record).await.expect("put"),
             codecommit_gate::ports::Written::Written
         );
+    }
+}
+
+impl World {
+    /// The pull request runs' state changes announced on the bus, in order.
+    pub fn run_changes(&self) -> Vec<codecommit_gate::announce::RunChange> {
+        self.bus
+            .events()
+            .into_iter()
+            .filter(|e| e.detail_type == codecommit_gate::announce::RUN_DETAIL_TYPE)
+            .map(|e| serde_json::from_value(e.detail).expect("a run change"))
+            .collect()
+    }
+
+    /// The states of [`World::run_changes`].
+    pub fn run_states(&self) -> Vec<codecommit_gate::announce::RunState> {
+        self.run_changes().into_iter().map(|c| c.state).collect()
     }
 }
 
