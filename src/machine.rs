@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+pub mod build;
 pub mod release;
 
 /// Version of the execution input format.
@@ -246,13 +247,20 @@ pub struct ReportPayload {
 impl ReportPayload {
     /// Every check run, oldest stage first.
     pub fn check_runs(&self) -> Vec<&CheckRun> {
-        let mut chain = Vec::new();
-        let mut link = self.stages.as_ref();
+        StageChain::runs(self.stages.as_ref())
+    }
+}
+
+impl StageChain {
+    /// Every check run of a chain, oldest stage first (none without a chain).
+    pub fn runs(chain: Option<&StageChain>) -> Vec<&CheckRun> {
+        let mut links = Vec::new();
+        let mut link = chain;
         while let Some(stage) = link {
-            chain.push(stage);
+            links.push(stage);
             link = stage.prev.as_deref();
         }
-        chain.iter().rev().flat_map(|s| s.results.iter()).collect()
+        links.iter().rev().flat_map(|s| s.results.iter()).collect()
     }
 }
 

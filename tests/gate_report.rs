@@ -362,3 +362,30 @@ async fn a_status_event_after_the_report_step_changes_nothing() {
     );
     assert!(w.cc.approved_now(&w.pr), "the approval stands");
 }
+
+#[tokio::test]
+async fn the_verdict_is_announced_once_where_it_is_recorded() {
+    use codecommit_gate::announce::RunState;
+    let w = started().await;
+    let input = w.last_input();
+    let runs = [passed_run("fmt", 1), passed_run("api-tests", 1)];
+    w.report(&input, &runs).await;
+    w.report(&input, &runs).await;
+    assert_eq!(w.run_states(), [RunState::Started, RunState::Passed]);
+    let passed = w.run_changes().pop().expect("passed");
+    assert_eq!(passed.checks, ["fmt", "api-tests"]);
+    assert!(passed.execution_arn.is_some());
+}
+
+#[tokio::test]
+async fn a_failed_run_is_announced_failed() {
+    use codecommit_gate::announce::RunState;
+    let w = started().await;
+    let input = w.last_input();
+    w.report(
+        &input,
+        &[passed_run("fmt", 1), failed_run("api-tests", "FAILED")],
+    )
+    .await;
+    assert_eq!(w.run_states(), [RunState::Started, RunState::Failed]);
+}

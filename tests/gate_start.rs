@@ -625,3 +625,55 @@ async fn access_denied_anywhere_fails_closed_with_the_call_named() {
         assert_eq!(w.gate_comments().len(), 1, "{call}");
     }
 }
+
+#[tokio::test]
+async fn a_started_run_is_announced_once_with_its_checks() {
+    use codecommit_gate::announce::RunState;
+    let w = World::new();
+    for _ in 0..3 {
+        w.send(w.pr_event("pullRequestCreated", 10)).await;
+    }
+    let changes = w.run_changes();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let started = &changes[0];
+    assert_eq!(started.state, RunState::Started);
+    assert_eq!(started.pull_request_id, "42");
+    assert_eq!(started.source_commit, commit(10).as_str());
+    assert_eq!(started.checks, ["fmt", "api-tests"]);
+    let arn = w.sfn.executions().pop().expect("started").arn;
+    assert_eq!(started.execution_arn.as_deref(), Some(arn.as_str()));
+    assert_eq!(w.bus.events()[0].resources, [arn]);
+}
+
+#[tokio::test]
+async fn a_decision_without_a_run_is_announced_refused() {
+    use codecommit_gate::announce::RunState;
+    let w = World::new();
+    let mut pr = w.cc.pull_request_now(&w.pr).expect("pr");
+    pr.destination_reference = "refs/heads/production".into();
+    w.cc.put_pull_request(pr);
+    assert_refused(&w.send(w.pr_event("pullRequestCreated", 10)).await);
+    assert_eq!(w.run_states(), [RunState::Refused]);
+}
+
+#[tokio::test]
+async fn a_bus_that_fails_changes_nothing_the_gate_does() {
+    let w = World::new();
+    w.bus.calls.fail_next(
+        "events:PutEvents",
+        PortError::Transient {
+            call: "events:PutEvents",
+            message: "ThrottlingException".into(),
+        },
+    );
+    let outcome = w.send(w.pr_event("pullRequestCreated", 10)).await;
+    assert!(
+        matches!(outcome, StartOutcome::Started { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(w.sfn.executions().len(), 1);
+    assert!(
+        w.run_changes().is_empty(),
+        "the announcement was lost, nothing else"
+    );
+}

@@ -8,7 +8,7 @@
 use crate::event::{RunFinished, RunStatus};
 use crate::flows::{Deps, FlowError, Ports, steps};
 use crate::ids::{CheckName, PullRequestId, RepositoryName, RevisionId};
-use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, RunOutcome};
+use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, build};
 use crate::plan::Plan;
 use crate::policy::{self, ApprovalDecision, CheckResult, CheckStatus, Verdict};
 use crate::ports::{
@@ -17,7 +17,6 @@ use crate::ports::{
 };
 use crate::report::{self, Subject};
 use serde::Serialize;
-use serde_json::Value;
 
 /// Log lines fetched for each failed check.
 pub const TAIL_LINES: usize = 50;
@@ -182,8 +181,9 @@ async fn ownership<L: Ledger>(ledger: &L, input: &ExecutionInput) -> PortResult<
 
 /// What became of the verdict claim.
 enum VerdictClaim {
-    /// The record holds this run's verdict; act on it.
-    Claimed(Box<PrRecord>),
+    /// The record holds this run's verdict; act on it. `fresh`: this delivery wrote it (and
+    /// announces it); a redelivery that resumes a recorded verdict does not announce again.
+    Claimed(Box<PrRecord>, bool),
     /// Do not act: a newer run owns the PR, or a concurrent delivery is acting.
     Skip(ReportOutcome),
 }
@@ -204,7 +204,7 @@ async fn claim_verdict<L: Ledger>(
         match &mut record.run {
             Some(run) if run.execution_name == input.execution_name => {
                 if run.verdict.is_some() {
-                    return Ok(VerdictClaim::Claimed(Box::new(record)));
+                    return Ok(VerdictClaim::Claimed(Box::new(record), false));
                 }
                 run.verdict = Some(verdict);
                 run.reported = false;
@@ -220,7 +220,7 @@ async fn claim_verdict<L: Ledger>(
         }
         if ledger.put(&record).await? == Written::Written {
             record.version += 1;
-            return Ok(VerdictClaim::Claimed(Box::new(record)));
+            return Ok(VerdictClaim::Claimed(Box::new(record), true));
         }
         match ledger
             .get(&record.repository, &record.pull_request_id)
@@ -249,6 +249,21 @@ async fn claim_verdict<L: Ledger>(
             input.execution_name
         ),
     })
+}
+
+/// Announces the verdict this delivery recorded (PASSED, FAILED or OUTDATED), with the checks
+/// the run was to run.
+async fn announce_verdict<T: Ports>(
+    deps: &Deps<T>,
+    record: &PrRecord,
+    input: &ExecutionInput,
+    verdict: RunVerdict,
+    results: &[CheckResult],
+) {
+    let checks = results.iter().map(|r| r.name.as_str().to_owned()).collect();
+    let arn = record.run.as_ref().and_then(|r| r.execution_arn.as_deref());
+    let event = super::run_announcement(&input.subject, super::run_state(verdict), checks, arn);
+    super::announce(deps, &event).await;
 }
 
 /// Marks the run reported (with the comment id the actions may have changed). If a newer run
@@ -303,103 +318,22 @@ async fn mark_reported<T: Ports>(
     Ok(())
 }
 
-fn field<'v>(value: &'v Value, names: &[&str]) -> Option<&'v Value> {
-    names.iter().find_map(|n| value.get(*n))
-}
-
-/// The build object a check run carries: on success its `build`, on failure the build in its cause.
-fn build_of(run: &CheckRun) -> Option<Value> {
-    let raw = match &run.build {
-        Some(b) => b.clone(),
-        None => serde_json::from_str::<Value>(run.cause.as_deref()?).ok()?,
-    };
-    Some(field(&raw, &["Build", "build"]).cloned().unwrap_or(raw))
-}
-
-fn epoch_ms(v: &Value) -> Option<f64> {
-    let n = v.as_f64()?;
-    // Step Functions passes SDK timestamps as epoch milliseconds; accept seconds too.
-    Some(if n > 1e11 { n } else { n * 1000.0 })
-}
-
-fn duration_ms(build: &Value) -> Option<u64> {
-    let start = epoch_ms(field(build, &["StartTime", "startTime"])?)?;
-    let end = epoch_ms(field(build, &["EndTime", "endTime"])?)?;
-    (end >= start).then_some((end - start) as u64)
-}
-
-fn queued_ms(build: &Value) -> u64 {
-    field(build, &["Phases", "phases"])
-        .and_then(Value::as_array)
-        .map(|phases| {
-            phases
-                .iter()
-                .filter(|p| {
-                    field(p, &["PhaseType", "phaseType"]).and_then(Value::as_str) == Some("QUEUED")
-                })
-                .filter_map(|p| field(p, &["DurationInSeconds", "durationInSeconds"])?.as_f64())
-                .map(|s| (s * 1000.0) as u64)
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// A check run as a result: status from the outcome (refined by the build's own status),
-/// duration and log link from the build, the log tail of a failure from the logs.
+/// A check run as a result ([`build::result_of`]), with the log tail of a failure from the
+/// logs; and the time its build queued.
 async fn to_result<G: Logs>(logs: &G, run: &CheckRun) -> PortResult<(CheckResult, u64)> {
-    let build = build_of(run);
-    let build_status = build
-        .as_ref()
-        .and_then(|b| field(b, &["BuildStatus", "buildStatus"]))
-        .and_then(Value::as_str);
-    let status = match run.outcome {
-        RunOutcome::Passed => CheckStatus::Passed,
-        RunOutcome::TimedOut => CheckStatus::TimedOut,
-        RunOutcome::Errored => CheckStatus::Errored,
-        RunOutcome::Failed => match build_status {
-            Some("TIMED_OUT") => CheckStatus::TimedOut,
-            Some("FAULT" | "STOPPED") => CheckStatus::Errored,
-            _ => CheckStatus::Failed,
-        },
-    };
-    let logs_info = build.as_ref().and_then(|b| field(b, &["Logs", "logs"]));
-    let log_url = logs_info
-        .and_then(|l| field(l, &["DeepLink", "deepLink"]))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let mut log_tail = None;
-    if status != CheckStatus::Passed {
-        let group = logs_info
-            .and_then(|l| field(l, &["GroupName", "groupName"]))
-            .and_then(Value::as_str);
-        let stream = logs_info
-            .and_then(|l| field(l, &["StreamName", "streamName"]))
-            .and_then(Value::as_str);
-        log_tail = match (group, stream) {
-            (Some(g), Some(s)) => logs.tail(g, s, TAIL_LINES).await?,
-            _ => None,
+    let found = build::build_of(run);
+    let mut result = build::result_of(run);
+    if result.status != CheckStatus::Passed {
+        result.log_tail = match found.as_ref().and_then(build::log_stream) {
+            Some((group, stream)) => logs.tail(&group, &stream, TAIL_LINES).await?,
+            None => None,
         };
-        if log_tail.is_none() {
+        if result.log_tail.is_none() {
             // No build log (the build never started): the error is the best tail there is.
-            log_tail = [run.error.as_deref(), run.cause.as_deref()]
-                .into_iter()
-                .flatten()
-                .map(str::to_owned)
-                .reduce(|a, b| format!("{a}\n{b}"));
+            result.log_tail = build::error_tail(run);
         }
     }
-    Ok((
-        CheckResult {
-            name: run.name.clone(),
-            status,
-            duration_ms: build.as_ref().and_then(duration_ms),
-            attempts: run.attempts.max(1),
-            flaky: status == CheckStatus::Passed && run.attempts > 1,
-            log_url,
-            log_tail,
-        },
-        build.as_ref().map_or(0, queued_ms),
-    ))
+    Ok((result, found.as_ref().map_or(0, build::queued_ms)))
 }
 
 /// The results of every check the run was to run: reported, carried over, or cancelled.
@@ -498,7 +432,12 @@ async fn report_run<T: Ports>(
         _ => RunVerdict::Failed,
     };
     let mut record = match claim_verdict(&deps.ledger, record, input, recorded, &results).await? {
-        VerdictClaim::Claimed(record) => *record,
+        VerdictClaim::Claimed(record, fresh) => {
+            if fresh {
+                announce_verdict(deps, &record, input, recorded, &results).await;
+            }
+            *record
+        }
         VerdictClaim::Skip(outcome) => return Ok(outcome),
     };
     let judged = Judged {
@@ -631,7 +570,12 @@ async fn run_ended<T: Ports>(
     }
     let mut record =
         match claim_verdict(&deps.ledger, record, input, RunVerdict::Failed, &[]).await? {
-            VerdictClaim::Claimed(record) => *record,
+            VerdictClaim::Claimed(record, fresh) => {
+                if fresh {
+                    announce_verdict(deps, &record, input, RunVerdict::Failed, &[]).await;
+                }
+                *record
+            }
             VerdictClaim::Skip(outcome) => return Ok(outcome),
         };
     let subject: &Subject = &input.subject;

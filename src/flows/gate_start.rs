@@ -18,6 +18,7 @@
 //!   (unless the destination's gate file says `strict: false`).
 //! - **approval rule overridden, or the gate's rule deleted or edited**: notify; put the rule back.
 
+use crate::announce::RunState;
 use crate::event::{BranchMoved, CleanupReason, CommentEvent, Event, PullRequest, RuleChange};
 use crate::flows::{Deps, FlowError, Ports, steps};
 use crate::gate_file::Gate;
@@ -375,6 +376,9 @@ async fn decide<T: Ports>(
     }
     if !save(&deps.ledger, record).await? {
         tracing::info!(pull_request = %pr.id, "ledger moved on while deciding; a newer event owns the PR");
+    } else if let Some(verdict) = record.run.as_ref().and_then(|r| r.verdict) {
+        let event = super::run_announcement(&subject, super::run_state(verdict), Vec::new(), None);
+        super::announce(deps, &event).await;
     }
     Ok(StartOutcome::Decided {
         comment: format!("{:?}", comment.kind),
@@ -708,6 +712,15 @@ async fn launch<T: Ports>(
     let checks = input.stages.iter().map(|s| s.checks.len()).sum();
     let started = deps.executions.start(&name, input).await?;
     let arn = started.execution_arn().to_owned();
+    if let crate::ports::Started::Started { .. } = &started {
+        let checks = input
+            .stages
+            .iter()
+            .flat_map(|s| s.checks.iter().map(|c| c.name.as_str().to_owned()))
+            .collect();
+        let event = super::run_announcement(&input.subject, RunState::Started, checks, Some(&arn));
+        super::announce(deps, &event).await;
+    }
     if let Some(run) = &mut record.run {
         run.execution_name = name.clone();
         run.execution_arn = Some(arn.clone());
@@ -1270,9 +1283,16 @@ async fn outdate<T: Ports>(
                 None => return Ok(false),
             }
         }
-        steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
         let mut subject = steps::subject(&pr);
         subject.destination_commit = moved.commit.clone();
+        let event = super::run_announcement(
+            &subject,
+            RunState::Outdated,
+            Vec::new(),
+            record.run.as_ref().and_then(|r| r.execution_arn.as_deref()),
+        );
+        super::announce(deps, &event).await;
+        steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
         let body = report::destination_moved(&subject, &tested_onto).body;
         let token = steps::token(&[
             "outdated",
