@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
+pub mod finished;
 pub mod lane;
 
 /// What a release plan is made from.
@@ -398,6 +399,9 @@ pub enum ReleaseOutcome {
     Interrupted,
     /// A newer push to the environment replaced it while it waited: it never ran.
     Superseded,
+    /// The release machine broke outside any build, or a step the release needed never ran
+    /// (on AWS): the environment did not move, and what was deployed was rolled back.
+    Errored,
 }
 
 impl ReleaseOutcome {
@@ -405,6 +409,16 @@ impl ReleaseOutcome {
     pub fn moved(self) -> bool {
         matches!(self, Self::Released | Self::NothingToRelease)
     }
+}
+
+/// Whether the environment's checks stop the release: a check the plan runs and that is
+/// required has no result that passed. The same rule locally and on AWS.
+pub fn checks_blocked(checks: &[PlannedCheck], results: &[CheckResult]) -> bool {
+    checks.iter().filter(|c| c.run && c.required).any(|c| {
+        !results
+            .iter()
+            .any(|r| r.name == c.name && r.status.is_success())
+    })
 }
 
 /// What became of the approval.
@@ -426,6 +440,21 @@ pub enum ApprovalDecision {
 }
 
 impl ApprovalDecision {
+    /// How the release ends for this decision: `None` when it goes on (approved), else
+    /// [`ReleaseOutcome::ApprovalMissing`] (nobody answered) or
+    /// [`ReleaseOutcome::ApprovalRefused`]. The same locally and on AWS.
+    pub fn outcome(self) -> Option<ReleaseOutcome> {
+        match self {
+            ApprovalDecision::Approved => None,
+            ApprovalDecision::Missing | ApprovalDecision::TimedOut => {
+                Some(ReleaseOutcome::ApprovalMissing)
+            }
+            ApprovalDecision::Refused
+            | ApprovalDecision::NotAnApprover
+            | ApprovalDecision::Author => Some(ReleaseOutcome::ApprovalRefused),
+        }
+    }
+
     /// Whether `identity` may approve a release under `rule`, whose commits `authors` wrote:
     /// `None` when it may, else why not. One of `approvers` must match it, and an author of
     /// the released change cannot approve it alone (another approver must). The same rule
@@ -454,6 +483,30 @@ pub struct ApprovalRecord {
     pub at: String,
     /// What became of it.
     pub decision: ApprovalDecision,
+    /// How the answer reached the gate on AWS (a comment or the function URL); none at a
+    /// terminal, or when nobody answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<crate::machine::release::payload::ApprovalChannel>,
+    /// The reason given with a rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ApprovalRecord {
+    /// A record of `decision` by `approver` at `at`, with no channel and no reason.
+    pub fn new(
+        approver: impl Into<String>,
+        at: impl Into<String>,
+        decision: ApprovalDecision,
+    ) -> Self {
+        Self {
+            approver: approver.into(),
+            at: at.into(),
+            decision,
+            channel: None,
+            reason: None,
+        }
+    }
 }
 
 /// A package build, or its reuse.

@@ -270,3 +270,51 @@ async fn a_gate_file_on_another_branch_cannot_claim_an_environment() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_superseded_record_survives_a_failure_after_it_and_is_announced() {
+    use codecommit_gate::announce::{RELEASE_DETAIL_TYPE, ReleaseChange, ReleaseState};
+    use codecommit_gate::ports::PortError;
+    let w = world();
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    release_of(w.send(pushed(&w, "main", 21)).await);
+    // 22 replaces 21: the superseded record is written, then the lane write fails.
+    w.ledger.fail_next_environment_put(PortError::Transient {
+        call: "dynamodb:PutItem",
+        message: "ProvisionedThroughputExceededException".into(),
+    });
+    let event = pushed(&w, "main", 22);
+    let failed = codecommit_gate::flows::gate_start::handle(&w.deps, event.clone()).await;
+    assert!(failed.is_err(), "retried: {failed:?}");
+    assert_eq!(w.ledger.releases().len(), 1, "the record is there already");
+    // The retried event finds the lane as it was and writes it.
+    assert_eq!(
+        release_of(w.send(event.clone()).await),
+        ReleaseStart::Queued {
+            environment: "production".into(),
+            superseded: Some(commit(21))
+        }
+    );
+    let records = w.ledger.releases();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, ReleaseOutcome::Superseded);
+    assert_eq!(records[0].plan.commit, commit(21).as_str());
+    // The redelivery of a push that already went through changes nothing more.
+    release_of(w.send(event).await);
+    assert_eq!(w.ledger.releases().len(), 1);
+    let states: Vec<(ReleaseState, String)> = w
+        .bus
+        .events()
+        .into_iter()
+        .filter(|e| e.detail_type == RELEASE_DETAIL_TYPE)
+        .map(|e| serde_json::from_value::<ReleaseChange>(e.detail).expect("change"))
+        .map(|c| (c.state, c.commit))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (ReleaseState::Started, commit(20).as_str().to_owned()),
+            (ReleaseState::Superseded, commit(21).as_str().to_owned())
+        ]
+    );
+}

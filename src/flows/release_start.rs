@@ -8,9 +8,18 @@
 //! a gate file on another branch cannot claim an environment. The lane ([`crate::release::lane`]) is
 //! written conditionally before anything starts, so of two pushes delivered at once exactly
 //! one starts a release and the other waits; a redelivered push changes nothing. A commit
-//! that a newer push replaces while it waits is recorded as superseded.
+//! that a newer push replaces while it waits is recorded as superseded: its record is written
+//! *before* the lane that drops it, so a failure in between is retried with the event and the
+//! record is never lost (a redelivery that finds the lane written would see a duplicate).
+//!
+//! The launch of a release (the gate file at its commit, the plan against the environment's
+//! state now, the machine's input, `StartExecution` under the deterministic name) is one
+//! function, [`start_lane_release`]: a push starts the release it put in the lane with it, and
+//! the end of a release ([`super::release_finish`]) starts the queued one with it. Each start
+//! announces `STARTED`; each superseded commit `SUPERSEDED` ([`crate::announce`]).
 
-use super::{Deps, Ports};
+use super::{Deps, Ports, announce};
+use crate::announce::{Announcement, RELEASE_DETAIL_TYPE, ReleaseChange, ReleaseState};
 use crate::clock::Utc;
 use crate::config::ReleaseSettings;
 use crate::event::BranchMoved;
@@ -87,13 +96,7 @@ pub async fn release_pushed<T: Ports>(
     let Some(releases) = &deps.settings.releases else {
         return Ok(None);
     };
-    let path = &deps.settings.gate_file_path;
-    let gate = match deps
-        .prs
-        .file(&moved.repository, &moved.commit, path)
-        .await?
-        .map(|bytes| Gate::parse_bytes(bytes, path))
-    {
+    let gate = match gate_at(deps, &moved.repository, &moved.commit).await? {
         Some(Ok(gate)) => gate,
         Some(Err(errors)) => {
             tracing::warn!(repository = %moved.repository, branch = moved.branch(), commit = %moved.commit, %errors, "the pushed commit's gate file is invalid: nothing is released");
@@ -117,22 +120,23 @@ pub async fn release_pushed<T: Ports>(
     }
     let role = &allowed.deploy_role_arn;
     let (record, push) = join_lane(deps, &moved.repository, &name, &moved.commit).await?;
-    let start = |release: LaneRelease| Launch {
+    let start = |release: LaneRelease, fresh: bool| Launch {
         gate: &gate,
         record: &record,
         release,
         settings: releases,
         role,
+        fresh,
     };
     Ok(Some(match push {
-        Push::Start(release) => launch(deps, &moved.repository, &start(release)).await?,
+        Push::Start(release) => launch(deps, &moved.repository, &start(release, true)).await?,
         // A redelivery of the push that started the running release: start it again under
         // its deterministic name, so a start that failed after the lane was written is not
         // lost (a started one answers "already exists" and nothing changes).
         Push::Duplicate => {
             let running = record.lane.running.clone();
             if let Some(running) = running.filter(|r| r.commit == moved.commit.as_str()) {
-                launch(deps, &moved.repository, &start(running)).await?;
+                launch(deps, &moved.repository, &start(running, false)).await?;
             }
             ReleaseStart::Unchanged { environment: name }
         }
@@ -141,7 +145,7 @@ pub async fn release_pushed<T: Ports>(
             release: _,
         } => {
             if let Some(s) = &superseded {
-                record_superseded(deps, &moved.repository, &record, s).await?;
+                announce_superseded(deps, &moved.repository, &record, s).await;
             }
             ReleaseStart::Queued {
                 environment: name,
@@ -149,7 +153,7 @@ pub async fn release_pushed<T: Ports>(
             }
         }
         Push::Withdrawn(waiting) => {
-            record_superseded(deps, &moved.repository, &record, &waiting).await?;
+            announce_superseded(deps, &moved.repository, &record, &waiting).await;
             ReleaseStart::Withdrawn {
                 environment: name,
                 superseded: CommitId::new(waiting.commit),
@@ -159,8 +163,34 @@ pub async fn release_pushed<T: Ports>(
     }))
 }
 
+/// The gate file at `commit`: `None` when there is none, `Err` with its errors when invalid.
+async fn gate_at<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    commit: &CommitId,
+) -> PortResult<Option<Result<Gate, String>>> {
+    let path = &deps.settings.gate_file_path;
+    Ok(deps
+        .prs
+        .file(repository, commit, path)
+        .await?
+        .map(|bytes| Gate::parse_bytes(bytes, path).map_err(|errors| errors.to_string())))
+}
+
+/// The waiting release a push drops from the lane, if it drops one.
+fn dropped(push: &Push) -> Option<&LaneRelease> {
+    match push {
+        Push::Queued { superseded, .. } => superseded.as_ref(),
+        Push::Withdrawn(waiting) => Some(waiting),
+        Push::Start(_) | Push::Duplicate | Push::Released => None,
+    }
+}
+
 /// Applies the push to the environment's lane and writes it (conditionally, re-reading after
-/// another writer won): the record as written and what the push means.
+/// another writer won): the record as written and what the push means. A waiting release the
+/// push drops is recorded as superseded before the lane is written, so the record survives
+/// any failure after it (the write is retried with the event; writing it again is harmless:
+/// records are stored by id).
 async fn join_lane<T: Ports>(
     deps: &Deps<T>,
     repository: &RepositoryName,
@@ -179,6 +209,9 @@ async fn join_lane<T: Ports>(
             .push(commit.as_str(), deployed.as_deref(), &Utc::now().rfc3339());
         if matches!(push, Push::Duplicate | Push::Released) {
             return Ok((record, push));
+        }
+        if let Some(waiting) = dropped(&push) {
+            record_superseded(deps, repository, &record, waiting).await?;
         }
         if deps.ledger.put_environment(&record).await? == Written::Written {
             record.version += 1;
@@ -201,6 +234,9 @@ struct Launch<'a> {
     release: LaneRelease,
     settings: &'a ReleaseSettings,
     role: &'a str,
+    /// The lane started it just now: announce `STARTED`. A start repeated to recover from a
+    /// failed one (a redelivery) does not announce again.
+    fresh: bool,
 }
 
 /// Plans the release against the environment's last release and starts its execution.
@@ -252,11 +288,16 @@ async fn launch<T: Ports>(
         .executions
         .start_release(&input.execution_name, &input)
         .await?;
-    if let Started::AlreadyExists { execution_arn } = &started {
-        tracing::info!(
+    match &started {
+        Started::AlreadyExists { execution_arn } => tracing::info!(
             execution_arn,
-            "the release was started already (a redelivered push)"
-        );
+            "the release was started already (a redelivery)"
+        ),
+        Started::Started { execution_arn } if launch.fresh => {
+            let change = release_change(ReleaseState::Started, &plan, repository);
+            announce(deps, &release_announcement(change, execution_arn, None)).await;
+        }
+        Started::Started { .. } => {}
     }
     Ok(ReleaseStart::Started {
         environment: plan.environment.clone(),
@@ -320,4 +361,109 @@ async fn record_superseded<T: Ports>(
         outcome: ReleaseOutcome::Superseded,
     };
     deps.ledger.put_release(repository, &release).await
+}
+
+/// Starts the lane's release `release` of `record`'s environment exactly as a push does: the
+/// gate file at its commit, the plan against the environment's state in `record`, the
+/// machine's input, `StartExecution` under its deterministic name (a second start of the same
+/// release is [`Started::AlreadyExists`]). The end of a release starts the queued one with it.
+/// A commit whose gate file is gone or invalid, or an environment the stack no longer releases,
+/// is a permanent error: the push that queued it found both. `fresh`: the lane handed over to
+/// it just now (announce `STARTED`), not a start repeated by a redelivery.
+pub async fn start_lane_release<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    record: &EnvironmentRecord,
+    release: LaneRelease,
+    fresh: bool,
+) -> PortResult<ReleaseStart> {
+    let refused = |message: String| PortError::Permanent {
+        call: "release:start",
+        message,
+    };
+    let environment = &record.environment;
+    let Some(settings) = &deps.settings.releases else {
+        return Err(refused("releases are not enabled in this stack".to_owned()));
+    };
+    let Some(allowed) = settings.environments.get(environment) else {
+        return Err(refused(format!(
+            "the stack allows no deploy role for {environment}"
+        )));
+    };
+    let commit = CommitId::new(release.commit.clone());
+    let gate = match gate_at(deps, repository, &commit).await? {
+        Some(Ok(gate)) => gate,
+        Some(Err(errors)) => {
+            return Err(refused(format!(
+                "the gate file at {commit} is invalid: {errors}"
+            )));
+        }
+        None => return Err(refused(format!("{commit} has no gate file"))),
+    };
+    let start = Launch {
+        gate: &gate,
+        record,
+        release,
+        settings,
+        role: &allowed.deploy_role_arn,
+        fresh,
+    };
+    launch(deps, repository, &start).await
+}
+
+/// The detail of a release's state change, from its plan (the components it deploys).
+pub(crate) fn release_change(
+    state: ReleaseState,
+    plan: &ReleasePlan,
+    repository: &RepositoryName,
+) -> ReleaseChange {
+    ReleaseChange {
+        state,
+        repository: repository.as_str().to_owned(),
+        environment: plan.environment.clone(),
+        commit: plan.commit.clone(),
+        previous_commit: plan.previous.clone(),
+        components: plan
+            .deployed()
+            .map(|c| c.name.as_str().to_owned())
+            .collect(),
+        execution_arn: None,
+        reason: None,
+    }
+}
+
+/// A release's state change as an event about its execution (when it has one).
+pub(crate) fn release_announcement(
+    mut change: ReleaseChange,
+    execution_arn: &str,
+    reason: Option<String>,
+) -> Announcement {
+    let arn = Some(execution_arn.to_owned()).filter(|a| !a.is_empty());
+    change.execution_arn.clone_from(&arn);
+    change.reason = reason;
+    Announcement {
+        detail_type: RELEASE_DETAIL_TYPE.to_owned(),
+        resources: arn.into_iter().collect(),
+        detail: serde_json::to_value(&change).unwrap_or_default(),
+    }
+}
+
+/// Announces that `waiting` never runs: a newer push replaced it.
+async fn announce_superseded<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    record: &EnvironmentRecord,
+    waiting: &LaneRelease,
+) {
+    let plan = ReleasePlan::unplanned(
+        &record.environment,
+        &waiting.commit,
+        record.state.commit.as_deref(),
+    );
+    let change = release_change(ReleaseState::Superseded, &plan, repository);
+    let reason = Some(crate::report::release::superseded_reason(
+        record.lane.running.as_ref().map(|r| r.commit.as_str()),
+        record.lane.queued.as_ref().map(|r| r.commit.as_str()),
+    ));
+    announce(deps, &release_announcement(change, "", reason)).await;
 }

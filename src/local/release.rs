@@ -25,8 +25,8 @@ use crate::local::runner::Progress;
 use crate::local::session::{EXIT_ERROR, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS};
 use crate::local::store::{Store, Utc};
 use crate::release::{
-    self, ApprovalDecision, EnvironmentState, RECORD_VERSION, ReleaseInput, ReleaseOutcome,
-    ReleasePlan, ReleaseRecord,
+    self, EnvironmentState, RECORD_VERSION, ReleaseInput, ReleaseOutcome, ReleasePlan,
+    ReleaseRecord,
 };
 use crate::report;
 use std::io::Write;
@@ -357,13 +357,10 @@ impl Release<'_> {
             "gate: {}",
             report::release::approval_line(&decision, plan)
         );
-        let outcome = match decision.decision {
-            _ if self.cancel.is_cancelled() => Some(ReleaseOutcome::Interrupted),
-            ApprovalDecision::Approved => None,
-            ApprovalDecision::Missing | ApprovalDecision::TimedOut => {
-                Some(ReleaseOutcome::ApprovalMissing)
-            }
-            _ => Some(ReleaseOutcome::ApprovalRefused),
+        let outcome = if self.cancel.is_cancelled() {
+            Some(ReleaseOutcome::Interrupted)
+        } else {
+            decision.decision.outcome()
         };
         self.record.approval = Some(decision);
         outcome

@@ -133,6 +133,7 @@ fn outcome_words(o: ReleaseOutcome) -> (&'static str, &'static str) {
         ReleaseOutcome::DeployFailed => (FAILED, "a deploy failed, rolled back"),
         ReleaseOutcome::Interrupted => (WARNING, "interrupted, rolled back"),
         ReleaseOutcome::Superseded => (NEUTRAL, "superseded by a newer push, never ran"),
+        ReleaseOutcome::Errored => (FAILED, "the release broke, what it deployed rolled back"),
     }
 }
 
@@ -309,6 +310,13 @@ fn tails(r: &ReleaseRecord) -> String {
 
 /// The terminal summary: outcome, each deploy and rollback, where the report is.
 pub fn summary(r: &ReleaseRecord, report_path: &str) -> String {
+    let mut out = summary_lines(r);
+    let _ = writeln!(out, "Report: {report_path}");
+    out
+}
+
+/// The outcome, then a line per check, package, deploy and rollback, and the approval.
+fn summary_lines(r: &ReleaseRecord) -> String {
     let (_, words) = outcome_words(r.outcome);
     let mut out = format!(
         "Release of {} to {}: {words} ({}).\n",
@@ -359,7 +367,92 @@ pub fn summary(r: &ReleaseRecord, report_path: &str) -> String {
     if let Some(a) = &r.approval {
         let _ = writeln!(out, "  approval {}", approval_line(a, &r.plan));
     }
-    let _ = writeln!(out, "Report: {report_path}");
+    out
+}
+
+/// Why a release did not release, in one plain line (an announcement's `reason`): the
+/// outcome, then what failed or the approval; `None` when it released.
+pub fn reason_line(r: &ReleaseRecord) -> Option<String> {
+    if r.outcome.moved() {
+        return None;
+    }
+    let (_, words) = outcome_words(r.outcome);
+    let failed: Vec<String> = r
+        .checks
+        .iter()
+        .map(|c| ("check", c))
+        .chain(
+            r.packages
+                .iter()
+                .filter_map(|p| Some(("package", p.result.as_ref()?))),
+        )
+        .chain(r.deploys.iter().map(|d| ("deploy", &d.result)))
+        .filter(|(_, c)| is_failure(c.status))
+        .map(|(what, c)| format!("{what} {} {}", c.name.as_str(), status_word(c.status)))
+        .collect();
+    let detail = match (&r.approval, r.outcome) {
+        (Some(a), ReleaseOutcome::ApprovalMissing | ReleaseOutcome::ApprovalRefused) => {
+            approval_line(a, &r.plan)
+        }
+        _ => failed.join(", "),
+    };
+    Some(if detail.is_empty() {
+        words.to_owned()
+    } else {
+        format!("{words}: {}", text(&detail, PLAIN, CLIP_TEXT))
+    })
+}
+
+/// Why a waiting release never runs (a `SUPERSEDED` announcement's reason): `waiting` is the
+/// newer commit that replaced it in the lane, `None` when the branch went back to `running`.
+pub fn superseded_reason(running: Option<&str>, waiting: Option<&str>) -> String {
+    match (waiting, running) {
+        (Some(newer), _) => format!(
+            "superseded by a newer push ({}) while it waited",
+            short_id(newer)
+        ),
+        (None, Some(running)) => format!(
+            "withdrawn: the branch is back at the running release ({})",
+            short_id(running)
+        ),
+        (None, None) => "withdrawn by a newer push".to_owned(),
+    }
+}
+
+/// The SNS subject of a release that did not release.
+pub fn notice_subject(r: &ReleaseRecord) -> String {
+    let (_, words) = outcome_words(r.outcome);
+    format!(
+        "codecommit-gate: {} release to {} {words}",
+        r.repository, r.plan.environment
+    )
+}
+
+/// The SNS message of a release that did not release: the terminal summary's lines, the
+/// reason, and the release machine's execution to look at.
+pub fn notice(r: &ReleaseRecord, execution_arn: &str) -> String {
+    let mut out = format!(
+        "{} release {} ({} to {})\n",
+        r.repository,
+        r.id,
+        short_id(&r.plan.commit),
+        r.plan.environment
+    );
+    out.push_str(&summary_lines(r));
+    if let Some(reason) = reason_line(r) {
+        let _ = writeln!(out, "Why: {reason}");
+    }
+    for c in r
+        .checks
+        .iter()
+        .chain(r.deploys.iter().map(|d| &d.result))
+        .filter(|c| is_failure(c.status))
+    {
+        if let Some(url) = &c.log_url {
+            let _ = writeln!(out, "Log of {}: {url}", c.name.as_str());
+        }
+    }
+    let _ = writeln!(out, "Execution: {execution_arn}");
     out
 }
 

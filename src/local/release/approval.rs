@@ -101,11 +101,7 @@ pub fn decide(
     cancel: &Cancel,
     now: &str,
 ) -> ApprovalRecord {
-    let record = |decision| ApprovalRecord {
-        approver: facts.identity.to_owned(),
-        at: now.to_owned(),
-        decision,
-    };
+    let record = |decision| ApprovalRecord::new(facts.identity, now, decision);
     if let Some(refusal) = ApprovalDecision::refusal(facts.rule, facts.identity, facts.authors) {
         return record(refusal);
     }
@@ -116,11 +112,7 @@ pub fn decide(
         Answer::Yes => record(ApprovalDecision::Approved),
         Answer::No => record(ApprovalDecision::Refused),
         Answer::TimedOut => record(ApprovalDecision::TimedOut),
-        Answer::Unavailable => ApprovalRecord {
-            approver: String::new(),
-            at: now.to_owned(),
-            decision: ApprovalDecision::Missing,
-        },
+        Answer::Unavailable => ApprovalRecord::new("", now, ApprovalDecision::Missing),
     }
 }
 

@@ -118,11 +118,7 @@ impl<'r, 'a> Steps<'r, 'a> {
         let scale = self.release.request.timeout_scale;
         let stages = session::jobs(self.gate(), &plan, &buildspecs, &facts, scale);
         let results = self.run("checks", self.cwd, &stages, self.release.cancel);
-        let failed = plan.to_run().filter(|c| c.required).any(|c| {
-            !results
-                .iter()
-                .any(|r| r.name == c.name && r.status.is_success())
-        });
+        let failed = crate::release::checks_blocked(&plan.checks, &results);
         self.release.record.checks = results;
         if self.release.cancel.is_cancelled() {
             Some(ReleaseOutcome::Interrupted)

@@ -1,0 +1,569 @@
+//! Stories of the end of a release (gate-release's `finish`), against the in-memory fakes: a
+//! push starts a release, the release machine "runs" (the story writes what its last step
+//! would send), and `finish` records it, moves the environment and the lane, starts the
+//! queued release, announces the end and, unless it released, notifies. Redelivered finishes
+//! and competing writers change nothing twice.
+
+#[path = "support/world.rs"]
+mod world;
+
+use codecommit_gate::announce::{RELEASE_DETAIL_TYPE, ReleaseChange, ReleaseState};
+use codecommit_gate::config::{ReleaseSettings, StackEnvironment};
+use codecommit_gate::flows::release_finish::{FinishOutcome, finish};
+use codecommit_gate::flows::release_start::ReleaseStart;
+use codecommit_gate::machine::release::ReleaseExecutionInput;
+use codecommit_gate::machine::release::payload::{
+    APPROVAL_REFUSED_ERROR, ApprovalAnswer, ApprovalChannel, ReleaseReport,
+};
+use codecommit_gate::machine::{MachineError, StageChain};
+use codecommit_gate::plan::ChangedPath;
+use codecommit_gate::ports::{EnvironmentRecord, Ledger, PendingApproval, Written};
+use codecommit_gate::release::{ApprovalDecision, ReleaseOutcome, ReleaseRecord, RollbackHow};
+use std::collections::BTreeMap;
+use world::{World, commit, failed_run, passed_run};
+
+const RELEASE_GATE: &str = r#"stages: [test]
+components:
+  network: {paths: [infra/network/], deploy: {commands: [./net.sh]}}
+  app: {paths: [app/], depends_on: [network], deploy: {commands: [./app.sh], rollback: [./app-undo.sh]}}
+checks:
+  unit: {stage: test, commands: [make test]}
+environments:
+  production:
+    branch: main
+    checks: [unit]
+    approval: {approvers: ["arn:aws:sts::123456789012:assumed-role/Leads/*"], timeout: 60}
+"#;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/gate-deploy-production";
+const LEAD: &str = "arn:aws:sts::123456789012:assumed-role/Leads/carol";
+
+/// A stack that releases production from `main`; the gate file at commits 19 to 23; the
+/// environment at commit 19 (P), and commits 20 to 23 changing both components since.
+fn world() -> World {
+    let mut w = World::new();
+    w.deps.settings.releases = Some(ReleaseSettings {
+        project_prefix: "gate-release".into(),
+        environments: BTreeMap::from([(
+            "production".to_owned(),
+            StackEnvironment {
+                branch: "main".into(),
+                deploy_role_arn: ROLE.into(),
+            },
+        )]),
+    });
+    for n in 19..24 {
+        w.cc.put_file(&commit(n), ".gate.yml", RELEASE_GATE);
+        w.cc.put_diff(
+            &commit(19),
+            &commit(n),
+            vec![
+                ChangedPath::new("infra/network/vpc.yml"),
+                ChangedPath::new("app/main.rs"),
+            ],
+        );
+    }
+    w
+}
+
+/// The environment already released at commit 19.
+async fn released_at_19(w: &World) {
+    let mut record = EnvironmentRecord::new(w.repo.clone(), "production");
+    record.state.commit = Some(commit(19).as_str().to_owned());
+    record.state.release = Some("release-19".into());
+    let written = w.ledger.put_environment(&record).await.expect("put");
+    assert_eq!(written, Written::Written);
+}
+
+/// A push of commit `n` to main; the input of the release it started, if it started one.
+async fn push(w: &World, n: u8) -> ReleaseExecutionInput {
+    let before = w.sfn.releases().len();
+    w.send(w.branch_moved("main", n)).await;
+    let releases = w.sfn.releases();
+    assert_eq!(releases.len(), before + 1, "the push started a release");
+    releases[before].1.clone()
+}
+
+fn arn(input: &ReleaseExecutionInput) -> String {
+    format!(
+        "arn:aws:states:us-east-1:123456789012:execution:gate-release:{}",
+        input.execution_name
+    )
+}
+
+/// What the release machine's last step sends after every step passed.
+fn report(input: &ReleaseExecutionInput) -> ReleaseReport {
+    let checks = input.checks.iter().fold(
+        StageChain {
+            results: Vec::new(),
+            prev: None,
+        },
+        |prev, stage| StageChain {
+            results: stage
+                .checks
+                .iter()
+                .map(|c| passed_run(c.name.as_str(), 1))
+                .collect(),
+            prev: Some(Box::new(prev)),
+        },
+    );
+    ReleaseReport {
+        input: input.clone(),
+        execution_arn: arn(input),
+        started_at: Some("2026-11-22T10:00:00Z".into()),
+        checks: Some(checks),
+        approval: Some(answer(ApprovalDecision::Approved)),
+        approval_error: None,
+        packages: Vec::new(),
+        deploys: input
+            .waves
+            .iter()
+            .map(|w| {
+                w.deploys
+                    .iter()
+                    .map(|d| passed_run(d.component.as_str(), 1))
+                    .collect()
+            })
+            .collect(),
+        rollbacks: Vec::new(),
+        failure: None,
+    }
+}
+
+fn answer(decision: ApprovalDecision) -> ApprovalAnswer {
+    ApprovalAnswer {
+        approver: LEAD.into(),
+        at: "2026-11-22T10:05:00Z".into(),
+        decision,
+        channel: ApprovalChannel::Comment,
+        reason: (decision == ApprovalDecision::Refused).then(|| "not during the sale".into()),
+    }
+}
+
+async fn finished(w: &World, report: &ReleaseReport) -> FinishOutcome {
+    finish(&w.deps, report).await.expect("finish succeeds")
+}
+
+async fn environment(w: &World) -> EnvironmentRecord {
+    w.ledger
+        .environment(&w.repo, "production")
+        .await
+        .expect("read")
+        .expect("written")
+}
+
+fn record_of(w: &World, input: &ReleaseExecutionInput) -> ReleaseRecord {
+    w.ledger
+        .releases()
+        .into_iter()
+        .find(|r| r.id == input.execution_name)
+        .expect("recorded")
+}
+
+/// The release state changes announced, in order.
+fn announced(w: &World) -> Vec<ReleaseChange> {
+    w.bus
+        .events()
+        .into_iter()
+        .filter(|e| e.detail_type == RELEASE_DETAIL_TYPE)
+        .map(|e| serde_json::from_value(e.detail).expect("a release change"))
+        .collect()
+}
+
+fn last_state(w: &World) -> ReleaseState {
+    announced(w).last().expect("announced").state
+}
+
+#[tokio::test]
+async fn a_successful_release_moves_the_environment_and_frees_the_lane() {
+    let w = world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    assert_eq!(last_state(&w), ReleaseState::Started);
+    let mut env = environment(&w).await;
+    env.pending_approval = Some(PendingApproval {
+        execution_name: input.execution_name.clone(),
+        execution_arn: arn(&input),
+        commit: commit(20),
+        sequence: input.sequence,
+        task_token: "token".into(),
+        approvers: Vec::new(),
+        authors: Vec::new(),
+        requested_at: "2026-11-22T10:01:00Z".into(),
+        expires_at: "2026-11-22T11:01:00Z".into(),
+    });
+    assert_eq!(
+        w.ledger.put_environment(&env).await.expect("put"),
+        Written::Written
+    );
+
+    let out = finished(&w, &report(&input)).await;
+    assert_eq!(out.outcome, ReleaseOutcome::Released);
+    assert_eq!(out.state, ReleaseState::Succeeded);
+    assert!(out.lane_moved && out.environment_moved && !out.notified);
+    let record = record_of(&w, &input);
+    assert_eq!(record.outcome, ReleaseOutcome::Released);
+    assert_eq!(record.checks.len(), 1);
+    assert_eq!(record.checks[0].duration_ms, Some(65_000), "from the build");
+    assert!(record.checks[0].log_url.is_some());
+    let deployed: Vec<(&str, usize)> = record
+        .deploys
+        .iter()
+        .map(|d| (d.component.as_str(), d.wave))
+        .collect();
+    assert_eq!(deployed, [("network", 0), ("app", 1)]);
+    let approval = record.approval.as_ref().expect("approval");
+    assert_eq!(
+        (approval.approver.as_str(), approval.decision),
+        (LEAD, ApprovalDecision::Approved)
+    );
+
+    let env = environment(&w).await;
+    assert_eq!(env.state.commit.as_deref(), Some(commit(20).as_str()));
+    assert_eq!(
+        env.state.release.as_deref(),
+        Some(input.execution_name.as_str())
+    );
+    assert_eq!(env.state.components["app"].commit, commit(20).as_str());
+    assert!(env.lane.is_idle());
+    assert_eq!(env.pending_approval, None);
+    let end = announced(&w).pop().expect("the end");
+    assert_eq!(end.state, ReleaseState::Succeeded);
+    assert_eq!(end.components, ["network", "app"]);
+    assert_eq!(end.previous_commit.as_deref(), Some(commit(19).as_str()));
+    assert_eq!(end.execution_arn.as_deref(), Some(arn(&input).as_str()));
+    assert_eq!(end.reason, None);
+    assert!(w.sns.messages().is_empty(), "no notice on success");
+}
+
+#[tokio::test]
+async fn failed_checks_move_nothing_and_are_notified() {
+    let w = world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    let mut report = report(&input);
+    report.checks = Some(StageChain {
+        results: vec![failed_run("unit", "FAILED")],
+        prev: None,
+    });
+    report.approval = None;
+    report.deploys = Vec::new();
+    let out = finished(&w, &report).await;
+    assert_eq!(out.outcome, ReleaseOutcome::ChecksFailed);
+    assert!(!out.environment_moved);
+    let env = environment(&w).await;
+    assert_eq!(env.state.commit.as_deref(), Some(commit(19).as_str()));
+    assert!(env.lane.is_idle());
+    let end = announced(&w).pop().expect("end");
+    assert_eq!(end.state, ReleaseState::Failed);
+    assert!(
+        end.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("check unit failed")),
+        "{:?}",
+        end.reason
+    );
+    let messages = w.sns.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].0.contains("production"), "{}", messages[0].0);
+    assert!(messages[0].1.contains(&arn(&input)), "{}", messages[0].1);
+}
+
+#[tokio::test]
+async fn a_refused_approval_records_who_when_and_how() {
+    let w = world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    let mut report = report(&input);
+    report.approval = None;
+    report.deploys = Vec::new();
+    report.approval_error = Some(MachineError {
+        error: Some(APPROVAL_REFUSED_ERROR.into()),
+        cause: Some(serde_json::to_string(&answer(ApprovalDecision::Refused)).expect("JSON")),
+    });
+    let out = finished(&w, &report).await;
+    assert_eq!(out.outcome, ReleaseOutcome::ApprovalRefused);
+    assert_eq!(out.state, ReleaseState::Rejected);
+    let approval = record_of(&w, &input).approval.expect("recorded");
+    assert_eq!(approval.approver, LEAD);
+    assert_eq!(approval.at, "2026-11-22T10:05:00Z");
+    assert_eq!(approval.decision, ApprovalDecision::Refused);
+    assert_eq!(approval.channel, Some(ApprovalChannel::Comment));
+    assert_eq!(approval.reason.as_deref(), Some("not during the sale"));
+    assert_eq!(
+        environment(&w).await.state.commit.as_deref(),
+        Some(commit(19).as_str())
+    );
+    let end = announced(&w).pop().expect("end");
+    assert!(
+        end.reason.as_deref().is_some_and(|r| r.contains(LEAD)),
+        "{:?}",
+        end.reason
+    );
+}
+
+#[tokio::test]
+async fn an_approval_nobody_gave_in_time_is_missing_and_notified() {
+    let w = world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    let mut report = report(&input);
+    report.approval = None;
+    report.deploys = Vec::new();
+    report.approval_error = Some(MachineError {
+        error: Some("States.Timeout".into()),
+        cause: None,
+    });
+    let out = finished(&w, &report).await;
+    assert_eq!(out.outcome, ReleaseOutcome::ApprovalMissing);
+    assert_eq!(out.state, ReleaseState::Rejected);
+    let approval = record_of(&w, &input).approval.expect("recorded");
+    assert_eq!(approval.decision, ApprovalDecision::TimedOut);
+    assert_eq!(approval.approver, "");
+    let messages = w.sns.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].1.contains("nobody approved within 60 minutes"),
+        "{}",
+        messages[0].1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_deploy_is_rolled_back_and_the_environment_stays() {
+    let w = world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    let mut report = report(&input);
+    report.deploys = vec![
+        vec![passed_run("network", 1)],
+        vec![failed_run("app", "FAILED")],
+    ];
+    // The machine undoes the waves in reverse: app first, then network.
+    report.rollbacks = vec![passed_run("app", 1), passed_run("network", 1)];
+    let out = finished(&w, &report).await;
+    assert_eq!(out.outcome, ReleaseOutcome::DeployFailed);
+    assert_eq!(out.state, ReleaseState::RolledBack);
+    let record = record_of(&w, &input);
+    let rollbacks: Vec<(&str, &RollbackHow)> = record
+        .rollbacks
+        .iter()
+        .map(|r| (r.component.as_str(), &r.how))
+        .collect();
+    assert_eq!(
+        rollbacks,
+        [
+            ("app", &RollbackHow::Commands),
+            (
+                "network",
+                &RollbackHow::Redeploy {
+                    commit: commit(19).as_str().to_owned()
+                }
+            )
+        ]
+    );
+    let env = environment(&w).await;
+    assert_eq!(env.state.commit.as_deref(), Some(commit(19).as_str()));
+    assert!(env.lane.is_idle());
+    assert_eq!(last_state(&w), ReleaseState::RolledBack);
+    assert_eq!(w.sns.messages().len(), 1);
+    assert!(
+        w.sns.messages()[0].1.contains("rollback"),
+        "{}",
+        w.sns.messages()[0].1
+    );
+}
+
+#[tokio::test]
+async fn a_machine_failure_after_deploys_is_rolled_back_and_never_released() {
+    let w = world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    let mut report = report(&input);
+    report.deploys = vec![vec![passed_run("network", 1)]];
+    report.rollbacks = vec![passed_run("network", 1)];
+    report.failure = Some(MachineError {
+        error: Some("States.Runtime".into()),
+        cause: Some("the wave's Map failed".into()),
+    });
+    let out = finished(&w, &report).await;
+    assert_eq!(out.outcome, ReleaseOutcome::Errored);
+    assert_eq!(out.state, ReleaseState::RolledBack);
+    assert_eq!(
+        environment(&w).await.state.commit.as_deref(),
+        Some(commit(19).as_str())
+    );
+    assert_eq!(w.sns.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn the_queued_commit_starts_when_the_release_ends_planned_against_the_new_state() {
+    let w = world();
+    released_at_19(&w).await;
+    let first = push(&w, 20).await;
+    w.send(w.branch_moved("main", 21)).await;
+    assert_eq!(w.sfn.releases().len(), 1, "21 waits");
+    w.cc.put_diff(
+        &commit(20),
+        &commit(21),
+        vec![ChangedPath::new("app/main.rs")],
+    );
+    let out = finished(&w, &report(&first)).await;
+    let Some(ReleaseStart::Started {
+        execution_name,
+        deploys,
+        ..
+    }) = &out.next
+    else {
+        panic!("the queued release starts: {out:?}");
+    };
+    let (name, next) = w.sfn.releases().pop().expect("started");
+    assert_eq!(&name, execution_name);
+    assert_eq!(next.commit, commit(21));
+    assert_eq!(next.sequence, first.sequence + 1);
+    assert_eq!(
+        name,
+        codecommit_gate::machine::release_execution_name(
+            &w.repo,
+            "production",
+            commit(21).as_str(),
+            first.sequence + 1
+        )
+    );
+    assert_eq!(
+        next.previous,
+        Some(commit(20)),
+        "planned against the new state"
+    );
+    assert_eq!(*deploys, 1, "only app changed since 20");
+    let lane = environment(&w).await.lane;
+    assert_eq!(
+        lane.running.map(|r| r.commit),
+        Some(commit(21).as_str().to_owned())
+    );
+    let states: Vec<ReleaseState> = announced(&w).iter().map(|c| c.state).collect();
+    assert_eq!(
+        states,
+        [
+            ReleaseState::Started,
+            ReleaseState::Succeeded,
+            ReleaseState::Started
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_finish_moves_starts_and_notifies_once() {
+    let w = world();
+    released_at_19(&w).await;
+    let first = push(&w, 20).await;
+    w.send(w.branch_moved("main", 21)).await;
+    let mut report = report(&first);
+    report.deploys = vec![vec![failed_run("network", "FAILED")], Vec::new()];
+    report.rollbacks = vec![passed_run("network", 1)];
+    let once = finished(&w, &report).await;
+    assert!(once.lane_moved && once.notified);
+    let again = finished(&w, &report).await;
+    assert!(!again.lane_moved && !again.notified);
+    assert_eq!(again.outcome, once.outcome);
+    assert_eq!(
+        w.ledger
+            .releases()
+            .iter()
+            .filter(|r| r.id == first.execution_name)
+            .count(),
+        1
+    );
+    assert_eq!(w.sfn.releases().len(), 2, "the queued release started once");
+    assert_eq!(w.sns.messages().len(), 1);
+    let ends = announced(&w)
+        .iter()
+        .filter(|c| c.state == ReleaseState::RolledBack)
+        .count();
+    assert_eq!(ends, 1);
+    let lane = environment(&w).await.lane;
+    assert_eq!(lane.running.map(|r| r.sequence), Some(first.sequence + 1));
+}
+
+#[tokio::test]
+async fn a_start_that_failed_after_the_lane_moved_is_made_by_the_redelivery() {
+    use codecommit_gate::ports::PortError;
+    let w = world();
+    released_at_19(&w).await;
+    let first = push(&w, 20).await;
+    w.send(w.branch_moved("main", 21)).await;
+    w.cc.put_diff(
+        &commit(20),
+        &commit(21),
+        vec![ChangedPath::new("app/main.rs")],
+    );
+    w.sfn.calls.fail_next(
+        "states:StartExecution",
+        PortError::Transient {
+            call: "states:StartExecution",
+            message: "ThrottlingException".into(),
+        },
+    );
+    let failed = finish(&w.deps, &report(&first)).await;
+    assert!(
+        failed.is_err(),
+        "Step Functions retries the finish: {failed:?}"
+    );
+    assert_eq!(w.sfn.releases().len(), 1);
+    let retried = finished(&w, &report(&first)).await;
+    assert!(
+        matches!(retried.next, Some(ReleaseStart::Started { .. })),
+        "{retried:?}"
+    );
+    assert_eq!(w.sfn.releases().len(), 2, "the retry starts it");
+}
+
+#[tokio::test]
+async fn a_competing_write_to_the_environment_is_read_again() {
+    let w = world();
+    released_at_19(&w).await;
+    let first = push(&w, 20).await;
+    w.cc.put_diff(
+        &commit(20),
+        &commit(22),
+        vec![ChangedPath::new("app/main.rs")],
+    );
+    // A push of 22 lands between finish's read and its write.
+    w.ledger.interleave_next_environment_put(|env| {
+        let _ = env
+            .lane
+            .push(commit(22).as_str(), None, "2026-11-22T10:09:00Z");
+    });
+    let out = finished(&w, &report(&first)).await;
+    assert!(out.lane_moved);
+    let env = environment(&w).await;
+    assert_eq!(env.state.commit.as_deref(), Some(commit(20).as_str()));
+    assert_eq!(
+        env.lane.running.map(|r| r.commit),
+        Some(commit(22).as_str().to_owned()),
+        "the interleaved push runs next"
+    );
+    assert_eq!(
+        w.sfn.releases().pop().expect("started").1.commit,
+        commit(22)
+    );
+}
+
+#[tokio::test]
+async fn an_announcement_that_fails_changes_no_outcome() {
+    use codecommit_gate::ports::PortError;
+    let w = world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    w.bus.calls.fail_next(
+        "events:PutEvents",
+        PortError::Transient {
+            call: "events:PutEvents",
+            message: "ThrottlingException".into(),
+        },
+    );
+    let out = finished(&w, &report(&input)).await;
+    assert_eq!(out.outcome, ReleaseOutcome::Released);
+    assert!(out.environment_moved);
+    assert_eq!(announced(&w).len(), 1, "only STARTED went through");
+}
