@@ -567,3 +567,77 @@ async fn an_announcement_that_fails_changes_no_outcome() {
     assert!(out.environment_moved);
     assert_eq!(announced(&w).len(), 1, "only STARTED went through");
 }
+
+/// `input` with a package build of `component` (artifact `key`) before the deploys.
+fn with_package(
+    mut input: ReleaseExecutionInput,
+    component: &str,
+    key: &str,
+) -> ReleaseExecutionInput {
+    input
+        .packages
+        .push(codecommit_gate::machine::release::PackageSpec {
+            component: component.into(),
+            key: key.into(),
+            buildspec: "version: 0.2".into(),
+            image: "aws/codebuild/standard:7.0".into(),
+            compute_type: "BUILD_GENERAL1_SMALL".into(),
+            timeout_minutes: 30,
+            task_timeout_seconds: 3600,
+            env: Vec::new(),
+        });
+    input
+}
+
+#[tokio::test]
+async fn a_failed_package_build_deploys_nothing() {
+    let w = world();
+    released_at_19(&w).await;
+    let input = with_package(push(&w, 20).await, "app", "k-app");
+    let mut report = report(&input);
+    report.packages = vec![failed_run("app", "FAILED")];
+    report.approval = None;
+    report.deploys = Vec::new();
+    let out = finished(&w, &report).await;
+    assert_eq!(out.outcome, ReleaseOutcome::PackageFailed);
+    assert_eq!(out.state, ReleaseState::Failed);
+    let record = record_of(&w, &input);
+    assert_eq!(record.packages.len(), 1);
+    assert!(!record.packages[0].reused);
+    assert!(record.deploys.is_empty());
+    assert_eq!(
+        environment(&w).await.state.commit.as_deref(),
+        Some(commit(19).as_str())
+    );
+    assert_eq!(w.sns.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn artifacts_already_built_are_recorded_as_reused() {
+    let w = world();
+    released_at_19(&w).await;
+    let mut input = with_package(push(&w, 20).await, "network", "k-net");
+    input.waves[1].deploys[0].artifact_key = Some("k-app".into());
+    input.waves[0].deploys[0].artifact_key = Some("k-net".into());
+    let mut report = report(&input);
+    report.packages = vec![passed_run("network", 1)];
+    let out = finished(&w, &report).await;
+    assert_eq!(out.outcome, ReleaseOutcome::Released);
+    let packages: Vec<(String, String, bool)> = record_of(&w, &input)
+        .packages
+        .iter()
+        .map(|p| (p.component.as_str().to_owned(), p.key.clone(), p.reused))
+        .collect();
+    assert_eq!(
+        packages,
+        [
+            ("network".to_owned(), "k-net".to_owned(), false),
+            ("app".to_owned(), "k-app".to_owned(), true)
+        ]
+    );
+    let env = environment(&w).await;
+    assert_eq!(
+        env.state.components["app"].artifact.as_deref(),
+        Some("k-app")
+    );
+}

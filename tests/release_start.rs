@@ -308,7 +308,13 @@ async fn a_superseded_record_survives_a_failure_after_it_and_is_announced() {
         .into_iter()
         .filter(|e| e.detail_type == RELEASE_DETAIL_TYPE)
         .map(|e| serde_json::from_value::<ReleaseChange>(e.detail).expect("change"))
-        .map(|c| (c.state, c.commit))
+        .map(|c| {
+            if c.state == ReleaseState::Superseded {
+                let reason = c.reason.as_deref().unwrap_or_default();
+                assert!(reason.contains("superseded by a newer push"), "{reason}");
+            }
+            (c.state, c.commit)
+        })
         .collect();
     assert_eq!(
         states,
