@@ -39,6 +39,13 @@ const WILDCARD_RESOURCE_ACTIONS: &[&str] = &[
     "codecommit:GetApprovalRuleTemplate",
     "codecommit:DeleteApprovalRuleTemplate",
     "codecommit:ListRepositoriesForApprovalRuleTemplate",
+    // A task token's answer: the Service Authorization Reference ("Actions, resources, and
+    // condition keys for AWS Step Functions") gives SendTaskSuccess and SendTaskFailure no
+    // resource type, and the Step Functions Developer Guide's human-approval tutorial grants
+    // them on "*" (../shared/docs/aws-reference-2.md §7). Only gate-approve's role has them
+    // (only_gate_approve_answers_a_releases_task_token).
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
 ];
 
 fn root() -> PathBuf {
@@ -2229,6 +2236,24 @@ fn deploy_and_package_roles_are_passed_only_to_codebuild_by_the_release_machine(
             "{ci} is a CI environment"
         );
     }
+    // With releases on, a repository's build role (the release projects' own service role,
+    // which every release build overrides) trusts its release projects too, not others'.
+    for repository in ["api", "my.web"] {
+        let trust = cfn.render(
+            &resource(&t, &build_role(repository))["Properties"]["AssumeRolePolicyDocument"],
+        );
+        let sources = strings(&trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"]);
+        assert_eq!(sources.len(), 2, "{sources:?}");
+        for other in ["api", "my.web"] {
+            let release =
+                project_arn(&settings.project(&RepositoryName::from(other), "production"));
+            assert_eq!(
+                sources.iter().any(|s| glob(s, &release)),
+                other == repository,
+                "{repository}'s build role vs {release}"
+            );
+        }
+    }
     // The release machine's projects are the same ones, and the gate machine's are not them.
     let release_projects: Vec<String> = role_statements(&t, "ReleaseStateMachineRole")
         .iter()
@@ -2262,8 +2287,8 @@ fn only_gate_approve_answers_a_releases_task_token() {
     let (owner, s) = &answering[0];
     assert_eq!(owner, "GateApproveRole");
     assert_eq!(
-        s["Resource"],
-        cfn.render(&json!({"Ref": "ReleaseStateMachine"}))
+        s["Resource"], "*",
+        "no resource type: see WILDCARD_RESOURCE_ACTIONS"
     );
     assert_eq!(
         function(&t, "GateApproveFunction")["Role"],
