@@ -542,17 +542,27 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
+/// Whether the `AWS::IAM::RolePolicy` or `AWS::IAM::ManagedPolicy` `r` is attached to `role`.
+fn attached_to(r: &Value, role: &str) -> bool {
+    let me = json!({"Ref": role});
+    match r["Type"].as_str() {
+        Some("AWS::IAM::RolePolicy") => r["Properties"]["RoleName"] == me,
+        Some("AWS::IAM::ManagedPolicy") => r["Properties"]["Roles"]
+            .as_array()
+            .is_some_and(|roles| roles.contains(&me)),
+        _ => false,
+    }
+}
+
 /// The permission statements of `role`: its own policies' and those of the
-/// `AWS::IAM::RolePolicy` resources attached to it (not its trust policy).
+/// `AWS::IAM::RolePolicy` and `AWS::IAM::ManagedPolicy` resources attached to it (not its trust
+/// policy).
 fn role_statements(t: &Value, role: &str) -> Vec<Value> {
     let attached: BTreeSet<String> = t["Resources"]
         .as_object()
         .expect("resources")
         .iter()
-        .filter(|(_, r)| {
-            r["Type"] == "AWS::IAM::RolePolicy"
-                && r["Properties"]["RoleName"] == json!({"Ref": role})
-        })
+        .filter(|(_, r)| attached_to(r, role))
         .map(|(logical, _)| logical.clone())
         .collect();
     statements(t)
@@ -1827,8 +1837,8 @@ fn each_ci_environment_gets_its_repositorys_build_role() {
 fn inline_policy_characters(t: &Value, cfn: &Cfn, role: &str) -> usize {
     let mut documents: Vec<Value> = resource(t, role)["Properties"]["Policies"]
         .as_array()
-        .expect("policies")
-        .iter()
+        .into_iter()
+        .flatten()
         .map(|p| cfn.render(&p["PolicyDocument"]))
         .collect();
     for r in t["Resources"].as_object().expect("resources").values() {
@@ -1854,24 +1864,36 @@ fn the_state_machine_roles_inline_policies_fit_iam_for_the_documented_number_of_
     let names: Vec<String> = (0..=MAX_REPOSITORIES_DOCUMENTED)
         .map(|i| format!("{i:02}{}", "r".repeat(51)))
         .collect();
-    let size = |n: usize| -> usize {
-        let repositories: Vec<&str> = names[..n].iter().map(String::as_str).collect();
-        let t = stack(&repositories);
-        let cfn = Cfn::new(&t, &repositories);
-        assert_eq!(
-            cfn.string(&resource(&t, &build_role(repositories[0]))["Properties"]["RoleName"])
-                .len(),
-            64,
-            "the longest role name"
+    for role in ["StateMachineRole", "ReleaseStateMachineRole"] {
+        let size = |n: usize| -> usize {
+            let repositories: Vec<&str> = names[..n].iter().map(String::as_str).collect();
+            let t = stack(&repositories);
+            let cfn = Cfn::releasing(&t, &repositories);
+            assert_eq!(
+                cfn.string(&resource(&t, &build_role(repositories[0]))["Properties"]["RoleName"])
+                    .len(),
+                64,
+                "the longest role name"
+            );
+            inline_policy_characters(&t, &cfn, role)
+        };
+        let documented = size(MAX_REPOSITORIES_DOCUMENTED);
+        assert!(documented <= 10_240, "{role}: {documented} characters");
+        eprintln!(
+            "{role} inline policies: {} characters for 1 repository, {documented} for {MAX_REPOSITORIES_DOCUMENTED}",
+            size(1)
         );
-        inline_policy_characters(&t, &cfn, "StateMachineRole")
-    };
-    let documented = size(MAX_REPOSITORIES_DOCUMENTED);
-    assert!(documented <= 10_240, "{documented} characters");
-    eprintln!(
-        "state machine role inline policies: {} characters for 1 repository, {documented} for {MAX_REPOSITORIES_DOCUMENTED}",
-        size(1)
-    );
+    }
+    // The release machine's own statements are a managed policy (at most 6,144).
+    let t = stack(&["api"]);
+    let cfn = Cfn::releasing(&t, &["api"]);
+    let managed = cfn
+        .render(&resource(&t, "ReleaseStateMachinePolicy")["Properties"]["PolicyDocument"])
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count();
+    assert!(managed <= 6_144, "{managed} characters");
 }
 
 // ------------------------------------------------------------------ events in and out
@@ -1975,6 +1997,7 @@ const RELEASE_RESOURCES: &[&str] = &[
     "PackageRole",
     "ReleaseStateMachine",
     "ReleaseStateMachineRole",
+    "ReleaseStateMachinePolicy",
     "GateReleaseFunction",
     "GateReleaseLogGroup",
     "GateReleaseRole",
@@ -2180,10 +2203,8 @@ fn deploy_and_package_roles_are_passed_only_to_codebuild_by_the_release_machine(
         if roles.is_disjoint(&release_roles) {
             continue;
         }
-        let attached_to = resource(&t, &owner)["Properties"]["RoleName"].clone();
         assert!(
-            owner == "ReleaseStateMachineRole"
-                || attached_to == json!({"Ref": "ReleaseStateMachineRole"}),
+            attached_to(resource(&t, &owner), "ReleaseStateMachineRole"),
             "{owner} may pass a release role"
         );
         assert_eq!(s["Action"], "iam:PassRole", "PassRole alone");
