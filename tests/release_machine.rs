@@ -246,6 +246,7 @@ fn a_packaged_component_is_built_uploaded_and_marked_complete_last() {
         package_phases["build"],
         [
             "make".to_owned(),
+            "cd \"$CODEBUILD_SRC_DIR\"".to_owned(),
             "if [ -d 'dist' ]; then aws s3 cp --only-show-errors --recursive 'dist' \
              's3://gate-artifacts-123/shop/k-app/dist'; elif [ -e 'dist' ]; then aws s3 cp \
              --only-show-errors 'dist' 's3://gate-artifacts-123/shop/k-app/dist'; else echo \
@@ -303,7 +304,7 @@ fn every_environment_shares_the_artifact_of_the_same_content() {
 }
 
 /// Runs `lines` with bash in `dir`, `aws` being a fake that appends its arguments (and, for
-/// `cp -`, what it read) to `aws.log`: the shell as CodeBuild runs it, one line at a time.
+/// `cp -`, what it read) to `aws.log`.
 fn run_lines(dir: &std::path::Path, lines: &[String]) -> (bool, String) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
@@ -320,24 +321,20 @@ fn run_lines(dir: &std::path::Path, lines: &[String]) -> (bool, String) {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut ok = true;
-    for line in lines {
-        let status = std::process::Command::new("bash")
-            .args(["-c", line])
-            .current_dir(dir)
-            .env("PATH", &path)
-            .env("LOG", dir.join("aws.log"))
-            .env("GATE_COMMIT", C)
-            .env("GATE_ARTIFACT_DIR", dir.join("artifact"))
-            .status()
-            .expect("bash runs");
-        if !status.success() {
-            ok = false;
-            break;
-        }
-    }
+    // One shell for all the lines, stopping at the first that fails, as CodeBuild runs a
+    // phase's commands.
+    let status = std::process::Command::new("bash")
+        .args(["-e", "-c", &lines.join("\n")])
+        .current_dir(dir)
+        .env("PATH", &path)
+        .env("LOG", dir.join("aws.log"))
+        .env("GATE_COMMIT", C)
+        .env("CODEBUILD_SRC_DIR", dir)
+        .env("GATE_ARTIFACT_DIR", dir.join("artifact"))
+        .status()
+        .expect("bash runs");
     let log = std::fs::read_to_string(dir.join("aws.log")).unwrap_or_default();
-    (ok, log)
+    (status.success(), log)
 }
 
 #[test]
@@ -348,7 +345,11 @@ fn outputs_named_by_the_gate_file_stay_one_shell_word_each() {
     );
     let input = input_for(&gate, "production", Some(P), &["app/main.rs"]);
     let commands = &phases(&input.packages[0].buildspec)["build"];
-    let upload = &commands[1..];
+    // As the package commands left it: somewhere else.
+    let upload: Vec<String> = std::iter::once("cd dist".to_owned())
+        .chain(commands[1..].iter().cloned())
+        .collect();
+    let upload = upload.as_slice();
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(tmp.path().join("dist")).expect("mkdir");
     std::fs::write(tmp.path().join("it's $(here).txt"), "x").expect("write");

@@ -45,11 +45,14 @@ impl ArtifactLocation<'_> {
         format!("s3://{}/{object}", self.bucket)
     }
 
-    /// The shell lines a package build runs after its commands: each output must exist (the
-    /// same error as locally), is uploaded to `<prefix><output>` (a folder recursively), then
-    /// the marker is written, last. Each line fails the build if it fails.
+    /// The shell lines a package build runs after its commands: back to the checkout (the
+    /// outputs are relative to it, as locally, whatever folder the commands ended in: a
+    /// buildspec's commands share one shell), then each output must exist (the same error as
+    /// locally) and is uploaded to `<prefix><output>` (a folder recursively), then the marker
+    /// is written, last. Each line fails the build if it fails.
     pub fn upload_lines(&self, outputs: &[String]) -> Vec<String> {
-        let mut lines = Vec::with_capacity(outputs.len() + 1);
+        let mut lines = Vec::with_capacity(outputs.len() + 2);
+        lines.push("cd \"$CODEBUILD_SRC_DIR\"".to_owned());
         for output in outputs {
             let relative = output.trim_end_matches('/');
             let path = quote(relative);
