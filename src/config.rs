@@ -1,5 +1,9 @@
 //! Configuration from the environment variables the template sets, validated once at start-up.
 
+mod releases;
+
+pub use releases::{RELEASE_VARIABLES, parse_environments};
+
 /// What the flows need to know (the parts that are not AWS resource names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -19,11 +23,19 @@ pub struct Settings {
     pub releases: Option<ReleaseSettings>,
 }
 
-/// What gate-start needs to start releases.
+/// What the release functions need: the release state machine, its CodeBuild projects, the
+/// environments the stack releases and the artifact bucket (`GATE_RELEASE_MACHINE_ARN`,
+/// `GATE_RELEASE_PROJECT_PREFIX`, `GATE_RELEASE_ENVIRONMENTS`, `GATE_ARTIFACT_BUCKET`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseSettings {
-    /// Prefix of the repositories' release CodeBuild projects: `<prefix>-<repository>`.
+    /// The release state machine (`GATE_RELEASE_MACHINE_ARN`).
+    pub machine_arn: String,
+    /// Prefix of the release CodeBuild projects, `<prefix>-<repository>-<environment>`
+    /// ([`ReleaseSettings::project`]); the stack's release roles reach `<prefix>-*` only.
     pub project_prefix: String,
+    /// The bucket package builds upload artifacts to and deploys download them from
+    /// (`GATE_ARTIFACT_BUCKET`).
+    pub artifact_bucket: String,
     /// The environments the stack releases, by name: the only branch whose pushes release
     /// each one, and its deploy role. The stack, not the gate file being released, binds a
     /// role to a branch: a gate file pushed to any other branch that names itself
@@ -41,9 +53,12 @@ pub struct StackEnvironment {
 }
 
 impl ReleaseSettings {
-    /// The release CodeBuild project of `repository`.
-    pub fn project(&self, repository: &crate::ids::RepositoryName) -> String {
-        format!("{}-{}", self.project_prefix, repository.as_str())
+    /// The release CodeBuild project of `repository`'s `environment`:
+    /// `<prefix>-<repository>-<environment>` within CodeBuild's name rules (2–255 characters of
+    /// `[A-Za-z0-9_-]`, starting with a letter or digit). A name that does not fit as written
+    /// has its other characters as `-`, is cut to fit and ends in a hash of the full values.
+    pub fn project(&self, repository: &crate::ids::RepositoryName, environment: &str) -> String {
+        releases::project_name(&self.project_prefix, repository.as_str(), environment)
     }
 }
 
@@ -200,9 +215,12 @@ impl Config {
                     compute_type: text("GATE_DEFAULT_COMPUTE_TYPE")?
                         .unwrap_or(defaults.compute_type),
                 },
-                // The stack has no release state machine yet (docs/design.md, "Releases on
-                // AWS"): pushes to environment branches start nothing.
-                releases: None,
+                releases: releases::release_settings([
+                    text(RELEASE_VARIABLES[0])?,
+                    text(RELEASE_VARIABLES[1])?,
+                    text(RELEASE_VARIABLES[2])?,
+                    text(RELEASE_VARIABLES[3])?,
+                ])?,
             },
             state_machine_arn,
             table_name: required("GATE_TABLE_NAME", table_name)?,
@@ -281,5 +299,37 @@ mod tests {
             Config::from_lookup(env(&pairs), false).is_ok(),
             "gate-report needs no state machine"
         );
+    }
+
+    #[test]
+    fn releases_are_off_without_their_variables_and_on_with_all_four() {
+        let off = Config::from_lookup(env(GOOD), true).expect("valid");
+        assert_eq!(off.settings.releases, None);
+        let mut pairs = GOOD.to_vec();
+        pairs.extend([
+            (
+                "GATE_RELEASE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release",
+            ),
+            ("GATE_RELEASE_PROJECT_PREFIX", "gaterelease"),
+            (
+                "GATE_RELEASE_ENVIRONMENTS",
+                "production=main=arn:aws:iam::123456789012:role/deploy",
+            ),
+            ("GATE_ARTIFACT_BUCKET", "gate-artifacts-1"),
+        ]);
+        let on = Config::from_lookup(env(&pairs), true).expect("valid");
+        let releases = on.settings.releases.expect("releases on");
+        assert_eq!(
+            releases.project(&crate::ids::RepositoryName::new("shop"), "production"),
+            "gaterelease-shop-production"
+        );
+        assert_eq!(
+            releases.environments["production"].deploy_role_arn,
+            "arn:aws:iam::123456789012:role/deploy"
+        );
+        pairs.retain(|(k, _)| *k != "GATE_ARTIFACT_BUCKET");
+        let e = Config::from_lookup(env(&pairs), true).expect_err("partial");
+        assert_eq!(e.variable, "GATE_ARTIFACT_BUCKET");
     }
 }

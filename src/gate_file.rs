@@ -291,6 +291,7 @@ pub mod raw {
 }
 
 pub use raw::Unmatched;
+pub(crate) use releases::valid_branch;
 pub use releases::{Approval, Deploy, Environment, Package, RESERVED_ENVIRONMENT_NAMES};
 
 mod releases;
@@ -788,7 +789,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev.last().copied().unwrap_or(0)
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name

@@ -366,7 +366,7 @@ pub fn release_buildspec(commands: &[String]) -> String {
 }
 
 /// A buildspec that runs `prelude` in `pre_build`, then `commands` in `build`.
-fn buildspec_after(prelude: &[&str], commands: &[String]) -> String {
+pub(crate) fn buildspec_after(prelude: &[&str], commands: &[String]) -> String {
     let mut text = String::from("version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n");
     if !prelude.is_empty() {
         text.push_str("  pre_build:\n    commands:\n");

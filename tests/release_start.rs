@@ -36,7 +36,9 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/gate-deploy-production";
 fn world() -> World {
     let mut w = World::new();
     w.deps.settings.releases = Some(ReleaseSettings {
+        machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release".into(),
         project_prefix: "gate-release".into(),
+        artifact_bucket: "gate-artifacts".into(),
         environments: BTreeMap::from([(
             "production".to_owned(),
             StackEnvironment {
@@ -83,7 +85,7 @@ async fn a_push_to_an_environments_branch_starts_its_first_release() {
     assert_eq!(input.commit, commit(20));
     assert_eq!(input.previous, None);
     assert_eq!(input.deploy_role_arn, ROLE);
-    assert_eq!(input.project, "gate-release-my-repo");
+    assert_eq!(input.project, "gate-release-my-repo-production");
     let waves: Vec<Vec<&str>> = input
         .waves
         .iter()

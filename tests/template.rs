@@ -39,6 +39,13 @@ const WILDCARD_RESOURCE_ACTIONS: &[&str] = &[
     "codecommit:GetApprovalRuleTemplate",
     "codecommit:DeleteApprovalRuleTemplate",
     "codecommit:ListRepositoriesForApprovalRuleTemplate",
+    // A task token's answer: the Service Authorization Reference ("Actions, resources, and
+    // condition keys for AWS Step Functions") gives SendTaskSuccess and SendTaskFailure no
+    // resource type, and the Step Functions Developer Guide's human-approval tutorial grants
+    // them on "*" (../shared/docs/aws-reference-2.md §7). Only gate-approve's role has them
+    // (only_gate_approve_answers_a_releases_task_token).
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
 ];
 
 fn root() -> PathBuf {
@@ -239,7 +246,58 @@ struct Cfn<'t> {
     parameters: BTreeMap<String, Value>,
 }
 
+/// What `{"Ref": "AWS::NoValue"}` renders to before its parent drops it.
+const NO_VALUE: &str = "\u{0}AWS::NoValue";
+
+/// A `ReleaseEnvironments` value: two environments, each with its own deploy role.
+const RELEASE_ENVIRONMENTS: &str = "staging=develop=arn:aws:iam::111111111111:role/deploy-staging;\
+     production=main=arn:aws:iam::222222222222:role/deploy/production";
+
+/// The `DeployRoleArns` that go with [`RELEASE_ENVIRONMENTS`].
+const DEPLOY_ROLES: [&str; 2] = [
+    "arn:aws:iam::111111111111:role/deploy-staging",
+    "arn:aws:iam::222222222222:role/deploy/production",
+];
+
 impl<'t> Cfn<'t> {
+    /// The stack with releases on ([`RELEASE_ENVIRONMENTS`], [`DEPLOY_ROLES`]).
+    fn releasing(template: &'t Value, repositories: &[&str]) -> Self {
+        let mut cfn = Self::new(template, repositories);
+        cfn.parameters
+            .insert("ReleaseEnvironments".into(), json!(RELEASE_ENVIRONMENTS));
+        cfn.parameters
+            .insert("DeployRoleArns".into(), json!(DEPLOY_ROLES));
+        cfn
+    }
+
+    /// Whether the condition `name` holds.
+    fn condition(&self, name: &str) -> bool {
+        self.holds(&self.template["Conditions"][name])
+    }
+
+    fn holds(&self, v: &Value) -> bool {
+        let (key, arg) = v
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .unwrap_or_else(|| panic!("not a condition: {v}"));
+        match key.as_str() {
+            "Fn::Not" => !self.holds(&arg[0]),
+            "Fn::And" => arg.as_array().expect("list").iter().all(|c| self.holds(c)),
+            "Fn::Or" => arg.as_array().expect("list").iter().any(|c| self.holds(c)),
+            "Fn::Equals" => self.render(&arg[0]) == self.render(&arg[1]),
+            "Condition" => self.condition(arg.as_str().expect("a name")),
+            other => panic!("no condition function {other}"),
+        }
+    }
+
+    /// Whether the resource `logical` is created.
+    fn creates(&self, logical: &str) -> bool {
+        resource(self.template, logical)
+            .get("Condition")
+            .and_then(Value::as_str)
+            .is_none_or(|c| self.condition(c))
+    }
+
     fn new(template: &'t Value, repositories: &[&str]) -> Self {
         let mut parameters: BTreeMap<String, Value> = template["Parameters"]
             .as_object()
@@ -285,6 +343,7 @@ impl<'t> Cfn<'t> {
             "AWS::AccountId" => return json!(ACCOUNT),
             "AWS::StackName" => return json!(STACK),
             "AWS::URLSuffix" => return json!("amazonaws.com"),
+            "AWS::NoValue" => return json!(NO_VALUE),
             _ => {}
         }
         if let Some(p) = self.parameters.get(name) {
@@ -302,6 +361,7 @@ impl<'t> Cfn<'t> {
             ),
             "AWS::Logs::LogGroup" => self.named(name, "LogGroupName"),
             "AWS::IAM::Role" => self.named(name, "RoleName"),
+            "AWS::S3::Bucket" => self.physical_name(name).to_lowercase(),
             "AWS::IAM::ManagedPolicy" =>
                 format!("arn:aws:iam::{ACCOUNT}:policy/{}", self.physical_name(name)),
             // gate-setup answers with the template name as the physical ID.
@@ -336,6 +396,8 @@ impl<'t> Cfn<'t> {
                 self.physical_name(logical)
             ),
             ("AWS::SQS::Queue", "QueueName") => self.physical_name(logical),
+            ("AWS::S3::Bucket", "Arn") =>
+                format!("arn:aws:s3:::{}", self.string(&self.reference(logical))),
             ("AWS::DynamoDB::Table", "Arn") => format!(
                 "arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{}",
                 self.physical_name(logical)
@@ -385,6 +447,10 @@ impl<'t> Cfn<'t> {
                 let (key, arg) = o.iter().next().expect("one key");
                 match key.as_str() {
                     "Ref" => self.reference(arg.as_str().expect("Ref name")),
+                    "Fn::If" => {
+                        let holds = self.condition(arg[0].as_str().expect("condition name"));
+                        self.render(&arg[if holds { 1 } else { 2 }])
+                    }
                     "Fn::GetAtt" => {
                         let arg = self.render(arg);
                         self.attribute(
@@ -430,10 +496,18 @@ impl<'t> Cfn<'t> {
                     }
                 }
             }
-            Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| (k.clone(), self.render(v))).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(|v| self.render(v)).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), self.render(v)))
+                    .filter(|(_, v)| v != NO_VALUE)
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|v| self.render(v))
+                    .filter(|v| v != NO_VALUE)
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -468,17 +542,27 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
+/// Whether the `AWS::IAM::RolePolicy` or `AWS::IAM::ManagedPolicy` `r` is attached to `role`.
+fn attached_to(r: &Value, role: &str) -> bool {
+    let me = json!({"Ref": role});
+    match r["Type"].as_str() {
+        Some("AWS::IAM::RolePolicy") => r["Properties"]["RoleName"] == me,
+        Some("AWS::IAM::ManagedPolicy") => r["Properties"]["Roles"]
+            .as_array()
+            .is_some_and(|roles| roles.contains(&me)),
+        _ => false,
+    }
+}
+
 /// The permission statements of `role`: its own policies' and those of the
-/// `AWS::IAM::RolePolicy` resources attached to it (not its trust policy).
+/// `AWS::IAM::RolePolicy` and `AWS::IAM::ManagedPolicy` resources attached to it (not its trust
+/// policy).
 fn role_statements(t: &Value, role: &str) -> Vec<Value> {
     let attached: BTreeSet<String> = t["Resources"]
         .as_object()
         .expect("resources")
         .iter()
-        .filter(|(_, r)| {
-            r["Type"] == "AWS::IAM::RolePolicy"
-                && r["Properties"]["RoleName"] == json!({"Ref": role})
-        })
+        .filter(|(_, r)| attached_to(r, role))
         .map(|(logical, _)| logical.clone())
         .collect();
     statements(t)
@@ -521,7 +605,12 @@ fn every_iam_action_is_a_real_action_and_none_is_a_wildcard() {
             s.get("NotAction").is_none() && s.get("NotResource").is_none(),
             "{owner}: NotAction/NotResource are too easy to get wrong: {s}"
         );
+        // A Deny may cover a whole service (`s3:*`): widening a Deny errs on the safe side.
+        let deny = s["Effect"] == "Deny";
         for action in strings(&s["Action"]) {
+            if deny && action.ends_with(":*") && !action[..action.len() - 2].contains('*') {
+                continue;
+            }
             if action.contains('*') {
                 bad.push(format!("{owner}: wildcard action {action}"));
             } else if !known.contains(&action) {
@@ -535,7 +624,7 @@ fn every_iam_action_is_a_real_action_and_none_is_a_wildcard() {
 #[test]
 fn no_wildcard_resource_or_principal_outside_the_allow_list() {
     let t = stack(&["api", "web"]);
-    let cfn = Cfn::new(&t, &["api", "web"]);
+    let cfn = Cfn::releasing(&t, &["api", "web"]);
     let mut bad = Vec::new();
     for (owner, s) in statements(&t) {
         let s = cfn.render(&s);
@@ -543,7 +632,8 @@ fn no_wildcard_resource_or_principal_outside_the_allow_list() {
             let all = strings(&principal.as_object().map_or(principal.clone(), |p| {
                 Value::Array(p.values().cloned().collect())
             }));
-            if all.iter().any(|p| p == "*") {
+            // Everyone may be denied (the artifact bucket's TLS-only statement).
+            if all.iter().any(|p| p == "*") && s["Effect"] != "Deny" {
                 bad.push(format!("{owner}: wildcard principal"));
             }
         }
@@ -578,6 +668,9 @@ fn no_wildcard_resource_or_principal_outside_the_allow_list() {
     // The repository-scoped statements name exactly the gated repositories.
     for (owner, sid) in [
         ("GateReporterRole", "GatedRepositories"),
+        ("PackageRole", "CloneAndFetch"),
+        ("GateReleaseRole", "GatedRepositories"),
+        ("GateApproveRole", "GatedRepositories"),
         ("GateSetupRole", "TemplateAssociations"),
         ("BranchProtectionPolicy", "ProtectedBranches"),
         ("BranchProtectionPolicy", "NoOverridingTheGate"),
@@ -599,6 +692,12 @@ fn no_wildcard_resource_or_principal_outside_the_allow_list() {
 const FUNCTIONS: &[(&str, &str)] = &[
     ("GateStartFunction", "gate-start"),
     ("GateReportFunction", "gate-report"),
+];
+
+/// The functions that exist with releases on.
+const RELEASE_FUNCTIONS: [(&str, &str); 2] = [
+    ("GateReleaseFunction", "gate-release"),
+    ("GateApproveFunction", "gate-approve"),
 ];
 
 #[test]
@@ -740,7 +839,7 @@ fn gate_setup_is_a_rust_function_whose_role_manages_only_approval_rule_templates
 /// The `GATE_*` variables the crate reads (config.rs, and the reporter role in aws/mod.rs).
 fn variables_read() -> BTreeSet<String> {
     let mut read_vars = BTreeSet::new();
-    for file in ["src/config.rs", "src/aws/mod.rs"] {
+    for file in ["src/config.rs", "src/config/releases.rs", "src/aws/mod.rs"] {
         let text = read(file);
         for piece in text.split('"').skip(1).step_by(2) {
             if piece.starts_with("GATE_")
@@ -757,27 +856,50 @@ fn variables_read() -> BTreeSet<String> {
 #[test]
 fn every_variable_the_lambdas_read_is_set_valid_and_nothing_else_is() {
     let t = template();
-    let cfn = Cfn::new(&t, &["api"]);
+    for releases in [false, true] {
+        let cfn = if releases {
+            Cfn::releasing(&t, &["api"])
+        } else {
+            Cfn::new(&t, &["api"])
+        };
+        variables_are_set_and_valid(&t, &cfn, releases);
+    }
+}
+
+/// Every function's variables, with releases on or off: what the crate reads (the release
+/// variables only with releases on), and valid.
+fn variables_are_set_and_valid(t: &Value, cfn: &Cfn, releases: bool) {
     let read_vars = variables_read();
     assert!(
-        read_vars.contains("GATE_APPROVER_ARN") && read_vars.len() >= 10,
+        read_vars.contains("GATE_APPROVER_ARN")
+            && read_vars.contains("GATE_RELEASE_ENVIRONMENTS")
+            && read_vars.len() >= 14,
         "{read_vars:?}"
     );
-    for (logical, _) in FUNCTIONS {
-        let is_start = *logical == "GateStartFunction";
-        let env = cfn.render(&function(&t, logical)["Environment"]["Variables"]);
+    let mut functions = FUNCTIONS.to_vec();
+    if releases {
+        functions.extend(RELEASE_FUNCTIONS);
+    }
+    for (logical, _) in functions {
+        let is_start = logical == "GateStartFunction";
+        let env = cfn.render(&function(t, logical)["Environment"]["Variables"]);
         let env = env.as_object().expect("variables");
         let set: BTreeSet<String> = env.keys().cloned().collect();
         let mut wanted = read_vars.clone();
         if !is_start {
             wanted.remove("GATE_STATE_MACHINE_ARN");
         }
+        if !releases {
+            for v in codecommit_gate::config::RELEASE_VARIABLES {
+                wanted.remove(v);
+            }
+        }
         assert_eq!(set, wanted, "{logical}: set vs read");
         // The rules the template puts on pull requests carry the template's name, which is the
         // name gate-start guards (rule deleted / updated events name the rule).
         assert_eq!(
             env["GATE_APPROVAL_RULE_NAME"],
-            cfn.render(&resource(&t, "ApprovalRuleTemplate")["Properties"]["TemplateName"]),
+            cfn.render(&resource(t, "ApprovalRuleTemplate")["Properties"]["TemplateName"]),
             "{logical}"
         );
         // What CloudFormation will put there passes the Lambdas' own validation.
@@ -788,11 +910,40 @@ fn every_variable_the_lambdas_read_is_set_valid_and_nothing_else_is() {
         .unwrap_or_else(|e| panic!("{logical}: {e}"));
         assert_eq!(config.settings.gate_file_path, ".gate.yml");
         assert_eq!(config.settings.environment_prefix, "gate");
+        // The release functions do not act as the gate: only gate-start and gate-report may
+        // assume the reporter role (the_approval_pool_is_the_reporter_roles_session...).
+        let acts_as_the_gate = FUNCTIONS.iter().any(|(f, _)| *f == logical);
         assert_eq!(
             config.reporter_role_arn.as_deref(),
-            Some("arn:aws:iam::123456789012:role/codecommit-gate-reporter")
+            acts_as_the_gate.then_some("arn:aws:iam::123456789012:role/codecommit-gate-reporter"),
+            "{logical}"
         );
         assert!(config.topic_arn.is_some(), "{logical}: notifications on");
+        let Some(settings) = config.settings.releases else {
+            assert!(!releases, "{logical}: releases are on");
+            continue;
+        };
+        assert_eq!(
+            json!(settings.machine_arn),
+            cfn.render(&json!({"Ref": "ReleaseStateMachine"})),
+            "{logical}"
+        );
+        assert_eq!(
+            json!(settings.artifact_bucket),
+            cfn.render(&json!({"Ref": "ArtifactBucket"}))
+        );
+        let roles: Vec<&str> = settings
+            .environments
+            .values()
+            .map(|e| e.deploy_role_arn.as_str())
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                "arn:aws:iam::222222222222:role/deploy/production",
+                "arn:aws:iam::111111111111:role/deploy-staging"
+            ]
+        );
     }
 }
 
@@ -866,7 +1017,7 @@ fn rendered_definition(t: &Value) -> Value {
 
 #[test]
 fn the_state_machine_is_the_definition_file_with_every_placeholder_substituted() {
-    let t = template();
+    let t = stack(&["api"]);
     let cfn = Cfn::new(&t, &["api"]);
     let machine = resource(&t, "GateStateMachine");
     assert_eq!(machine["Type"], "AWS::Serverless::StateMachine");
@@ -913,10 +1064,10 @@ fn the_state_machine_is_the_definition_file_with_every_placeholder_substituted()
     let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}");
     let executions = format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{name}:*");
     let resources_for = |role: &str, action: &str| -> Vec<String> {
-        statements(&t)
+        statements_rendered(&t, &cfn)
             .into_iter()
             .filter(|(o, s)| o == role && strings(&s["Action"]).iter().any(|a| a == action))
-            .flat_map(|(_, s)| strings(&cfn.render(&s["Resource"])))
+            .flat_map(|(_, s)| strings(&s["Resource"]))
             .collect()
     };
     assert_eq!(
@@ -1143,7 +1294,9 @@ fn the_rules_route_each_fixture_event_to_the_function_that_handles_it() {
             | "codecommit-pr-approval-rule-updated"
             | "codecommit-comment-on-pr-created"
             // A branch moved: open pull requests into it lose their approval.
-            | "codecommit-reference-updated-merge" => Some("GateStartFunction"),
+            | "codecommit-reference-updated-merge"
+            // A new branch's first push: an environment's first release.
+            | "codecommit-reference-created" => Some("GateStartFunction"),
             "sfn-execution-failed" | "sfn-execution-timed-out" | "sfn-execution-aborted" => {
                 Some("GateReportFunction")
             }
@@ -1542,9 +1695,11 @@ fn each_repository_has_a_build_role_that_pulls_that_repository_only() {
             trust["Condition"]["StringEquals"],
             json!({"aws:SourceAccount": ACCOUNT})
         );
-        let source = trust["Condition"]["ArnLike"]["aws:SourceArn"]
-            .as_str()
-            .expect("aws:SourceArn");
+        // With releases off, the repository's CI environments only (with releases on, its
+        // release projects too: the release test).
+        let sources = strings(&trust["Condition"]["ArnLike"]["aws:SourceArn"]);
+        assert_eq!(sources.len(), 1, "{sources:?}");
+        let source = sources[0].as_str();
         for other in repositories {
             for pr in ["1", "42", "12345"] {
                 let project = codecommit_gate::machine::environment_name(
@@ -1561,15 +1716,16 @@ fn each_repository_has_a_build_role_that_pulls_that_repository_only() {
             }
         }
     }
-    // Nothing else may pull a repository: no shared build role is left.
-    let pullers: Vec<(String, Vec<String>)> = statements(&t)
+    // Nothing else may pull a repository: no shared build role is left (with releases on,
+    // the package role pulls them too: the release test).
+    let pullers: Vec<(String, Vec<String>)> = statements_rendered(&t, &cfn)
         .into_iter()
         .filter(|(_, s)| {
             strings(&s["Action"])
                 .iter()
                 .any(|a| a == "codecommit:GitPull")
         })
-        .map(|(owner, s)| (owner, strings(&cfn.render(&s["Resource"]))))
+        .map(|(owner, s)| (owner, strings(&s["Resource"])))
         .collect();
     assert_eq!(
         pullers,
@@ -1685,8 +1841,8 @@ fn each_ci_environment_gets_its_repositorys_build_role() {
 fn inline_policy_characters(t: &Value, cfn: &Cfn, role: &str) -> usize {
     let mut documents: Vec<Value> = resource(t, role)["Properties"]["Policies"]
         .as_array()
-        .expect("policies")
-        .iter()
+        .into_iter()
+        .flatten()
         .map(|p| cfn.render(&p["PolicyDocument"]))
         .collect();
     for r in t["Resources"].as_object().expect("resources").values() {
@@ -1712,24 +1868,36 @@ fn the_state_machine_roles_inline_policies_fit_iam_for_the_documented_number_of_
     let names: Vec<String> = (0..=MAX_REPOSITORIES_DOCUMENTED)
         .map(|i| format!("{i:02}{}", "r".repeat(51)))
         .collect();
-    let size = |n: usize| -> usize {
-        let repositories: Vec<&str> = names[..n].iter().map(String::as_str).collect();
-        let t = stack(&repositories);
-        let cfn = Cfn::new(&t, &repositories);
-        assert_eq!(
-            cfn.string(&resource(&t, &build_role(repositories[0]))["Properties"]["RoleName"])
-                .len(),
-            64,
-            "the longest role name"
+    for role in ["StateMachineRole", "ReleaseStateMachineRole"] {
+        let size = |n: usize| -> usize {
+            let repositories: Vec<&str> = names[..n].iter().map(String::as_str).collect();
+            let t = stack(&repositories);
+            let cfn = Cfn::releasing(&t, &repositories);
+            assert_eq!(
+                cfn.string(&resource(&t, &build_role(repositories[0]))["Properties"]["RoleName"])
+                    .len(),
+                64,
+                "the longest role name"
+            );
+            inline_policy_characters(&t, &cfn, role)
+        };
+        let documented = size(MAX_REPOSITORIES_DOCUMENTED);
+        assert!(documented <= 10_240, "{role}: {documented} characters");
+        eprintln!(
+            "{role} inline policies: {} characters for 1 repository, {documented} for {MAX_REPOSITORIES_DOCUMENTED}",
+            size(1)
         );
-        inline_policy_characters(&t, &cfn, "StateMachineRole")
-    };
-    let documented = size(MAX_REPOSITORIES_DOCUMENTED);
-    assert!(documented <= 10_240, "{documented} characters");
-    eprintln!(
-        "state machine role inline policies: {} characters for 1 repository, {documented} for {MAX_REPOSITORIES_DOCUMENTED}",
-        size(1)
-    );
+    }
+    // The release machine's own statements are a managed policy (at most 6,144).
+    let t = stack(&["api"]);
+    let cfn = Cfn::releasing(&t, &["api"]);
+    let managed = cfn
+        .render(&resource(&t, "ReleaseStateMachinePolicy")["Properties"]["PolicyDocument"])
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count();
+    assert!(managed <= 6_144, "{managed} characters");
 }
 
 // ------------------------------------------------------------------ events in and out
@@ -1771,22 +1939,22 @@ fn the_push_rule_routes_branch_updates_of_gated_repositories_only() {
     let mut created = push;
     created["detail"]["event"] = json!("referenceCreated");
     assert!(
-        !matches(&pattern, &created),
-        "a new branch has no pull requests into it"
+        matches(&pattern, &created),
+        "a new branch's first push (an environment's first release)"
     );
 }
 
 #[test]
 fn every_rule_may_invoke_its_function_and_dead_letter_into_the_queue() {
     let t = stack(&["api"]);
-    let cfn = Cfn::new(&t, &["api"]);
+    let cfn = Cfn::releasing(&t, &["api"]);
     let resources = t["Resources"].as_object().expect("resources");
     let rules: Vec<&String> = resources
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
         .map(|(logical, _)| logical)
         .collect();
-    assert_eq!(rules.len(), 5, "{rules:?}");
+    assert_eq!(rules.len(), 6, "{rules:?}");
     let queue = cfn.attribute("GateDeadLetterQueue", "Arn");
     let mut dead_lettering = BTreeSet::new();
     for rule in &rules {
@@ -1821,4 +1989,509 @@ fn every_rule_may_invoke_its_function_and_dead_letter_into_the_queue() {
         allowed, dead_lettering,
         "every dead-lettering rule may send to the queue"
     );
+}
+
+// ------------------------------------------------------------------ releases
+
+/// The resources that exist only with releases on.
+const RELEASE_RESOURCES: &[&str] = &[
+    "ArtifactBucket",
+    "ArtifactBucketPolicy",
+    "ReleaseBuildLogGroup",
+    "PackageRole",
+    "ReleaseStateMachine",
+    "ReleaseStateMachineRole",
+    "ReleaseStateMachinePolicy",
+    "GateReleaseFunction",
+    "GateReleaseLogGroup",
+    "GateReleaseRole",
+    "GateApproveFunction",
+    "GateApproveLogGroup",
+    "GateApproveRole",
+    "ApproveCommentRule",
+    "ApproveCommentRulePermission",
+];
+
+/// The resources a node names with `Ref`, `Fn::GetAtt` or `${...}`, except in the branches
+/// of an `Fn::If` on `ReleasesOn` that only exist with releases on (`inside`).
+fn references(v: &Value, inside: bool, out: &mut BTreeSet<(String, bool)>) {
+    match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
+            let arg = &o["Fn::If"];
+            let guarded = arg[0] == "ReleasesOn";
+            references(&arg[1], inside || guarded, out);
+            references(&arg[2], inside, out);
+        }
+        Value::Object(o) => {
+            if let Some(Value::String(name)) = o.get("Ref") {
+                out.insert((name.clone(), inside));
+            }
+            if let Some(target) = o.get("Fn::GetAtt") {
+                out.insert((target[0].as_str().unwrap_or("").to_owned(), inside));
+            }
+            o.values().for_each(|c| references(c, inside, out));
+        }
+        Value::Array(a) => a.iter().for_each(|c| references(c, inside, out)),
+        Value::String(text) => {
+            for name in placeholders(text) {
+                let logical = name.split('.').next().unwrap_or("").to_owned();
+                out.insert((logical, inside));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn without_release_environments_no_release_resource_is_created() {
+    let t = stack(&["api"]);
+    let off = Cfn::new(&t, &["api"]);
+    let on = Cfn::releasing(&t, &["api"]);
+    assert_eq!(t["Parameters"]["ReleaseEnvironments"]["Default"], "");
+    assert!(!off.condition("ReleasesOn") && on.condition("ReleasesOn"));
+    let conditional: BTreeSet<String> = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .keys()
+        .filter(|logical| !off.creates(logical))
+        .cloned()
+        .collect();
+    let mut expected: BTreeSet<String> =
+        RELEASE_RESOURCES.iter().map(|r| (*r).to_owned()).collect();
+    expected.insert("GateTopicEmail".into()); // no NotificationEmail by default
+    expected.insert("PassBuildRoleToReleasesapi".into());
+    assert_eq!(conditional, expected);
+    for logical in RELEASE_RESOURCES {
+        assert!(on.creates(logical), "{logical} with releases on");
+    }
+    // Nothing that always exists names a release resource outside `!If [ReleasesOn, ...]`
+    // (CloudFormation would refuse the template with releases off).
+    let release: BTreeSet<&str> = conditional.iter().map(String::as_str).collect();
+    let always = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r.get("Condition").is_none())
+        .map(|(logical, r)| (logical.clone(), r.clone()))
+        .chain([("Globals".to_owned(), t["Globals"].clone())]);
+    for (logical, r) in always {
+        let mut named = BTreeSet::new();
+        references(&r, false, &mut named);
+        for (name, guarded) in named {
+            assert!(
+                guarded || !release.contains(name.as_str()),
+                "{logical} names {name} outside `!If [ReleasesOn, ...]`"
+            );
+        }
+    }
+    for (name, output) in t["Outputs"].as_object().expect("outputs") {
+        let mut named = BTreeSet::new();
+        references(&output["Value"], false, &mut named);
+        if named.iter().any(|(n, _)| release.contains(n.as_str())) {
+            assert_eq!(output["Condition"], "ReleasesOn", "output {name}");
+        }
+    }
+    // With releases off the functions' variables and roles say nothing of releases.
+    let start = off.render(&function(&t, "GateStartFunction"));
+    assert!(!start.to_string().contains("release"), "{start}");
+    let role = off.render(&resource(&t, "GateStartRole")["Properties"]);
+    assert!(!role.to_string().contains("-release"), "{role}");
+}
+
+#[test]
+fn the_artifact_bucket_is_private_encrypted_tls_only_and_expires() {
+    let t = stack(&["api"]);
+    let cfn = Cfn::releasing(&t, &["api"]);
+    let bucket = cfn.render(&resource(&t, "ArtifactBucket")["Properties"]);
+    let encryption = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+    assert_eq!(encryption["BucketKeyEnabled"], true);
+    assert_eq!(
+        bucket["PublicAccessBlockConfiguration"],
+        json!({
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true,
+        })
+    );
+    assert_eq!(
+        bucket["OwnershipControls"]["Rules"],
+        json!([{"ObjectOwnership": "BucketOwnerEnforced"}])
+    );
+    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Status"], "Enabled");
+    assert_eq!(
+        rule["ExpirationInDays"], "90",
+        "ArtifactRetentionDays' default"
+    );
+    assert_eq!(
+        rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"],
+        1
+    );
+    assert!(
+        rule.get("Prefix").is_none() && rule.get("Filter").is_none(),
+        "every object"
+    );
+
+    let policy = cfn.render(&resource(&t, "ArtifactBucketPolicy")["Properties"]);
+    assert_eq!(policy["Bucket"], cfn.reference("ArtifactBucket"));
+    let arn = cfn.string(&cfn.attribute("ArtifactBucket", "Arn"));
+    let statements = policy["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements");
+    let tls = statements
+        .iter()
+        .find(|s| s["Condition"]["Bool"]["aws:SecureTransport"] == "false")
+        .expect("a TLS-only statement");
+    assert_eq!(tls["Effect"], "Deny");
+    assert_eq!(tls["Principal"], "*");
+    assert_eq!(tls["Action"], "s3:*");
+    assert_eq!(tls["Resource"], json!([arn, format!("{arn}/*")]));
+    // Besides it, only the deploy roles, and only to read.
+    for s in statements.iter().filter(|s| s["Effect"] == "Allow") {
+        assert_eq!(s["Principal"]["AWS"], json!(DEPLOY_ROLES));
+        for action in strings(&s["Action"]) {
+            assert!(
+                ["s3:GetObject", "s3:ListBucket"].contains(&action.as_str()),
+                "{action}"
+            );
+        }
+    }
+    // Only the package role writes it.
+    let writers: Vec<String> = statements_rendered(&t, &cfn)
+        .into_iter()
+        .filter(|(_, s)| {
+            s["Effect"] == "Allow"
+                && s.get("Principal").is_none()
+                && strings(&s["Action"])
+                    .iter()
+                    .any(|a| a.starts_with("s3:Put"))
+        })
+        .map(|(owner, _)| owner)
+        .collect();
+    assert_eq!(writers, ["PackageRole"]);
+}
+
+/// Every statement of the resources the stack creates, as CloudFormation renders them (a
+/// statement under `!If` only when its condition holds).
+fn statements_rendered(t: &Value, cfn: &Cfn) -> Vec<(String, Value)> {
+    let resources = t["Resources"].as_object().expect("resources");
+    let rendered: Map<String, Value> = resources
+        .iter()
+        .filter(|(logical, _)| cfn.creates(logical))
+        .map(|(logical, r)| (logical.clone(), cfn.render(r)))
+        .collect();
+    statements(&json!({ "Resources": rendered }))
+}
+
+#[test]
+fn deploy_and_package_roles_are_passed_only_to_codebuild_by_the_release_machine() {
+    let t = stack(&["api", "my.web"]);
+    let cfn = Cfn::releasing(&t, &["api", "my.web"]);
+    let package_role = cfn.string(&cfn.attribute("PackageRole", "Arn"));
+    let release_roles: BTreeSet<String> = DEPLOY_ROLES
+        .iter()
+        .map(|r| (*r).to_owned())
+        .chain([package_role.clone()])
+        .collect();
+    let mut passed = BTreeSet::new();
+    for (owner, s) in statements_rendered(&t, &cfn) {
+        if !strings(&s["Action"]).iter().any(|a| a == "iam:PassRole") {
+            continue;
+        }
+        let roles: BTreeSet<String> = strings(&s["Resource"]).into_iter().collect();
+        if roles.is_disjoint(&release_roles) {
+            continue;
+        }
+        assert!(
+            attached_to(resource(&t, &owner), "ReleaseStateMachineRole"),
+            "{owner} may pass a release role"
+        );
+        assert_eq!(s["Action"], "iam:PassRole", "PassRole alone");
+        assert_eq!(
+            s["Condition"],
+            json!({"StringEquals": {"iam:PassedToService": "codebuild.amazonaws.com"}})
+        );
+        passed.extend(roles);
+    }
+    assert_eq!(
+        passed, release_roles,
+        "exactly the deploy roles and the package role"
+    );
+
+    // The package role trusts CodeBuild for the release projects only: the names gate-start
+    // gives them (GATE_RELEASE_PROJECT_PREFIX), and no gate CI environment.
+    let trust = cfn.render(&resource(&t, "PackageRole")["Properties"]["AssumeRolePolicyDocument"]);
+    let statement = &trust["Statement"][0];
+    assert_eq!(
+        statement["Principal"],
+        json!({"Service": "codebuild.amazonaws.com"})
+    );
+    let pattern = statement["Condition"]["ArnLike"]["aws:SourceArn"]
+        .as_str()
+        .expect("one pattern")
+        .to_owned();
+    let env = cfn.render(&function(&t, "GateStartFunction")["Environment"]["Variables"]);
+    let prefix = env["GATE_RELEASE_PROJECT_PREFIX"].as_str().expect("prefix");
+    let settings = codecommit_gate::config::ReleaseSettings {
+        machine_arn: String::new(),
+        project_prefix: prefix.to_owned(),
+        artifact_bucket: String::new(),
+        environments: codecommit_gate::config::parse_environments(RELEASE_ENVIRONMENTS)
+            .expect("valid"),
+    };
+    let project_arn = |name: &str| format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{name}");
+    for repository in ["api", "my.web"] {
+        let project = settings.project(&RepositoryName::from(repository), "production");
+        assert!(
+            glob(&pattern, &project_arn(&project)),
+            "{project} vs {pattern}"
+        );
+        let ci = codecommit_gate::machine::environment_name(
+            "gate",
+            &RepositoryName::from(repository),
+            &PullRequestId::from("7"),
+        );
+        assert!(
+            !glob(&pattern, &project_arn(&ci)),
+            "{ci} is a CI environment"
+        );
+    }
+    // With releases on, a repository's build role (the release projects' own service role,
+    // which every release build overrides) trusts its release projects too, not others'.
+    for repository in ["api", "my.web"] {
+        let trust = cfn.render(
+            &resource(&t, &build_role(repository))["Properties"]["AssumeRolePolicyDocument"],
+        );
+        let sources = strings(&trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"]);
+        assert_eq!(sources.len(), 2, "{sources:?}");
+        for other in ["api", "my.web"] {
+            let release =
+                project_arn(&settings.project(&RepositoryName::from(other), "production"));
+            assert_eq!(
+                sources.iter().any(|s| glob(s, &release)),
+                other == repository,
+                "{repository}'s build role vs {release}"
+            );
+        }
+    }
+    // The release machine's projects are the same ones, and the gate machine's are not them.
+    let release_projects: Vec<String> = role_statements(&t, "ReleaseStateMachineRole")
+        .iter()
+        .filter(|s| s["Sid"] == "ReleaseProjects")
+        .flat_map(|s| strings(&cfn.render(&s["Resource"])))
+        .collect();
+    assert_eq!(release_projects, std::slice::from_ref(&pattern));
+    let gate_projects = role_statements(&t, "StateMachineRole")
+        .iter()
+        .find(|s| s["Sid"] == "CiEnvironments")
+        .map(|s| cfn.string(&s["Resource"]))
+        .expect("CI environments");
+    let release_project =
+        project_arn(&settings.project(&RepositoryName::from("api"), "production"));
+    assert!(!glob(&gate_projects, &release_project), "{gate_projects}");
+}
+
+#[test]
+fn only_gate_approve_answers_a_releases_task_token() {
+    let t = stack(&["api"]);
+    let cfn = Cfn::releasing(&t, &["api"]);
+    let answering: Vec<(String, Value)> = statements_rendered(&t, &cfn)
+        .into_iter()
+        .filter(|(_, s)| {
+            strings(&s["Action"])
+                .iter()
+                .any(|a| a == "states:SendTaskSuccess" || a == "states:SendTaskFailure")
+        })
+        .collect();
+    assert_eq!(answering.len(), 1, "{answering:#?}");
+    let (owner, s) = &answering[0];
+    assert_eq!(owner, "GateApproveRole");
+    assert_eq!(
+        s["Resource"], "*",
+        "no resource type: see WILDCARD_RESOURCE_ACTIONS"
+    );
+    assert_eq!(
+        function(&t, "GateApproveFunction")["Role"],
+        json!({"Fn::GetAtt": ["GateApproveRole", "Arn"]})
+    );
+    let url = &function(&t, "GateApproveFunction")["FunctionUrlConfig"];
+    assert_eq!(url["AuthType"], "AWS_IAM");
+    assert_eq!(t["Outputs"]["ApproveUrl"]["Condition"], "ReleasesOn");
+    // Its comment rule: new comments on the gated repositories, not the gate's own.
+    let pattern = cfn.render(&resource(&t, "ApproveCommentRule")["Properties"]["EventPattern"]);
+    let sample: Value = serde_json::from_str(&read(
+        "tests/data/events/codecommit-comment-on-pr-created.json",
+    ))
+    .expect("JSON");
+    let mut gated = sample.clone();
+    gated["detail"]["repositoryName"] = json!("api");
+    assert!(matches(&pattern, &gated), "a comment on a gated repository");
+    let mut own = gated.clone();
+    own["detail"]["callerUserArn"] = json!(format!(
+        "arn:aws:sts::{ACCOUNT}:assumed-role/{STACK}-reporter/codecommit-gate"
+    ));
+    assert!(!matches(&pattern, &own), "the gate's own comment");
+}
+
+#[test]
+fn the_release_functions_are_rust_on_arm64_built_by_cargo_lambda() {
+    let t = template();
+    for (logical, binary) in RELEASE_FUNCTIONS {
+        let r = resource(&t, logical);
+        assert_eq!(r["Condition"], "ReleasesOn", "{logical}");
+        assert_eq!(
+            r["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{logical}"
+        );
+        assert_eq!(
+            r["Metadata"]["BuildProperties"]["Binary"], binary,
+            "{logical}"
+        );
+        let f = function(&t, logical);
+        assert_eq!(f["Architectures"], json!(["arm64"]), "{logical}");
+        assert_eq!(f["CodeUri"], ".", "{logical}");
+        assert_eq!(f["LoggingConfig"]["LogFormat"], "JSON", "{logical}");
+    }
+}
+
+/// The release definition as CloudFormation hands it to Step Functions.
+fn rendered_release_definition(t: &Value, cfn: &Cfn) -> Value {
+    let machine = &resource(t, "ReleaseStateMachine")["Properties"];
+    let substitutions = cfn.render(&machine["DefinitionSubstitutions"]);
+    let mut text = read(machine["DefinitionUri"].as_str().expect("DefinitionUri"));
+    for (name, value) in substitutions.as_object().expect("substitutions") {
+        text = text.replace(&format!("${{{name}}}"), value.as_str().expect("string"));
+    }
+    serde_json::from_str(&text).expect("the rendered definition is JSON")
+}
+
+#[test]
+fn the_release_machine_role_allows_what_its_definition_calls_on_release_resources_only() {
+    let t = stack(&["api"]);
+    let cfn = Cfn::releasing(&t, &["api"]);
+    let machine = &resource(&t, "ReleaseStateMachine")["Properties"];
+    assert_eq!(machine["DefinitionUri"], "statemachine/release.asl.json");
+    let keys: BTreeSet<String> = machine["DefinitionSubstitutions"]
+        .as_object()
+        .expect("substitutions")
+        .keys()
+        .cloned()
+        .collect();
+    let wanted: BTreeSet<String> = [
+        "GateStateMachineArn",
+        "GateReleaseFunctionArn",
+        "BuildRoleArnPrefix",
+        "PackageRoleArn",
+        "ArtifactBucket",
+        "BuildLogGroup",
+        "BuildEnvironmentType",
+        "Region",
+        "UrlSuffix",
+        "MaxReleaseSeconds",
+    ]
+    .iter()
+    .map(|k| (*k).to_owned())
+    .collect();
+    assert_eq!(keys, wanted);
+    assert!(
+        placeholders(&read("statemachine/release.asl.json")).is_subset(&keys),
+        "every placeholder of the definition is substituted"
+    );
+    let definition = rendered_release_definition(&t, &cfn);
+    let mut needed = BTreeSet::new();
+    release_actions_needed(&definition["States"], &mut needed);
+    let granted = actions_of(&t, "ReleaseStateMachineRole");
+    assert!(
+        needed.is_subset(&granted),
+        "missing: {:?}",
+        needed.difference(&granted).collect::<Vec<_>>()
+    );
+    let by_sid: BTreeMap<String, Value> = role_statements(&t, "ReleaseStateMachineRole")
+        .into_iter()
+        .filter_map(|s| Some((s.get("Sid")?.as_str()?.to_owned(), cfn.render(&s))))
+        .collect();
+    assert_eq!(
+        by_sid["RunChecks"]["Resource"],
+        cfn.render(&json!({"Ref": "GateStateMachine"}))
+    );
+    assert!(
+        cfn.string(&by_sid["ExecutionSyncRule"]["Resource"])
+            .ends_with(":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")
+    );
+    assert!(
+        cfn.string(&by_sid["CodeBuildSyncRule"]["Resource"])
+            .ends_with(":rule/StepFunctionsGetEventForCodeBuildStartBuildRule")
+    );
+    let bucket = cfn.string(&cfn.attribute("ArtifactBucket", "Arn"));
+    assert_eq!(
+        by_sid["ArtifactMarkers"]["Resource"],
+        json!(format!("{bucket}/*.complete"))
+    );
+    let marker = codecommit_gate::machine::release::artifact::ArtifactLocation {
+        bucket: "b",
+        repository: "api",
+        key: "k",
+    }
+    .marker();
+    assert!(glob(
+        &format!("{bucket}/*.complete"),
+        &format!("{bucket}/{marker}")
+    ));
+    assert_eq!(
+        by_sid["Announce"]["Resource"],
+        json!(format!(
+            "arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+        ))
+    );
+}
+
+/// The IAM actions the release definition's tasks need (Step Functions' IAM pages for each
+/// integration; docs/design.md).
+fn release_actions_needed(states: &Value, out: &mut BTreeSet<String>) {
+    for state in states.as_object().expect("states").values() {
+        if let Some(inner) = state.pointer("/ItemProcessor/States") {
+            release_actions_needed(inner, out);
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            release_actions_needed(&branch["States"], out);
+        }
+        let Some(resource) = state["Resource"].as_str() else {
+            continue;
+        };
+        let integration = resource
+            .strip_prefix("arn:aws:states:::")
+            .unwrap_or_else(|| panic!("{resource}: only service integrations"));
+        let actions: &[&str] = match integration {
+            "aws-sdk:codebuild:createProject" => &["codebuild:CreateProject", "iam:PassRole"],
+            "aws-sdk:codebuild:deleteProject" => &["codebuild:DeleteProject"],
+            // HeadObject is authorised by s3:GetObject.
+            "aws-sdk:s3:headObject" => &["s3:GetObject"],
+            "codebuild:startBuild.sync" => &[
+                "codebuild:StartBuild",
+                "codebuild:StopBuild",
+                "codebuild:BatchGetBuilds",
+                "events:PutTargets",
+                "events:PutRule",
+                "events:DescribeRule",
+                "iam:PassRole",
+            ],
+            "states:startExecution.sync:2" | "states:startExecution.sync" => &[
+                "states:StartExecution",
+                "states:DescribeExecution",
+                "states:StopExecution",
+                "events:PutTargets",
+                "events:PutRule",
+                "events:DescribeRule",
+            ],
+            "lambda:invoke" | "lambda:invoke.waitForTaskToken" => &["lambda:InvokeFunction"],
+            "events:putEvents" => &["events:PutEvents"],
+            other => panic!("no IAM mapping for {other}"),
+        };
+        out.extend(actions.iter().map(|a| (*a).to_owned()));
+    }
 }

@@ -269,12 +269,13 @@ async fn launch<T: Ports>(
         message: e.to_string(),
     })?;
     let buildspecs = read_buildspecs(deps, repository, launch.gate, &plan, &commit).await?;
-    let project = launch.settings.project(repository);
+    let project = launch.settings.project(repository, &plan.environment);
     let target = ReleaseTarget {
         repository,
         sequence: launch.release.sequence,
         project: &project,
         deploy_role_arn: launch.role,
+        artifact_bucket: &launch.settings.artifact_bucket,
         build: &deps.settings.build,
     };
     let input =

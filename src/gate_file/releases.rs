@@ -253,7 +253,7 @@ pub(super) fn validate_environments(
 }
 
 /// A branch name git would accept, as far as a gate file can get it wrong.
-fn valid_branch(name: &str) -> bool {
+pub(crate) fn valid_branch(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with("refs/")
         && !name.starts_with('-')

@@ -9,13 +9,15 @@
 //! carries its rollback, so the state machine can undo the waves in reverse order without
 //! reading the gate file again.
 
+pub mod artifact;
 pub mod payload;
 
 use super::{BuildDefaults, BuildspecError, EnvVar, StageSpec, TASK_TIMEOUT_SLACK_SECONDS};
-use crate::gate_file::Gate;
+use crate::gate_file::{Component, Gate};
 use crate::ids::{CommitId, ComponentName, RepositoryName};
 use crate::plan::Plan;
 use crate::release::ReleasePlan;
+use artifact::{ARTIFACT_DIR, ArtifactLocation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -177,16 +179,24 @@ pub struct ReleaseExecutionInput {
 }
 
 /// One component's package build: its `package` commands at the released commit, then an
-/// upload of its `outputs` to the stack's artifact bucket under its key. It runs with the
-/// stack's package role (the only writer of the bucket), never with the CI role, so a pull
-/// request's build cannot plant an artifact a release deploys.
+/// upload of its `outputs` to the stack's artifact bucket under its key, then its completion
+/// marker, last ([`artifact`]). It runs with the stack's package role (the only writer of the
+/// bucket), never with the CI role, so a pull request's build cannot plant an artifact a
+/// release deploys. The state machine skips a package whose marker object exists (an artifact
+/// of the same content, built by an earlier release to any environment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageSpec {
     /// The component.
     pub component: ComponentName,
-    /// The artifact's key ([`crate::release::artifact_key`]): `s3://<bucket>/<repository>/<key>/`.
+    /// The artifact's key ([`crate::release::artifact_key`]): its outputs are the objects
+    /// under `s3://<bucket>/<repository>/<key>/`, at their paths relative to the checkout.
     pub key: String,
-    /// The buildspec override: the package commands, then the upload.
+    /// The object key of the completion marker in the artifact bucket,
+    /// `<repository>/<key>.complete` ([`ArtifactLocation::marker`]): written last by the
+    /// package build; while it is missing the artifact does not exist.
+    #[serde(default)]
+    pub marker: String,
+    /// The buildspec override: the package commands, then the upload, then the marker.
     pub buildspec: String,
     /// CodeBuild image.
     pub image: String,
@@ -196,7 +206,8 @@ pub struct PackageSpec {
     pub timeout_minutes: u32,
     /// The Step Functions task's own timeout.
     pub task_timeout_seconds: u64,
-    /// Its variables (`GATE_ACTION=package`, the release's facts, `GATE_ARTIFACT_DIR`).
+    /// Its variables: `GATE_ACTION=package`, the release's facts and `GATE_COMPONENT`, as
+    /// locally (a package build has no `GATE_ARTIFACT_DIR`: it makes the artifact).
     pub env: Vec<EnvVar>,
 }
 
@@ -223,14 +234,30 @@ pub struct ReleaseTarget<'a> {
     pub project: &'a str,
     /// The environment's deploy role.
     pub deploy_role_arn: &'a str,
+    /// The stack's artifact bucket.
+    pub artifact_bucket: &'a str,
     /// Image and compute type of builds that name none.
     pub build: &'a BuildDefaults,
 }
 
+impl ReleaseTarget<'_> {
+    /// Where the artifact with `key` lives.
+    fn artifact<'k>(&'k self, key: &'k str) -> ArtifactLocation<'k> {
+        ArtifactLocation {
+            bucket: self.artifact_bucket,
+            repository: self.repository.as_str(),
+            key,
+        }
+    }
+}
+
 /// The input of the release of `plan` (made from `gate`, the gate file at the released
-/// commit): the environment's checks as stages, the approval, the waves of deploys with their
-/// rollbacks. `buildspecs` holds the commands of the `buildspec:` files the checks name, read
-/// at the released commit; `artifact_keys` the key of each packaged component's artifact.
+/// commit): the environment's checks as stages, the approval, the package builds, the waves of
+/// deploys with their rollbacks. `buildspecs` holds the commands of the `buildspec:` files the
+/// checks name, read at the released commit; `artifact_keys` the key of each packaged
+/// component's artifact: every deployed component with a `package` and a key gets a package
+/// build and downloads its artifact before its deploy commands (one without a key gets
+/// neither).
 pub fn release_input(
     gate: &Gate,
     plan: &ReleasePlan,
@@ -265,7 +292,7 @@ pub fn release_input(
         .map(|wave| WaveSpec {
             deploys: wave
                 .into_iter()
-                .filter_map(|name| deploy_spec(gate, plan, name, target.build, artifact_keys))
+                .filter_map(|name| deploy_spec(gate, plan, name, target, artifact_keys))
                 .collect(),
         })
         .collect();
@@ -289,11 +316,75 @@ pub fn release_input(
             approvers: plan.approval.approvers.clone(),
             timeout_seconds: u64::from(plan.approval.timeout_minutes) * 60,
         }),
-        packages: Vec::new(),
+        packages: package_specs(gate, plan, target, artifact_keys),
         waves,
         pushed_by: None,
         plan: plan.clone(),
     })
+}
+
+/// The package builds of the deployed components with a `package` and an artifact key, in
+/// the plan's order.
+fn package_specs(
+    gate: &Gate,
+    plan: &ReleasePlan,
+    target: &ReleaseTarget<'_>,
+    artifact_keys: &BTreeMap<String, String>,
+) -> Vec<PackageSpec> {
+    plan.deployed()
+        .filter_map(|c| {
+            let component = gate.components.iter().find(|g| g.name == c.name)?;
+            let key = artifact_keys.get(c.name.as_str())?;
+            package_spec(plan, component, target, key)
+        })
+        .collect()
+}
+
+/// One component's package build: its commands, then the upload of its outputs and the marker.
+fn package_spec(
+    plan: &ReleasePlan,
+    component: &Component,
+    target: &ReleaseTarget<'_>,
+    key: &str,
+) -> Option<PackageSpec> {
+    let package = component.package.as_ref()?;
+    let at = target.artifact(key);
+    let mut commands = package.commands.clone();
+    commands.extend(at.upload_lines(&package.outputs));
+    let facts = ReleaseFacts {
+        action: Action::Package,
+        environment: &plan.environment,
+        component: Some(component.name.as_str()),
+        commit: &plan.commit,
+        previous: plan.previous.as_deref().unwrap_or(""),
+        artifact: None,
+    };
+    // As locally: a package build may take as long as the component's deploy.
+    let minutes = component.deploy.as_ref().map_or(30, |d| d.timeout_minutes);
+    Some(PackageSpec {
+        component: component.name.clone(),
+        key: key.to_owned(),
+        marker: at.marker(),
+        buildspec: super::release_buildspec(&commands),
+        image: target.build.image.clone(),
+        compute_type: target.build.compute_type.clone(),
+        timeout_minutes: minutes,
+        task_timeout_seconds: u64::from(minutes) * 60 + TASK_TIMEOUT_SLACK_SECONDS,
+        env: facts.env(),
+    })
+}
+
+/// A deploy's buildspec: with an artifact, its download into `$GATE_ARTIFACT_DIR` in
+/// pre_build, then the commands.
+fn deploy_buildspec(artifact: Option<&ArtifactLocation<'_>>, commands: &[String]) -> String {
+    match artifact {
+        Some(at) => {
+            let download = at.download_lines();
+            let prelude: Vec<&str> = download.iter().map(String::as_str).collect();
+            super::buildspec_after(&prelude, commands)
+        }
+        None => super::release_buildspec(commands),
+    }
 }
 
 /// One component's deploy and rollback builds.
@@ -301,19 +392,23 @@ fn deploy_spec(
     gate: &Gate,
     plan: &ReleasePlan,
     name: &ComponentName,
-    build: &BuildDefaults,
+    target: &ReleaseTarget<'_>,
     artifact_keys: &BTreeMap<String, String>,
 ) -> Option<DeploySpec> {
     let component = gate.components.iter().find(|c| &c.name == name)?;
     let deploy = component.deploy.as_ref()?;
     let previous = plan.previous.as_deref();
+    let artifact_key = artifact_keys
+        .get(name.as_str())
+        .filter(|_| component.package.is_some());
+    let artifact = artifact_key.map(|key| target.artifact(key));
     let facts = ReleaseFacts {
         action: Action::Deploy,
         environment: &plan.environment,
         component: Some(name.as_str()),
         commit: &plan.commit,
         previous: previous.unwrap_or(""),
-        artifact: None,
+        artifact: artifact.as_ref().map(|_| ARTIFACT_DIR),
     };
     let own = || deploy.env.iter().map(|(k, v)| EnvVar::plain(k, v));
     let mut env = facts.env();
@@ -322,6 +417,7 @@ fn deploy_spec(
         action: Action::Rollback,
         commit: previous.unwrap_or(""),
         previous: &plan.commit,
+        artifact: None,
         ..facts
     };
     let mut rollback_env = back.env();
@@ -333,13 +429,13 @@ fn deploy_spec(
     };
     Some(DeploySpec {
         component: name.clone(),
-        buildspec: super::release_buildspec(&deploy.commands),
-        image: build.image.clone(),
-        compute_type: build.compute_type.clone(),
+        buildspec: deploy_buildspec(artifact.as_ref(), &deploy.commands),
+        image: target.build.image.clone(),
+        compute_type: target.build.compute_type.clone(),
         timeout_minutes: deploy.timeout_minutes,
         task_timeout_seconds: u64::from(deploy.timeout_minutes) * 60 + TASK_TIMEOUT_SLACK_SECONDS,
         env,
-        artifact_key: artifact_keys.get(name.as_str()).cloned(),
+        artifact_key: artifact_key.cloned(),
         rollback: RollbackSpec {
             source_version: source_version.map(CommitId::new),
             buildspec: commands.map(|c| super::release_buildspec(c)),
