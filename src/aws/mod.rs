@@ -12,6 +12,7 @@
 
 pub mod codecommit;
 pub mod dynamodb;
+pub mod function_url;
 pub mod logs;
 pub mod rule_templates;
 pub mod sfn;
