@@ -324,6 +324,30 @@ async fn the_author_alone_is_refused_and_the_release_keeps_waiting() {
 }
 
 #[tokio::test]
+async fn the_pull_requests_author_is_an_author_on_the_comment_channel() {
+    let w = world();
+    let mut request = started(&w).await;
+    request.input.pushed_by = None;
+    let (bus, tokens) = (FakeBus::default(), FakeTaskTokens::default());
+    tokens.issue(TOKEN);
+    await_approval(&w.ledger, &w.sns, &bus, NOW, &request)
+        .await
+        .expect("waits");
+    let s = Story {
+        w,
+        bus,
+        tokens,
+        request,
+    };
+    assert_eq!(s.pending().await.map(|p| p.authors), Some(Vec::new()));
+    // On the pull request alice wrote, she is its author: refused.
+    s.comment(AUTHOR, "/gate approve production").await;
+    assert!(s.tokens.answers().is_empty());
+    let attempts = s.pending().await.map(|p| p.attempts).unwrap_or_default();
+    assert_eq!(attempts[0].decision, ApprovalDecision::Author);
+}
+
+#[tokio::test]
 async fn a_stranger_is_refused_by_both_channels_and_cannot_stop_the_release() {
     let s = waiting().await;
     s.comment(STRANGER, "/gate reject production -- no").await;

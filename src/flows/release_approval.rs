@@ -194,22 +194,21 @@ pub async fn await_approval<L: Ledger, N: Notifier, B: Bus>(
             &words::approval_needed(request, &expires_at),
         )
         .await?;
-    let waiting = release_change(input, ReleaseState::WaitingForApproval, None);
-    bus.put(
-        &ReleaseChange {
-            execution_arn: Some(request.execution_arn.clone()),
-            ..waiting
-        }
-        .announcement(),
-    )
-    .await?;
-    update_pending(
+    let waiting = release_change(
+        input,
+        ReleaseState::WaitingForApproval,
+        &request.execution_arn,
+    );
+    bus.put(&waiting.announcement()).await?;
+    while_pending(
         ledger,
         &input.repository,
         &input.environment,
         &request.task_token,
-        |p| {
-            p.announced = true;
+        |r| {
+            if let Some(p) = r.pending_approval.as_mut() {
+                p.announced = true;
+            }
         },
     )
     .await
@@ -300,49 +299,29 @@ fn not_running(input: &ReleaseExecutionInput, what: &str) -> PortError {
     )
 }
 
-/// Changes the pending approval holding `token` with `change` (conditional write, re-read on
-/// conflict); nothing when no approval with that token waits any more.
-async fn update_pending<L: Ledger>(
+/// Changes the environment's record with `change` while its pending approval holds `token`
+/// (conditional write, re-read on conflict); nothing when no approval with that token waits
+/// any more.
+async fn while_pending<L: Ledger>(
     ledger: &L,
     repository: &RepositoryName,
     environment: &str,
     token: &str,
-    change: impl Fn(&mut PendingApproval),
+    change: impl Fn(&mut EnvironmentRecord),
 ) -> PortResult<()> {
     for _ in 0..WRITE_ATTEMPTS {
         let Some(mut record) = ledger.environment(repository, environment).await? else {
             return Ok(());
         };
-        match record.pending_approval.as_mut() {
-            Some(p) if p.task_token == token => change(p),
-            _ => return Ok(()),
-        }
-        if save(ledger, &mut record).await? {
-            return Ok(());
-        }
-    }
-    Err(kept_changing(repository, environment))
-}
-
-/// Removes the pending approval holding `token`.
-async fn clear_pending<L: Ledger>(
-    ledger: &L,
-    repository: &RepositoryName,
-    environment: &str,
-    token: &str,
-) -> PortResult<()> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(mut record) = ledger.environment(repository, environment).await? else {
-            return Ok(());
+        let holds = |r: &EnvironmentRecord| {
+            r.pending_approval
+                .as_ref()
+                .is_some_and(|p| p.task_token == token)
         };
-        if record
-            .pending_approval
-            .as_ref()
-            .is_none_or(|p| p.task_token != token)
-        {
+        if !holds(&record) {
             return Ok(());
         }
-        record.pending_approval = None;
+        change(&mut record);
         if save(ledger, &mut record).await? {
             return Ok(());
         }
@@ -374,23 +353,13 @@ pub async fn decide<L: Ledger, T: TaskTokens, B: Bus>(
             if taken.approver != request.caller_arn || verb_of(&taken) != request.verb {
                 return Ok(DecisionOutcome::DecidedBefore { answer: taken });
             }
-            let pending = pending.clone();
-            return deliver(
-                ledger,
-                tokens,
-                bus,
-                pending,
-                &request.repository,
-                &request.environment,
-            )
-            .await;
+            return deliver(ledger, tokens, bus, pending.clone(), request).await;
         }
         let answer = answer(pending, request, now)?;
         let refused = !matches!(
             answer.decision,
             ApprovalDecision::Approved | ApprovalDecision::Refused
         );
-        let approvers = pending.approvers.clone();
         if refused {
             pending.record_attempt(answer.clone());
         } else {
@@ -401,22 +370,14 @@ pub async fn decide<L: Ledger, T: TaskTokens, B: Bus>(
             continue;
         }
         log_decision(request, &answer);
-        if refused {
-            return Ok(DecisionOutcome::Refused {
-                attempt: answer,
-                verb: request.verb,
-                approvers,
-            });
+        if !refused {
+            return deliver(ledger, tokens, bus, pending, request).await;
         }
-        return deliver(
-            ledger,
-            tokens,
-            bus,
-            pending,
-            &request.repository,
-            &request.environment,
-        )
-        .await;
+        return Ok(DecisionOutcome::Refused {
+            attempt: answer,
+            verb: request.verb,
+            approvers: pending.approvers,
+        });
     }
     Err(kept_changing(&request.repository, &request.environment))
 }
@@ -474,9 +435,9 @@ async fn deliver<L: Ledger, T: TaskTokens, B: Bus>(
     tokens: &T,
     bus: &B,
     pending: PendingApproval,
-    repository: &RepositoryName,
-    environment: &str,
+    request: &DecisionRequest,
 ) -> PortResult<DecisionOutcome> {
+    let (repository, environment) = (&request.repository, request.environment.as_str());
     let Some(answer) = pending.decision.clone() else {
         return Ok(DecisionOutcome::NothingWaits);
     };
@@ -491,7 +452,10 @@ async fn deliver<L: Ledger, T: TaskTokens, B: Bus>(
     if sent == TokenSent::Delivered {
         announce_decision(bus, repository, environment, &pending, &answer).await;
     }
-    clear_pending(ledger, repository, environment, token).await?;
+    while_pending(ledger, repository, environment, token, |r| {
+        r.pending_approval = None;
+    })
+    .await?;
     Ok(match sent {
         TokenSent::Delivered => DecisionOutcome::Decided {
             answer,
@@ -538,7 +502,7 @@ async fn announce_decision<B: Bus>(
 fn release_change(
     input: &ReleaseExecutionInput,
     state: ReleaseState,
-    reason: Option<String>,
+    execution_arn: &str,
 ) -> ReleaseChange {
     ReleaseChange {
         state,
@@ -547,8 +511,8 @@ fn release_change(
         commit: input.commit.to_string(),
         previous_commit: input.previous.as_ref().map(ToString::to_string),
         components: deployed(input),
-        execution_arn: None,
-        reason,
+        execution_arn: Some(execution_arn.to_owned()),
+        reason: None,
     }
 }
 

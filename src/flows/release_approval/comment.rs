@@ -271,3 +271,44 @@ where
         replies: replies.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_command_per_line_with_an_optional_reason() {
+        let text = "Ship it.\n/gate approve production\n  /gate reject staging -- flaky e2e \n\
+                    /gate retry\n/gate approve\n/gate reject a b\n/gate approve prod --\n";
+        let got = parse_commands(text);
+        let ok = |verb, environment: &str, reason: Option<&str>| {
+            Ok(ApprovalCommand {
+                verb,
+                environment: environment.to_owned(),
+                reason: reason.map(str::to_owned),
+            })
+        };
+        let bad = |line: &str, problem: &str| {
+            Err(DirectiveSyntaxError {
+                line: line.to_owned(),
+                problem: problem.to_owned(),
+            })
+        };
+        assert_eq!(
+            got,
+            vec![
+                ok(Verb::Approve, "production", None),
+                ok(Verb::Reject, "staging", Some("flaky e2e")),
+                bad(
+                    "/gate approve",
+                    "name the environment, e.g. `/gate approve production`"
+                ),
+                bad(
+                    "/gate reject a b",
+                    "name one environment; a reason goes after ` -- `"
+                ),
+                ok(Verb::Approve, "prod", None),
+            ]
+        );
+    }
+}
