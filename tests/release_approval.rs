@@ -655,6 +655,28 @@ async fn function_url_requests_that_are_not_signed_decisions_are_refused() {
 }
 
 #[tokio::test]
+async fn the_documented_request_payload_is_read_at_the_edge() {
+    // LAMBDA-DG urls-invocation.md, "Request payload format", verbatim.
+    let payload: Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/data/function-url/lambda-function-url-request-iam.json")
+            .expect("fixture"),
+    )
+    .expect("JSON");
+    let ApproveEvent::Url(request) = read_payload(payload) else {
+        panic!("a function URL request");
+    };
+    assert_eq!(request.method, "POST");
+    assert_eq!(
+        request.caller_arn.as_deref(),
+        Some("arn:aws:iam::111122223333:user/example-user")
+    );
+    assert_eq!(request.body.as_deref(), Ok("Hello from client!"));
+    let s = waiting().await;
+    let answer = url_handler(&s.deps(), LATER, &request).await;
+    assert_eq!((answer.status, answer.outcome), (400, "bad_request"));
+}
+
+#[tokio::test]
 async fn a_base64_body_is_read() {
     let s = waiting().await;
     let mut payload: Value =
