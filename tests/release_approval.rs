@@ -3,201 +3,31 @@
 //! and notifies, then people decide by pull-request comment or through the function URL.
 //! Approvers resume it, strangers and the author alone are refused while it keeps waiting,
 //! a rejection fails the task with its reason, a token that no longer waits is told so, a
-//! redelivered comment decides and replies once, two approvers at once make one decision,
-//! and the token is written nowhere but the table.
+//! redelivered comment decides and replies once, and two approvers at once make one decision
+//! (that the token is written nowhere but the table: tests/release_approval_token.rs).
 
+#[path = "support/approval_story.rs"]
+mod story;
 #[path = "support/world.rs"]
 mod world;
 
 use codecommit_gate::announce::ReleaseState;
-use codecommit_gate::config::{ReleaseSettings, StackEnvironment};
-use codecommit_gate::event::Event;
 use codecommit_gate::flows::gate_start::StartOutcome;
 use codecommit_gate::flows::release_approval::comment::{CommentOutcome, on_comment};
 use codecommit_gate::flows::release_approval::{
-    ApproveDeps, DecisionOutcome, DecisionRequest, Verb, await_approval, decide,
+    DecisionOutcome, DecisionRequest, Verb, await_approval, decide,
 };
-use codecommit_gate::ids::{CommentId, PullRequestId, RepositoryName};
-use codecommit_gate::lambda::approve::{ApproveEvent, UrlResponse, read_payload, url_handler};
-use codecommit_gate::machine::StageChain;
-use codecommit_gate::machine::release::payload::{
-    ApprovalAnswer, ApprovalChannel, ApprovalRequest,
-};
-use codecommit_gate::memory::{FakeBus, FakeCodeCommit, FakeLedger, FakeTaskTokens, TokenAnswer};
-use codecommit_gate::ports::{
-    EnvironmentRecord, Ledger, PendingApproval, PortResult, PrRecord, Written,
-};
+use codecommit_gate::ids::{PullRequestId, RepositoryName};
+use codecommit_gate::lambda::approve::{ApproveEvent, read_payload, url_handler};
+use codecommit_gate::machine::release::payload::{ApprovalAnswer, ApprovalChannel};
+use codecommit_gate::memory::{FakeBus, FakeLedger, FakeTaskTokens, TokenAnswer};
+use codecommit_gate::ports::{EnvironmentRecord, Ledger, PortResult, PrRecord, Written};
 use codecommit_gate::release::{ApprovalDecision, ReleaseRecord};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use world::{AUTHOR, LEAD, STRANGER, World, commit, passed_run};
-
-const GATE: &str = r#"stages: [test]
-components:
-  network: {paths: [infra/network/], deploy: {commands: [./net.sh]}}
-  app: {paths: [app/], depends_on: [network], deploy: {commands: [./app.sh]}}
-  web: {paths: [web/], deploy: {commands: [./web.sh]}}
-checks:
-  unit: {stage: test, commands: [make test]}
-environments:
-  production:
-    branch: main
-    checks: [unit]
-    approval:
-      approvers: ["arn:aws:sts::123456789012:assumed-role/Leads/*", "arn:aws:sts::123456789012:assumed-role/Developer/alice"]
-      timeout: 60
-"#;
-
-const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAQ-secret-task-token-of-the-release";
-const NOW: &str = "2026-12-02T15:00:00Z";
-const LATER: &str = "2026-12-02T15:20:00Z";
-const LEAD_2: &str = "arn:aws:sts::123456789012:assumed-role/Leads/dave";
-
-type Deps = ApproveDeps<FakeCodeCommit, FakeLedger, FakeTaskTokens, FakeBus>;
-
-/// A release of commit 20 to production, waiting for an approval with [`TOKEN`].
-struct Story {
-    w: World,
-    bus: FakeBus,
-    tokens: FakeTaskTokens,
-    request: ApprovalRequest,
-}
-
-fn world() -> World {
-    let mut w = World::new();
-    w.deps.settings.releases = Some(ReleaseSettings {
-        project_prefix: "gate-release".into(),
-        environments: BTreeMap::from([(
-            "production".to_owned(),
-            StackEnvironment {
-                branch: "main".into(),
-                deploy_role_arn: "arn:aws:iam::123456789012:role/gate-deploy-production".into(),
-            },
-        )]),
-    });
-    w.cc.put_file(&commit(20), ".gate.yml", GATE);
-    w
-}
-
-/// gate-start starts the release of commit 20; the machine's approval step sends this.
-async fn started(w: &World) -> ApprovalRequest {
-    w.send(w.branch_moved("main", 20)).await;
-    let (_, mut input) = w.sfn.releases().pop().expect("a release started");
-    input.pushed_by = Some(AUTHOR.to_owned());
-    ApprovalRequest {
-        execution_arn: format!(
-            "arn:aws:states:us-east-1:123456789012:execution:gate-release:{}",
-            input.execution_name
-        ),
-        input,
-        task_token: TOKEN.to_owned(),
-        checks: Some(StageChain {
-            results: vec![passed_run("unit", 1)],
-            prev: None,
-        }),
-    }
-}
-
-async fn waiting() -> Story {
-    let w = world();
-    let request = started(&w).await;
-    let (bus, tokens) = (FakeBus::default(), FakeTaskTokens::default());
-    tokens.issue(TOKEN);
-    await_approval(&w.ledger, &w.sns, &bus, NOW, &request)
-        .await
-        .expect("the release waits");
-    Story {
-        w,
-        bus,
-        tokens,
-        request,
-    }
-}
-
-impl Story {
-    fn deps(&self) -> Deps {
-        ApproveDeps {
-            prs: self.w.cc.clone(),
-            ledger: self.w.ledger.clone(),
-            tokens: self.tokens.clone(),
-            bus: self.bus.clone(),
-            settings: self.w.deps.settings.clone(),
-        }
-    }
-
-    /// `by` comments `text` on the pull request (into `main`); gate-approve gets the event.
-    async fn comment(&self, by: &str, text: &str) -> (CommentId, CommentOutcome) {
-        let id = self.w.cc.add_comment(&self.w.pr, by, text);
-        (id.clone(), self.redeliver(&id, by).await)
-    }
-
-    async fn redeliver(&self, id: &CommentId, by: &str) -> CommentOutcome {
-        let Event::Command(event) = self.w.comment_event(id, by) else {
-            panic!("a comment event");
-        };
-        on_comment(&self.deps(), LATER, &event)
-            .await
-            .expect("gate-approve answers")
-    }
-
-    /// A function URL request (the real payload shape) from `caller` with `body`.
-    async fn url(&self, method: &str, caller: Option<&str>, body: &str) -> UrlResponse {
-        url_answer(&self.deps(), method, caller, body).await
-    }
-
-    async fn pending(&self) -> Option<PendingApproval> {
-        self.w
-            .ledger
-            .environment(&RepositoryName::from("my-repo"), "production")
-            .await
-            .expect("the ledger answers")
-            .and_then(|r| r.pending_approval)
-    }
-
-    fn states(&self) -> Vec<ReleaseState> {
-        self.bus
-            .events()
-            .iter()
-            .map(|e| serde_json::from_value(e.detail["state"].clone()).expect("a state"))
-            .collect()
-    }
-}
-
-async fn url_answer(deps: &Deps, method: &str, caller: Option<&str>, body: &str) -> UrlResponse {
-    let mut payload: Value = serde_json::from_str(
-        &std::fs::read_to_string("events/approve-url.json").expect("events/approve-url.json"),
-    )
-    .expect("JSON");
-    payload["requestContext"]["http"]["method"] = json!(method);
-    payload["body"] = json!(body);
-    match caller {
-        Some(arn) => payload["requestContext"]["authorizer"]["iam"]["userArn"] = json!(arn),
-        None => payload["requestContext"]["authorizer"] = Value::Null,
-    }
-    let ApproveEvent::Url(request) = read_payload(payload) else {
-        panic!("a function URL request");
-    };
-    url_handler(deps, LATER, &request).await
-}
-
-fn body(decision: &str, reason: Option<&str>) -> String {
-    let mut b = json!({"repository": "my-repo", "environment": "production", "decision": decision});
-    if let Some(r) = reason {
-        b["reason"] = json!(r);
-    }
-    b.to_string()
-}
-
-fn success(answers: &[(String, TokenAnswer)]) -> ApprovalAnswer {
-    match answers {
-        [(token, TokenAnswer::Success(output))] if token == TOKEN => {
-            serde_json::from_str(output).expect("an ApprovalAnswer")
-        }
-        other => panic!("one SendTaskSuccess expected: {other:?}"),
-    }
-}
+use story::{LATER, LEAD_2, NOW, Story, TOKEN, body, started, success, waiting, world};
+use world::{AUTHOR, LEAD, STRANGER, commit};
 
 #[tokio::test]
 async fn the_release_waits_once_and_the_notice_says_what_and_how() {
@@ -692,85 +522,6 @@ async fn a_base64_body_is_read() {
         panic!("a function URL request");
     };
     assert_eq!(url_handler(&s.deps(), LATER, &request).await.status, 200);
-}
-
-/// Everything written as logs, through a subscriber local to the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn the_token_appears_in_no_notice_comment_answer_event_or_log() {
-    use lambda_runtime::tracing::subscriber;
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let _guard = lambda_runtime::tracing::subscriber::util::SubscriberInitExt::set_default(
-        subscriber::fmt()
-            .with_max_level(lambda_runtime::tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish(),
-    );
-    let w = world();
-    let request = started(&w).await;
-    let s = Story {
-        w,
-        bus: FakeBus::default(),
-        tokens: FakeTaskTokens::default(),
-        request,
-    };
-    s.tokens.issue(TOKEN);
-    await_approval(&s.w.ledger, &s.w.sns, &s.bus, NOW, &s.request)
-        .await
-        .expect("waits");
-    s.comment(STRANGER, "/gate approve production").await;
-    let mut written: Vec<String> = Vec::new();
-    written.push(
-        s.url("POST", Some(AUTHOR), &body("approve", None))
-            .await
-            .to_value()
-            .to_string(),
-    );
-    written.push(
-        s.url("POST", Some(LEAD), &body("reject", Some("no")))
-            .await
-            .to_value()
-            .to_string(),
-    );
-    written.push(
-        s.url("POST", Some(LEAD), &body("approve", None))
-            .await
-            .to_value()
-            .to_string(),
-    );
-    written.extend(s.w.sns.messages().into_iter().map(|(a, b)| a + &b));
-    written.extend(s.w.cc.comments(&s.w.pr).into_iter().map(|c| c.data.content));
-    written.extend(
-        s.bus
-            .events()
-            .iter()
-            .map(|e| serde_json::to_string(e).expect("JSON")),
-    );
-    written.push(String::from_utf8(logs.0.lock().expect("lock").clone()).expect("UTF-8"));
-    assert!(written.len() >= 7);
-    assert!(
-        written
-            .last()
-            .is_some_and(|l| l.contains("approval decision")),
-        "logs captured"
-    );
-    for text in written {
-        assert!(!text.contains(TOKEN), "the token leaked: {text}");
-    }
-    assert_eq!(s.tokens.answers().len(), 1, "the rejection was delivered");
 }
 
 /// `gate approve|reject`: the signed POST, against a local server that captures it.
