@@ -21,7 +21,7 @@ use codecommit_gate::ids::{PullRequestId, RepositoryName};
 use codecommit_gate::lambda::approve::{ApproveEvent, read_payload, url_handler};
 use codecommit_gate::machine::release::payload::{ApprovalAnswer, ApprovalChannel};
 use codecommit_gate::memory::{FakeBus, FakeLedger, FakeTaskTokens, TokenAnswer};
-use codecommit_gate::ports::{EnvironmentRecord, Ledger, PortResult, PrRecord, Written};
+use codecommit_gate::ports::{EnvironmentRecord, Ledger, PortError, PortResult, PrRecord, Written};
 use codecommit_gate::release::{ApprovalDecision, ReleaseRecord};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -254,6 +254,29 @@ async fn a_token_that_no_longer_waits_is_answered_so_and_cleared() {
     );
     assert_eq!(s.pending().await, None);
     assert_eq!(s.states(), [ReleaseState::WaitingForApproval]);
+}
+
+#[tokio::test]
+async fn an_aws_error_is_a_500_and_the_same_approver_resumes_the_decision() {
+    let s = waiting().await;
+    s.tokens.calls.fail_next(
+        "states:SendTaskSuccess",
+        PortError::Transient {
+            call: "states:SendTaskSuccess",
+            message: "throttled".into(),
+        },
+    );
+    let failed = s.url("POST", Some(LEAD), &body("approve", None)).await;
+    assert_eq!((failed.status, failed.outcome), (500, "error"));
+    assert!(s.tokens.answers().is_empty(), "nothing reached the release");
+    let claimed = s.pending().await.and_then(|p| p.decision);
+    assert_eq!(claimed.map(|a| a.approver).as_deref(), Some(LEAD));
+    let other = s.url("POST", Some(LEAD_2), &body("reject", None)).await;
+    assert_eq!((other.status, other.outcome), (409, "already_decided"));
+    let again = s.url("POST", Some(LEAD), &body("approve", None)).await;
+    assert_eq!((again.status, again.outcome), (200, "approved"));
+    assert_eq!(success(&s.tokens.answers()).approver, LEAD);
+    assert_eq!(s.pending().await, None);
 }
 
 #[tokio::test]
