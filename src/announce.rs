@@ -68,6 +68,18 @@ pub struct ReleaseChange {
     pub reason: Option<String>,
 }
 
+impl ReleaseChange {
+    /// The bus event of this change: detail-type [`RELEASE_DETAIL_TYPE`], the execution as
+    /// its resource when there is one.
+    pub fn announcement(&self) -> Announcement {
+        Announcement {
+            detail_type: RELEASE_DETAIL_TYPE.to_owned(),
+            resources: self.execution_arn.iter().cloned().collect(),
+            detail: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
 /// A pull request run's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -1,9 +1,10 @@
-//! The `gate` command line: validate a gate file, plan a change, inspect an event, print the schema; run the gate locally, list the runs, generate events.
+//! The `gate` command line: validate a gate file, plan a change, inspect an event, print the schema; run the gate locally, list the runs, generate events; approve or reject a release waiting on AWS.
 //!
 //! Exit codes: 0 the gate passes (or would run), 1 the gate fails or a file is invalid,
 //! 2 a usage, I/O or environment error, 130 `gate run` interrupted by Ctrl-C.
 
 use crate::event;
+use crate::flows::release_approval::Verb;
 use crate::gate_file::{self, Gate};
 use crate::local::git::{self, Repo};
 use crate::plan::{self, ChangedPath, Plan, PlanInput, PlanVerdict};
@@ -14,6 +15,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod approve;
 mod release;
 mod remote;
 
@@ -70,6 +72,20 @@ failed (after the rollback), the approval is missing or refused, or the gate fil
 2 usage or environment error, 130 interrupted (what the release deployed is rolled back)."
     )]
     Release(release::ReleaseArgs),
+    /// Approve a release waiting on AWS, through gate-approve's function URL (signed with
+    /// your AWS credentials; you must be one of the environment's approvers).
+    #[command(
+        after_help = "Exit codes: 0 approved, 1 refused (not an approver, or the author alone), \
+nothing waits, or the release no longer waits, 2 usage or transport error."
+    )]
+    Approve(approve::DecideArgs),
+    /// Reject a release waiting on AWS (nothing is deployed), through gate-approve's
+    /// function URL.
+    #[command(
+        after_help = "Exit codes: 0 rejected, 1 refused (not an approver), nothing waits, or \
+the release no longer waits, 2 usage or transport error."
+    )]
+    Reject(approve::DecideArgs),
     /// List recent `gate run`s (or, with --releases, `gate release`s), newest first.
     History {
         /// The git repository.
@@ -278,6 +294,8 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure
         Command::Plan(args) => plan_command(args, out, err),
         Command::Run(args) => run_command(args, out, err),
         Command::Release(args) => release::release_command(args, out, err),
+        Command::Approve(args) => approve::decide_command(Verb::Approve, args, out),
+        Command::Reject(args) => approve::decide_command(Verb::Reject, args, out),
         Command::History {
             remote,
             releases,

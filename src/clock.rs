@@ -99,4 +99,69 @@ impl Utc {
             self.year
         )
     }
+
+    /// Reads `YYYY-MM-DDTHH:MM:SS[.fff]Z` (what [`Utc::rfc3339`] and [`Utc::rfc3339_millis`]
+    /// write); `None` for anything else.
+    pub fn parse(text: &str) -> Option<SystemTime> {
+        let body = text.strip_suffix('Z')?;
+        let (date, time) = body.split_once('T')?;
+        let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+        let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+        let (clock, millis) = time.split_once('.').unwrap_or((time, "0"));
+        let mut t = clock.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+        let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
+        let millis: u64 = format!("{millis:0<3}").get(..3)?.parse().ok()?;
+        let valid = (1..=12).contains(&month)
+            && (1..=31).contains(&day)
+            && (0..24).contains(&hour)
+            && (0..60).contains(&minute)
+            && (0..61).contains(&second);
+        if !valid || year < 1970 {
+            return None;
+        }
+        // Howard Hinnant's days_from_civil.
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (month + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        let secs = u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()?;
+        Some(
+            UNIX_EPOCH
+                + std::time::Duration::from_secs(secs)
+                + std::time::Duration::from_millis(millis),
+        )
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn parse_reads_what_the_writers_write() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_795_061_730_123);
+        let utc = Utc::from_system(t);
+        assert_eq!(Utc::parse(&utc.rfc3339_millis()), Some(t));
+        let whole = UNIX_EPOCH + std::time::Duration::from_secs(1_795_061_730);
+        assert_eq!(Utc::parse(&utc.rfc3339()), Some(whole));
+        assert_eq!(
+            Utc::parse("2024-02-29T23:59:59Z")
+                .map(Utc::from_system)
+                .map(|u| u.rfc3339())
+                .as_deref(),
+            Some("2024-02-29T23:59:59Z")
+        );
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01 00:00:00Z",
+            "2026-01-01T00:00:00",
+            "x",
+        ] {
+            assert_eq!(Utc::parse(bad), None, "{bad}");
+        }
+    }
 }

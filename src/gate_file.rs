@@ -1318,10 +1318,36 @@ fn build_component_set(builder: GlobSetBuilder, errors: &mut Errors<'_>) -> Glob
     }
 }
 
+/// An identity glob (`approvers`): `*` crosses `/`, as in `assumed-role/Leads/*`.
+fn arn_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(false).build()
+}
+
+impl Approval {
+    /// The approval rule of `approvers` (identity globs as written, compiled as the gate
+    /// file compiles them) waiting `timeout_minutes`: how gate-approve rebuilds the rule a
+    /// waiting release was planned with. The first glob that does not compile is an error.
+    pub fn from_patterns(approvers: &[String], timeout_minutes: u32) -> Result<Approval, String> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in approvers {
+            let glob = arn_glob(pattern)
+                .map_err(|e| format!("invalid ARN pattern `{pattern}`: {}", e.kind()))?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|e| e.to_string())?;
+        Ok(Approval {
+            approvers: Globs {
+                patterns: approvers.to_vec(),
+                set,
+            },
+            timeout_minutes,
+        })
+    }
+}
+
 /// IAM ARN globs: `*` matches anything, including `/` (role paths and session names).
 fn compile_arn_globs(list: &[Spanned<String>], errors: &mut Errors<'_>) -> Globs {
-    let build = |pattern: &str| GlobBuilder::new(pattern).literal_separator(false).build();
-    glob_list(list, build, errors, |glob, e| {
+    glob_list(list, arn_glob, errors, |glob, e| {
         (
             format!("invalid ARN pattern `{glob}`: {}", e.kind()),
             "e.g. `arn:aws:sts::123456789012:assumed-role/Leads/*`",

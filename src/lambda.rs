@@ -11,6 +11,8 @@
 //! would fail the same way). An infrastructure fault is returned as a Lambda error with a
 //! stable `errorType`, so EventBridge or Step Functions retry it and the DLQ keeps it.
 
+pub mod approve;
+
 use crate::event::{self, Event};
 use crate::flows::gate_report::{self, ReportRequest};
 use crate::flows::gate_start;

@@ -72,7 +72,20 @@ const MAX_SCANNED_BYTES: usize = 16 * 1024;
 /// At most this many directives are honoured from one text.
 const MAX_DIRECTIVES: usize = 20;
 
-/// Finds the `/gate` lines in a text, one directive per line, in order.
+/// The verbs of release approvals (`/gate approve|reject <environment>`): gate-approve
+/// answers them; the checks' directives leave them alone.
+pub const RELEASE_VERBS: [&str; 2] = ["approve", "reject"];
+
+/// Whether a trimmed `/gate` line is a release approval (`/gate approve ...`,
+/// `/gate reject ...`) rather than a check directive.
+pub fn is_release_command(line: &str) -> bool {
+    line.strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_whitespace().next())
+        .is_some_and(|verb| RELEASE_VERBS.contains(&verb))
+}
+
+/// Finds the `/gate` lines in a text, one directive per line, in order. Release approvals
+/// ([`is_release_command`]) are not directives: they are left out, silently.
 pub fn parse_directives(text: &str) -> Vec<Result<Directive, DirectiveSyntaxError>> {
     let end = text
         .char_indices()
@@ -85,6 +98,7 @@ pub fn parse_directives(text: &str) -> Vec<Result<Directive, DirectiveSyntaxErro
         .filter(|l| {
             l.strip_prefix(PREFIX)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+                && !is_release_command(l)
         })
         .take(MAX_DIRECTIVES)
         .map(parse_line)
@@ -322,6 +336,23 @@ pub fn decide_approval(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_approvals_are_not_directives() {
+        let text = "/gate approve production\n/gate reject staging -- broken\n/gate retry\n/gate approver\n";
+        assert_eq!(
+            parse_directives(text),
+            vec![
+                Ok(Directive::Retry),
+                Err(DirectiveSyntaxError {
+                    line: "/gate approver".into(),
+                    problem: "unknown command: use skip, only, run or retry".into()
+                })
+            ]
+        );
+        assert!(is_release_command("/gate approve"));
+        assert!(!is_release_command("/gate approver x"));
+    }
 
     #[test]
     fn parses_each_directive() {

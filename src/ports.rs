@@ -672,6 +672,38 @@ pub struct PendingApproval {
     pub requested_at: String,
     /// When the wait runs out, RFC 3339 UTC.
     pub expires_at: String,
+    /// The environment's commit before the release (for the announcements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<CommitId>,
+    /// The components the release deploys (for the announcements).
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Whether the "approval needed" notice and the WAITING_FOR_APPROVAL event went out (a
+    /// redelivered approval step that finds them sent sends nothing again).
+    #[serde(default)]
+    pub announced: bool,
+    /// The decision being delivered: set by the one conditional write that wins the race
+    /// between approvers, before the token is sent, so exactly one decision reaches the
+    /// release (gate-approve clears the whole approval once the token was answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<crate::machine::release::payload::ApprovalAnswer>,
+    /// Refused attempts (not an approver, the author alone), the latest
+    /// [`PendingApproval::ATTEMPTS_KEPT`]: who tried, when and how. A refused attempt never
+    /// ends the wait.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::machine::release::payload::ApprovalAnswer>,
+}
+
+impl PendingApproval {
+    /// How many refused attempts a pending approval keeps.
+    pub const ATTEMPTS_KEPT: usize = 20;
+
+    /// Records a refused attempt, keeping the latest [`PendingApproval::ATTEMPTS_KEPT`].
+    pub fn record_attempt(&mut self, attempt: crate::machine::release::payload::ApprovalAnswer) {
+        self.attempts.push(attempt);
+        let overflow = self.attempts.len().saturating_sub(Self::ATTEMPTS_KEPT);
+        self.attempts.drain(..overflow);
+    }
 }
 
 impl EnvironmentRecord {

@@ -476,3 +476,153 @@ mod releases {
         assert_eq!(rule.num_calls(), 0);
     }
 }
+
+/// `AwsTaskTokens`: the callbacks gate-approve answers a waiting release with.
+mod task_tokens {
+    use super::{body, error};
+    use aws_sdk_sfn::Client;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use codecommit_gate::aws::retry_config;
+    use codecommit_gate::aws::sfn::{AwsTaskTokens, MAX_CAUSE_CHARS, MAX_TASK_ERROR_CHARS};
+    use codecommit_gate::ports::{PortError, TaskTokens, TokenSent};
+    use serde_json::json;
+
+    const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAWaitingReleaseToken";
+
+    fn tokens(rules: &[&Rule]) -> AwsTaskTokens {
+        let client: Client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, rules, |c| c
+            .retry_config(retry_config()));
+        AwsTaskTokens::new(client)
+    }
+
+    #[tokio::test]
+    async fn success_sends_the_token_and_the_output() {
+        let rule = mock!(Client::send_task_success)
+            .match_requests(|r| {
+                r.task_token() == Some(TOKEN) && r.output() == Some(r#"{"approver":"arn"}"#)
+            })
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let sent = tokens(&[&rule])
+            .succeed(TOKEN, r#"{"approver":"arn"}"#)
+            .await
+            .expect("sent");
+        assert_eq!(sent, TokenSent::Delivered);
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn failure_sends_the_error_and_the_cause() {
+        let rule = mock!(Client::send_task_failure)
+            .match_requests(|r| {
+                r.task_token() == Some(TOKEN)
+                    && r.error() == Some("Gate.ApprovalRefused")
+                    && r.cause() == Some("not today")
+            })
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let sent = tokens(&[&rule])
+            .fail(TOKEN, "Gate.ApprovalRefused", "not today")
+            .await
+            .expect("sent");
+        assert_eq!(sent, TokenSent::Delivered);
+    }
+
+    #[tokio::test]
+    async fn a_long_error_and_cause_are_cut_at_character_boundaries() {
+        let rule = mock!(Client::send_task_failure)
+            .match_requests(|r| {
+                r.error()
+                    .is_some_and(|e| e.chars().count() == MAX_TASK_ERROR_CHARS)
+                    && r.cause()
+                        .is_some_and(|c| c.chars().count() == MAX_CAUSE_CHARS)
+            })
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let sent = tokens(&[&rule])
+            .fail(TOKEN, &"é".repeat(300), &"ü".repeat(40_000))
+            .await
+            .expect("sent");
+        assert_eq!(sent, TokenSent::Delivered);
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_token_that_no_longer_waits_is_expired_for_both_answers() {
+        for code in ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"] {
+            let success = mock!(Client::send_task_success)
+                .sequence()
+                .http_status(400, error(code))
+                .build();
+            let failure = mock!(Client::send_task_failure)
+                .sequence()
+                .http_status(400, error(code))
+                .build();
+            let tokens = tokens(&[&success, &failure]);
+            let ok = tokens.succeed(TOKEN, "{}").await.expect(code);
+            let refused = tokens
+                .fail(TOKEN, "Gate.ApprovalRefused", "")
+                .await
+                .expect(code);
+            assert_eq!(
+                (ok, refused),
+                (TokenSent::Expired, TokenSent::Expired),
+                "{code}"
+            );
+            assert_eq!((success.num_calls(), failure.num_calls()), (1, 1), "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_errors_go_through_the_error_mapping() {
+        let invalid = mock!(Client::send_task_success)
+            .sequence()
+            .http_status(400, error("InvalidOutput"))
+            .build();
+        let denied = mock!(Client::send_task_failure)
+            .sequence()
+            .http_status(400, error("AccessDeniedException"))
+            .build();
+        let tokens = tokens(&[&invalid, &denied]);
+        let err = tokens
+            .succeed(TOKEN, "{")
+            .await
+            .expect_err("invalid output");
+        assert!(
+            matches!(&err, PortError::Permanent { call: "states:SendTaskSuccess", message } if message.contains("InvalidOutput")),
+            "{err:?}"
+        );
+        let err = tokens.fail(TOKEN, "e", "c").await.expect_err("denied");
+        assert!(
+            matches!(&err, PortError::Permanent { call: "states:SendTaskFailure", message } if message.contains("AccessDeniedException")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_answer_is_retried_then_transient() {
+        let rule = mock!(Client::send_task_success)
+            .sequence()
+            .http_status(400, error("ThrottlingException"))
+            .times(3)
+            .build();
+        let err = tokens(&[&rule])
+            .succeed(TOKEN, "{}")
+            .await
+            .expect_err("throttled");
+        assert!(
+            matches!(
+                err,
+                PortError::Transient {
+                    call: "states:SendTaskSuccess",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(rule.num_calls(), 3);
+    }
+}

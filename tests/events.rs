@@ -1162,6 +1162,8 @@ fn replayable_examples_parse_to_the_expected_action() {
         .expect("events dir")
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| name.ends_with(".json"))
+        // gate-approve's function URL request is no EventBridge event (tests/release_approval.rs).
+        .filter(|name| name != "approve-url.json")
         .collect();
     let listed: BTreeSet<String> = examples.iter().map(|(n, _)| (*n).to_owned()).collect();
     assert_eq!(on_disk, listed, "list every example in events/ here");

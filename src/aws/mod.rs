@@ -14,6 +14,7 @@
 pub mod codecommit;
 pub mod dynamodb;
 pub mod events;
+pub mod function_url;
 pub mod logs;
 pub mod rule_templates;
 pub mod sfn;

@@ -1,11 +1,15 @@
 //! [`Executions`] over Step Functions: starts a gate run under its deterministic name, stops superseded runs, reads their status.
+//! [`AwsTaskTokens`]: [`TaskTokens`] over `SendTaskSuccess` / `SendTaskFailure`, gate-approve's
+//! answer to a release waiting with `.waitForTaskToken`.
 
 use super::{permanent, port_error, service_err, unless_absent};
 use crate::machine::ExecutionInput;
 use crate::machine::release::ReleaseExecutionInput;
-use crate::ports::{ExecutionStatus, Executions, PortResult, Started};
+use crate::ports::{ExecutionStatus, Executions, PortResult, Started, TaskTokens, TokenSent};
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
+use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
+use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
 use aws_sdk_sfn::types::{ExecutionStatus as SdkStatus, IncludedData};
@@ -13,6 +17,11 @@ use aws_sdk_sfn::types::{ExecutionStatus as SdkStatus, IncludedData};
 const START_EXECUTION: &str = "states:StartExecution";
 const STOP_EXECUTION: &str = "states:StopExecution";
 const DESCRIBE_EXECUTION: &str = "states:DescribeExecution";
+const SEND_TASK_SUCCESS: &str = "states:SendTaskSuccess";
+const SEND_TASK_FAILURE: &str = "states:SendTaskFailure";
+
+/// Step Functions' limit on `SendTaskFailure`'s `error`, in characters.
+pub const MAX_TASK_ERROR_CHARS: usize = 256;
 
 /// Step Functions' limit on `StopExecution`'s `cause`, in characters.
 pub const MAX_CAUSE_CHARS: usize = 32_768;
@@ -218,5 +227,73 @@ impl Executions for AwsExecutions {
                 format!("the execution's input is not a gate run: {e}"),
             )
         })
+    }
+}
+
+/// Step Functions' callbacks: answers a task token (gate-approve is their only caller).
+#[derive(Debug, Clone)]
+pub struct AwsTaskTokens {
+    client: Client,
+}
+
+impl AwsTaskTokens {
+    /// Wraps a Step Functions client.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// The first `max` characters of `text` (never splits a character).
+fn clip_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// `Some(output)` delivered, `None`: the token no longer waits (`TaskTimedOut`: "expired or
+/// the task has already been closed", `TaskDoesNotExist`, `InvalidToken`).
+fn token_sent<T>(answered: Option<T>) -> TokenSent {
+    match answered {
+        Some(_) => TokenSent::Delivered,
+        None => TokenSent::Expired,
+    }
+}
+
+impl TaskTokens for AwsTaskTokens {
+    async fn succeed(&self, token: &str, output: &str) -> PortResult<TokenSent> {
+        let result = self
+            .client
+            .send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await;
+        unless_absent(SEND_TASK_SUCCESS, result, |e| {
+            matches!(
+                e,
+                SendTaskSuccessError::TaskTimedOut(_)
+                    | SendTaskSuccessError::TaskDoesNotExist(_)
+                    | SendTaskSuccessError::InvalidToken(_)
+            )
+        })
+        .map(token_sent)
+    }
+
+    async fn fail(&self, token: &str, error: &str, cause: &str) -> PortResult<TokenSent> {
+        let result = self
+            .client
+            .send_task_failure()
+            .task_token(token)
+            .error(clip_chars(error, MAX_TASK_ERROR_CHARS))
+            .cause(clip_chars(cause, MAX_CAUSE_CHARS))
+            .send()
+            .await;
+        unless_absent(SEND_TASK_FAILURE, result, |e| {
+            matches!(
+                e,
+                SendTaskFailureError::TaskTimedOut(_)
+                    | SendTaskFailureError::TaskDoesNotExist(_)
+                    | SendTaskFailureError::InvalidToken(_)
+            )
+        })
+        .map(token_sent)
     }
 }

@@ -36,7 +36,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// How many handled comment ids the ledger remembers per PR.
-const HANDLED_COMMENTS_KEPT: usize = 50;
+pub(crate) const HANDLED_COMMENTS_KEPT: usize = 50;
 /// How often a claim lost to another writer is re-read and tried again before the event is
 /// failed (EventBridge then redelivers it later).
 const CLAIM_ATTEMPTS: usize = 5;

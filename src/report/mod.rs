@@ -28,11 +28,13 @@
 //!   file note) in `blocks`.
 //! - `reply`: answers to `/gate` commands; `notice`: SNS subjects and messages; [`plan_text`]:
 //!   the CLI's plan; [`release`]: a release's report, summary, plan, approval question and
-//!   the messages `gate release` stops with.
+//!   the messages `gate release` stops with; [`approval`]: a release's approval on AWS (the
+//!   SNS notice, the answers to `/gate approve|reject` and `gate approve|reject`).
 //! - Shared: `words` (marks, status words, plurals, durations, short ids, lists of names),
 //!   `escape` (making user text inert), `reasons` (why a check runs or skips, why a directive was
 //!   refused), `marker`, and `fit` (blocks that shrink, fitted into the limit).
 
+pub mod approval;
 mod blocks;
 mod escape;
 mod finished;

@@ -47,23 +47,32 @@ impl HttpResponder {
     }
 
     fn build(https_only: bool) -> std::io::Result<Self> {
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?;
-        let builder = if https_only {
-            builder.https_only()
-        } else {
-            builder.https_or_http()
-        };
-        let connector = builder.enable_http1().build();
         Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: https_client(https_only)?,
         })
     }
 }
 
+/// The HTTP client the gate's own requests use (this PUT, `gate approve`'s signed POST):
+/// hyper-util's pooled client over hyper-rustls, rustls on aws-lc-rs with the platform's root
+/// certificates; `https_only: false` also speaks plain `http://` (a local endpoint, a test).
+pub fn https_client(
+    https_only: bool,
+) -> std::io::Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?;
+    let builder = if https_only {
+        builder.https_only()
+    } else {
+        builder.https_or_http()
+    };
+    let connector = builder.enable_http1().build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
 /// An error and every cause under it, on one line (hyper's own Display says only "client
 /// error (Connect)").
-fn chain(error: &(dyn StdError + 'static)) -> String {
+pub fn chain(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
