@@ -12,6 +12,7 @@
 //! stable `errorType`, so EventBridge or Step Functions retry it and the DLQ keeps it.
 
 pub mod approve;
+pub mod release;
 
 use crate::event::{self, Event};
 use crate::flows::gate_report::{self, ReportRequest};
@@ -169,9 +170,13 @@ pub async fn aws_deps(
 ) -> Result<(AwsDeps, crate::aws::AwsLogs), crate::config::ConfigError> {
     let config = crate::config::Config::from_env(need_state_machine)?;
     let clients = crate::aws::Clients::from_env().await;
+    let mut executions = clients.executions(config.state_machine_arn.clone().unwrap_or_default());
+    if let Some(releases) = &config.settings.releases {
+        executions = executions.with_release_machine(releases.machine_arn.clone());
+    }
     let deps = Deps {
         prs: clients.pull_requests(),
-        executions: clients.executions(config.state_machine_arn.clone().unwrap_or_default()),
+        executions,
         ledger: clients.ledger(config.table_name.clone()),
         notifier: clients.notifier(config.topic_arn.clone()),
         bus: clients.bus(),

@@ -1,0 +1,18 @@
+//! gate-release: the release state machine's Lambda steps: the approval wait (the task token
+//! into the table, the question on SNS) and the end of a release (records, the environment,
+//! the lane's next release, announcements).
+
+use codecommit_gate::lambda;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda::init_logging();
+    let (deps, _) = lambda::aws_deps(false).await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
+        lambda::release::release_handler(deps, e.payload)
+    }))
+    .await
+}
