@@ -12,8 +12,6 @@ mod moto_machine;
 #[path = "support/moto.rs"]
 mod moto_server;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_sfn::config::Credentials;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use codecommit_gate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::machine::{
@@ -21,12 +19,9 @@ use codecommit_gate::machine::{
     Mode, ReportPayload, RunOutcome, StageSpec,
 };
 use codecommit_gate::report::Subject;
-use moto_machine::{Reply, Run, Stub};
-use moto_server::MotoServer;
+use moto_machine::{MotoSfn, Reply, Run, Stub};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 const REPOSITORY: &str = "my-repo";
 const PR: &str = "42";
@@ -35,62 +30,27 @@ const DESTINATION: &str = "02c0ffee00000000000000002222222222222222";
 
 // ------------------------------------------------------------------ the world
 
-struct Moto {
-    server: MotoServer,
-    client: aws_sdk_sfn::Client,
-}
+/// The gate machine in a moto that executes it.
+struct Moto(MotoSfn);
 
 impl Moto {
     /// A moto server that executes state machines, or `None` (after a notice) without moto.
     async fn start() -> Option<Moto> {
-        let server = MotoServer::start()?;
-        post(
-            &server,
-            "/moto-api/config",
-            &json!({"stepfunctions": {"execute_state_machine": true}}),
-        );
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .endpoint_url(server.endpoint())
-            .load()
-            .await;
-        let client = aws_sdk_sfn::Client::new(&config);
-        Some(Moto { server, client })
+        MotoSfn::start().await.map(Moto)
     }
 
     async fn run(&self, stubs: &BTreeMap<String, Stub>, input: &Value) -> Run {
         let name = input["execution_name"].as_str().expect("a name");
-        let run =
-            moto_machine::run(&self.client, &moto_machine::definition(stubs), name, input).await;
-        if run.status != ExecutionStatus::Succeeded {
-            eprintln!("moto log:\n{}", self.server.log_text());
-        }
+        let run = moto_machine::run(
+            &self.0.client,
+            &moto_machine::definition(stubs),
+            name,
+            input,
+        )
+        .await;
+        self.0.explain(&run);
         run
     }
-}
-
-/// A JSON `POST` to moto's own API.
-fn post(server: &MotoServer, path: &str, body: &Value) {
-    let address = server.endpoint().trim_start_matches("http://").to_owned();
-    let body = body.to_string();
-    let mut stream = TcpStream::connect(&address).expect("connect to moto");
-    write!(
-        stream,
-        "POST {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    assert!(
-        response.starts_with("HTTP/1.")
-            && response
-                .split(' ')
-                .nth(1)
-                .is_some_and(|c| c.starts_with('2')),
-        "POST {path}: {response}"
-    );
 }
 
 fn environment() -> String {
