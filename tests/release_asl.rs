@@ -664,3 +664,66 @@ async fn a_failed_package_build_deploys_nothing() {
         "the artifact's marker"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_is_not_an_approval_never_deploys() {
+    let input = release("production", "release-not-approved");
+    let Some(world) = World::start(stubs(&[], &[]), &[], &input).await else {
+        return;
+    };
+    let execution = world.begin(&input).await;
+    let (request, _) = world.approval_request(&execution).await;
+    let token = request["task_token"].as_str().expect("a token");
+    let wrong = answer(ApprovalDecision::NotAnApprover);
+    world
+        .moto
+        .client
+        .send_task_success()
+        .task_token(token)
+        .output(serde_json::to_string(&wrong).expect("JSON"))
+        .send()
+        .await
+        .expect("SendTaskSuccess");
+    let run = world.end(&execution).await;
+    let report = report(&run);
+
+    let error = report.approval_error.as_ref().expect("a refusal");
+    assert_eq!(error.error.as_deref(), Some(APPROVAL_REFUSED_ERROR));
+    let cause: ApprovalAnswer =
+        serde_json::from_str(error.cause.as_deref().expect("a cause")).expect("the answer");
+    assert_eq!(cause, wrong);
+    assert_nothing_built(&run, &report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_outside_any_build_is_caught_and_the_release_still_cleans_up_and_finishes() {
+    let input = release("staging", "release-broken");
+    let mut stubs = stubs(&[], &[]);
+    stubs.insert(
+        "Create release project".to_owned(),
+        Stub::always(Reply::err(
+            "CodeBuild.AccountLimitExceededException",
+            Some("Cannot have more than 5000 projects".into()),
+        )),
+    );
+    stubs.insert(
+        "Delete release project".to_owned(),
+        Stub::always(Reply::err("CodeBuild.ResourceNotFoundException", None)),
+    );
+    let Some(world) = World::start(stubs, &[], &input).await else {
+        return;
+    };
+    let run = world.run(&input).await;
+    let report = report(&run);
+
+    let failure = report.failure.as_ref().expect("the caught error");
+    assert_eq!(
+        failure.error.as_deref(),
+        Some("CodeBuild.AccountLimitExceededException")
+    );
+    assert_nothing_built(&run, &report);
+    assert!(
+        run.visited("Finish"),
+        "a failed clean-up never stops the finish"
+    );
+}
