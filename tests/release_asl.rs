@@ -1,7 +1,8 @@
 //! The release state machine (`statemachine/release.asl.json`) executed in moto: checks that
 //! block, the approval's task token (approved, refused, timed out), packages reused or built,
 //! waves of deploys, and the rollback of every wave that ran, last first; every story ends in a
-//! `ReleaseStep::Finish` gate-release can read.
+//! `ReleaseStep::Finish` gate-release can read, whose record (`release::finished`) has the
+//! story's outcome.
 //!
 //! Each test starts its own moto server (`tests/support/moto.rs`, execute_state_machine on) and
 //! runs the real definition; `tests/support/moto_machine.rs` says what it swaps. In short: the
@@ -39,7 +40,8 @@ use codecommit_gate::machine::release::{
 };
 use codecommit_gate::machine::{BuildDefaults, RunOutcome, TASK_TIMEOUT_SLACK_SECONDS};
 use codecommit_gate::plan::ChangedPath;
-use codecommit_gate::release::{ApprovalDecision, ReleaseInput, plan_release};
+use codecommit_gate::release::finished::release_record;
+use codecommit_gate::release::{ApprovalDecision, ReleaseInput, ReleaseOutcome, plan_release};
 use moto_machine::{MotoSfn, Reply, Run, Stub};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -334,6 +336,12 @@ fn report(run: &Run) -> ReleaseReport {
     }
 }
 
+/// What gate-release records of `report` (`release::finished`): the outcome the machine's
+/// payload leads to.
+fn outcome(report: &ReleaseReport) -> ReleaseOutcome {
+    release_record(report, "2026-12-02T10:05:00Z", 1_764_669_900_000).outcome
+}
+
 /// (component, outcome) of runs.
 fn names(runs: &[codecommit_gate::machine::CheckRun]) -> Vec<(String, RunOutcome)> {
     runs.iter()
@@ -380,6 +388,7 @@ async fn failed_checks_block_the_release_before_approval_packages_and_deploys() 
     assert!(!run.visited("Await approval"), "nobody is asked");
     assert_nothing_built(&run, &report);
     assert_eq!(report.input, input, "the input, unchanged");
+    assert_eq!(outcome(&report), ReleaseOutcome::ChecksFailed);
 
     // The nested execution: the gate machine in mode checks, in the release project at C.
     let request = &run.outputs_of("Run checks")[0]["__request"];
@@ -454,6 +463,7 @@ async fn an_approved_release_deploys_every_wave_with_the_deploy_role_after_annou
         names(&report.packages),
         [("api".to_owned(), RunOutcome::Passed)]
     );
+    assert_eq!(outcome(&report), ReleaseOutcome::Released);
 
     // Deploys run in the release project at C with the environment's deploy role; the package
     // with the package role.
@@ -538,6 +548,7 @@ async fn a_refused_approval_deploys_nothing_and_finishes_with_the_refusal() {
     }
     assert_eq!(report.approval, None);
     assert_eq!(report.failure, None);
+    assert_eq!(outcome(&report), ReleaseOutcome::ApprovalRefused);
     assert_nothing_built(&run, &report);
 }
 
@@ -557,6 +568,7 @@ async fn an_unanswered_approval_times_out_and_deploys_nothing() {
 
     let error = report.approval_error.as_ref().expect("the timeout");
     assert_eq!(error.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(outcome(&report), ReleaseOutcome::ApprovalMissing);
     assert_nothing_built(&run, &report);
 }
 
@@ -627,6 +639,7 @@ async fn a_failed_deploy_stops_later_waves_and_rolls_back_what_ran_last_first() 
             .iter()
             .all(|r| r["ServiceRoleOverride"] == DEPLOY_ROLE)
     );
+    assert_eq!(outcome(&report), ReleaseOutcome::DeployFailed);
     assert!(run.visited("Delete release project"));
 }
 
@@ -645,6 +658,7 @@ async fn a_failed_package_build_deploys_nothing() {
     );
     assert!(report.deploys.is_empty() && report.rollbacks.is_empty());
     assert!(!run.visited("Announce deploying"));
+    assert_eq!(outcome(&report), ReleaseOutcome::PackageFailed);
     let create = &run.outputs_of("Create release project")[0]["__request"];
     assert_eq!(create["Name"], PROJECT);
     assert_eq!(
@@ -692,6 +706,7 @@ async fn an_answer_that_is_not_an_approval_never_deploys() {
     let cause: ApprovalAnswer =
         serde_json::from_str(error.cause.as_deref().expect("a cause")).expect("the answer");
     assert_eq!(cause, wrong);
+    assert_eq!(outcome(&report), ReleaseOutcome::ApprovalRefused);
     assert_nothing_built(&run, &report);
 }
 
@@ -721,6 +736,7 @@ async fn an_error_outside_any_build_is_caught_and_the_release_still_cleans_up_an
         failure.error.as_deref(),
         Some("CodeBuild.AccountLimitExceededException")
     );
+    assert_eq!(outcome(&report), ReleaseOutcome::Errored);
     assert_nothing_built(&run, &report);
     assert!(
         run.visited("Finish"),
