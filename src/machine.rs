@@ -27,6 +27,11 @@ pub enum Mode {
     Gate,
     /// Delete the PR's CI environment (the PR closed or merged).
     Cleanup,
+    /// Run the stages in an existing CodeBuild project and output the results
+    /// ([`ChecksOutput`]) instead of reporting: a release's environment checks, started by the
+    /// release state machine. It reads only `mode`, `environment`, `subject.source_commit`,
+    /// `stages`, `deadline_seconds` and `retry_backoff_seconds`.
+    Checks,
 }
 
 /// One environment variable for a build, passed as data (CodeBuild `PLAINTEXT`). Serialized
@@ -216,6 +221,19 @@ pub struct StageChain {
     pub prev: Option<Box<StageChain>>,
 }
 
+/// What the gate machine outputs in [`Mode::Checks`] (the release machine reads it from the
+/// nested execution's `Output`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecksOutput {
+    /// The stage results.
+    pub stages: StageChain,
+    /// The error that stopped the run, if any.
+    #[serde(default)]
+    pub failure: Option<MachineError>,
+    /// Whether a required check did not pass.
+    pub blocked: bool,
+}
+
 /// An error the machine caught outside any check (`{"Error": ..., "Cause": ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineError {
@@ -289,6 +307,7 @@ pub fn execution_name(
     let prefix = match mode {
         Mode::Gate => "gate",
         Mode::Cleanup => "cleanup",
+        Mode::Checks => "checks",
     };
     let name = format!(
         "{prefix}-{}-pr{}-{}-{claim}-{hash}",

@@ -1,4 +1,4 @@
-//! The gate state machine (`statemachine/gate.asl.json`) executed in moto: stage order, parallel checks, blocking, retries, clean-up on every path, the clean-up mode, and a report payload gate-report can read.
+//! The gate state machine (`statemachine/gate.asl.json`) executed in moto: stage order, parallel checks, blocking, retries, clean-up on every path, the clean-up mode, the checks mode (a release's environment checks), and a report payload gate-report can read.
 //!
 //! Each test starts its own moto server (`tests/support/moto.rs`, execute_state_machine on) and
 //! runs the real definition with its tasks scripted (`tests/support/moto_machine.rs` says how).
@@ -12,21 +12,16 @@ mod moto_machine;
 #[path = "support/moto.rs"]
 mod moto_server;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_sfn::config::Credentials;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use codecommit_gate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::machine::{
-    self, BuildDefaults, CheckRun, CheckSpec, EnvVar, ExecutionInput, MachineError, Mode,
-    ReportPayload, RunOutcome, StageSpec,
+    self, BuildDefaults, CheckRun, CheckSpec, ChecksOutput, EnvVar, ExecutionInput, MachineError,
+    Mode, ReportPayload, RunOutcome, StageSpec,
 };
 use codecommit_gate::report::Subject;
-use moto_machine::{Reply, Run, Stub};
-use moto_server::MotoServer;
+use moto_machine::{MotoSfn, Reply, Run, Stub};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 const REPOSITORY: &str = "my-repo";
 const PR: &str = "42";
@@ -35,62 +30,27 @@ const DESTINATION: &str = "02c0ffee00000000000000002222222222222222";
 
 // ------------------------------------------------------------------ the world
 
-struct Moto {
-    server: MotoServer,
-    client: aws_sdk_sfn::Client,
-}
+/// The gate machine in a moto that executes it.
+struct Moto(MotoSfn);
 
 impl Moto {
     /// A moto server that executes state machines, or `None` (after a notice) without moto.
     async fn start() -> Option<Moto> {
-        let server = MotoServer::start()?;
-        post(
-            &server,
-            "/moto-api/config",
-            &json!({"stepfunctions": {"execute_state_machine": true}}),
-        );
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .endpoint_url(server.endpoint())
-            .load()
-            .await;
-        let client = aws_sdk_sfn::Client::new(&config);
-        Some(Moto { server, client })
+        MotoSfn::start().await.map(Moto)
     }
 
     async fn run(&self, stubs: &BTreeMap<String, Stub>, input: &Value) -> Run {
         let name = input["execution_name"].as_str().expect("a name");
-        let run =
-            moto_machine::run(&self.client, &moto_machine::definition(stubs), name, input).await;
-        if run.status != ExecutionStatus::Succeeded {
-            eprintln!("moto log:\n{}", self.server.log_text());
-        }
+        let run = moto_machine::run(
+            &self.0.client,
+            &moto_machine::definition(stubs),
+            name,
+            input,
+        )
+        .await;
+        self.0.explain(&run);
         run
     }
-}
-
-/// A JSON `POST` to moto's own API.
-fn post(server: &MotoServer, path: &str, body: &Value) {
-    let address = server.endpoint().trim_start_matches("http://").to_owned();
-    let body = body.to_string();
-    let mut stream = TcpStream::connect(&address).expect("connect to moto");
-    write!(
-        stream,
-        "POST {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    assert!(
-        response.starts_with("HTTP/1.")
-            && response
-                .split(' ')
-                .nth(1)
-                .is_some_and(|c| c.starts_with('2')),
-        "POST {path}: {response}"
-    );
 }
 
 fn environment() -> String {
@@ -857,6 +817,110 @@ async fn clean_up_stops_only_this_runs_builds_that_are_still_running() {
     assert_eq!(stopped(&run), [format!("{}:leftover-1", environment())]);
     assert_eq!(run.inputs_of("Look at build").len(), 5);
     assert_cleaned_up_and_reported(&run);
+}
+
+/// What a checks-mode run handed back, as the release machine reads it.
+fn checks_output(run: &Run) -> ChecksOutput {
+    assert_eq!(run.status, ExecutionStatus::Succeeded);
+    serde_json::from_value(run.output.clone().expect("an output")).expect("a ChecksOutput")
+}
+
+/// Check runs of a stage chain, oldest stage first.
+fn chain_outcomes(output: &ChecksOutput) -> Vec<(String, RunOutcome)> {
+    let payload = ReportPayload {
+        input: input("unused", Mode::Checks, Vec::new()),
+        stages: Some(output.stages.clone()),
+        failure: None,
+        started_at: None,
+    };
+    payload
+        .check_runs()
+        .iter()
+        .map(|r| (r.name.as_str().to_owned(), r.outcome))
+        .collect()
+}
+
+/// Checks mode neither creates, reports nor deletes: the project is the caller's.
+fn assert_checks_mode_path(run: &Run) {
+    for state in [
+        "Pull credentials?",
+        "Create CI environment",
+        "Report",
+        "Delete CI environment",
+    ] {
+        assert!(!run.visited(state), "checks mode entered {state}");
+    }
+    for state in ["List builds", "Cleaned up", "Checks result"] {
+        assert!(run.visited(state), "{state} was not entered");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checks_mode_runs_the_stages_in_the_given_project_and_outputs_the_chain() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let stages = vec![
+        stage("lint", vec![check("fmt", "lint", true, 0, false)]),
+        stage(
+            "test",
+            vec![
+                check("unit", "test", true, 0, false),
+                check("docs-links", "test", false, 0, false),
+            ],
+        ),
+    ];
+    let input = input("checks-pass", Mode::Checks, stages);
+    let mut stubs = stubs(&[("docs-links", &[Fail])]);
+    leftover_builds(&mut stubs);
+    let run = moto.run(&stubs, &json_of(&input)).await;
+    let output = checks_output(&run);
+
+    assert_eq!(stages_run(&run), ["lint", "test"]);
+    assert_eq!(
+        chain_outcomes(&output),
+        [
+            ("fmt".to_owned(), RunOutcome::Passed),
+            ("unit".to_owned(), RunOutcome::Passed),
+            ("docs-links".to_owned(), RunOutcome::Failed),
+        ]
+    );
+    assert!(!output.blocked, "an optional failure does not block");
+    assert_eq!(output.failure, None);
+    for request in run.outputs_of("Run check") {
+        assert_eq!(request["__request"]["ProjectName"], environment());
+        assert_eq!(request["__request"]["SourceVersion"], SOURCE);
+    }
+    assert_eq!(
+        stopped(&run),
+        [format!("{}:leftover-1", environment())],
+        "only its own running builds are stopped"
+    );
+    assert_checks_mode_path(&run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_required_check_blocks_a_checks_mode_run_and_stops_later_stages() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let stages = vec![
+        stage("lint", vec![check("fmt", "lint", true, 0, false)]),
+        stage("test", vec![check("unit", "test", true, 0, false)]),
+    ];
+    let input = input("checks-blocked", Mode::Checks, stages);
+    let run = moto
+        .run(&stubs(&[("fmt", &[Fail])]), &json_of(&input))
+        .await;
+    let output = checks_output(&run);
+
+    assert_eq!(stages_run(&run), ["lint"], "the test stage never runs");
+    assert_eq!(
+        chain_outcomes(&output),
+        [("fmt".to_owned(), RunOutcome::Failed)]
+    );
+    assert!(output.blocked);
+    assert_checks_mode_path(&run);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

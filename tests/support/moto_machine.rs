@@ -22,12 +22,86 @@
 //!   `Retry` is not emulated: these tests are about the flow, not backoff timing.
 //! - The `lambda:invoke` report step becomes a Pass that outputs its `Payload`, so the
 //!   execution's output *is* what gate-report would receive (`started_at` gets a literal).
+//! - A `lambda:invoke.waitForTaskToken` task (moto can only invoke a Lambda in Docker) becomes
+//!   an `events:putEvents.waitForTaskToken` on the default bus with the task's `Payload` as the
+//!   event's detail, keeping its timeout, `ResultPath`, `Retry` and `Catch`: moto runs that
+//!   callback for real, so the task waits for `SendTaskSuccess` / `SendTaskFailure` and times
+//!   out, and its `TaskScheduled` event holds the payload with the token ([`Run`] has no
+//!   notion of it; [`scheduled`] reads it from a running execution's history).
+//! - Tasks moto runs faithfully stay real unless a test stubs them ([`REAL_RESOURCES`]:
+//!   `events:putEvents`). Not `states:startExecution.sync:2`: moto 5.2.5 hands its PascalCase
+//!   parameters to boto3 unnormalised and fails with `States.Runtime` `'StateMachineArn'`, so a
+//!   test stubs it (tests/release_asl.rs answers with the output of a real run of the nested
+//!   machine).
 
+use crate::moto_server::MotoServer;
+use aws_config::{BehaviorVersion, Region};
 use aws_sdk_sfn::Client;
+use aws_sdk_sfn::config::Credentials;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+/// A moto server that executes state machines, and a Step Functions client of it.
+pub struct MotoSfn {
+    /// The server.
+    pub server: MotoServer,
+    /// Its Step Functions client.
+    pub client: Client,
+}
+
+impl MotoSfn {
+    /// A moto server that executes state machines, or `None` (after a notice) without moto.
+    pub async fn start() -> Option<MotoSfn> {
+        let server = MotoServer::start()?;
+        post(
+            &server,
+            "/moto-api/config",
+            &json!({"stepfunctions": {"execute_state_machine": true}}),
+        );
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .endpoint_url(server.endpoint())
+            .load()
+            .await;
+        let client = Client::new(&config);
+        Some(MotoSfn { server, client })
+    }
+
+    /// Prints moto's log when `run` did not succeed.
+    pub fn explain(&self, run: &Run) {
+        if run.status != ExecutionStatus::Succeeded {
+            eprintln!("moto log:\n{}", self.server.log_text());
+        }
+    }
+}
+
+/// A JSON `POST` to moto's own API.
+pub fn post(server: &MotoServer, path: &str, body: &Value) {
+    let address = server.endpoint().trim_start_matches("http://").to_owned();
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(&address).expect("connect to moto");
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(
+        response.starts_with("HTTP/1.")
+            && response
+                .split(' ')
+                .nth(1)
+                .is_some_and(|c| c.starts_with('2')),
+        "POST {path}: {response}"
+    );
+}
 
 /// The values template.yaml would substitute, for account 123456789012 in us-east-1.
 pub const SUBSTITUTIONS: &[(&str, &str)] = &[
@@ -45,6 +119,9 @@ pub const SUBSTITUTIONS: &[(&str, &str)] = &[
         "arn:aws:lambda:us-east-1:123456789012:function:codecommit-gate-GateReportFunction-EXAMPLE",
     ),
 ];
+
+/// The task resources moto runs for real when a test does not stub them.
+pub const REAL_RESOURCES: &[&str] = &["arn:aws:states:::events:putEvents"];
 
 /// The literal that stands in for `$$.Execution.StartTime`.
 pub const STARTED_AT: &str = "2026-11-22T04:40:10.000Z";
@@ -111,14 +188,24 @@ impl Stub {
     }
 }
 
-/// The definition file with its substitutions and the tasks replaced by `stubs` (by state
+/// The gate definition with its substitutions and the tasks replaced by `stubs` (by state
 /// name). Panics on a task without a stub, so every task is scripted by the test.
 pub fn definition(stubs: &BTreeMap<String, Stub>) -> Value {
-    let mut text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("statemachine/gate.asl.json"),
-    )
-    .expect("statemachine/gate.asl.json");
-    for (name, value) in SUBSTITUTIONS {
+    definition_of("statemachine/gate.asl.json", SUBSTITUTIONS, stubs)
+}
+
+/// The definition in `file` (relative to the crate) with `substitutions` and the tasks
+/// replaced by `stubs` (by state name), except the [`REAL_RESOURCES`] no stub names. Panics
+/// on any other task without a stub, so every task is scripted by the test.
+pub fn definition_of(
+    file: &str,
+    substitutions: &[(&str, &str)],
+    stubs: &BTreeMap<String, Stub>,
+) -> Value {
+    let mut text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    for (name, value) in substitutions {
         text = text.replace(&format!("${{{name}}}"), value);
     }
     let mut asl: Value = serde_json::from_str(&text).expect("the substituted definition is JSON");
@@ -139,6 +226,15 @@ fn stub_states(states: &mut Map<String, Value>, stubs: &BTreeMap<String, Stub>) 
             continue;
         }
         let task = states[&name].clone();
+        if task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken" {
+            states.insert(name, callback_on_bus(&task));
+            continue;
+        }
+        if !stubs.contains_key(&name)
+            && REAL_RESOURCES.contains(&task["Resource"].as_str().unwrap_or_default())
+        {
+            continue;
+        }
         if task["Resource"] == "arn:aws:states:::lambda:invoke" {
             let mut payload = task["Parameters"]["Payload"].clone();
             if let Some(p) = payload.as_object_mut()
@@ -157,6 +253,18 @@ fn stub_states(states: &mut Map<String, Value>, stubs: &BTreeMap<String, Stub>) 
             .unwrap_or_else(|| panic!("task {name:?} has no stub"));
         stub_task(states, &name, &task, stub);
     }
+}
+
+/// The Lambda callback task `task` as an EventBridge one (see the module's doc).
+fn callback_on_bus(task: &Value) -> Value {
+    let mut bus = task.clone();
+    bus["Resource"] = json!("arn:aws:states:::events:putEvents.waitForTaskToken");
+    bus["Parameters"] = json!({"Entries": [{
+        "Source": "codecommit-gate.test",
+        "DetailType": "Lambda callback stand-in",
+        "Detail": task["Parameters"]["Payload"].clone(),
+    }]});
+    bus
 }
 
 fn transition(task: &Value) -> Map<String, Value> {
@@ -392,9 +500,16 @@ impl Run {
 
 /// Creates the state machine and runs one execution to its end.
 pub async fn run(client: &Client, definition: &Value, name: &str, input: &Value) -> Run {
-    let machine = client
+    let machine = create(client, definition, &format!("gate-{name}")).await;
+    let arn = start(client, &machine, name, input).await;
+    finish(client, &arn, name).await
+}
+
+/// Creates a state machine; its ARN.
+pub async fn create(client: &Client, definition: &Value, name: &str) -> String {
+    client
         .create_state_machine()
-        .name(format!("gate-{name}"))
+        .name(name)
         .definition(definition.to_string())
         .role_arn("arn:aws:iam::123456789012:role/codecommit-gate-StateMachineRole-EXAMPLE")
         .send()
@@ -404,10 +519,16 @@ pub async fn run(client: &Client, definition: &Value, name: &str, input: &Value)
                 "create_state_machine: {}",
                 aws_sdk_sfn::error::DisplayErrorContext(&e)
             )
-        });
+        })
+        .state_machine_arn()
+        .to_owned()
+}
+
+/// Starts an execution of `machine`; its ARN.
+pub async fn start(client: &Client, machine: &str, name: &str, input: &Value) -> String {
     let execution = client
         .start_execution()
-        .state_machine_arn(machine.state_machine_arn())
+        .state_machine_arn(machine)
         .name(name)
         .input(input.to_string())
         .send()
@@ -418,12 +539,16 @@ pub async fn run(client: &Client, definition: &Value, name: &str, input: &Value)
                 aws_sdk_sfn::error::DisplayErrorContext(&e)
             )
         });
-    let arn = execution.execution_arn().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    execution.execution_arn().to_owned()
+}
+
+/// Waits for the execution `arn` to end and reads its history.
+pub async fn finish(client: &Client, arn: &str, name: &str) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(300);
     let described = loop {
         let d = client
             .describe_execution()
-            .execution_arn(&arn)
+            .execution_arn(arn)
             .send()
             .await
             .unwrap_or_else(|e| {
@@ -437,16 +562,27 @@ pub async fn run(client: &Client, definition: &Value, name: &str, input: &Value)
         }
         assert!(
             Instant::now() < deadline,
-            "{name} still running after 120 s"
+            "{name} still running after 300 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    Run {
+        status: described.status().clone(),
+        output: described
+            .output()
+            .and_then(|o| serde_json::from_str(o).ok()),
+        events: history(client, arn).await,
+    }
+}
+
+/// The history of the execution `arn` so far, oldest first.
+pub async fn history(client: &Client, arn: &str) -> Vec<HistoryEvent> {
     let mut events = Vec::new();
     let mut token = None;
     loop {
         let page = client
             .get_execution_history()
-            .execution_arn(&arn)
+            .execution_arn(arn)
             .max_results(1000)
             .set_next_token(token)
             .send()
@@ -463,11 +599,27 @@ pub async fn run(client: &Client, definition: &Value, name: &str, input: &Value)
             break;
         }
     }
-    Run {
-        status: described.status().clone(),
-        output: described
-            .output()
-            .and_then(|o| serde_json::from_str(o).ok()),
-        events,
+    events
+}
+
+/// The first task of `resource` the execution `arn` scheduled, waiting up to 60 s for it:
+/// `{"parameters": <what it was sent>, "timeout": <its timeout in seconds, if any>}`.
+pub async fn scheduled(client: &Client, arn: &str, resource: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = history(client, arn).await.into_iter().find_map(|e| {
+            let d = e.task_scheduled_event_details()?;
+            let parameters: Value = serde_json::from_str(d.parameters()).expect("JSON parameters");
+            (format!("arn:aws:states:::{}:{}", d.resource_type(), d.resource()) == resource)
+                .then(|| json!({"parameters": parameters, "timeout": d.timeout_in_seconds()}))
+        });
+        if let Some(parameters) = found {
+            return parameters;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{arn} scheduled no {resource} in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
