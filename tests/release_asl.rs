@@ -111,6 +111,7 @@ fn release(environment: &str, name: &str) -> ReleaseExecutionInput {
             project: PROJECT,
             deploy_role_arn: DEPLOY_ROLE,
             build: &BuildDefaults::default(),
+            artifact_bucket: "gate-artifacts",
         },
         &BTreeMap::new(),
         &BTreeMap::from([("api".to_owned(), "api-k1".to_owned())]),
@@ -125,6 +126,7 @@ fn package(component: &str, key: &str) -> PackageSpec {
     PackageSpec {
         component: component.into(),
         key: key.to_owned(),
+        marker: format!("{REPOSITORY}/{key}.complete"),
         buildspec: format!("version: 0.2\nphases:\n  build:\n    commands: [make {component}]\n"),
         image: "registry.example.com/builder:1".to_owned(),
         compute_type: "BUILD_GENERAL1_MEDIUM".to_owned(),
@@ -674,8 +676,8 @@ async fn a_failed_package_build_deploys_nothing() {
     assert_eq!(lookup["Bucket"], "gate-artifacts-123456789012");
     assert_eq!(
         lookup["Key"],
-        format!("{REPOSITORY}/api-k1/"),
-        "the artifact's marker"
+        format!("{REPOSITORY}/api-k1.complete"),
+        "the artifact's marker, which the package build writes last"
     );
 }
 

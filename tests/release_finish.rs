@@ -43,6 +43,8 @@ const LEAD: &str = "arn:aws:sts::123456789012:assumed-role/Leads/carol";
 fn world() -> World {
     let mut w = World::new();
     w.deps.settings.releases = Some(ReleaseSettings {
+        machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release".into(),
+        artifact_bucket: "gate-artifacts".into(),
         project_prefix: "gate-release".into(),
         environments: BTreeMap::from([(
             "production".to_owned(),
@@ -191,6 +193,11 @@ async fn a_successful_release_moves_the_environment_and_frees_the_lane() {
         authors: Vec::new(),
         requested_at: "2026-11-22T10:01:00Z".into(),
         expires_at: "2026-11-22T11:01:00Z".into(),
+        previous: None,
+        components: Vec::new(),
+        announced: true,
+        decision: None,
+        attempts: Vec::new(),
     });
     assert_eq!(
         w.ledger.put_environment(&env).await.expect("put"),
@@ -579,6 +586,7 @@ fn with_package(
         .push(codecommit_gate::machine::release::PackageSpec {
             component: component.into(),
             key: key.into(),
+            marker: format!("my-repo/{key}.complete"),
             buildspec: "version: 0.2".into(),
             image: "aws/codebuild/standard:7.0".into(),
             compute_type: "BUILD_GENERAL1_SMALL".into(),
@@ -640,4 +648,90 @@ async fn artifacts_already_built_are_recorded_as_reused() {
         env.state.components["app"].artifact.as_deref(),
         Some("k-app")
     );
+}
+
+/// The status-change event of a release execution that ended without its Finish step.
+fn ended_event(input: &ReleaseExecutionInput, status: &str, included: bool) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-22T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn(input)],
+        "detail": {
+            "executionArn": arn(input),
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release",
+            "name": input.execution_name,
+            "status": status,
+            "startDate": 1_795_000_000_000_i64,
+            "stopDate": 1_795_000_900_000_i64,
+            "input": if included { serde_json::to_string(input).expect("json") } else { String::new() },
+            "inputDetails": {"included": included},
+            "output": null,
+            "outputDetails": null
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_release_that_ran_out_of_time_is_finished_from_its_status_change_and_frees_the_lane() {
+    use codecommit_gate::lambda::release::release_handler;
+    let w = world();
+    released_at_19(&w).await;
+    let first = push(&w, 20).await;
+    w.send(w.branch_moved("main", 21)).await;
+    assert_eq!(w.sfn.releases().len(), 1, "21 waits for 20");
+
+    let out = release_handler(&w.deps, ended_event(&first, "TIMED_OUT", true))
+        .await
+        .expect("finished");
+    assert!(out.is_object(), "{out}");
+    let record = record_of(&w, &first);
+    assert_eq!(record.outcome, ReleaseOutcome::Errored);
+    let env = environment(&w).await;
+    assert_eq!(
+        env.state.commit.as_deref(),
+        Some(commit(19).as_str()),
+        "an errored release never moves the environment"
+    );
+    let started = w.sfn.releases();
+    assert_eq!(started.len(), 2, "the queued commit starts");
+    assert_eq!(started[1].1.commit, commit(21));
+
+    // The Finish step had run after all (a redelivery, or the event of a stopped execution
+    // whose Finish ran): nothing moves twice.
+    release_handler(&w.deps, ended_event(&first, "ABORTED", true))
+        .await
+        .expect("acknowledged");
+    assert_eq!(w.sfn.releases().len(), 2);
+    // A success finished itself; an event without its input is acknowledged.
+    let success = release_handler(&w.deps, ended_event(&started[1].1, "SUCCEEDED", true))
+        .await
+        .expect("ignored");
+    assert_eq!(success["action"], "ignore");
+    let blind = release_handler(&w.deps, ended_event(&started[1].1, "FAILED", false))
+        .await
+        .expect("acknowledged");
+    assert_eq!(blind["action"], "rejected");
+    assert!(
+        environment(&w).await.lane.running.is_some(),
+        "21 still runs"
+    );
+}
+
+#[tokio::test]
+async fn a_step_that_does_not_parse_fails_naming_the_field() {
+    use codecommit_gate::lambda::release::{MALFORMED_STEP, release_handler};
+    let w = world();
+    let err = release_handler(
+        &w.deps,
+        serde_json::json!({"action": "finish", "input": {"version": "one"}}),
+    )
+    .await
+    .expect_err("malformed");
+    assert_eq!(err.error_type, MALFORMED_STEP);
+    assert!(err.error_message.contains("input"), "{}", err.error_message);
 }

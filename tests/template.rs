@@ -1954,7 +1954,7 @@ fn every_rule_may_invoke_its_function_and_dead_letter_into_the_queue() {
         .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
         .map(|(logical, _)| logical)
         .collect();
-    assert_eq!(rules.len(), 6, "{rules:?}");
+    assert_eq!(rules.len(), 7, "{rules:?}");
     let queue = cfn.attribute("GateDeadLetterQueue", "Arn");
     let mut dead_lettering = BTreeSet::new();
     for rule in &rules {
@@ -2010,6 +2010,8 @@ const RELEASE_RESOURCES: &[&str] = &[
     "GateApproveRole",
     "ApproveCommentRule",
     "ApproveCommentRulePermission",
+    "ReleaseEndedRule",
+    "ReleaseEndedRulePermission",
 ];
 
 /// The resources a node names with `Ref`, `Fn::GetAtt` or `${...}`, except in the branches
@@ -2494,4 +2496,50 @@ fn release_actions_needed(states: &Value, out: &mut BTreeSet<String>) {
         };
         out.extend(actions.iter().map(|a| (*a).to_owned()));
     }
+}
+
+#[test]
+fn with_releases_the_gate_machine_may_build_in_release_projects_but_not_create_them() {
+    let t = stack(&["api"]);
+    let on = Cfn::releasing(&t, &["api"]);
+    let off = Cfn::new(&t, &["api"]);
+    let sids = |cfn: &Cfn| -> BTreeMap<String, Value> {
+        let policies = cfn.render(&resource(&t, "StateMachineRole")["Properties"]["Policies"]);
+        policies[0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .filter_map(|s| Some((s.get("Sid")?.as_str()?.to_owned(), s.clone())))
+            .collect()
+    };
+    assert!(
+        !sids(&off).contains_key("ReleaseChecks"),
+        "releases off: nothing more"
+    );
+    let checks = &sids(&on)["ReleaseChecks"];
+    assert_eq!(
+        checks["Resource"],
+        json!(format!(
+            "arn:aws:codebuild:{REGION}:{ACCOUNT}:project/gaterelease-*"
+        ))
+    );
+    let actions = strings(&checks["Action"]);
+    assert!(
+        actions.iter().any(|a| a == "codebuild:StartBuild"),
+        "{actions:?}"
+    );
+    assert!(
+        !actions
+            .iter()
+            .any(|a| a.contains("CreateProject") || a.contains("DeleteProject")),
+        "the release machine owns the release projects: {actions:?}"
+    );
+    let project = codecommit_gate::config::ReleaseSettings {
+        machine_arn: String::new(),
+        project_prefix: "gaterelease".into(),
+        artifact_bucket: String::new(),
+        environments: BTreeMap::new(),
+    }
+    .project(&RepositoryName::from("api"), "production");
+    assert!(project.starts_with("gaterelease-"), "{project}");
 }

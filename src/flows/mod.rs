@@ -6,8 +6,8 @@
 
 pub mod gate_report;
 pub mod gate_start;
-pub mod release_finish;
 pub mod release_approval;
+pub mod release_finish;
 pub mod release_start;
 pub mod steps;
 

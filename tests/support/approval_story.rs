@@ -53,6 +53,8 @@ pub struct Story {
 pub fn world() -> World {
     let mut w = World::new();
     w.deps.settings.releases = Some(ReleaseSettings {
+        machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release".into(),
+        artifact_bucket: "gate-artifacts".into(),
         project_prefix: "gate-release".into(),
         environments: BTreeMap::from([(
             "production".to_owned(),
