@@ -119,7 +119,8 @@ pub async fn release_pushed<T: Ports>(
         }));
     }
     let role = &allowed.deploy_role_arn;
-    let (record, push) = join_lane(deps, &moved.repository, &name, &moved.commit).await?;
+    let pusher = moved.caller_arn.as_deref();
+    let (record, push) = join_lane(deps, &moved.repository, &name, &moved.commit, pusher).await?;
     let start = |release: LaneRelease, fresh: bool| Launch {
         gate: &gate,
         record: &record,
@@ -196,6 +197,7 @@ async fn join_lane<T: Ports>(
     repository: &RepositoryName,
     environment: &str,
     commit: &CommitId,
+    pushed_by: Option<&str>,
 ) -> PortResult<(EnvironmentRecord, Push)> {
     for _ in 0..LANE_ATTEMPTS {
         let mut record = deps
@@ -204,14 +206,19 @@ async fn join_lane<T: Ports>(
             .await?
             .unwrap_or_else(|| EnvironmentRecord::new(repository.clone(), environment));
         let deployed = record.state.commit.clone();
-        let push = record
-            .lane
-            .push(commit.as_str(), deployed.as_deref(), &Utc::now().rfc3339());
+        let mut push =
+            record
+                .lane
+                .push(commit.as_str(), deployed.as_deref(), &Utc::now().rfc3339());
         if matches!(push, Push::Duplicate | Push::Released) {
             return Ok((record, push));
         }
         if let Some(waiting) = dropped(&push) {
             record_superseded(deps, repository, &record, waiting).await?;
+        }
+        record.lane.pushed_by(commit.as_str(), pushed_by);
+        if let Push::Start(release) | Push::Queued { release, .. } = &mut push {
+            release.pushed_by = pushed_by.map(str::to_owned);
         }
         if deps.ledger.put_environment(&record).await? == Written::Written {
             record.version += 1;
@@ -278,13 +285,12 @@ async fn launch<T: Ports>(
         artifact_bucket: &launch.settings.artifact_bucket,
         build: &deps.settings.build,
     };
-    let input =
-        release_input(launch.gate, &plan, &target, &buildspecs, &BTreeMap::new()).map_err(|e| {
-            PortError::Permanent {
-                call: "release:input",
-                message: e.to_string(),
-            }
+    let mut input = release_input(launch.gate, &plan, &target, &buildspecs, &BTreeMap::new())
+        .map_err(|e| PortError::Permanent {
+            call: "release:input",
+            message: e.to_string(),
         })?;
+    input.pushed_by.clone_from(&launch.release.pushed_by);
     let started = deps
         .executions
         .start_release(&input.execution_name, &input)

@@ -30,6 +30,10 @@ pub struct LaneRelease {
     pub sequence: u64,
     /// When it was pushed, RFC 3339.
     pub pushed_at: String,
+    /// Who pushed it (the push event's `callerUserArn`): an author of the change, who may not
+    /// approve it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_by: Option<String>,
 }
 
 /// One (repository, environment)'s lane (kept in [`crate::ports::EnvironmentRecord`], whose
@@ -89,6 +93,7 @@ impl Lane {
             commit: commit.to_owned(),
             sequence: self.sequence,
             pushed_at: now.to_owned(),
+            pushed_by: None,
         };
         if self.running.is_none() {
             self.running = Some(release.clone());
@@ -112,6 +117,15 @@ impl Lane {
         }
         self.running = self.queued.take();
         self.running.clone()
+    }
+
+    /// Records who pushed `commit`, if it runs or waits in the lane.
+    pub fn pushed_by(&mut self, commit: &str, who: Option<&str>) {
+        for release in [&mut self.running, &mut self.queued].into_iter().flatten() {
+            if release.commit == commit {
+                release.pushed_by = who.map(str::to_owned);
+            }
+        }
     }
 
     /// Whether the lane has nothing running and nothing waiting.
