@@ -11,8 +11,8 @@
 //! | | approval rule created, approval state changes, override `REVOKE` | [`Event::Ignore`] |
 //! | `CodeCommit Comment on Pull Request` | `commentOnPullRequestCreated` | [`Event::Command`] |
 //! | | `commentOnPullRequestUpdated` | [`Event::Ignore`] (editing must not re-trigger) |
-//! | `CodeCommit Repository State Change` | `referenceUpdated` of a branch | [`Event::BranchMoved`] |
-//! | | reference created or deleted, tags, unreferenced merge commits | [`Event::Ignore`] |
+//! | `CodeCommit Repository State Change` | `referenceUpdated` or `referenceCreated` of a branch | [`Event::BranchMoved`] |
+//! | | reference deleted, tags, unreferenced merge commits | [`Event::Ignore`] |
 //! | `Step Functions Execution Status Change` | `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED` | [`Event::RunFinished`] |
 //! | | `RUNNING`, `PENDING_REDRIVE`, anything else | [`Event::Ignore`] |
 //! | anything else | | [`Event::Ignore`] |
@@ -95,8 +95,10 @@ pub enum Event {
         /// Deleted or edited.
         change: RuleChange,
     },
-    /// `referenceUpdated` of a branch (*CodeCommit Repository State Change*): the destination of
-    /// open pull requests may have moved on from the commit their approval was earned on.
+    /// `referenceUpdated` or `referenceCreated` of a branch (*CodeCommit Repository State
+    /// Change*): the destination of open pull requests may have moved on from the commit their
+    /// approval was earned on, and an environment's branch may have a commit to release (a
+    /// created branch: its first push).
     BranchMoved(BranchMoved),
     /// `commentOnPullRequestCreated`: possibly a `/gate ...` command (the text is fetched later).
     Command(CommentEvent),
@@ -249,7 +251,8 @@ pub enum RuleChange {
     Updated,
 }
 
-/// A branch that moved: a `referenceUpdated` event of type `branch` (a push, or a merge).
+/// A branch that moved: a `referenceUpdated` event of type `branch` (a push, or a merge), or
+/// a `referenceCreated` one (a new branch's first push: no [`BranchMoved::old_commit`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct BranchMoved {
     /// `detail.repositoryName`.
@@ -259,7 +262,7 @@ pub struct BranchMoved {
     pub reference: String,
     /// `detail.commitId`: the new tip.
     pub commit: CommitId,
-    /// `detail.oldCommitId`: the previous tip, when present.
+    /// `detail.oldCommitId`: the previous tip, when present (never for a created branch).
     pub old_commit: Option<CommitId>,
     /// `detail.callerUserArn`, when present (absent from AWS's samples).
     pub caller_arn: Option<String>,
@@ -810,12 +813,9 @@ fn repository_state_change(payload: Value) -> Result<Event, EventError> {
     let kind: RawKind = decode(detail_object(&payload)?, DETAIL)?;
     let event = required(kind.event, "detail.event")?;
     match event.as_str() {
-        "referenceUpdated" => {}
-        "referenceCreated" => {
-            return Ok(Event::ignore(
-                "a new reference cannot be the destination of an open pull request",
-            ));
-        }
+        // A created branch is a branch that moved from nothing: an environment's branch
+        // pushed for the first time has its first release to start.
+        "referenceUpdated" | "referenceCreated" => {}
         "referenceDeleted" => {
             return Ok(Event::ignore(
                 "reference deleted: CodeCommit closes the pull requests of a deleted branch",

@@ -95,6 +95,8 @@ struct CodeCommitState {
     pull_requests: BTreeMap<PullRequestId, PullRequestState>,
     files: HashMap<(CommitId, String), Vec<u8>>,
     diffs: HashMap<(CommitId, CommitId), Vec<ChangedPath>>,
+    commit_files: HashMap<CommitId, Vec<(String, String)>>,
+    files_listed: Vec<CommitId>,
     conflicts: HashMap<(CommitId, CommitId), Vec<String>>,
     comments: Vec<StoredComment>,
     approvals: BTreeMap<(PullRequestId, RevisionId), ApprovalState>,
@@ -203,6 +205,21 @@ impl FakeCodeCommit {
         self.state()
             .diffs
             .insert((before.clone(), after.clone()), changes);
+    }
+
+    /// Stores every file of a commit: (path, blob id) pairs, what
+    /// [`PullRequests::commit_files`] answers.
+    pub fn put_commit_files(&self, commit: &CommitId, files: &[(&str, &str)]) {
+        let files = files
+            .iter()
+            .map(|(p, b)| ((*p).to_owned(), (*b).to_owned()))
+            .collect();
+        self.state().commit_files.insert(commit.clone(), files);
+    }
+
+    /// The commits whose files were listed, in order.
+    pub fn files_listed(&self) -> Vec<CommitId> {
+        self.state().files_listed.clone()
     }
 
     /// Makes merging `source` into `destination` conflict on `paths`.
@@ -369,6 +386,22 @@ impl PullRequests for FakeCodeCommit {
         self.state()
             .diffs
             .get(&(before.clone(), after.clone()))
+            .cloned()
+            .ok_or_else(|| permanent(CALL, codes::COMMIT_DOES_NOT_EXIST))
+    }
+
+    async fn commit_files(
+        &self,
+        _repository: &RepositoryName,
+        commit: &CommitId,
+    ) -> PortResult<Vec<(String, String)>> {
+        const CALL: &str = "codecommit:GetDifferences";
+        self.calls.record(CALL)?;
+        let mut state = self.state();
+        state.files_listed.push(commit.clone());
+        state
+            .commit_files
+            .get(commit)
             .cloned()
             .ok_or_else(|| permanent(CALL, codes::COMMIT_DOES_NOT_EXIST))
     }

@@ -303,6 +303,15 @@ pub trait PullRequests: Send + Sync {
         before: &CommitId,
         after: &CommitId,
     ) -> impl Future<Output = PortResult<Vec<ChangedPath>>> + Send;
+    /// Every file of `commit`: (path, git blob id) pairs, as `git ls-tree -r` lists them. On
+    /// CodeCommit, `GetDifferences` with no before commit (each difference's `afterBlob`),
+    /// every page. The ids are git object ids on every side, so an artifact key
+    /// ([`crate::release::artifact_key`]) computed from them equals the local one.
+    fn commit_files(
+        &self,
+        repository: &RepositoryName,
+        commit: &CommitId,
+    ) -> impl Future<Output = PortResult<Vec<(String, String)>>> + Send;
     /// `GetMergeConflicts` for a three-way merge of `source` into `destination`.
     fn mergeability(
         &self,

@@ -9,6 +9,7 @@ use aws_sdk_codecommit::operation::get_comment::GetCommentError;
 use aws_sdk_codecommit::types::error::CommentDoesNotExistException;
 use aws_sdk_codecommit::types::{ApprovalState as SdkApprovalState, MergeOptionTypeEnum};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use codecommit_gate::aws::codecommit::COMMIT_FILES_MAX_PAGES;
 use codecommit_gate::aws::{AwsPullRequests, reporter_session_arn, retry_config};
 use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::plan::ChangedPath;
@@ -489,6 +490,128 @@ async fn a_failing_later_page_fails_the_whole_listing() {
         .await
         .expect_err("page 2 failed");
     assert_eq!(permanent_call(err), "codecommit:GetDifferences");
+}
+
+// GetDifferences without a before commit: every file of a commit
+
+fn file_blob(path: &str, blob_id: &str) -> Value {
+    json!({ "path": path, "blobId": blob_id, "mode": "100644" })
+}
+
+#[tokio::test]
+async fn commit_files_lists_every_after_blob_of_every_page_with_no_before_commit() {
+    let request = |token: Option<&'static str>| {
+        move |r: &aws_sdk_codecommit::operation::get_differences::GetDifferencesInput| {
+            r.repository_name() == Some("MyDemoRepo")
+                && r.before_commit_specifier().is_none()
+                && r.after_commit_specifier() == Some("ca45e279EXAMPLE")
+                && r.max_results() == Some(400)
+                && r.next_token() == token
+        }
+    };
+    let page1 = mock!(Client::get_differences)
+        .match_requests(request(None))
+        .sequence()
+        .http_status(
+            200,
+            body(json!({
+                "differences": [
+                    { "afterBlob": file_blob(".gate.yml", "2eb4af3b1thisisanexamplethisisanexample1"), "changeType": "A" },
+                    { "afterBlob": file_blob("app/main.rs", "bf7fcf281thisisanexamplethisisanexample1"), "changeType": "A" }
+                ],
+                "NextToken": "page-2"
+            })),
+        )
+        .build();
+    let page2 = mock!(Client::get_differences)
+        .match_requests(request(Some("page-2")))
+        .sequence()
+        .http_status(
+            200,
+            body(json!({
+                "differences": [
+                    { "afterBlob": file_blob("lib/a b.rs", "3b6a3c6e8thisisanexamplethisisanexample1"), "changeType": "A" }
+                ]
+            })),
+        )
+        .build();
+    let files = adapter(&[&page1, &page2])
+        .commit_files(&repo(), &commit("ca45e279EXAMPLE"))
+        .await
+        .expect("files");
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (".gate.yml", "2eb4af3b1thisisanexamplethisisanexample1"),
+            ("app/main.rs", "bf7fcf281thisisanexamplethisisanexample1"),
+            ("lib/a b.rs", "3b6a3c6e8thisisanexamplethisisanexample1"),
+        ]
+    );
+    assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn commit_files_of_a_missing_commit_is_gone_and_a_blobless_entry_is_refused() {
+    let missing = mock!(Client::get_differences)
+        .sequence()
+        .http_status(400, error("CommitDoesNotExistException"))
+        .build();
+    let err = adapter(&[&missing])
+        .commit_files(&repo(), &commit("ca45e279EXAMPLE"))
+        .await
+        .expect_err("missing commit");
+    match err {
+        PortError::Gone { call, code, .. } => assert_eq!(
+            (call, code.as_str()),
+            ("codecommit:GetDifferences", "CommitDoesNotExistException")
+        ),
+        other => panic!("expected Gone, got {other:?}"),
+    }
+    let blobless = mock!(Client::get_differences)
+        .sequence()
+        .http_status(
+            200,
+            body(
+                json!({ "differences": [{ "afterBlob": { "path": "a.txt" }, "changeType": "A" }] }),
+            ),
+        )
+        .build();
+    let err = adapter(&[&blobless])
+        .commit_files(&repo(), &commit("ca45e279EXAMPLE"))
+        .await
+        .expect_err("no blob id");
+    assert_eq!(permanent_call(err), "codecommit:GetDifferences");
+}
+
+#[tokio::test]
+async fn commit_files_stops_with_an_error_beyond_its_page_limit() {
+    let endless = mock!(Client::get_differences)
+        .sequence()
+        .http_status(
+            200,
+            body(json!({
+                "differences": [{ "afterBlob": file_blob("a.txt", "2eb4af3b1thisisanexamplethisisanexample1"), "changeType": "A" }],
+                "NextToken": "more"
+            })),
+        )
+        .times(COMMIT_FILES_MAX_PAGES)
+        .build();
+    let err = adapter(&[&endless])
+        .commit_files(&repo(), &commit("ca45e279EXAMPLE"))
+        .await
+        .expect_err("too many pages");
+    assert_eq!(endless.num_calls(), COMMIT_FILES_MAX_PAGES);
+    match err {
+        PortError::Permanent { call, message } => {
+            assert_eq!(call, "codecommit:GetDifferences");
+            assert!(message.contains("more than 250 pages"), "{message}");
+        }
+        other => panic!("expected Permanent, got {other:?}"),
+    }
 }
 
 // GetMergeConflicts

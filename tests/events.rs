@@ -181,7 +181,7 @@ fn fixture_actions() {
         ("codecommit-pr-merge-status-updated-merged", "cleanup"),
         ("codecommit-pr-source-branch-updated", "gate"),
         ("codecommit-pr-status-changed-closed", "cleanup"),
-        ("codecommit-reference-created", "ignore"),
+        ("codecommit-reference-created", "branch-moved"),
         ("codecommit-reference-deleted", "ignore"),
         ("codecommit-reference-updated-merge", "branch-moved"),
         ("codecommit-unreferenced-merge-commit-created", "ignore"),
@@ -425,8 +425,13 @@ fn a_branch_update_is_a_moved_branch_and_other_reference_events_are_ignored() {
     assert!(ignore_reason(&ok(tag)).contains("not a branch"));
     let no_commit = without_detail(push, "commitId");
     assert_eq!(err(no_commit).field(), Some("detail.commitId"));
+    // A new branch is a branch that moved from nothing (an environment's first release).
+    let Event::BranchMoved(created) = parse_fixture("codecommit-reference-created") else {
+        panic!("expected BranchMoved");
+    };
+    assert_eq!(created.branch(), "myBranch");
+    assert_eq!(created.old_commit, None);
     for stem in [
-        "codecommit-reference-created",
         "codecommit-reference-deleted",
         "codecommit-unreferenced-merge-commit-created",
     ] {

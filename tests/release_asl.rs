@@ -114,7 +114,10 @@ fn release(environment: &str, name: &str) -> ReleaseExecutionInput {
             artifact_bucket: "gate-artifacts",
         },
         &BTreeMap::new(),
-        &BTreeMap::from([("api".to_owned(), "api-k1".to_owned())]),
+        &codecommit_gate::machine::release::ArtifactKeys {
+            released: BTreeMap::from([("api".to_owned(), "api-k1".to_owned())]),
+            previous: BTreeMap::new(),
+        },
     )
     .expect("builds");
     input.execution_name = name.to_owned();

@@ -4,7 +4,9 @@
 
 use codecommit_gate::gate_file::Gate;
 use codecommit_gate::ids::RepositoryName;
-use codecommit_gate::machine::release::{ReleaseExecutionInput, ReleaseTarget, release_input};
+use codecommit_gate::machine::release::{
+    ArtifactKeys, ReleaseExecutionInput, ReleaseTarget, release_input,
+};
 use codecommit_gate::machine::{BuildDefaults, EnvVar, MERGE_PRELUDE, release_execution_name};
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::release::{ReleaseInput, plan_release};
@@ -66,7 +68,10 @@ fn input_for(
     let repository = RepositoryName::new("shop");
     let build = BuildDefaults::default();
     let buildspecs = BTreeMap::from([("ci/e2e.yml".to_owned(), Ok(vec!["./e2e.sh".to_owned()]))]);
-    let keys = BTreeMap::from([("app".to_owned(), "k-app".to_owned())]);
+    let keys = ArtifactKeys {
+        released: BTreeMap::from([("app".to_owned(), "k-app".to_owned())]),
+        previous: BTreeMap::from([("app".to_owned(), "k-app-before".to_owned())]),
+    };
     release_input(
         &gate,
         &plan,
@@ -372,4 +377,33 @@ fn outputs_named_by_the_gate_file_stay_one_shell_word_each() {
     let (ok, log) = run_lines(empty.path(), upload);
     assert!(!ok);
     assert!(!log.contains(".complete"), "{log}");
+}
+
+#[test]
+fn a_rollback_that_redeploys_checks_and_downloads_the_previous_artifact() {
+    let gate = GATE.replace("      rollback: [./app-undo.sh]\n", "");
+    let input = input_for(&gate, "production", Some(P), &["app/main.rs"]);
+    let app = &input.waves[0].deploys[0];
+    assert_eq!(app.rollback.artifact_key.as_deref(), Some("k-app-before"));
+    assert_eq!(
+        var(&app.rollback.env, "GATE_ARTIFACT_DIR"),
+        Some("/tmp/gate-artifact")
+    );
+    let buildspec = app.rollback.buildspec.as_deref().expect("a rollback");
+    let pre_build = &phases(buildspec)["pre_build"];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (ok, log) = run_lines(tmp.path(), pre_build);
+    assert!(ok, "{log}");
+    assert_eq!(
+        log,
+        format!(
+            "s3|cp|--only-show-errors|s3://{BUCKET}/shop/k-app-before.complete|-|\n\
+             s3|cp|--only-show-errors|--recursive|s3://{BUCKET}/shop/k-app-before/|{}|\n",
+            tmp.path().join("artifact").display()
+        ),
+        "the marker is read, then the previous artifact downloaded"
+    );
+    // With its own rollback commands nothing is downloaded.
+    let own = &input_for(GATE, "production", Some(P), &["app/main.rs"]).waves[0].deploys[0];
+    assert_eq!(own.rollback.artifact_key, None);
 }

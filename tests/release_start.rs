@@ -5,6 +5,8 @@
 //! other branches, environments without a deploy role and stacks without releases start
 //! nothing.
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/world.rs"]
 mod world;
 
@@ -12,9 +14,11 @@ use codecommit_gate::config::{ReleaseSettings, StackEnvironment};
 use codecommit_gate::event::Event;
 use codecommit_gate::flows::gate_start::StartOutcome;
 use codecommit_gate::flows::release_start::ReleaseStart;
+use codecommit_gate::gate_file::Gate;
+use codecommit_gate::local::git::Repo;
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::ports::{EnvironmentRecord, Ledger, Written};
-use codecommit_gate::release::ReleaseOutcome;
+use codecommit_gate::release::{ReleaseOutcome, artifact_key};
 use std::collections::BTreeMap;
 use world::{World, commit};
 
@@ -325,4 +329,160 @@ async fn a_superseded_record_survives_a_failure_after_it_and_is_announced() {
             (ReleaseState::Superseded, commit(21).as_str().to_owned())
         ]
     );
+}
+
+// Artifact keys and first pushes
+
+const PACKAGED_GATE: &str = r#"stages: [test]
+components:
+  network: {paths: [infra/network/], deploy: {commands: [./net.sh]}}
+  app:
+    paths: [app/]
+    depends_on: [network]
+    deploy: {commands: [./app.sh]}
+    package: {commands: [make dist], outputs: [dist/]}
+checks:
+  unit: {stage: test, commands: [make test]}
+environments:
+  production: {branch: main, checks: [unit]}
+"#;
+
+/// A real git commit of the packaged gate file and `app` holding `app_text`: its files as
+/// `git ls-tree -r` lists them, and the artifact key of `app` the local `gate release`
+/// computes from them.
+fn local_commit(app_text: &str) -> (Vec<(String, String)>, String) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    scratch::git(dir, &["init", "-q"]);
+    scratch::write(dir, ".gate.yml", PACKAGED_GATE);
+    scratch::write(dir, "app/main.rs", app_text);
+    scratch::write(dir, "infra/network/vpc.yml", "cidr: 10.0.0.0/16\n");
+    scratch::write(dir, "docs/readme.md", "not an input of app\n");
+    let sha = scratch::commit(dir, "release");
+    let files = Repo::open(dir)
+        .expect("repo")
+        .files_at(&sha)
+        .expect("ls-tree");
+    let gate = Gate::parse(PACKAGED_GATE, ".gate.yml").expect("valid");
+    let app = gate
+        .components
+        .iter()
+        .position(|c| c.name.as_str() == "app")
+        .expect("app");
+    let key = artifact_key(
+        &gate,
+        app,
+        files.iter().map(|(p, o)| (p.as_str(), o.as_str())),
+    )
+    .expect("app has a package");
+    (files, key)
+}
+
+/// The world with the packaged gate file at `n` and `files` as the commit's files.
+fn put_packaged_commit(w: &World, n: u8, files: &[(String, String)]) {
+    w.cc.put_file(&commit(n), ".gate.yml", PACKAGED_GATE);
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_str()))
+        .collect();
+    w.cc.put_commit_files(&commit(n), &pairs);
+}
+
+#[tokio::test]
+async fn a_packaged_component_is_built_under_the_key_the_local_release_computes() {
+    let w = world();
+    let (files, local_key) = local_commit("fn main() {}\n");
+    put_packaged_commit(&w, 20, &files);
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    let (_, input) = w.sfn.releases().pop().expect("started");
+    let packages: Vec<(&str, &str)> = input
+        .packages
+        .iter()
+        .map(|p| (p.component.as_str(), p.key.as_str()))
+        .collect();
+    assert_eq!(packages, [("app", local_key.as_str())]);
+    let deploys: BTreeMap<&str, Option<&str>> = input
+        .waves
+        .iter()
+        .flat_map(|w| &w.deploys)
+        .map(|d| (d.component.as_str(), d.artifact_key.as_deref()))
+        .collect();
+    assert_eq!(
+        deploys,
+        BTreeMap::from([("app", Some(local_key.as_str())), ("network", None)]),
+        "a component without a package gets no artifact"
+    );
+    assert_eq!(w.cc.files_listed(), [commit(20)], "one listing per release");
+}
+
+#[tokio::test]
+async fn a_plan_without_packages_lists_no_files() {
+    let w = world();
+    let mut record = EnvironmentRecord::new(w.repo.clone(), "production");
+    record.state.commit = Some(commit(19).as_str().to_owned());
+    w.ledger.put_environment(&record).await.expect("put");
+    w.cc.put_diff(
+        &commit(19),
+        &commit(20),
+        vec![ChangedPath::new("app/main.rs")],
+    );
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    let (_, input) = w.sfn.releases().pop().expect("started");
+    assert!(input.packages.is_empty());
+    assert!(w.cc.files_listed().is_empty(), "{:?}", w.cc.files_listed());
+}
+
+#[tokio::test]
+async fn a_rollback_by_redeploy_carries_the_previous_releases_artifact() {
+    let w = world();
+    let (before, before_key) = local_commit("fn main() { v1() }\n");
+    let (after, after_key) = local_commit("fn main() { v2() }\n");
+    assert_ne!(before_key, after_key);
+    put_packaged_commit(&w, 19, &before);
+    put_packaged_commit(&w, 20, &after);
+    let mut record = EnvironmentRecord::new(w.repo.clone(), "production");
+    record.state.commit = Some(commit(19).as_str().to_owned());
+    w.ledger.put_environment(&record).await.expect("put");
+    w.cc.put_diff(
+        &commit(19),
+        &commit(20),
+        vec![ChangedPath::new("app/main.rs")],
+    );
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    let (_, input) = w.sfn.releases().pop().expect("started");
+    let app = &input.waves[0].deploys[0];
+    assert_eq!(app.component.as_str(), "app");
+    assert_eq!(app.artifact_key.as_deref(), Some(after_key.as_str()));
+    assert_eq!(app.rollback.source_version, Some(commit(19)));
+    assert_eq!(
+        app.rollback.artifact_key.as_deref(),
+        Some(before_key.as_str())
+    );
+    let buildspec = app.rollback.buildspec.as_deref().expect("a rollback");
+    assert!(
+        buildspec.contains(&format!("s3://gate-artifacts/my-repo/{before_key}/")),
+        "{buildspec}"
+    );
+    assert_eq!(w.cc.files_listed(), [commit(20), commit(19)]);
+}
+
+#[tokio::test]
+async fn a_created_environment_branch_starts_its_first_release() {
+    let w = world();
+    let text = std::fs::read_to_string("tests/data/events/codecommit-reference-created.json")
+        .expect("fixture");
+    let mut e: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let d = &mut e["detail"];
+    d["repositoryName"] = serde_json::json!(w.repo.as_str());
+    d["referenceName"] = serde_json::json!("main");
+    d["referenceFullName"] = serde_json::json!("refs/heads/main");
+    d["commitId"] = serde_json::json!(commit(20).as_str());
+    let event = codecommit_gate::event::parse_value(e).expect("a valid event");
+    let release = release_of(w.send(event).await);
+    assert!(
+        matches!(&release, ReleaseStart::Started { environment, deploys: 2, .. } if environment == "production"),
+        "{release:?}"
+    );
+    let (_, input) = w.sfn.releases().pop().expect("started");
+    assert_eq!((input.commit, input.previous), (commit(20), None));
 }

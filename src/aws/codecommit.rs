@@ -19,6 +19,11 @@ use aws_sdk_codecommit::types::{
 
 /// `MaxResults` for `GetDifferences` pages.
 pub const DIFFERENCES_PAGE_SIZE: i32 = 400;
+/// How many `GetDifferences` pages [`PullRequests::commit_files`] reads at most: 250 pages
+/// of [`DIFFERENCES_PAGE_SIZE`] are 100,000 files, a repository bigger than the gate is made
+/// for (each page is one call, paid in the Lambda's time). Beyond it the listing is a
+/// permanent error: a partial listing would give a wrong artifact key.
+pub const COMMIT_FILES_MAX_PAGES: usize = 250;
 /// `maxResults` for `GetCommentsForPullRequest` pages.
 pub const COMMENTS_PAGE_SIZE: i32 = 100;
 
@@ -89,6 +94,66 @@ fn changed_path(difference: &Difference) -> Option<ChangedPath> {
         (_, _, Some(after)) => Some(ChangedPath::new(after)),
         (_, Some(before), None) => Some(ChangedPath::new(before)),
         (_, None, None) => None,
+    }
+}
+
+/// One difference of a commit against nothing as a file of the commit: (path, blob id) of
+/// its `afterBlob`.
+fn after_file(difference: &Difference) -> PortResult<(String, String)> {
+    let blob = difference.after_blob();
+    let path = blob.and_then(|b| b.path()).filter(|p| !p.is_empty());
+    let id = blob.and_then(|b| b.blob_id()).filter(|i| !i.is_empty());
+    match (path, id) {
+        (Some(path), Some(id)) => Ok((path.to_owned(), id.to_owned())),
+        _ => Err(permanent(
+            GET_DIFFERENCES,
+            "a file of the commit has no afterBlob path or blobId",
+        )),
+    }
+}
+
+impl AwsPullRequests {
+    /// Calls `GetDifferences` from `before` (`None`: from nothing, so every file of `after`
+    /// is a difference) to `after`, page after page, and hands every difference to `each`.
+    /// With a `max_pages`, a listing that has more pages is a permanent error, not a partial
+    /// answer.
+    async fn each_difference(
+        &self,
+        repository: &RepositoryName,
+        before: Option<&CommitId>,
+        after: &CommitId,
+        max_pages: Option<usize>,
+        mut each: impl FnMut(&Difference) -> PortResult<()>,
+    ) -> PortResult<()> {
+        let mut token: Option<String> = None;
+        for page in 1.. {
+            let output = self
+                .client
+                .get_differences()
+                .repository_name(repository.as_str())
+                .set_before_commit_specifier(before.map(|b| b.as_str().to_owned()))
+                .after_commit_specifier(after.as_str())
+                .max_results(DIFFERENCES_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(GET_DIFFERENCES, e))?;
+            output.differences().iter().try_for_each(&mut each)?;
+            let Some(next) = output.next_token().filter(|t| !t.is_empty()) else {
+                break;
+            };
+            if max_pages.is_some_and(|max| page >= max) {
+                return Err(permanent(
+                    GET_DIFFERENCES,
+                    format!(
+                        "{after} has more than {page} pages of {DIFFERENCES_PAGE_SIZE} \
+                         differences: the listing stops there"
+                    ),
+                ));
+            }
+            token = Some(next.to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -200,31 +265,30 @@ impl PullRequests for AwsPullRequests {
         after: &CommitId,
     ) -> PortResult<Vec<ChangedPath>> {
         let mut paths = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let output = self
-                .client
-                .get_differences()
-                .repository_name(repository.as_str())
-                .before_commit_specifier(before.as_str())
-                .after_commit_specifier(after.as_str())
-                .max_results(DIFFERENCES_PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| port_error(GET_DIFFERENCES, e))?;
-            for difference in output.differences() {
-                let path = changed_path(difference).ok_or_else(|| {
-                    permanent(GET_DIFFERENCES, "a difference names no path on either side")
-                })?;
-                paths.push(path);
-            }
-            match output.next_token().filter(|t| !t.is_empty()) {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        self.each_difference(repository, Some(before), after, None, |difference| {
+            let path = changed_path(difference).ok_or_else(|| {
+                permanent(GET_DIFFERENCES, "a difference names no path on either side")
+            })?;
+            paths.push(path);
+            Ok(())
+        })
+        .await?;
         Ok(paths)
+    }
+
+    async fn commit_files(
+        &self,
+        repository: &RepositoryName,
+        commit: &CommitId,
+    ) -> PortResult<Vec<(String, String)>> {
+        let mut files = Vec::new();
+        let limit = Some(COMMIT_FILES_MAX_PAGES);
+        self.each_difference(repository, None, commit, limit, |difference| {
+            files.push(after_file(difference)?);
+            Ok(())
+        })
+        .await?;
+        Ok(files)
     }
 
     async fn mergeability(

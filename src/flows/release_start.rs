@@ -23,15 +23,16 @@ use crate::announce::{Announcement, RELEASE_DETAIL_TYPE, ReleaseChange, ReleaseS
 use crate::clock::Utc;
 use crate::config::ReleaseSettings;
 use crate::event::BranchMoved;
-use crate::gate_file::Gate;
+use crate::gate_file::{Component, Gate};
 use crate::ids::{CommitId, RepositoryName};
-use crate::machine::release::{ReleaseTarget, release_input};
+use crate::machine::release::{ArtifactKeys, ReleaseTarget, release_input};
 use crate::ports::{
     EnvironmentRecord, Executions, Ledger, PortError, PortResult, PullRequests, Started, Written,
 };
 use crate::release::lane::{LaneRelease, Push};
 use crate::release::{
-    RECORD_VERSION, ReleaseInput, ReleaseOutcome, ReleasePlan, ReleaseRecord, plan_release,
+    RECORD_VERSION, ReleaseInput, ReleaseOutcome, ReleasePlan, ReleaseRecord, artifact_key,
+    plan_release,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -285,10 +286,13 @@ async fn launch<T: Ports>(
         artifact_bucket: &launch.settings.artifact_bucket,
         build: &deps.settings.build,
     };
-    let mut input = release_input(launch.gate, &plan, &target, &buildspecs, &BTreeMap::new())
-        .map_err(|e| PortError::Permanent {
-            call: "release:input",
-            message: e.to_string(),
+    let keys = artifact_keys(deps, repository, launch.gate, &plan).await?;
+    let mut input =
+        release_input(launch.gate, &plan, &target, &buildspecs, &keys).map_err(|e| {
+            PortError::Permanent {
+                call: "release:input",
+                message: e.to_string(),
+            }
         })?;
     input.pushed_by.clone_from(&launch.release.pushed_by);
     let started = deps
@@ -311,6 +315,61 @@ async fn launch<T: Ports>(
         execution_name: input.execution_name,
         deploys: plan.deployed().count(),
     })
+}
+
+/// The artifact keys of the release's deployed components with a `package`, computed as the
+/// local `gate release` does ([`crate::release::artifact_key`] over every file of the commit
+/// with its blob id): at the released commit, and at the previous release for the components
+/// whose rollback deploys it again (no `rollback` commands), with the released gate file as
+/// locally. Each commit's files are listed once, and only when a key needs them: a plan
+/// without packages lists nothing.
+async fn artifact_keys<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    gate: &Gate,
+    plan: &ReleasePlan,
+) -> PortResult<ArtifactKeys> {
+    let packaged: Vec<(usize, &Component)> = plan
+        .deployed()
+        .filter_map(|c| gate.components.iter().position(|g| g.name == c.name))
+        .map(|i| (i, &gate.components[i]))
+        .filter(|(_, c)| c.package.is_some())
+        .collect();
+    let redeployed: Vec<(usize, &Component)> = packaged
+        .iter()
+        .copied()
+        .filter(|(_, c)| c.deploy.as_ref().is_some_and(|d| d.rollback.is_none()))
+        .collect();
+    let mut keys = ArtifactKeys::default();
+    if !packaged.is_empty() {
+        let commit = CommitId::new(plan.commit.clone());
+        keys.released = keys_at(deps, repository, gate, &packaged, &commit).await?;
+    }
+    if let Some(previous) = plan.previous.as_ref().filter(|_| !redeployed.is_empty()) {
+        let previous = CommitId::new(previous.clone());
+        keys.previous = keys_at(deps, repository, gate, &redeployed, &previous).await?;
+    }
+    Ok(keys)
+}
+
+/// The artifact keys of `components` (with their index in `gate`) at `commit`, from one
+/// listing of its files.
+async fn keys_at<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    gate: &Gate,
+    components: &[(usize, &Component)],
+    commit: &CommitId,
+) -> PortResult<BTreeMap<String, String>> {
+    let files = deps.prs.commit_files(repository, commit).await?;
+    Ok(components
+        .iter()
+        .filter_map(|&(i, c)| {
+            let pairs = files.iter().map(|(p, b)| (p.as_str(), b.as_str()));
+            let key = artifact_key(gate, i, pairs)?;
+            Some((c.name.as_str().to_owned(), key))
+        })
+        .collect())
 }
 
 /// The commands of the `buildspec:` files the release's checks name, read at its commit.

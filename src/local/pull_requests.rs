@@ -449,6 +449,18 @@ impl PullRequests for LocalPullRequests {
             .map_err(git_failure(CALL))
     }
 
+    async fn commit_files(
+        &self,
+        repository: &RepositoryName,
+        commit: &CommitId,
+    ) -> PortResult<Vec<(String, String)>> {
+        const CALL: &str = "codecommit:GetDifferences";
+        // The same listing the local `gate release` computes its artifact keys from.
+        self.repo(CALL, repository)?
+            .files_at(commit.as_str())
+            .map_err(git_failure(CALL))
+    }
+
     async fn mergeability(
         &self,
         repository: &RepositoryName,

@@ -13,7 +13,7 @@ pub mod artifact;
 pub mod payload;
 
 use super::{BuildDefaults, BuildspecError, EnvVar, StageSpec, TASK_TIMEOUT_SLACK_SECONDS};
-use crate::gate_file::{Component, Gate};
+use crate::gate_file::{Component, Deploy, Gate};
 use crate::ids::{CommitId, ComponentName, RepositoryName};
 use crate::plan::Plan;
 use crate::release::ReleasePlan;
@@ -95,8 +95,15 @@ pub struct RollbackSpec {
     pub source_version: Option<CommitId>,
     /// The buildspec override (`None` when there is nothing to run).
     pub buildspec: Option<String>,
-    /// Its variables (`GATE_ACTION=rollback`, `GATE_COMMIT` = the previous release).
+    /// Its variables (`GATE_ACTION=rollback`, `GATE_COMMIT` = the previous release; with
+    /// an artifact, `GATE_ARTIFACT_DIR`).
     pub env: Vec<EnvVar>,
+    /// The key of the previous release's artifact, when the rollback deploys the previous
+    /// release again and the component has a `package`: the buildspec downloads it as a
+    /// deploy does, after checking that it is complete (an expired or never built artifact
+    /// fails the rollback with a clear message instead of deploying without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_key: Option<String>,
 }
 
 /// One component's deploy build.
@@ -223,6 +230,17 @@ impl ReleaseExecutionInput {
     }
 }
 
+/// The artifact keys of a release's packaged components ([`crate::release::artifact_key`]),
+/// by component name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArtifactKeys {
+    /// At the released commit: the package builds and the deploys.
+    pub released: BTreeMap<String, String>,
+    /// At the previous release, with the released gate file (as the local rollback computes
+    /// them): the rollbacks that deploy the previous release again.
+    pub previous: BTreeMap<String, String>,
+}
+
 /// Where a release runs on AWS, besides its plan.
 #[derive(Debug, Clone)]
 pub struct ReleaseTarget<'a> {
@@ -257,13 +275,14 @@ impl ReleaseTarget<'_> {
 /// checks name, read at the released commit; `artifact_keys` the key of each packaged
 /// component's artifact: every deployed component with a `package` and a key gets a package
 /// build and downloads its artifact before its deploy commands (one without a key gets
-/// neither).
+/// neither), and a rollback that deploys the previous release again downloads the previous
+/// key's artifact.
 pub fn release_input(
     gate: &Gate,
     plan: &ReleasePlan,
     target: &ReleaseTarget<'_>,
     buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
-    artifact_keys: &BTreeMap<String, String>,
+    artifact_keys: &ArtifactKeys,
 ) -> Result<ReleaseExecutionInput, BuildspecError> {
     let previous = plan.previous.as_deref().unwrap_or("");
     let facts = ReleaseFacts {
@@ -316,7 +335,7 @@ pub fn release_input(
             approvers: plan.approval.approvers.clone(),
             timeout_seconds: u64::from(plan.approval.timeout_minutes) * 60,
         }),
-        packages: package_specs(gate, plan, target, artifact_keys),
+        packages: package_specs(gate, plan, target, &artifact_keys.released),
         waves,
         pushed_by: None,
         plan: plan.clone(),
@@ -393,14 +412,12 @@ fn deploy_spec(
     plan: &ReleasePlan,
     name: &ComponentName,
     target: &ReleaseTarget<'_>,
-    artifact_keys: &BTreeMap<String, String>,
+    artifact_keys: &ArtifactKeys,
 ) -> Option<DeploySpec> {
     let component = gate.components.iter().find(|c| &c.name == name)?;
     let deploy = component.deploy.as_ref()?;
     let previous = plan.previous.as_deref();
-    let artifact_key = artifact_keys
-        .get(name.as_str())
-        .filter(|_| component.package.is_some());
+    let artifact_key = packaged_key(&artifact_keys.released, component);
     let artifact = artifact_key.map(|key| target.artifact(key));
     let facts = ReleaseFacts {
         action: Action::Deploy,
@@ -413,20 +430,6 @@ fn deploy_spec(
     let own = || deploy.env.iter().map(|(k, v)| EnvVar::plain(k, v));
     let mut env = facts.env();
     env.extend(own());
-    let back = ReleaseFacts {
-        action: Action::Rollback,
-        commit: previous.unwrap_or(""),
-        previous: &plan.commit,
-        artifact: None,
-        ..facts
-    };
-    let mut rollback_env = back.env();
-    rollback_env.extend(own());
-    let (source_version, commands) = match (&deploy.rollback, previous) {
-        (Some(commands), _) => (Some(plan.commit.as_str()), Some(commands)),
-        (None, Some(p)) => (Some(p), Some(&deploy.commands)),
-        (None, None) => (None, None),
-    };
     Some(DeploySpec {
         component: name.clone(),
         buildspec: deploy_buildspec(artifact.as_ref(), &deploy.commands),
@@ -436,10 +439,69 @@ fn deploy_spec(
         task_timeout_seconds: u64::from(deploy.timeout_minutes) * 60 + TASK_TIMEOUT_SLACK_SECONDS,
         env,
         artifact_key: artifact_key.cloned(),
-        rollback: RollbackSpec {
-            source_version: source_version.map(CommitId::new),
-            buildspec: commands.map(|c| super::release_buildspec(c)),
-            env: rollback_env,
-        },
+        rollback: rollback_spec(
+            &facts,
+            deploy,
+            packaged_key(&artifact_keys.previous, component),
+            target,
+            own().collect(),
+        ),
     })
+}
+
+/// `component`'s key in `keys`, when it has a `package`.
+fn packaged_key<'k>(
+    keys: &'k BTreeMap<String, String>,
+    component: &Component,
+) -> Option<&'k String> {
+    keys.get(component.name.as_str())
+        .filter(|_| component.package.is_some())
+}
+
+/// How a deploy with `facts` is undone: its `rollback` commands at the released commit, else
+/// its deploy commands at the previous release (with the previous release's artifact when
+/// `previous_key` names one), else nothing.
+fn rollback_spec(
+    facts: &ReleaseFacts<'_>,
+    deploy: &Deploy,
+    previous_key: Option<&String>,
+    target: &ReleaseTarget<'_>,
+    own: Vec<EnvVar>,
+) -> RollbackSpec {
+    let previous = Some(facts.previous).filter(|p| !p.is_empty());
+    let (source_version, commands, key) = match (&deploy.rollback, previous) {
+        (Some(commands), _) => (Some(facts.commit), Some(commands), None),
+        (None, Some(p)) => (Some(p), Some(&deploy.commands), previous_key),
+        (None, None) => (None, None, None),
+    };
+    let artifact = key.map(|key| target.artifact(key));
+    let back = ReleaseFacts {
+        action: Action::Rollback,
+        commit: previous.unwrap_or(""),
+        previous: facts.commit,
+        artifact: artifact.as_ref().map(|_| ARTIFACT_DIR),
+        ..*facts
+    };
+    let mut env = back.env();
+    env.extend(own);
+    RollbackSpec {
+        source_version: source_version.map(CommitId::new),
+        buildspec: commands.map(|c| rollback_buildspec(artifact.as_ref(), c)),
+        env,
+        artifact_key: key.cloned(),
+    }
+}
+
+/// A rollback's buildspec: as a deploy's, with a check that the previous artifact is complete
+/// before its download.
+fn rollback_buildspec(artifact: Option<&ArtifactLocation<'_>>, commands: &[String]) -> String {
+    match artifact {
+        Some(at) => {
+            let mut lines = vec![at.require_line()];
+            lines.extend(at.download_lines());
+            let prelude: Vec<&str> = lines.iter().map(String::as_str).collect();
+            super::buildspec_after(&prelude, commands)
+        }
+        None => super::release_buildspec(commands),
+    }
 }

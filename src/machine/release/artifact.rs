@@ -73,6 +73,21 @@ impl ArtifactLocation<'_> {
         lines
     }
 
+    /// The shell line a rollback that deploys a previous release again runs before the
+    /// download: the artifact's marker must exist, else the build fails saying so (an artifact
+    /// past the bucket's retention, or never built, is not deployed as nothing).
+    pub fn require_line(&self) -> String {
+        let missing = quote(&format!(
+            "the artifact {} of the previous release is not in the artifact bucket \
+             (expired, or never built): nothing is deployed without it",
+            self.key
+        ));
+        format!(
+            "aws s3 cp --only-show-errors {} - >/dev/null || {{ echo {missing} >&2; exit 1; }}",
+            quote(&self.url(&self.marker()))
+        )
+    }
+
     /// The shell lines a deploy build runs in pre_build, before its commands: the artifact's
     /// objects into `$GATE_ARTIFACT_DIR` ([`ARTIFACT_DIR`]), at their paths.
     pub fn download_lines(&self) -> Vec<String> {
