@@ -486,3 +486,34 @@ async fn a_created_environment_branch_starts_its_first_release() {
     let (_, input) = w.sfn.releases().pop().expect("started");
     assert_eq!((input.commit, input.previous), (commit(20), None));
 }
+
+#[tokio::test]
+async fn who_pushed_travels_with_the_release_as_an_author_of_the_change() {
+    const ANN: &str = "arn:aws:sts::123456789012:assumed-role/Developer/ann";
+    const BOB: &str = "arn:aws:sts::123456789012:assumed-role/Developer/bob";
+    let w = world();
+    let by = |to: u8, who: &str| {
+        let mut e = pushed(&w, "main", to);
+        let Event::BranchMoved(moved) = &mut e else {
+            panic!("a push");
+        };
+        moved.caller_arn = Some(who.to_owned());
+        e
+    };
+    release_of(w.send(by(20, ANN)).await);
+    assert_eq!(w.sfn.releases()[0].1.pushed_by.as_deref(), Some(ANN));
+    release_of(w.send(by(21, BOB)).await);
+    let lane = w
+        .ledger
+        .environment(&w.repo, "production")
+        .await
+        .expect("read")
+        .expect("written")
+        .lane;
+    assert_eq!(lane.running.and_then(|r| r.pushed_by).as_deref(), Some(ANN));
+    assert_eq!(
+        lane.queued.and_then(|r| r.pushed_by).as_deref(),
+        Some(BOB),
+        "the waiting release keeps its pusher for when it starts"
+    );
+}
