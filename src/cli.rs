@@ -1,4 +1,4 @@
-//! The `gate` command line: validate a gate file, plan a change, inspect an event, print the schema; run the gate locally, list the runs, generate events; approve or reject a release waiting on AWS.
+//! The `gate` command line: validate a gate file, plan a change, inspect an event, print the schema; run the gate locally (and merge what passed), list the runs, generate events; approve or reject a release waiting on AWS.
 //!
 //! Exit codes: 0 the gate passes (or would run), 1 the gate fails or a file is invalid,
 //! 2 a usage, I/O or environment error, 130 `gate run` interrupted by Ctrl-C.
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod approve;
+mod merge;
 mod release;
 mod remote;
 
@@ -63,6 +64,16 @@ enum Command {
 conflict, an invalid gate file), 2 usage or environment error, 130 interrupted (Ctrl-C)."
     )]
     Run(RunArgs),
+    /// Run the gate on the merge of HEAD into BASE and, only when it passes, advance BASE to
+    /// exactly the commit it tested (compare-and-swap: tested again if BASE moved meanwhile).
+    /// See docs/local.md, "Gated merge".
+    #[command(
+        after_help = "Exit codes: 0 merged (or nothing to merge), 1 the gate failed, a merge \
+conflict, not a fast-forward with --strategy fast-forward, or BASE kept moving (BASE is then \
+unchanged), 2 usage or environment error (BASE checked out in a work tree, not a local \
+branch), 130 interrupted (Ctrl-C)."
+    )]
+    Merge(merge::MergeArgs),
     /// Release what changed to an environment: its checks, an approval where needed, the
     /// deploys in dependency order, a rollback on failure. `gate release status` shows what
     /// every environment runs. See docs/local.md, "Releases".
@@ -293,6 +304,7 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure
         Command::Inspect { event } => inspect_command(&event, out, err),
         Command::Plan(args) => plan_command(args, out, err),
         Command::Run(args) => run_command(args, out, err),
+        Command::Merge(args) => merge::merge_command(args, out, err),
         Command::Release(args) => release::release_command(args, out, err),
         Command::Approve(args) => approve::decide_command(Verb::Approve, args, out),
         Command::Reject(args) => approve::decide_command(Verb::Reject, args, out),
@@ -534,13 +546,7 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
             "--timeout-scale must be a positive number".into(),
         ));
     }
-    cleanup::install_panic_hook();
-    if !cleanup::install_interrupt_handler() {
-        let _ = writeln!(
-            err,
-            "gate: warning: cannot handle Ctrl-C; an interrupted run may leave a worktree behind"
-        );
-    }
+    prepare_interrupts(err);
     let request = session::RunRequest {
         repo: args.repo,
         base: args.base,
@@ -557,14 +563,32 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     let progress = progress::for_terminal(std::time::Instant::now());
     let code = session::run(&request, &cleanup::INTERRUPT, progress.as_ref(), out, err)
         .map_err(|message| Failure(EXIT_ERROR, message))?;
-    if cleanup::INTERRUPT.is_cancelled() {
+    Ok(interrupted(err).unwrap_or(code))
+}
+
+/// Before a gate run: worktrees and checks are cleaned up on a panic and on Ctrl-C.
+fn prepare_interrupts(err: &mut dyn Write) {
+    use crate::local::cleanup;
+    cleanup::install_panic_hook();
+    if !cleanup::install_interrupt_handler() {
         let _ = writeln!(
             err,
-            "gate: interrupted: every check was stopped and the run recorded as cancelled"
+            "gate: warning: cannot handle Ctrl-C; an interrupted run may leave a worktree behind"
         );
-        return Ok(session::EXIT_INTERRUPTED);
     }
-    Ok(code)
+}
+
+/// After a gate run: the exit code 130 when Ctrl-C stopped it (said on standard error).
+fn interrupted(err: &mut dyn Write) -> Option<u8> {
+    use crate::local::{cleanup, session};
+    if !cleanup::INTERRUPT.is_cancelled() {
+        return None;
+    }
+    let _ = writeln!(
+        err,
+        "gate: interrupted: every check was stopped and the run recorded as cancelled"
+    );
+    Some(session::EXIT_INTERRUPTED)
 }
 
 fn history_command(

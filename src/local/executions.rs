@@ -174,6 +174,7 @@ impl LocalExecutions {
                 commit: subject.source_commit.to_string(),
             },
             merge_commit: e.merge_commit.clone(),
+            merged: None,
             verdict: match verdict {
                 crate::policy::Verdict::Passed => HistoryVerdict::Passed,
                 crate::policy::Verdict::Failed | crate::policy::Verdict::Pending => {

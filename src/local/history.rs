@@ -6,6 +6,7 @@
 //! first. Readers skip a truncated last line, and count (but skip) any other damaged line.
 
 use crate::ids::{CheckName, short_id};
+use crate::local::merge::MergeStrategy;
 use crate::local::progress::status_text;
 use crate::local::runner::format_duration;
 use crate::local::store::{self, Store};
@@ -123,6 +124,23 @@ pub struct Entry {
     /// The checks the plan skipped.
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// What `gate merge` merged where after this run passed (absent for `gate run`, and when
+    /// nothing was merged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// A branch `gate merge` advanced to the commit it tested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merged {
+    /// The branch's full ref (`refs/heads/main`).
+    pub base_ref: String,
+    /// The commit the branch pointed at, which the gate tested on.
+    pub from: String,
+    /// The commit it points at now.
+    pub to: String,
+    /// How: the head itself, the tested merge commit, or its squash.
+    pub strategy: MergeStrategy,
 }
 
 /// What reading the history found.
@@ -240,6 +258,17 @@ pub fn render_text(entries: &[&Entry]) -> String {
         if !e.skipped.is_empty() {
             out.push_str(&format!("    skipped: {}\n", e.skipped.join(", ")));
         }
+        if let Some(m) = &e.merged {
+            out.push_str(&format!(
+                "    {}\n",
+                crate::report::merge::history_line(
+                    &m.base_ref,
+                    &m.from,
+                    &m.to,
+                    m.strategy.as_str()
+                )
+            ));
+        }
     }
     out
 }
@@ -268,6 +297,7 @@ mod tests {
             merge_commit: Some("3".repeat(40)),
             verdict,
             reason: None,
+            merged: None,
             checks: vec![CheckEntry {
                 name: "api".into(),
                 stage: "test".into(),

@@ -1,6 +1,7 @@
 //! Adapters for the embedded default: a git repository on this machine instead of CodeCommit, local processes instead of CodeBuild, files under `.gate/` instead of DynamoDB.
 //!
 //! - [`git`]: reading a repository (changed paths, files, trial merges).
+//! - [`merge`]: `gate merge`, which advances the base to exactly the commit a passing run tested.
 //! - [`worktree`], [`runner`], [`progress`], [`session`]: `gate run`, the
 //!   gate on a laptop: the merge in a temporary worktree, the same planner, local processes,
 //!   the same report as the PR comment.
@@ -19,6 +20,7 @@ pub mod git;
 pub mod history;
 pub mod ledger;
 pub mod logs;
+pub mod merge;
 pub mod progress;
 pub mod pull_requests;
 pub mod release;

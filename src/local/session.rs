@@ -9,7 +9,8 @@ use crate::gate_file::{self, Gate, Run};
 use crate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, short_id};
 use crate::local::cleanup::Cancel;
 use crate::local::git::{self, GitError, Repo};
-use crate::local::history::{self, CheckEntry, Entry, HistoryVerdict, NoRunReason, RefAt};
+use crate::local::history::{self, CheckEntry, Entry, HistoryVerdict, Merged, NoRunReason, RefAt};
+use crate::local::merge::{Land, Landing, Tested};
 use crate::local::progress::status_text;
 use crate::local::runner::{
     CheckJob, KILL_GRACE, Progress, Runner, StageJobs, format_duration, scaled_minutes,
@@ -110,6 +111,31 @@ pub struct RunFile {
     pub cancelled: bool,
 }
 
+/// What a run that got as far as a plan adds to its history line.
+struct Ran<'a> {
+    plan: Option<&'a Plan>,
+    results: &'a [CheckResult],
+    merged: Option<Merged>,
+}
+
+impl Ran<'_> {
+    /// A run that ended before planning.
+    const NOTHING: Ran<'static> = Ran {
+        plan: None,
+        results: &[],
+        merged: None,
+    };
+}
+
+/// How the checks of a run ended, and what became of its merge (`gate merge` only).
+struct Ended {
+    plan: Plan,
+    results: Vec<CheckResult>,
+    verdict: Verdict,
+    cancelled: bool,
+    landing: Option<Landing>,
+}
+
 fn git_error(e: GitError) -> String {
     e.to_string()
 }
@@ -131,10 +157,14 @@ impl Context {
         verdict: HistoryVerdict,
         reason: Option<NoRunReason>,
         merge_commit: Option<&str>,
-        plan: Option<&Plan>,
-        results: &[CheckResult],
+        ran: Ran<'_>,
         err: &mut dyn Write,
     ) {
+        let Ran {
+            plan,
+            results,
+            merged,
+        } = ran;
         let checks = plan
             .map(|p| {
                 p.to_run()
@@ -160,6 +190,7 @@ impl Context {
             skipped: plan
                 .map(|p| p.skipped().map(|c| c.name.as_str().to_owned()).collect())
                 .unwrap_or_default(),
+            merged,
         };
         if let Err(e) = history::append(&self.store, &entry) {
             let _ = writeln!(
@@ -196,6 +227,20 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, String> {
+    run_landing(request, cancel, progress, None, out, err)
+}
+
+/// [`run`], and when the gate passes (and was not cancelled), `land` lands what it tested
+/// before the run is reported and recorded (`gate merge`): the report and the history line say
+/// what was merged where. The exit code is 0 only when it landed.
+pub fn run_landing(
+    request: &RunRequest,
+    cancel: &Cancel,
+    progress: &dyn Progress,
+    land: Option<&mut dyn Land>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, String> {
     let mut session = Session::open(request, err)?;
     let Some((worktree, merge_commit)) = session.merge(out, err)? else {
         return Ok(EXIT_FAIL);
@@ -214,7 +259,21 @@ pub fn run(
     let stages = session.stages(&gate, &plan, &buildspecs, changes.len(), err);
     let results = session.run_stages(&stages, worktree.path(), cancel, progress);
     let cancelled = cancel.is_cancelled();
-    let code = session.finish(plan, results, cancelled, &merge_commit, out, err);
+    let verdict = policy::verdict(&plan, &results);
+    let landing = match land {
+        Some(land) if !cancelled && verdict == Verdict::Passed => {
+            Some(session.land(land, &merge_commit))
+        }
+        _ => None,
+    };
+    let ended = Ended {
+        plan,
+        results,
+        verdict,
+        cancelled,
+        landing,
+    };
+    let code = session.finish(ended, &merge_commit, out, err);
     drop(worktree);
     Ok(code)
 }
@@ -336,7 +395,7 @@ impl<'a> Session<'a> {
         let ctx = &self.ctx;
         ctx.write_report(&report::merge_conflict(&self.subject, paths).body, err);
         let reason = Some(NoRunReason::MergeConflict);
-        ctx.record(HistoryVerdict::Failed, reason, None, None, &[], err);
+        ctx.record(HistoryVerdict::Failed, reason, None, Ran::NOTHING, err);
         let _ = writeln!(
             out,
             "Gate failed: merge conflicts in {} file{}.\nReport: {}",
@@ -371,8 +430,7 @@ impl<'a> Session<'a> {
                     HistoryVerdict::Failed,
                     Some(reason),
                     merge_commit,
-                    None,
-                    &[],
+                    Ran::NOTHING,
                     err,
                 );
                 let _ = writeln!(
@@ -537,21 +595,39 @@ impl<'a> Session<'a> {
         runner.run(stages)
     }
 
-    /// The report (exactly the PR comment), `run.json`, the history line and the verdict table;
-    /// returns the exit code.
+    /// Lands what a passing run tested (`gate merge`).
+    fn land(&self, land: &mut dyn Land, merge_commit: &str) -> Landing {
+        let tested = Tested {
+            base_commit: self.refs.base_commit.clone(),
+            head_commit: self.refs.head_commit.clone(),
+            merge_commit: merge_commit.to_owned(),
+            source: self.refs.source_branch.clone(),
+        };
+        land.land(&self.repo, &tested)
+    }
+
+    /// The report (exactly the PR comment, then what was merged), `run.json`, the history line
+    /// and the verdict table; returns the exit code.
     fn finish(
         self,
-        plan: Plan,
-        results: Vec<CheckResult>,
-        cancelled: bool,
+        ended: Ended,
         merge_commit: &str,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> u8 {
+        let Ended {
+            plan,
+            results,
+            verdict,
+            cancelled,
+            landing,
+        } = ended;
         let ctx = self.ctx;
-        let verdict = policy::verdict(&plan, &results);
-        let comment = report::finished(&self.subject, &plan, &results, verdict);
-        ctx.write_report(&comment.body, err);
+        let mut body = report::finished(&self.subject, &plan, &results, verdict).body;
+        if let Some(landing) = &landing {
+            body.push_str(&report::merge::section(landing.note()));
+        }
+        ctx.write_report(&body, err);
         let run_file = RunFile {
             id: ctx.id.clone(),
             subject: self.subject,
@@ -564,10 +640,17 @@ impl<'a> Session<'a> {
         if let Err(e) = store::write_json_replace(&run_dir.join("run.json"), &run_file) {
             let _ = writeln!(err, "gate: warning: cannot write run.json: {e}");
         }
-        let (outcome, code) = match (cancelled, verdict) {
-            (true, _) => (HistoryVerdict::Cancelled, EXIT_INTERRUPTED),
-            (false, Verdict::Passed) => (HistoryVerdict::Passed, EXIT_PASS),
-            (false, _) => (HistoryVerdict::Failed, EXIT_FAIL),
+        let (outcome, code) = match (cancelled, verdict, &landing) {
+            (true, _, _) => (HistoryVerdict::Cancelled, EXIT_INTERRUPTED),
+            (false, Verdict::Passed, None | Some(Landing::Landed(_))) => {
+                (HistoryVerdict::Passed, EXIT_PASS)
+            }
+            (false, Verdict::Passed, Some(_)) => (HistoryVerdict::Passed, EXIT_FAIL),
+            (false, _, _) => (HistoryVerdict::Failed, EXIT_FAIL),
+        };
+        let merged = match &landing {
+            Some(Landing::Landed(m)) => Some(m.clone()),
+            _ => None,
         };
         let plan = &run_file.plan;
         let reason = plan
@@ -575,14 +658,12 @@ impl<'a> Session<'a> {
             .as_ref()
             .map(|_| NoRunReason::PromotionRefused);
         let merge_commit = Some(merge_commit);
-        ctx.record(
-            outcome,
-            reason,
-            merge_commit,
-            Some(plan),
-            &run_file.results,
-            err,
-        );
+        let ran = Ran {
+            plan: Some(plan),
+            results: &run_file.results,
+            merged,
+        };
+        ctx.record(outcome, reason, merge_commit, ran, err);
         let table = table(
             plan,
             &run_file.results,
@@ -592,6 +673,9 @@ impl<'a> Session<'a> {
             &run_dir,
         );
         let _ = out.write_all(table.as_bytes());
+        if let Some(landing) = &landing {
+            let _ = writeln!(out, "{}", report::merge::line(landing.note()));
+        }
         code
     }
 }

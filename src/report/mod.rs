@@ -29,7 +29,8 @@
 //! - `reply`: answers to `/gate` commands; `notice`: SNS subjects and messages; [`plan_text`]:
 //!   the CLI's plan; [`release`]: a release's report, summary, plan, approval question and
 //!   the messages `gate release` stops with; [`approval`]: a release's approval on AWS (the
-//!   SNS notice, the answers to `/gate approve|reject` and `gate approve|reject`).
+//!   SNS notice, the answers to `/gate approve|reject` and `gate approve|reject`); [`merge`]:
+//!   what `gate merge` merged where, or why it did not.
 //! - Shared: `words` (marks, status words, plurals, durations, short ids, lists of names),
 //!   `escape` (making user text inert), `reasons` (why a check runs or skips, why a directive was
 //!   refused), `marker`, and `fit` (blocks that shrink, fitted into the limit).
@@ -42,6 +43,7 @@ mod fit;
 mod gate_file_problems;
 mod log_tail;
 mod marker;
+pub mod merge;
 mod notice;
 mod plan_text;
 mod reasons;
