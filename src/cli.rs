@@ -69,8 +69,8 @@ conflict, an invalid gate file), 2 usage or environment error, 130 interrupted (
     /// See docs/local.md, "Gated merge".
     #[command(
         after_help = "Exit codes: 0 merged (or nothing to merge), 1 the gate failed, a merge \
-conflict, not a fast-forward with --strategy fast-forward, or BASE kept moving (BASE is then \
-unchanged), 2 usage or environment error (BASE checked out in a work tree, not a local \
+conflict, not a fast-forward with --strategy fast-forward, or BASE kept moving (the gate then did not \
+move BASE), 2 usage or environment error (BASE checked out in a work tree, not a local \
 branch), 130 interrupted (Ctrl-C)."
     )]
     Merge(merge::MergeArgs),

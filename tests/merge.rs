@@ -8,6 +8,7 @@ use codecommit_gate::local::merge::MergeStrategy;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 #[path = "support/scratch.rs"]
 mod scratch;
@@ -367,4 +368,41 @@ fn a_checked_out_base_is_refused() {
         says(&out)
     );
     assert_eq!(repo.main(), before);
+}
+
+#[test]
+fn ctrl_c_stops_the_gate_and_merges_nothing() {
+    let repo = Repo::new(r#", 'touch "$MARKER_DIR/started"; sleep 1003'"#);
+    let before = repo.main();
+    repo.change(&[("app/feature.txt", "feature\n")], "Add a feature");
+    let child = Command::new(env!("CARGO_BIN_EXE_gate"))
+        .args(["merge", "--base", "main"])
+        .current_dir(&repo.dir)
+        .env("MARKER_DIR", &repo.markers)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gate runs");
+    let started = Instant::now();
+    while !repo.markers.join("started").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the check never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("signal");
+    let out = child.wait_with_output().expect("gate ends");
+    assert_eq!(code(&out), 130, "{}", says(&out));
+    assert!(
+        !scratch::process_running("sleep 1003"),
+        "a check survived Ctrl-C"
+    );
+    assert_eq!(repo.main(), before);
+    let history = repo.history();
+    assert_eq!(history[0].verdict, HistoryVerdict::Cancelled);
+    assert_eq!(history[0].merged, None);
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
 }

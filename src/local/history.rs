@@ -350,6 +350,33 @@ mod tests {
     }
 
     #[test]
+    fn a_line_without_merged_still_reads_and_a_merge_is_listed() {
+        let mut e = entry("r1", "2026-11-22T04:00:00.000Z", HistoryVerdict::Passed);
+        let mut line = serde_json::to_value(&e).expect("json");
+        assert!(
+            line.get("merged").is_none(),
+            "absent unless gate merge merged"
+        );
+        line.as_object_mut().expect("object").remove("merged");
+        let read: Entry = serde_json::from_value(line).expect("an older line reads");
+        assert_eq!(read.merged, None);
+        e.merged = Some(Merged {
+            base_ref: "refs/heads/main".into(),
+            from: "1".repeat(40),
+            to: "3".repeat(40),
+            strategy: MergeStrategy::Squash,
+        });
+        let json = serde_json::to_string(&e).expect("json");
+        assert!(json.contains(r#""strategy":"squash""#), "{json}");
+        assert_eq!(serde_json::from_str::<Entry>(&json).expect("reads"), e);
+        let text = render_text(&[&e]);
+        assert!(
+            text.ends_with("    merged: main 11111111 → 33333333 (squash)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_missing_history_is_empty() {
         let h = read(Path::new("/nonexistent/history.jsonl")).expect("read");
         assert!(h.entries.is_empty());
