@@ -407,3 +407,37 @@ fn nested_suites_count_each_case_once() {
         "the first outcome decides"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the bytes, the readers answer (a summary or an error) without panicking.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_junit(&bytes);
+            for format in [
+                CoverageFormat::Cobertura,
+                CoverageFormat::Lcov,
+                CoverageFormat::Jacoco,
+                CoverageFormat::Clover,
+            ] {
+                let _ = parse_coverage(format, &bytes);
+            }
+        }
+
+        /// A real report cut anywhere is refused or read, never a panic, and a cut report
+        /// never counts more tests than the whole.
+        #[test]
+        fn truncated_reports_never_panic(cut in 0usize..2186) {
+            let whole = fixture("pytest/junit.xml");
+            let part = &whole[..cut.min(whole.len())];
+            if let Ok(summary) = parse_junit(part) {
+                prop_assert!(summary.counts.total() <= 11);
+            }
+        }
+    }
+}
