@@ -9,7 +9,8 @@ use super::{
 };
 use quick_xml::events::BytesStart;
 
-/// How much of a message's text is gathered before [`first_lines`] cuts it (bytes).
+/// How much of a message is gathered before [`first_lines`] cuts it (characters per piece of
+/// text, while the message so far is under this many bytes).
 const MAX_CAPTURE_BYTES: usize = 4 * MAX_MESSAGE_CHARS;
 
 /// Reads a JUnit XML report: its counts and its failed tests by name, bounded.
