@@ -237,6 +237,59 @@ pub mod raw {
         #[serde(default)]
         #[schemars(with = "BTreeMap<String, String>")]
         pub env: IndexMap<String, Spanned<String>>,
+        /// Test and coverage reports the commands write, read after the check ran so the pull
+        /// request shows which tests failed and the line coverage. Default: none.
+        #[serde(default)]
+        #[schemars(with = "Option<Reports>")]
+        pub reports: Option<Spanned<Reports>>,
+    }
+
+    /// The reports a check writes. At least one of `junit` and `coverage`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Reports {
+        /// Globs (relative to the repository) of JUnit XML files: the de-facto format of
+        /// pytest `--junitxml`, cargo nextest, jest-junit, Maven Surefire, go-junit-report.
+        /// Default: none.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub junit: Vec<Spanned<String>>,
+        /// One line-coverage report. Default: none.
+        #[serde(default)]
+        #[schemars(with = "Option<Coverage>")]
+        pub coverage: Option<Spanned<Coverage>>,
+    }
+
+    /// A line-coverage report, and the least coverage the check accepts.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Coverage {
+        /// Its format. Required.
+        pub format: CoverageFormat,
+        /// Its path, relative to the repository (e.g. `coverage.xml`). Required.
+        #[schemars(with = "String")]
+        pub path: Spanned<String>,
+        /// The least line coverage, in whole percent (0–100), under which the check fails.
+        /// Default: none (coverage is reported, never enforced).
+        #[serde(default)]
+        #[schemars(with = "Option<u32>")]
+        pub min_line: Option<Spanned<u32>>,
+    }
+
+    /// The format of a coverage report.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum CoverageFormat {
+        /// Cobertura XML: coverage.py `coverage xml`, Istanbul/jest `cobertura`,
+        /// cargo-llvm-cov `--cobertura`, gcovr `--cobertura`.
+        Cobertura,
+        /// LCOV tracefile: coverage.py `coverage lcov`, Istanbul/jest `lcov`,
+        /// cargo-llvm-cov `--lcov`, grcov.
+        Lcov,
+        /// JaCoCo XML (Java, Kotlin).
+        Jacoco,
+        /// Clover XML: Istanbul/jest `clover`, PHPUnit (its statements stand for lines).
+        Clover,
     }
 
     /// Skipping checks: `/gate skip` in the PR description or a comment.
@@ -290,11 +343,13 @@ pub mod raw {
     }
 }
 
-pub use raw::Unmatched;
+pub use raw::{CoverageFormat, Unmatched};
 pub(crate) use releases::valid_branch;
 pub use releases::{Approval, Deploy, Environment, Package, RESERVED_ENVIRONMENT_NAMES};
+pub use reports::{CoverageReport, Reports};
 
 mod releases;
+mod reports;
 
 /// A position in the gate file, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -385,6 +440,9 @@ pub struct Check {
     pub compute_type: Option<String>,
     /// Environment variables (defaults merged in).
     pub env: BTreeMap<String, String>,
+    /// The test and coverage reports it writes, if it declares any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports: Option<Reports>,
 }
 
 /// A validated component.
@@ -1218,6 +1276,10 @@ fn settle_check(
             .clone()
             .or_else(|| defaults.compute_type.clone()),
         env,
+        reports: spec
+            .reports
+            .as_ref()
+            .map(|r| reports::validate(name, r, errors)),
     }
 }
 

@@ -31,4 +31,5 @@ pub mod release;
 pub mod report;
 pub mod rule_content;
 pub mod setup;
+pub mod test_reports;
 pub mod trust;

@@ -1,6 +1,8 @@
 //! The gate file: the example parses, every mistake is an error with line, column and hint.
 
-use codecommit_gate::gate_file::{Gate, GateFileErrors, Run};
+use codecommit_gate::gate_file::{
+    CoverageFormat, CoverageReport, Gate, GateFileErrors, Reports, Run,
+};
 
 fn errors(yaml: &str) -> String {
     match Gate::parse(yaml, ".gate.yml") {
@@ -42,12 +44,87 @@ fn the_example_gate_file_parses_and_says_what_it_documents() {
     );
     let (_, web) = gate.check("web-tests").expect("web-tests");
     assert_eq!(web.env.len(), 2, "check env merges over defaults");
+    the_example_documents_reports(&gate);
     let (docs, docs_check) = gate.check("docs-links").expect("docs-links");
     assert!(!docs_check.required);
     assert_eq!(gate.skippable, [docs]);
     assert!(gate.cycles.is_empty());
     assert_eq!(gate.promotion.len(), 2);
     the_example_documents_releases(&gate);
+}
+
+/// The example's `reports`: JUnit globs and coverage with and without `min_line`.
+fn the_example_documents_reports(gate: &Gate) {
+    let reports = |name| {
+        let (_, check) = gate.check(name).expect(name);
+        check.reports.clone().expect("reports")
+    };
+    assert_eq!(
+        reports("core-tests"),
+        Reports {
+            junit: vec!["target/nextest/ci/junit.xml".into()],
+            coverage: Some(CoverageReport {
+                format: CoverageFormat::Cobertura,
+                path: "coverage.xml".into(),
+                min_line: Some(80),
+            }),
+        }
+    );
+    let web = reports("web-tests");
+    assert_eq!(web.junit, ["web/reports/junit-*.xml"]);
+    assert_eq!(
+        web.coverage.map(|c| (c.format, c.min_line)),
+        Some((CoverageFormat::Lcov, None))
+    );
+    assert!(gate.check("fmt").expect("fmt").1.reports.is_none());
+}
+
+#[test]
+fn report_mistakes_are_all_reported_with_line_and_column() {
+    let yaml = r#"stages: [test]
+checks:
+  a:
+    stage: test
+    commands: [make]
+    reports: {}
+  b:
+    stage: test
+    commands: [make]
+    reports:
+      junit: [/tmp/junit.xml, "../out/*.xml", "reports/[a.xml"]
+      coverage: {format: lcov, path: ../lcov.info, min_line: 101}
+"#;
+    assert_eq!(
+        errors(yaml),
+        [
+            ".gate.yml:6:14: check `a` declares `reports` but no report\n  hint: add `junit: [path/to/junit.xml]` or `coverage: {format: cobertura, path: coverage.xml}`, or remove `reports`",
+            ".gate.yml:11:15: check `b`: JUnit report `/tmp/junit.xml` is not a path inside the repository\n  hint: use a path relative to the repository without `..`, e.g. `target/nextest/ci/junit.xml` or `coverage.xml`",
+            ".gate.yml:11:31: check `b`: JUnit report `../out/*.xml` is not a path inside the repository\n  hint: use a path relative to the repository without `..`, e.g. `target/nextest/ci/junit.xml` or `coverage.xml`",
+            ".gate.yml:11:47: check `b`: invalid JUnit glob `reports/[a.xml`: unclosed character class; missing ']'\n  hint: e.g. `reports/junit-*.xml` or `**/TEST-*.xml`",
+            ".gate.yml:12:38: check `b`: coverage report `../lcov.info` is not a path inside the repository\n  hint: use a path relative to the repository without `..`, e.g. `target/nextest/ci/junit.xml` or `coverage.xml`",
+            ".gate.yml:12:62: check `b`: min_line 101 is over 100\n  hint: min_line is a percentage of lines, 0 to 100, e.g. `min_line: 80`",
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn an_unknown_coverage_format_or_report_key_is_named() {
+    let base =
+        "stages: [test]\nchecks:\n  a:\n    stage: test\n    commands: [make]\n    reports:\n";
+    let unknown_format = format!("{base}      coverage: {{format: gcov, path: c.info}}\n");
+    let message = errors(&unknown_format);
+    assert!(
+        message.starts_with(".gate.yml:7:") && message.contains("gcov"),
+        "{message}"
+    );
+    let unknown_key = format!("{base}      junitxml: [a.xml]\n");
+    let message = errors(&unknown_key);
+    assert!(
+        message.starts_with(".gate.yml:7:7: unknown field `junitxml`"),
+        "{message}"
+    );
+    assert!(message.contains("hint: check the spelling"), "{message}");
 }
 
 /// The example's release section: deploys (one with `package`, one with `rollback`), three
