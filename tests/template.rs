@@ -2543,3 +2543,39 @@ fn with_releases_the_gate_machine_may_build_in_release_projects_but_not_create_t
     .project(&RepositoryName::from("api"), "production");
     assert!(project.starts_with("gaterelease-"), "{project}");
 }
+
+#[test]
+fn only_the_comment_rule_invokes_gate_approve_directly() {
+    let t = stack(&["api"]);
+    let cfn = Cfn::releasing(&t, &["api"]);
+    let approve = json!({"Ref": "GateApproveFunction"});
+    let permissions: Vec<&Value> = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .filter(|r| {
+            r["Type"] == "AWS::Lambda::Permission" && r["Properties"]["FunctionName"] == approve
+        })
+        .collect();
+    assert_eq!(permissions.len(), 1, "{permissions:?}");
+    let p = &permissions[0]["Properties"];
+    assert_eq!(p["Action"], "lambda:InvokeFunction");
+    assert_eq!(p["Principal"], "events.amazonaws.com");
+    assert_eq!(
+        cfn.render(&p["SourceArn"]),
+        cfn.attribute("ApproveCommentRule", "Arn")
+    );
+    // The function URL is IAM-authenticated, never public.
+    let url = &resource(&t, "GateApproveFunction")["Properties"]["FunctionUrlConfig"];
+    assert_eq!(url["AuthType"], "AWS_IAM");
+    // No role of the stack may invoke it either.
+    for (owner, statement) in statements(&t) {
+        let actions = strings(&statement["Action"]);
+        let resources = serde_json::to_string(&statement["Resource"]).expect("json");
+        assert!(
+            !(actions.iter().any(|a| a.starts_with("lambda:Invoke"))
+                && resources.contains("GateApproveFunction")),
+            "{owner} may invoke gate-approve"
+        );
+    }
+}
