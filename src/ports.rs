@@ -624,7 +624,26 @@ impl PrRecord {
     }
 }
 
+/// How many handled comment commands a PR's record remembers (a redelivery older than that is
+/// long past EventBridge's retries).
+pub const HANDLED_COMMENTS_KEPT: usize = 50;
+
 impl PrRecord {
+    /// Marks the comment command `key` handled (the latest [`HANDLED_COMMENTS_KEPT`] are kept)
+    /// with its `replies` pending until they are posted.
+    pub fn handle_comment(&mut self, key: &CommentId, replies: Vec<String>) {
+        self.handled_comments.push(key.clone());
+        let overflow = self
+            .handled_comments
+            .len()
+            .saturating_sub(HANDLED_COMMENTS_KEPT);
+        self.handled_comments.drain(..overflow);
+        self.pending_replies.push(PendingReplies {
+            comment: key.clone(),
+            replies,
+        });
+    }
+
     /// Takes the next claim sequence number. Records written before claims were counted fall
     /// back on their run's attempt, so a new claim never reuses an old execution name.
     pub fn next_claim(&mut self) -> u64 {

@@ -27,16 +27,14 @@ use crate::machine::{self, ExecutionInput, Mode, StageSpec};
 use crate::plan::{self, DirectiveRequest, DirectiveSource, Plan, PlanInput, PlanVerdict};
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::ports::{
-    ApprovalState, Executions, Ledger, Mergeability, Notifier, PendingReplies, PortError,
-    PortResult, PrRecord, PrStatus, PullRequestState, PullRequests, RunRecord, RunVerdict, Written,
+    ApprovalState, Executions, Ledger, Mergeability, Notifier, PortError, PortResult, PrRecord,
+    PrStatus, PullRequestState, PullRequests, RunRecord, RunVerdict, Written,
 };
 use crate::report::{self, ProposedGateFile, Subject};
 use crate::trust::{self, GateFileNote, GateRead, Governing, PolicyChange, TrustSource};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// How many handled comment ids the ledger remembers per PR.
-pub(crate) const HANDLED_COMMENTS_KEPT: usize = 50;
 /// How often a claim lost to another writer is re-read and tried again before the event is
 /// failed (EventBridge then redelivers it later).
 const CLAIM_ATTEMPTS: usize = 5;
@@ -940,7 +938,7 @@ fn command_requests(
 }
 
 /// Writes a command's decision into the record (the caller saves it): the comment handled
-/// (the latest [`HANDLED_COMMENTS_KEPT`]), its replies pending, and the new run it decided
+/// (the latest [`crate::ports::HANDLED_COMMENTS_KEPT`]), its replies pending, and the new run it decided
 /// (with the results it carries over). Returns the current run that the new one supersedes.
 fn record_command(
     record: &mut PrRecord,
@@ -954,16 +952,7 @@ fn record_command(
         .run
         .clone()
         .filter(|r| r.source_commit == pr.source_commit);
-    record.handled_comments.push(comment.clone());
-    let overflow = record
-        .handled_comments
-        .len()
-        .saturating_sub(HANDLED_COMMENTS_KEPT);
-    record.handled_comments.drain(..overflow);
-    record.pending_replies.push(PendingReplies {
-        comment: comment.clone(),
-        replies,
-    });
+    record.handle_comment(comment, replies);
     let carried = carried?;
     let attempt = current.as_ref().map_or(1, |r| r.attempt + 1);
     let claim = record.next_claim();
@@ -1092,21 +1081,13 @@ async fn complete_command<T: Ports>(
         }
     }
     let replies = replies.unwrap_or_default();
-    for (i, text) in replies.iter().enumerate() {
-        let token = steps::token(&["reply", comment.as_str(), &i.to_string()]);
-        deps.prs.reply(comment, text, &token).await?;
-    }
-    // Forget the pending replies; a lost race only means they are posted again, idempotently.
-    for _ in 0..3 {
-        record.pending_replies.retain(|p| &p.comment != comment);
-        if save(&deps.ledger, &mut record).await? {
-            break;
-        }
-        match deps.ledger.get(&pr.repository, &pr.id).await? {
-            Some(fresh) => record = fresh,
-            None => break,
-        }
-    }
+    let post = steps::PendingPost {
+        label: "reply",
+        key: comment,
+        comment,
+        replies: &replies,
+    };
+    steps::post_pending_replies(&deps.prs, &deps.ledger, record, pr, &post).await?;
     Ok(StartOutcome::Answered {
         replies: replies.len(),
         started,

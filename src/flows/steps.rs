@@ -152,3 +152,41 @@ pub async fn set_approval<P: PullRequests>(
     }
     Ok(outcome)
 }
+
+/// Replies of a comment command, claimed in the PR's record and to be posted.
+pub struct PendingPost<'a> {
+    /// What the idempotency tokens start with (one flow's replies never share another's).
+    pub label: &'a str,
+    /// The key the replies are kept under in [`PrRecord::pending_replies`].
+    pub key: &'a CommentId,
+    /// The comment they answer.
+    pub comment: &'a CommentId,
+    /// The replies, in order.
+    pub replies: &'a [String],
+}
+
+/// Posts claimed replies (each with its idempotency token, so a retry posts it once), then
+/// forgets them in the PR's record; a lost race only means they are posted again, idempotently.
+pub async fn post_pending_replies<P: PullRequests, L: crate::ports::Ledger>(
+    prs: &P,
+    ledger: &L,
+    mut record: PrRecord,
+    pr: &PullRequestState,
+    post: &PendingPost<'_>,
+) -> PortResult<()> {
+    for (i, text) in post.replies.iter().enumerate() {
+        let token = token(&[post.label, post.comment.as_str(), &i.to_string()]);
+        prs.reply(post.comment, text, &token).await?;
+    }
+    for _ in 0..3 {
+        record.pending_replies.retain(|p| &p.comment != post.key);
+        if ledger.put(&record).await? == crate::ports::Written::Written {
+            break;
+        }
+        match ledger.get(&pr.repository, &pr.id).await? {
+            Some(fresh) => record = fresh,
+            None => break,
+        }
+    }
+    Ok(())
+}

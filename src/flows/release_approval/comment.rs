@@ -13,14 +13,13 @@
 
 use super::{ApproveDeps, DecisionRequest, Verb, decide};
 use crate::event::CommentEvent;
-use crate::flows::gate_start::HANDLED_COMMENTS_KEPT;
 use crate::flows::steps;
 use crate::ids::CommentId;
 use crate::machine::release::payload::ApprovalChannel;
 use crate::policy::{self, DirectiveSyntaxError};
 use crate::ports::{
-    Bus, Ledger, PendingReplies, PortError, PortResult, PrRecord, PullRequestState, PullRequests,
-    TaskTokens, Written,
+    Bus, Ledger, PortError, PortResult, PrRecord, PullRequestState, PullRequests, TaskTokens,
+    Written,
 };
 use crate::report::approval as words;
 use serde::Serialize;
@@ -209,16 +208,7 @@ async fn claim<L: Ledger>(
         if record.handled_comments.contains(key) {
             return Ok(None);
         }
-        record.handled_comments.push(key.clone());
-        let overflow = record
-            .handled_comments
-            .len()
-            .saturating_sub(HANDLED_COMMENTS_KEPT);
-        record.handled_comments.drain(..overflow);
-        record.pending_replies.push(PendingReplies {
-            comment: key.clone(),
-            replies: replies.clone(),
-        });
+        record.handle_comment(key, replies.clone());
         if ledger.put(&record).await? == Written::Written {
             record.version += 1;
             return Ok(Some(record));
@@ -236,7 +226,7 @@ async fn claim<L: Ledger>(
 /// Posts the claimed replies (idempotency tokens: a retry posts each once), then forgets them.
 async fn post_replies<P, L, T, B>(
     deps: &ApproveDeps<P, L, T, B>,
-    mut record: PrRecord,
+    record: PrRecord,
     pr: &PullRequestState,
     key: &CommentId,
     comment: &CommentId,
@@ -253,20 +243,13 @@ where
     else {
         return Ok(CommentOutcome::Duplicate);
     };
-    for (i, text) in replies.iter().enumerate() {
-        let token = steps::token(&["approval-reply", comment.as_str(), &i.to_string()]);
-        deps.prs.reply(comment, text, &token).await?;
-    }
-    for _ in 0..CLAIM_ATTEMPTS {
-        record.pending_replies.retain(|p| &p.comment != key);
-        if deps.ledger.put(&record).await? == Written::Written {
-            break;
-        }
-        match deps.ledger.get(&pr.repository, &pr.id).await? {
-            Some(fresh) => record = fresh,
-            None => break,
-        }
-    }
+    let post = steps::PendingPost {
+        label: "approval-reply",
+        key,
+        comment,
+        replies: &replies,
+    };
+    steps::post_pending_replies(&deps.prs, &deps.ledger, record, pr, &post).await?;
     Ok(CommentOutcome::Answered {
         replies: replies.len(),
     })
