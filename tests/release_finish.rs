@@ -8,7 +8,6 @@
 mod world;
 
 use codecommit_gate::announce::{RELEASE_DETAIL_TYPE, ReleaseChange, ReleaseState};
-use codecommit_gate::config::{ReleaseSettings, StackEnvironment};
 use codecommit_gate::flows::release_finish::{FinishOutcome, finish};
 use codecommit_gate::flows::release_start::ReleaseStart;
 use codecommit_gate::machine::release::ReleaseExecutionInput;
@@ -19,7 +18,6 @@ use codecommit_gate::machine::{MachineError, StageChain};
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::ports::{EnvironmentRecord, Ledger, PendingApproval, Written};
 use codecommit_gate::release::{ApprovalDecision, ReleaseOutcome, ReleaseRecord, RollbackHow};
-use std::collections::BTreeMap;
 use world::{World, commit, failed_run, passed_run};
 
 const RELEASE_GATE: &str = r#"stages: [test]
@@ -42,18 +40,7 @@ const LEAD: &str = "arn:aws:sts::123456789012:assumed-role/Leads/carol";
 /// environment at commit 19 (P), and commits 20 to 23 changing both components since.
 fn world() -> World {
     let mut w = World::new();
-    w.deps.settings.releases = Some(ReleaseSettings {
-        machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release".into(),
-        artifact_bucket: "gate-artifacts".into(),
-        project_prefix: "gate-release".into(),
-        environments: BTreeMap::from([(
-            "production".to_owned(),
-            StackEnvironment {
-                branch: "main".into(),
-                deploy_role_arn: ROLE.into(),
-            },
-        )]),
-    });
+    w.release_production_from_main(ROLE);
     for n in 19..24 {
         w.cc.put_file(&commit(n), ".gate.yml", RELEASE_GATE);
         w.cc.put_diff(

@@ -10,7 +10,6 @@ mod scratch;
 #[path = "support/world.rs"]
 mod world;
 
-use codecommit_gate::config::{ReleaseSettings, StackEnvironment};
 use codecommit_gate::event::Event;
 use codecommit_gate::flows::gate_start::StartOutcome;
 use codecommit_gate::flows::release_start::ReleaseStart;
@@ -39,18 +38,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/gate-deploy-production";
 /// release gate file at commits 20 to 23.
 fn world() -> World {
     let mut w = World::new();
-    w.deps.settings.releases = Some(ReleaseSettings {
-        machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release".into(),
-        project_prefix: "gate-release".into(),
-        artifact_bucket: "gate-artifacts".into(),
-        environments: BTreeMap::from([(
-            "production".to_owned(),
-            StackEnvironment {
-                branch: "main".into(),
-                deploy_role_arn: ROLE.into(),
-            },
-        )]),
-    });
+    w.release_production_from_main(ROLE);
     for n in 20..24 {
         w.cc.put_file(&commit(n), ".gate.yml", RELEASE_GATE);
     }

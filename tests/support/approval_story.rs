@@ -6,7 +6,6 @@
 
 use crate::world::{AUTHOR, World, commit, passed_run};
 use codecommit_gate::announce::ReleaseState;
-use codecommit_gate::config::{ReleaseSettings, StackEnvironment};
 use codecommit_gate::event::Event;
 use codecommit_gate::flows::release_approval::comment::{CommentOutcome, on_comment};
 use codecommit_gate::flows::release_approval::{ApproveDeps, await_approval};
@@ -17,7 +16,6 @@ use codecommit_gate::machine::release::payload::{ApprovalAnswer, ApprovalRequest
 use codecommit_gate::memory::{FakeBus, FakeCodeCommit, FakeLedger, FakeTaskTokens, TokenAnswer};
 use codecommit_gate::ports::{Ledger, PendingApproval};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 pub const GATE: &str = r#"stages: [test]
 components:
@@ -52,18 +50,7 @@ pub struct Story {
 
 pub fn world() -> World {
     let mut w = World::new();
-    w.deps.settings.releases = Some(ReleaseSettings {
-        machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release".into(),
-        artifact_bucket: "gate-artifacts".into(),
-        project_prefix: "gate-release".into(),
-        environments: BTreeMap::from([(
-            "production".to_owned(),
-            StackEnvironment {
-                branch: "main".into(),
-                deploy_role_arn: "arn:aws:iam::123456789012:role/gate-deploy-production".into(),
-            },
-        )]),
-    });
+    w.release_production_from_main("arn:aws:iam::123456789012:role/gate-deploy-production");
     w.cc.put_file(&commit(20), ".gate.yml", GATE);
     w
 }

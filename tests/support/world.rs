@@ -166,6 +166,23 @@ impl World {
         event::parse_value(e).expect("a valid event")
     }
 
+    /// Releases on: the stack releases `production` from `main` with `deploy_role` (and
+    /// no other environment).
+    pub fn release_production_from_main(&mut self, deploy_role: &str) {
+        self.deps.settings.releases = Some(codecommit_gate::config::ReleaseSettings {
+            machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:gate-release".into(),
+            project_prefix: "gate-release".into(),
+            artifact_bucket: "gate-artifacts".into(),
+            environments: std::collections::BTreeMap::from([(
+                "production".to_owned(),
+                codecommit_gate::config::StackEnvironment {
+                    branch: "main".into(),
+                    deploy_role_arn: deploy_role.into(),
+                },
+            )]),
+        });
+    }
+
     pub fn comment_event(&self, comment: &CommentId, by: &str) -> Event {
         let mut e: Value = serde_json::from_str(
             &std::fs::read_to_string("events/pr-comment.json").expect("events/pr-comment.json"),
