@@ -193,18 +193,7 @@ pub fn plan_release(
         .map(|&i| &gate.checks[i].name)
         .collect();
     checks.retain(|c| env_checks.contains(&&c.name));
-    let approval = match &environment.approval {
-        Some(a) => ApprovalPlan {
-            required: true,
-            approvers: a.approvers.patterns().to_vec(),
-            timeout_minutes: a.timeout_minutes,
-        },
-        None => ApprovalPlan {
-            required: false,
-            approvers: Vec::new(),
-            timeout_minutes: 0,
-        },
-    };
+    let approval = ApprovalPlan::of(environment);
     Ok(ReleasePlan {
         environment: environment.name.clone(),
         branch: environment.branch.clone(),
@@ -219,6 +208,38 @@ pub fn plan_release(
         checks,
         approval,
     })
+}
+
+impl ApprovalPlan {
+    /// The approval `environment` asks for.
+    pub fn of(environment: &crate::gate_file::Environment) -> ApprovalPlan {
+        match &environment.approval {
+            Some(a) => ApprovalPlan {
+                required: true,
+                approvers: a.approvers.patterns().to_vec(),
+                timeout_minutes: a.timeout_minutes,
+            },
+            None => ApprovalPlan {
+                required: false,
+                approvers: Vec::new(),
+                timeout_minutes: 0,
+            },
+        }
+    }
+
+    /// The approval a release needs, when `deployed` is the approval the environment's last
+    /// release's gate file asks for (`None`: no last release, or its gate file names no such
+    /// environment) and `self` the released commit's. The deployed side is trusted, as the
+    /// destination's gate file is for a pull request: while it asks for an approval, that
+    /// approval (its approvers, its timeout) governs, so a change cannot drop the approval it
+    /// needs or name who approves it; a change may add an approval the environment did not
+    /// have, which then governs this release already.
+    pub fn governing(self, deployed: Option<ApprovalPlan>) -> ApprovalPlan {
+        match deployed {
+            Some(d) if d.required => d,
+            _ => self,
+        }
+    }
 }
 
 /// The first release: every component affected, every check run.

@@ -760,3 +760,29 @@ fn a_failed_package_build_deploys_nothing() {
         "{report}"
     );
 }
+
+#[test]
+fn a_change_cannot_drop_the_approval_its_own_release_needs() {
+    let repo = Repo::new();
+    assert_code(&repo.release("production", &["--approve"]), 0);
+    repo.log();
+    let gate = std::fs::read_to_string(repo.dir.join(".gate.yml")).expect("gate file");
+    let lax = gate.replace(
+        "    approval: {approvers: ['local:*@example.com'], timeout: 5}\n",
+        "",
+    );
+    assert_ne!(lax, gate, "the change drops production's approval");
+    repo.change(
+        "main",
+        &[(".gate.yml", lax.as_str()), ("app/main.txt", "app v9\n")],
+        "no more approvals",
+    );
+    let out = repo.release("production", &[]);
+    assert_code(&out, 1);
+    assert_eq!(
+        repo.last().outcome,
+        ReleaseOutcome::ApprovalMissing,
+        "the released environment's gate file still asks for an approval"
+    );
+    assert!(!repo.log().iter().any(|l| l.starts_with("deploy")));
+}

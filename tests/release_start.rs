@@ -505,3 +505,69 @@ async fn who_pushed_travels_with_the_release_as_an_author_of_the_change() {
         "the waiting release keeps its pusher for when it starts"
     );
 }
+
+/// The environment at commit 19, whose gate file asks production for an approval by Leads.
+async fn released_with_approval_at_19(w: &World) {
+    let approving = RELEASE_GATE.replace(
+        "production: {branch: main, checks: [unit]}",
+        "production: {branch: main, checks: [unit], approval: {approvers: [\"arn:aws:sts::123456789012:assumed-role/Leads/*\"], timeout: 30}}",
+    );
+    assert_ne!(approving, RELEASE_GATE);
+    w.cc.put_file(&commit(19), ".gate.yml", &approving);
+    let mut record = EnvironmentRecord::new(w.repo.clone(), "production");
+    record.state.commit = Some(commit(19).as_str().to_owned());
+    assert_eq!(
+        w.ledger.put_environment(&record).await.expect("put"),
+        Written::Written
+    );
+    w.cc.put_diff(
+        &commit(19),
+        &commit(20),
+        vec![ChangedPath::new(".gate.yml")],
+    );
+}
+
+#[tokio::test]
+async fn a_change_cannot_drop_the_approval_or_name_its_approvers() {
+    let w = world();
+    released_with_approval_at_19(&w).await;
+    // Commit 20's gate file (RELEASE_GATE) asks for no approval at all.
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    let input = &w.sfn.releases()[0].1;
+    let approval = input
+        .approval
+        .as_ref()
+        .expect("the deployed file's approval governs");
+    assert_eq!(
+        approval.approvers,
+        ["arn:aws:sts::123456789012:assumed-role/Leads/*"]
+    );
+    assert_eq!(approval.timeout_seconds, 30 * 60);
+}
+
+#[tokio::test]
+async fn a_change_may_add_an_approval_the_environment_did_not_have() {
+    let w = world();
+    let strict = RELEASE_GATE.replace(
+        "production: {branch: main, checks: [unit]}",
+        "production: {branch: main, checks: [unit], approval: {approvers: [\"arn:aws:sts::123456789012:assumed-role/Ops/*\"]}}",
+    );
+    let mut record = EnvironmentRecord::new(w.repo.clone(), "production");
+    record.state.commit = Some(commit(19).as_str().to_owned());
+    w.ledger.put_environment(&record).await.expect("put");
+    w.cc.put_file(&commit(19), ".gate.yml", RELEASE_GATE);
+    w.cc.put_file(&commit(20), ".gate.yml", &strict);
+    w.cc.put_diff(
+        &commit(19),
+        &commit(20),
+        vec![ChangedPath::new(".gate.yml")],
+    );
+    release_of(w.send(pushed(&w, "main", 20)).await);
+    let input = &w.sfn.releases()[0].1;
+    assert_eq!(
+        input.approval.as_ref().map(|a| a.approvers.clone()),
+        Some(vec![
+            "arn:aws:sts::123456789012:assumed-role/Ops/*".to_owned()
+        ])
+    );
+}

@@ -179,6 +179,27 @@ async fn gate_at<T: Ports>(
         .map(|bytes| Gate::parse_bytes(bytes, path).map_err(|errors| errors.to_string())))
 }
 
+/// The approval the environment's last release's gate file asks for (see
+/// [`crate::release::ApprovalPlan::governing`]); `None` without a last release, or when its
+/// gate file is gone, invalid or names no such environment.
+async fn deployed_approval<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    previous: Option<&str>,
+    plan: &ReleasePlan,
+) -> PortResult<Option<crate::release::ApprovalPlan>> {
+    let Some(previous) = previous else {
+        return Ok(None);
+    };
+    let gate = gate_at(deps, repository, &CommitId::new(previous)).await?;
+    Ok(gate.and_then(Result::ok).and_then(|gate| {
+        gate.environments
+            .iter()
+            .find(|e| e.name == plan.environment)
+            .map(crate::release::ApprovalPlan::of)
+    }))
+}
+
 /// The waiting release a push drops from the lane, if it drops one.
 fn dropped(push: &Push) -> Option<&LaneRelease> {
     match push {
@@ -263,7 +284,7 @@ async fn launch<T: Ports>(
         }
         None => Vec::new(),
     };
-    let plan = plan_release(
+    let mut plan = plan_release(
         launch.gate,
         &ReleaseInput {
             environment: &launch.record.environment,
@@ -276,6 +297,8 @@ async fn launch<T: Ports>(
         call: "release:plan",
         message: e.to_string(),
     })?;
+    let deployed = deployed_approval(deps, repository, previous.as_deref(), &plan).await?;
+    plan.approval = plan.approval.governing(deployed);
     let buildspecs = read_buildspecs(deps, repository, launch.gate, &plan, &commit).await?;
     let project = launch.settings.project(repository, &plan.environment);
     let target = ReleaseTarget {

@@ -132,7 +132,7 @@ pub fn prepare(
         Some(p) => repo.diff_paths(p, &commit).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
-    let plan = release::plan_release(
+    let mut plan = release::plan_release(
         &gate,
         &ReleaseInput {
             environment: &request.environment,
@@ -142,6 +142,11 @@ pub fn prepare(
         },
     )
     .map_err(|e| e.to_string())?;
+    plan.approval = plan.approval.governing(deployed_approval(
+        &repo,
+        previous.as_deref(),
+        &request.environment,
+    ));
     Ok(Ok(Prepared {
         repo,
         store,
@@ -149,6 +154,21 @@ pub fn prepare(
         state,
         plan,
     }))
+}
+
+/// The approval the environment's last release's gate file asks for (see
+/// [`release::ApprovalPlan::governing`]); `None` without a last release, or when its gate file
+/// is gone, invalid or names no such environment.
+fn deployed_approval(
+    repo: &Repo,
+    previous: Option<&str>,
+    environment: &str,
+) -> Option<release::ApprovalPlan> {
+    let path = gate_file::DEFAULT_PATH;
+    let bytes = repo.file_at(previous?, path).ok()??;
+    let gate = Gate::parse_bytes(bytes, path).ok()?;
+    let env = gate.environments.iter().find(|e| e.name == environment)?;
+    Some(release::ApprovalPlan::of(env))
 }
 
 /// The gate file at `rev`: an invalid one is printed (exit 1), a missing one is an error.
@@ -325,13 +345,24 @@ impl Release<'_> {
 
     /// Asks for the approval when the environment needs one; `Some` ends the release.
     fn approval(&mut self, asker: &dyn Asker, err: &mut dyn Write) -> Option<ReleaseOutcome> {
-        let environment = self
-            .prepared
-            .gate
-            .environment(&self.record.plan.environment)?;
-        let rule = environment.approval.as_ref()?;
-        let repo = &self.prepared.repo;
+        // The plan's approval governs (the last release's gate file's, see
+        // `ApprovalPlan::governing`), not the released commit's.
         let plan = &self.record.plan;
+        if !plan.approval.required {
+            return None;
+        }
+        let rule = match crate::gate_file::Approval::from_patterns(
+            &plan.approval.approvers,
+            plan.approval.timeout_minutes,
+        ) {
+            Ok(rule) => rule,
+            Err(e) => {
+                let _ = writeln!(err, "gate: the approvers do not compile: {e}");
+                return Some(ReleaseOutcome::ApprovalRefused);
+            }
+        };
+        let rule = &rule;
+        let repo = &self.prepared.repo;
         let authors: Vec<String> = repo
             .author_emails(plan.previous.as_deref(), &plan.commit)
             .unwrap_or_default()
