@@ -5,6 +5,8 @@
 //! transient (throttling, 5xx, timeouts: worth retrying later) or permanent; the flows fail
 //! closed on both, and return an error so the event is not lost.
 
+pub mod merges;
+
 use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use crate::machine::ExecutionInput;
 use crate::plan::ChangedPath;
