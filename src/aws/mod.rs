@@ -16,6 +16,7 @@ pub mod dynamodb;
 pub mod events;
 pub mod function_url;
 pub mod logs;
+pub mod merges;
 pub mod rule_templates;
 pub mod sfn;
 pub mod sns;
@@ -24,6 +25,7 @@ pub use codecommit::AwsPullRequests;
 pub use dynamodb::AwsLedger;
 pub use events::AwsBus;
 pub use logs::AwsLogs;
+pub use merges::AwsMerges;
 pub use sfn::AwsExecutions;
 pub use sns::AwsNotifier;
 
