@@ -363,6 +363,26 @@ async fn a_failed_head_condition_in_the_transaction_is_a_conflict() {
 }
 
 #[tokio::test]
+async fn reasons_named_only_in_the_message_are_read_from_it() {
+    let head = get_head(head_item(3, &[]));
+    let write = mock!(Client::transact_write_items)
+        .sequence()
+        .http_status(
+            400,
+            body(json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]"
+            })),
+        )
+        .build();
+    let written = queues(&[&head, &write])
+        .save(&queue(3, vec![entry("28", "queued")]))
+        .await
+        .expect("answer");
+    assert_eq!(written, Written::Conflict);
+}
+
+#[tokio::test]
 async fn other_cancellation_reasons_are_errors() {
     let cases: [(&[&str], &str); 3] = [
         (&["None", "ValidationError"], "GatePermanentError"),

@@ -322,6 +322,22 @@ impl Change<'_> {
     }
 }
 
+/// The reason codes a cancellation's message lists ("Transaction cancelled, please refer
+/// cancellation reasons for specific reasons [ConditionalCheckFailed, None]"), for a response
+/// without `CancellationReasons` (the API reference once documented them for Java only).
+fn reasons_in_message(message: &str) -> Vec<String> {
+    let Some((_, list)) = message.rsplit_once('[') else {
+        return Vec::new();
+    };
+    list.split(']')
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
 /// A cancelled transaction as the port sees it: [`Written::Conflict`] when a condition failed
 /// (only the head has one), a transient error when every reason is a conflict with another
 /// transaction or throttling, a permanent one otherwise.
@@ -399,11 +415,14 @@ where
             Ok(_) => Ok(Written::Written),
             Err(e) => match service_err(&e) {
                 Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
-                    let reasons: Vec<String> = t
+                    let mut reasons: Vec<String> = t
                         .cancellation_reasons()
                         .iter()
                         .map(|r| r.code().unwrap_or("None").to_owned())
                         .collect();
+                    if reasons.is_empty() {
+                        reasons = reasons_in_message(t.message().unwrap_or_default());
+                    }
                     cancelled(&reasons, t.to_string())
                 }
                 _ => Err(port_error(TRANSACT_WRITE_ITEMS, e)),
