@@ -49,6 +49,8 @@ pub const MAX_QUEUE_ENTRIES: usize = 49;
 pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
 /// Keys per `BatchGetItem` (the API's limit).
 const BATCH_KEYS: usize = 100;
+/// The first wait before asking for unprocessed keys again (doubled each round).
+const UNPROCESSED_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
 /// How many times a load reads again when a save raced it (entries gone between the head's
 /// read and theirs), and how many `BatchGetItem` rounds it gives unprocessed keys.
 const READ_ATTEMPTS: usize = 3;
@@ -151,6 +153,9 @@ impl AwsMergeQueues {
                     .and_then(|u| u.get(&self.ledger.table))
                 {
                     Some(left) if !left.keys().is_empty() && round < READ_ATTEMPTS => {
+                        // "We strongly recommend that you use an exponential backoff
+                        // algorithm" (BatchGetItem, API reference).
+                        tokio::time::sleep(UNPROCESSED_BACKOFF * 2u32.pow(round as u32 - 1)).await;
                         pending = left.clone();
                     }
                     Some(left) if !left.keys().is_empty() => {
