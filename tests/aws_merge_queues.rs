@@ -7,6 +7,9 @@
 //! shows it); rules run in `RuleMode::Sequential`, so a call the adapter should not make fails
 //! the test.
 
+#[path = "support/queue_entry.rs"]
+mod queue_entry;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
@@ -18,24 +21,10 @@ use codecommit_gate::aws::{AwsMergeQueues, retry_config};
 use codecommit_gate::ids::RepositoryName;
 use codecommit_gate::ports::merges::{MergeQueues, StoredQueue};
 use codecommit_gate::ports::{PortError, Written};
-use serde::{Deserialize, Serialize};
+use queue_entry::{Entry, entry};
 use serde_json::{Value, json};
 
 const TABLE: &str = "codecommit-gate-ledger";
-
-/// A stand-in for the queue core's entry: the adapter only serializes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Entry {
-    pr: String,
-    state: String,
-}
-
-fn entry(pr: &str, state: &str) -> Entry {
-    Entry {
-        pr: pr.into(),
-        state: state.into(),
-    }
-}
 
 fn json_of(e: &Entry) -> String {
     serde_json::to_string(e).expect("json")
@@ -334,6 +323,25 @@ async fn a_save_puts_new_entries_deletes_gone_ones_and_keeps_the_rest() {
     assert_eq!(written, Written::Written);
 }
 
+/// A save of one new entry over a head at `version` (no entries), whose transaction DynamoDB
+/// answers with `status` and `response`.
+async fn save_answered(
+    version: u64,
+    status: u16,
+    response: Option<String>,
+) -> Result<Written, PortError> {
+    let head = get_head(head_item(version, &[]));
+    let write = mock!(Client::transact_write_items)
+        .sequence()
+        .http_status(status, response)
+        .build();
+    let result = queues(&[&head, &write])
+        .save(&queue(version, vec![entry("28", "queued")]))
+        .await;
+    assert_eq!(write.num_calls(), 1);
+    result
+}
+
 #[tokio::test]
 async fn a_save_from_a_stale_version_is_a_conflict_without_a_write() {
     let a = entry("27", "testing");
@@ -348,38 +356,18 @@ async fn a_save_from_a_stale_version_is_a_conflict_without_a_write() {
 
 #[tokio::test]
 async fn a_failed_head_condition_in_the_transaction_is_a_conflict() {
-    let a = entry("27", "testing");
-    let head = get_head(head_item(3, &[&a]));
-    let write = mock!(Client::transact_write_items)
-        .sequence()
-        .http_status(400, cancelled(&["ConditionalCheckFailed", "None"]))
-        .build();
-    let written = queues(&[&head, &write])
-        .save(&queue(3, vec![entry("28", "queued")]))
-        .await
-        .expect("answer");
-    assert_eq!(written, Written::Conflict);
-    assert_eq!(write.num_calls(), 1);
+    let written = save_answered(3, 400, cancelled(&["ConditionalCheckFailed", "None"])).await;
+    assert_eq!(written.expect("answer"), Written::Conflict);
 }
 
 #[tokio::test]
 async fn reasons_named_only_in_the_message_are_read_from_it() {
-    let head = get_head(head_item(3, &[]));
-    let write = mock!(Client::transact_write_items)
-        .sequence()
-        .http_status(
-            400,
-            body(json!({
-                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]"
-            })),
-        )
-        .build();
-    let written = queues(&[&head, &write])
-        .save(&queue(3, vec![entry("28", "queued")]))
-        .await
-        .expect("answer");
-    assert_eq!(written, Written::Conflict);
+    let response = body(json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]"
+    }));
+    let written = save_answered(3, 400, response).await;
+    assert_eq!(written.expect("answer"), Written::Conflict);
 }
 
 #[tokio::test]
@@ -393,22 +381,13 @@ async fn other_cancellation_reasons_are_errors() {
         ),
     ];
     for (codes, kind) in cases {
-        let head = get_head(head_item(0, &[]));
-        let write = mock!(Client::transact_write_items)
-            .sequence()
-            .http_status(400, cancelled(codes))
-            .build();
-        let err = queues(&[&head, &write])
-            .save(&queue(0, vec![entry("27", "queued")]))
+        let err = save_answered(0, 400, cancelled(codes))
             .await
             .expect_err("cancelled");
         assert_eq!(err.call(), "dynamodb:TransactWriteItems", "{codes:?}");
         assert_eq!(err.error_type(), kind, "{codes:?}: {err}");
-        assert!(
-            err.to_string()
-                .contains(codes.iter().find(|c| **c != "None").expect("a reason")),
-            "{err}"
-        );
+        let reason = codes.iter().find(|c| **c != "None").expect("a reason");
+        assert!(err.to_string().contains(reason), "{err}");
     }
 }
 

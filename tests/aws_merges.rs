@@ -6,42 +6,27 @@
 //! the SDK's own deserializer runs; rules run in `RuleMode::Sequential`, where a request that
 //! does not satisfy its rule's `match_requests` fails the test.
 
+#[path = "support/codecommit_mock.rs"]
+mod codecommit_mock;
+
 use aws_sdk_codecommit::Client;
 use aws_sdk_codecommit::types::{
     ConflictDetailLevelTypeEnum, ConflictResolutionStrategyTypeEnum, MergeOptionTypeEnum,
     PullRequestStatusEnum,
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
+use codecommit_gate::aws::AwsMerges;
 use codecommit_gate::aws::merges::CONFLICT_FILES_LISTED;
-use codecommit_gate::aws::{AwsMerges, retry_config};
-use codecommit_gate::ids::{CommitId, PullRequestId, RepositoryName};
-use codecommit_gate::ports::PortError;
+use codecommit_gate::ids::PullRequestId;
 use codecommit_gate::ports::merges::{
     FastForward, MergeCommit, MergeMessage, Merges, QueueStrategy,
 };
+use codecommit_gate::ports::{PortError, PortResult};
+use codecommit_mock::{body, client, commit, error, repo};
 use serde_json::{Value, json};
 
 fn adapter(rules: &[&Rule]) -> AwsMerges {
-    let client: Client = mock_client!(aws_sdk_codecommit, RuleMode::Sequential, rules, |c| c
-        .retry_config(retry_config()));
-    AwsMerges::new(client)
-}
-
-fn body(value: Value) -> Option<String> {
-    Some(value.to_string())
-}
-
-/// An awsJson error body as CodeCommit sends it.
-fn error(code: &str) -> Option<String> {
-    body(json!({ "__type": code, "message": format!("{code} (mocked)") }))
-}
-
-fn repo() -> RepositoryName {
-    RepositoryName::new("MyDemoRepo")
-}
-
-fn commit(id: &str) -> CommitId {
-    CommitId::new(id)
+    AwsMerges::new(client(rules))
 }
 
 fn message() -> MergeMessage {
@@ -50,6 +35,24 @@ fn message() -> MergeMessage {
         email: "gate@example.com".into(),
         message: "Merge pull request #27 (tested by the gate)".into(),
     }
+}
+
+/// `create_merge_commit` of `source` onto `destination` with the gate's message.
+async fn merge_commit(
+    rules: &[&Rule],
+    source: &str,
+    destination: &str,
+    strategy: QueueStrategy,
+) -> PortResult<MergeCommit> {
+    adapter(rules)
+        .create_merge_commit(
+            &repo(),
+            &commit(source),
+            &commit(destination),
+            strategy,
+            &message(),
+        )
+        .await
 }
 
 /// `codecommit-create-unreferenced-merge-commit-output.json`.
@@ -187,16 +190,14 @@ async fn a_squash_merge_commit_sends_the_strategy_the_message_and_no_resolution(
         .sequence()
         .http_status(200, body(unreferenced_merge_commit_sample()))
         .build();
-    let made = adapter(&[&rule])
-        .create_merge_commit(
-            &repo(),
-            &commit("6ccd57fdEXAMPLE"),
-            &commit("86958e0aEXAMPLE"),
-            QueueStrategy::Squash,
-            &message(),
-        )
-        .await
-        .expect("created");
+    let made = merge_commit(
+        &[&rule],
+        "6ccd57fdEXAMPLE",
+        "86958e0aEXAMPLE",
+        QueueStrategy::Squash,
+    )
+    .await
+    .expect("created");
     assert_eq!(
         made,
         MergeCommit::Created {
@@ -214,16 +215,14 @@ async fn a_three_way_merge_commit_sends_three_way_merge() {
         .sequence()
         .http_status(200, body(unreferenced_merge_commit_sample()))
         .build();
-    let made = adapter(&[&rule])
-        .create_merge_commit(
-            &repo(),
-            &commit("6ccd57fdEXAMPLE"),
-            &commit("86958e0aEXAMPLE"),
-            QueueStrategy::ThreeWay,
-            &message(),
-        )
-        .await
-        .expect("created");
+    let made = merge_commit(
+        &[&rule],
+        "6ccd57fdEXAMPLE",
+        "86958e0aEXAMPLE",
+        QueueStrategy::ThreeWay,
+    )
+    .await
+    .expect("created");
     assert!(matches!(made, MergeCommit::Created { .. }), "{made:?}");
 }
 
@@ -245,16 +244,14 @@ async fn a_conflict_is_reported_with_the_files_get_merge_conflicts_names() {
         .sequence()
         .http_status(200, body(merge_conflicts_sample()))
         .build();
-    let made = adapter(&[&refused, &conflicts])
-        .create_merge_commit(
-            &repo(),
-            &commit("6ccd57fdEXAMPLE"),
-            &commit("86958e0aEXAMPLE"),
-            QueueStrategy::Squash,
-            &message(),
-        )
-        .await
-        .expect("conflict");
+    let made = merge_commit(
+        &[&refused, &conflicts],
+        "6ccd57fdEXAMPLE",
+        "86958e0aEXAMPLE",
+        QueueStrategy::Squash,
+    )
+    .await
+    .expect("conflict");
     assert_eq!(
         made,
         MergeCommit::Conflict {
@@ -274,16 +271,14 @@ async fn a_conflict_whose_files_cannot_be_listed_is_still_a_conflict() {
         .sequence()
         .http_status(400, error("AccessDeniedException"))
         .build();
-    let made = adapter(&[&refused, &denied])
-        .create_merge_commit(
-            &repo(),
-            &commit("6ccd57fdEXAMPLE"),
-            &commit("86958e0aEXAMPLE"),
-            QueueStrategy::ThreeWay,
-            &message(),
-        )
-        .await
-        .expect("conflict");
+    let made = merge_commit(
+        &[&refused, &denied],
+        "6ccd57fdEXAMPLE",
+        "86958e0aEXAMPLE",
+        QueueStrategy::ThreeWay,
+    )
+    .await
+    .expect("conflict");
     assert_eq!(made, MergeCommit::Conflict { files: vec![] });
 }
 
@@ -293,16 +288,14 @@ async fn other_merge_commit_refusals_are_errors() {
         .sequence()
         .http_status(400, error("TipsDivergenceExceededException"))
         .build();
-    let err = adapter(&[&rule])
-        .create_merge_commit(
-            &repo(),
-            &commit("6ccd57fdEXAMPLE"),
-            &commit("86958e0aEXAMPLE"),
-            QueueStrategy::Squash,
-            &message(),
-        )
-        .await
-        .expect_err("refused");
+    let err = merge_commit(
+        &[&rule],
+        "6ccd57fdEXAMPLE",
+        "86958e0aEXAMPLE",
+        QueueStrategy::Squash,
+    )
+    .await
+    .expect_err("refused");
     assert_eq!(err.call(), "codecommit:CreateUnreferencedMergeCommit");
     assert_eq!(err.error_type(), "GatePermanentError");
     assert!(
@@ -342,16 +335,14 @@ async fn a_fast_forward_is_the_source_itself_when_get_merge_options_allows_it() 
             body(commit_sample("18059494EXAMPLE", "0e1c4f2bEXAMPLE")),
         )
         .build();
-    let made = adapter(&[&options, &read])
-        .create_merge_commit(
-            &repo(),
-            &commit("18059494EXAMPLE"),
-            &commit("ffd3311dEXAMPLE"),
-            QueueStrategy::FastForward,
-            &message(),
-        )
-        .await
-        .expect("fast-forward");
+    let made = merge_commit(
+        &[&options, &read],
+        "18059494EXAMPLE",
+        "ffd3311dEXAMPLE",
+        QueueStrategy::FastForward,
+    )
+    .await
+    .expect("fast-forward");
     assert_eq!(
         made,
         MergeCommit::Created {
@@ -376,16 +367,14 @@ async fn no_fast_forward_option_is_not_fast_forward_and_creates_nothing() {
             })),
         )
         .build();
-    let made = adapter(&[&options])
-        .create_merge_commit(
-            &repo(),
-            &commit("18059494EXAMPLE"),
-            &commit("ffd3311dEXAMPLE"),
-            QueueStrategy::FastForward,
-            &message(),
-        )
-        .await
-        .expect("answer");
+    let made = merge_commit(
+        &[&options],
+        "18059494EXAMPLE",
+        "ffd3311dEXAMPLE",
+        QueueStrategy::FastForward,
+    )
+    .await
+    .expect("answer");
     assert_eq!(made, MergeCommit::NotFastForward);
 }
 
@@ -399,16 +388,14 @@ async fn a_fast_forward_onto_itself_skips_get_merge_options() {
             body(commit_sample("ffd3311dEXAMPLE", "389765daEXAMPLE")),
         )
         .build();
-    let made = adapter(&[&read])
-        .create_merge_commit(
-            &repo(),
-            &commit("ffd3311dEXAMPLE"),
-            &commit("ffd3311dEXAMPLE"),
-            QueueStrategy::FastForward,
-            &message(),
-        )
-        .await
-        .expect("same commit");
+    let made = merge_commit(
+        &[&read],
+        "ffd3311dEXAMPLE",
+        "ffd3311dEXAMPLE",
+        QueueStrategy::FastForward,
+    )
+    .await
+    .expect("same commit");
     assert_eq!(
         made,
         MergeCommit::Created {

@@ -1468,6 +1468,28 @@ fn denies(s: &Value, action: &str, resource: &str, reference: Option<&str>) -> b
         })
 }
 
+/// The writes to a branch the branch protection policy denies people (the user guide's list,
+/// with `CreateCommit` and `DeleteFile`).
+const DIRECT_WRITES: [&str; 8] = [
+    "GitPush",
+    "DeleteBranch",
+    "PutFile",
+    "DeleteFile",
+    "CreateCommit",
+    "MergeBranchesByFastForward",
+    "MergeBranchesBySquash",
+    "MergeBranchesByThreeWay",
+];
+
+/// Whether any of the rendered `statements` denies `action` on `repository` (in this stack's
+/// account and region) for a request naming `reference`.
+fn denied(statements: &[Value], action: &str, repository: &str, reference: Option<&str>) -> bool {
+    let arn = format!("arn:aws:codecommit:{REGION}:{ACCOUNT}:{repository}");
+    statements
+        .iter()
+        .any(|s| denies(s, action, &arn, reference))
+}
+
 #[test]
 fn the_branch_protection_policy_denies_direct_changes_to_protected_branches_only() {
     let repositories = ["api", "web"];
@@ -1479,22 +1501,10 @@ fn the_branch_protection_policy_denies_direct_changes_to_protected_branches_only
     assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
     let statements: Vec<Value> =
         strings_of_statements(&cfn.render(&policy["Properties"]["PolicyDocument"]));
-    let deny = |action: &str, repository: &str, reference: Option<&str>| -> bool {
-        let arn = format!("arn:aws:codecommit:{REGION}:{ACCOUNT}:{repository}");
-        statements
-            .iter()
-            .any(|s| denies(s, action, &arn, reference))
+    let deny = |action: &str, repository: &str, reference: Option<&str>| {
+        denied(&statements, action, repository, reference)
     };
-    let direct = [
-        "GitPush",
-        "DeleteBranch",
-        "PutFile",
-        "DeleteFile",
-        "CreateCommit",
-        "MergeBranchesByFastForward",
-        "MergeBranchesBySquash",
-        "MergeBranchesByThreeWay",
-    ];
+    let direct = DIRECT_WRITES;
     for action in direct {
         let action = format!("codecommit:{action}");
         for protected in ["refs/heads/main", "refs/heads/release/2"] {
@@ -2724,41 +2734,25 @@ fn people_may_not_touch_the_gates_branches_and_the_gate_is_not_denied() {
     let cfn = Cfn::new(&t, &repositories);
     let policy = resource(&t, "BranchProtectionPolicy");
     let statements = strings_of_statements(&cfn.render(&policy["Properties"]["PolicyDocument"]));
-    let deny = |action: &str, repository: &str, reference: Option<&str>| -> bool {
-        let arn = format!("arn:aws:codecommit:{REGION}:{ACCOUNT}:{repository}");
-        statements
-            .iter()
-            .any(|s| denies(s, action, &arn, reference))
+    let deny = |action: &str, repository: &str, reference: Option<&str>| {
+        denied(&statements, action, repository, reference)
     };
-    for action in [
-        "GitPush",
-        "CreateBranch",
-        "DeleteBranch",
-        "PutFile",
-        "DeleteFile",
-        "CreateCommit",
-        "MergeBranchesByFastForward",
-        "MergeBranchesBySquash",
-        "MergeBranchesByThreeWay",
-    ] {
+    for action in DIRECT_WRITES.iter().chain(&["CreateBranch"]) {
         let action = format!("codecommit:{action}");
-        for gate in ["refs/heads/gate/merge/main/7", "refs/heads/gate/x"] {
-            assert!(deny(&action, "api", Some(gate)), "{action} {gate}");
-            assert!(deny(&action, "web", Some(gate)), "{action} {gate}");
+        for (repository, reference, expected) in [
+            ("api", Some("refs/heads/gate/merge/main/7"), true),
+            ("web", Some("refs/heads/gate/x"), true),
+            ("api", Some("refs/heads/gates"), false),
+            ("api", Some("refs/heads/feature/gate/x"), false),
+            ("other-repo", Some("refs/heads/gate/x"), false),
+            ("api", None, false),
+        ] {
+            assert_eq!(
+                deny(&action, repository, reference),
+                expected,
+                "{action} {repository} {reference:?}"
+            );
         }
-        assert!(
-            !deny(&action, "api", Some("refs/heads/gates")),
-            "{action}: gate/ only"
-        );
-        assert!(
-            !deny(&action, "api", Some("refs/heads/feature/gate/x")),
-            "{action}"
-        );
-        assert!(
-            !deny(&action, "other-repo", Some("refs/heads/gate/x")),
-            "{action}"
-        );
-        assert!(!deny(&action, "api", None), "{action} without a reference");
     }
     // People may still create their own branches, and not a protected one anew.
     assert!(!deny(
