@@ -44,6 +44,7 @@ mod gate_file_problems;
 mod log_tail;
 mod marker;
 pub mod merge;
+pub mod queue;
 mod notice;
 mod plan_text;
 mod reasons;
