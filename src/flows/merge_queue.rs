@@ -274,10 +274,9 @@ pub async fn handle<T: QueuePorts>(
     destination: &str,
     event: &Event,
 ) -> PortResult<Handled> {
-    let actions = apply_saved(deps, repository, destination, event).await?;
-    let changed = actions.is_some();
+    let (changed, actions) = apply_saved(deps, repository, destination, event).await?;
     let mut handled = Handled::default();
-    for action in actions.unwrap_or_default() {
+    for action in actions {
         handled.steps.push(carry_out(deps, repository, destination, &action).await?);
     }
     let settled = settle(deps, repository, destination).await?;
@@ -286,23 +285,23 @@ pub async fn handle<T: QueuePorts>(
     Ok(handled)
 }
 
-/// Applies `event` and saves the queue by compare-and-swap; the follow-up actions, or `None`
-/// when the event changed nothing (the follow-ups of an unchanged queue, a comment to repeat
-/// a position, are returned too).
+/// Applies `event` and saves the queue by compare-and-swap: whether it changed the queue, and
+/// the follow-up actions (an unchanged queue may have some too: a comment repeating a
+/// position).
 async fn apply_saved<T: QueuePorts>(
     deps: &QueueDeps<T>,
     repository: &RepositoryName,
     destination: &str,
     event: &Event,
-) -> PortResult<Option<Vec<Action>>> {
+) -> PortResult<(bool, Vec<Action>)> {
     for _ in 0..SAVE_ATTEMPTS {
         let mut queue = deps.queues.load(repository, destination).await?;
         let outcome = merge_queue::apply(&mut queue.entries, event);
         if !outcome.changed {
-            return Ok((!outcome.actions.is_empty()).then_some(outcome.actions));
+            return Ok((false, outcome.actions));
         }
         if deps.queues.save(&queue).await? == Written::Written {
-            return Ok(Some(outcome.actions));
+            return Ok((true, outcome.actions));
         }
     }
     Err(lost("dynamodb:PutItem"))
@@ -381,8 +380,8 @@ async fn step<T: QueuePorts>(
         }
     };
     let mut steps = vec![format!("{}", action_name(action))];
-    let actions = apply_saved(deps, repository, destination, &event).await?;
-    for follow in actions.unwrap_or_default() {
+    let (_, actions) = apply_saved(deps, repository, destination, &event).await?;
+    for follow in actions {
         steps.push(carry_out(deps, repository, destination, &follow).await?);
     }
     Ok(steps)

@@ -167,6 +167,11 @@ impl FakeRepository {
             .unwrap_or_default()
     }
 
+    /// Every commit, in no particular order.
+    pub fn commits(&self) -> Vec<CommitId> {
+        lock(&self.state).commits.keys().cloned().collect()
+    }
+
     /// `commit`'s tree id.
     pub fn tree(&self, commit: &CommitId) -> String {
         tree_id(&lock(&self.state).patches(commit))
@@ -383,5 +388,56 @@ where
         }
         queues.insert(key, (json, queue.version + 1));
         Ok(Written::Written)
+    }
+}
+
+/// The queue's runs in memory: what was started (by name, once), what was stopped.
+#[derive(Debug, Clone, Default)]
+pub struct FakeQueueChecks {
+    runs: Arc<Mutex<BTreeMap<String, crate::flows::merge_queue::QueueRun>>>,
+    order: Arc<Mutex<Vec<String>>>,
+    stopped: Arc<Mutex<BTreeSet<String>>>,
+    /// Calls made.
+    pub calls: Arc<Calls>,
+}
+
+impl FakeQueueChecks {
+    /// The ARN of the run named `name`.
+    pub fn arn(name: &str) -> String {
+        format!("arn:aws:states:eu-west-1:123456789012:execution:gate:{name}")
+    }
+
+    /// Every run started, in the order they started.
+    pub fn started(&self) -> Vec<crate::flows::merge_queue::QueueRun> {
+        let runs = lock(&self.runs);
+        lock(&self.order)
+            .iter()
+            .filter_map(|name| runs.get(name).cloned())
+            .collect()
+    }
+
+    /// The runs started and neither stopped nor reported yet are the caller's to track; this
+    /// says whether one was stopped.
+    pub fn was_stopped(&self, name: &str) -> bool {
+        lock(&self.stopped).contains(&Self::arn(name))
+    }
+}
+
+impl crate::flows::merge_queue::QueueChecks for FakeQueueChecks {
+    async fn start(&self, run: &crate::flows::merge_queue::QueueRun) -> PortResult<String> {
+        self.calls.record("states:StartExecution")?;
+        let name = run.testing.execution_name.clone();
+        let mut runs = lock(&self.runs);
+        if !runs.contains_key(&name) {
+            runs.insert(name.clone(), run.clone());
+            lock(&self.order).push(name.clone());
+        }
+        Ok(Self::arn(&name))
+    }
+
+    async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {
+        self.calls.record("states:StopExecution")?;
+        lock(&self.stopped).insert(execution_arn.to_owned());
+        Ok(())
     }
 }
