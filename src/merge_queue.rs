@@ -147,7 +147,9 @@ pub fn position(entries: &[Entry], pull_request: &PullRequestId) -> Option<usize
 }
 
 /// The deterministic execution name of an entry's test: one per (repository, destination, PR,
-/// source, attempt), within Step Functions' 80 characters.
+/// source, enqueue time, attempt), within Step Functions' 80 characters. The enqueue time is in
+/// it so a PR queued again after `/gate unqueue` never reuses a stopped run's name (Step
+/// Functions keeps a name taken for 90 days).
 pub fn execution_name(
     repository: &RepositoryName,
     destination: &str,
@@ -160,6 +162,7 @@ pub fn execution_name(
         destination,
         entry.pull_request.as_str(),
         entry.source_commit.as_str(),
+        &entry.enqueued_at.to_string(),
         &attempt.to_string(),
     ]);
     let pr: String = entry
