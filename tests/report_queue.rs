@@ -76,7 +76,7 @@ fn refusals() {
     .into_iter()
     .map(queue::refused)
     .chain([
-        queue::not_understood("`rebase` is not understood"),
+        queue::not_understood("rebase"),
         queue::not_queued(),
         queue::needs_gate_file(".gate.yml"),
     ])

@@ -177,7 +177,7 @@ async fn decide_command<T: QueuePorts>(
 ) -> PortResult<Result<Event, String>> {
     let command = match parsed {
         Ok(command) => command,
-        Err(problem) => return Ok(Err(report::queue::not_understood(&problem))),
+        Err(word) => return Ok(Err(report::queue::not_understood(&word))),
     };
     let Some(gate) = trusted_gate(deps, &pr.repository, &pr.destination_commit).await? else {
         return Ok(Err(report::queue::needs_gate_file(

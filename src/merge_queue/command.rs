@@ -30,15 +30,15 @@ pub fn is_queue_command(line: &str) -> bool {
         .is_some_and(|verb| QUEUE_VERBS.contains(&verb))
 }
 
-/// The first merge-queue command in a comment: `None` when there is none, `Some(Err(problem))`
-/// when it cannot be understood.
+/// The first merge-queue command in a comment: `None` when there is none, `Some(Err(word))`
+/// with the first word it cannot understand.
 pub fn parse_queue_command(text: &str) -> Option<Result<QueueCommand, String>> {
     let line = text.lines().map(str::trim).find(|l| is_queue_command(l))?;
     let mut words = line[crate::policy::PREFIX.len()..].split_whitespace();
     Some(match words.next() {
         Some("unqueue") => match words.next() {
             None => Ok(QueueCommand::Unqueue),
-            Some(_) => Err("`/gate unqueue` takes nothing after it".to_owned()),
+            Some(word) => Err(word.to_owned()),
         },
         _ => parse_merge(words),
     })
@@ -56,11 +56,7 @@ fn parse_merge<'a>(words: impl Iterator<Item = &'a str>) -> Result<QueueCommand,
         match (word, named) {
             ("--priority", _) => priority = true,
             (_, Some(s)) if strategy.is_none() => strategy = Some(s),
-            (other, _) => {
-                return Err(format!(
-                    "`{other}` is not understood: use `/gate merge [fast-forward|squash|three-way] [--priority]`"
-                ));
-            }
+            (other, _) => return Err(other.to_owned()),
         }
     }
     Ok(QueueCommand::Merge { strategy, priority })
@@ -162,14 +158,18 @@ mod tests {
             Some(Ok(QueueCommand::Unqueue))
         );
         assert_eq!(parse_queue_command("/gate retry"), None);
-        assert!(matches!(
+        assert_eq!(
             parse_queue_command("/gate merge rebase"),
-            Some(Err(_))
-        ));
-        assert!(matches!(
+            Some(Err("rebase".to_owned()))
+        );
+        assert_eq!(
             parse_queue_command("/gate merge squash three-way"),
-            Some(Err(_))
-        ));
+            Some(Err("three-way".to_owned()))
+        );
+        assert_eq!(
+            parse_queue_command("/gate unqueue now"),
+            Some(Err("now".to_owned()))
+        );
     }
 
     #[test]

@@ -125,9 +125,13 @@ pub fn refused(refusal: Refused) -> String {
     format!("{FAILED} Did not apply: {why}")
 }
 
-/// The reply to a queue command that cannot be understood.
-pub fn not_understood(problem: &str) -> String {
-    format!("{FAILED} Did not apply: {}", escape(problem))
+/// The reply to a queue command with a `word` it cannot understand.
+pub fn not_understood(word: &str) -> String {
+    format!(
+        "{FAILED} Did not apply: {} is not understood. Use `/gate merge \
+         [fast-forward|squash|three-way] [--priority]` or `/gate unqueue`.",
+        code(word, Style::Md, CLIP_TEXT)
+    )
 }
 
 /// The reply to `/gate unqueue` on a pull request that is not queued.
