@@ -67,6 +67,9 @@ pub enum EntryState {
 /// A merge commit under test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Testing {
+    /// The destination's tip when the merge was built: where the run reads the trusted gate
+    /// file.
+    pub tip: CommitId,
     /// The commit the merge was built on: the destination's tip for the head of the queue, the
     /// merge commit of the entry ahead for a speculative test.
     pub tested_on: CommitId,
@@ -173,4 +176,61 @@ pub fn execution_name(
         .take(20)
         .collect();
     format!("queue-{pr}-{attempt}-{}", &digest[..32])
+}
+
+/// The prefix of the gate's own branches (`gate/merge/<destination>/<pr>`).
+pub const GATE_BRANCH_PREFIX: &str = "gate/merge/";
+
+/// Whether an execution tests a queue entry: its source is a gate branch. gate-report hands
+/// such a run's end to the queue instead of the pull request's own report.
+pub fn is_queue_run(input: &crate::machine::ExecutionInput) -> bool {
+    input
+        .source_reference
+        .strip_prefix("refs/heads/")
+        .is_some_and(|b| b.starts_with(GATE_BRANCH_PREFIX))
+}
+
+/// How a queue entry's run started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum QueueStart {
+    /// An execution runs the checks.
+    Started {
+        /// Its ARN.
+        execution_arn: String,
+    },
+    /// The plan decided without running anything (nothing to test, a promotion rule, an
+    /// unusable buildspec): passed or not.
+    Decided {
+        /// Whether it passed.
+        passed: bool,
+    },
+}
+
+/// The end of a queue entry's run, as gate-report knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEnd {
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The destination branch.
+    pub destination: String,
+    /// The PR.
+    pub pull_request: PullRequestId,
+    /// The run's name.
+    pub execution_name: String,
+    /// Whether every required check passed.
+    pub passed: bool,
+}
+
+impl RunEnd {
+    /// The end of the queue run `input`, or `None` when it is not a queue run.
+    pub fn of(input: &crate::machine::ExecutionInput, passed: bool) -> Option<RunEnd> {
+        is_queue_run(input).then(|| RunEnd {
+            repository: input.subject.repository.clone(),
+            destination: input.subject.destination_branch.clone(),
+            pull_request: input.subject.pull_request_id.clone(),
+            execution_name: input.execution_name.clone(),
+            passed,
+        })
+    }
 }

@@ -260,7 +260,7 @@ async fn a_landing_cut_short_after_the_fast_forward_is_finished_by_the_redeliver
     );
     w.reported.lock().unwrap().insert(run.testing.execution_name.clone(), true);
     w.sync();
-    let first = codecommit_gate::flows::merge_queue::run_ended(&w.deps, &run, true).await;
+    let first = codecommit_gate::flows::merge_queue::run_ended(&w.deps, &end(&run, true)).await;
     assert!(first.is_err());
     w.finish(&run, true).await;
     assert_eq!(w.tip(), run.testing.merge_commit);

@@ -10,11 +10,13 @@
 //! only ever fast-forwarded to the merge commit whose run passed, and only while it still
 //! points at the commit that merge was built on.
 
+pub mod gate_checks;
+
 use crate::gate_file::Gate;
 use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName};
 use crate::merge_queue::command::{QueueCommand, QueueSettings, authorize};
 use crate::merge_queue::decide::{Action, DropReason, Event, Note, Problem};
-use crate::merge_queue::{self, Entry, Testing};
+use crate::merge_queue::{self, Entry, QueueStart, RunEnd, Testing};
 use crate::ports::merges::{FastForward, MergeCommit, MergeMessage, MergeQueues, Merges};
 use crate::ports::{
     CommentTarget, PortError, PortResult, PrStatus, PullRequestState, PullRequests, Written,
@@ -42,8 +44,9 @@ pub struct QueueRun {
 /// machine, on the merge commit through its gate branch, marked as a queue run so gate-report
 /// hands its end back to this flow.
 pub trait QueueChecks: Send + Sync {
-    /// Starts the run named `run.testing.execution_name` (idempotent for that name); its ARN.
-    fn start(&self, run: &QueueRun) -> impl Future<Output = PortResult<String>> + Send;
+    /// Starts the run named `run.testing.execution_name` (idempotent for that name), or
+    /// decides without one when the plan needs no run.
+    fn start(&self, run: &QueueRun) -> impl Future<Output = PortResult<QueueStart>> + Send;
     /// Stops a run; one that already ended is not an error.
     fn stop(&self, execution_arn: &str, cause: &str)
     -> impl Future<Output = PortResult<()>> + Send;
@@ -252,18 +255,14 @@ pub async fn closed<T: QueuePorts>(
     handle(deps, &pr.repository, destination, &event).await
 }
 
-/// A queue run ended (gate-report, for a run whose input says it is a queue run).
-pub async fn run_ended<T: QueuePorts>(
-    deps: &QueueDeps<T>,
-    run: &QueueRun,
-    passed: bool,
-) -> PortResult<Handled> {
+/// A queue run ended (gate-report's [`crate::flows::gate_report::ReportOutcome::QueueRun`]).
+pub async fn run_ended<T: QueuePorts>(deps: &QueueDeps<T>, end: &RunEnd) -> PortResult<Handled> {
     let event = Event::RunEnded {
-        pull_request: run.entry.pull_request.clone(),
-        execution_name: run.testing.execution_name.clone(),
-        passed,
+        pull_request: end.pull_request.clone(),
+        execution_name: end.execution_name.clone(),
+        passed: end.passed,
     };
-    handle(deps, &run.repository, &run.destination, &event).await
+    handle(deps, &end.repository, &end.destination, &event).await
 }
 
 /// Applies `event` to the queue (compare-and-swap), carries out what it says, then moves the
@@ -361,7 +360,18 @@ async fn step<T: QueuePorts>(
         Action::Start {
             pull_request,
             testing,
-        } => start(deps, repository, destination, pull_request, testing).await?,
+        } => {
+            let (started, decided) =
+                start(deps, repository, destination, pull_request, testing).await?;
+            let mut steps = vec![action_name(action)];
+            for event in std::iter::once(started).chain(decided) {
+                let (_, actions) = apply_saved(deps, repository, destination, &event).await?;
+                for follow in actions {
+                    steps.push(carry_out(deps, repository, destination, &follow).await?);
+                }
+            }
+            return Ok(steps);
+        }
         Action::Land { entry, testing } => {
             match land(deps, repository, destination, tip, entry, testing).await? {
                 Some(event) => event,
@@ -447,6 +457,7 @@ async fn build<T: QueuePorts>(
     let problem = match made {
         MergeCommit::Created { commit, tree } => {
             let testing = Testing {
+                tip: tip.clone(),
                 tested_on: onto.clone(),
                 built_on: built_on.to_vec(),
                 merge_commit: commit,
@@ -473,14 +484,15 @@ async fn build<T: QueuePorts>(
     })
 }
 
-/// Points the gate branch at the merge commit and starts its run.
+/// Points the gate branch at the merge commit and starts its run: the start, and the run's
+/// end when the plan decided without one.
 async fn start<T: QueuePorts>(
     deps: &QueueDeps<T>,
     repository: &RepositoryName,
     destination: &str,
     pull_request: &PullRequestId,
     testing: &Testing,
-) -> PortResult<Event> {
+) -> PortResult<(Event, Option<Event>)> {
     let branch = &testing.gate_branch;
     if !deps
         .merges
@@ -515,12 +527,23 @@ async fn start<T: QueuePorts>(
         entry: entry.clone(),
         testing: testing.clone(),
     };
-    let execution_arn = deps.checks.start(&run).await?;
-    Ok(Event::Started {
+    let (execution_arn, decided) = match deps.checks.start(&run).await? {
+        QueueStart::Started { execution_arn } => (execution_arn, None),
+        QueueStart::Decided { passed } => (
+            format!("decided:{}", testing.execution_name),
+            Some(Event::RunEnded {
+                pull_request: pull_request.clone(),
+                execution_name: testing.execution_name.clone(),
+                passed,
+            }),
+        ),
+    };
+    let started = Event::Started {
         pull_request: pull_request.clone(),
         execution_name: testing.execution_name.clone(),
         execution_arn,
-    })
+    };
+    Ok((started, decided))
 }
 
 /// Lands the head: the PR must still be open with the queued source; the destination moves

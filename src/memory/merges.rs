@@ -424,7 +424,10 @@ impl FakeQueueChecks {
 }
 
 impl crate::flows::merge_queue::QueueChecks for FakeQueueChecks {
-    async fn start(&self, run: &crate::flows::merge_queue::QueueRun) -> PortResult<String> {
+    async fn start(
+        &self,
+        run: &crate::flows::merge_queue::QueueRun,
+    ) -> PortResult<crate::merge_queue::QueueStart> {
         self.calls.record("states:StartExecution")?;
         let name = run.testing.execution_name.clone();
         let mut runs = lock(&self.runs);
@@ -432,7 +435,9 @@ impl crate::flows::merge_queue::QueueChecks for FakeQueueChecks {
             runs.insert(name.clone(), run.clone());
             lock(&self.order).push(name.clone());
         }
-        Ok(Self::arn(&name))
+        Ok(crate::merge_queue::QueueStart::Started {
+            execution_arn: Self::arn(&name),
+        })
     }
 
     async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {

@@ -39,6 +39,17 @@ merge:
     )
 }
 
+/// The end of `run` as gate-report hands it over.
+pub fn end(run: &QueueRun, passed: bool) -> codecommit_gate::merge_queue::RunEnd {
+    codecommit_gate::merge_queue::RunEnd {
+        repository: run.repository.clone(),
+        destination: run.destination.clone(),
+        pull_request: run.entry.pull_request.clone(),
+        execution_name: run.testing.execution_name.clone(),
+        passed,
+    }
+}
+
 pub type Deps = QueueDeps<(FakeCodeCommit, FakeRepository, FakeMergeQueues, FakeQueueChecks)>;
 
 pub struct QueueWorld {
@@ -191,7 +202,7 @@ impl QueueWorld {
             .unwrap()
             .insert(run.testing.execution_name.clone(), passed);
         self.sync();
-        merge_queue::run_ended(&self.deps, run, passed)
+        merge_queue::run_ended(&self.deps, &end(run, passed))
             .await
             .expect("the queue handles the run's end")
     }
