@@ -4,49 +4,34 @@
 //! SDK's own deserializer runs; rules run in `RuleMode::Sequential`, where a request that does
 //! not satisfy its rule's `match_requests` fails the test.
 
+#[path = "support/codecommit_mock.rs"]
+mod codecommit_mock;
+
 use aws_sdk_codecommit::Client;
 use aws_sdk_codecommit::operation::get_comment::GetCommentError;
 use aws_sdk_codecommit::types::error::CommentDoesNotExistException;
 use aws_sdk_codecommit::types::{ApprovalState as SdkApprovalState, MergeOptionTypeEnum};
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use codecommit_gate::aws::codecommit::COMMIT_FILES_MAX_PAGES;
-use codecommit_gate::aws::{AwsPullRequests, reporter_session_arn, retry_config};
-use codecommit_gate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
+use codecommit_gate::aws::{AwsPullRequests, reporter_session_arn};
+use codecommit_gate::ids::{CommentId, PullRequestId, RevisionId};
 use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::ports::{
     ApprovalOutcome, ApprovalState, CommentData, CommentTarget, Mergeability, PortError, PrStatus,
     PullRequests, RuleWritten,
 };
+use codecommit_mock::{body, client, commit, error, repo};
 use serde_json::{Value, json};
 
 const GATE: &str = "arn:aws:sts::123456789012:assumed-role/gate-reporter/codecommit-gate";
 const MARKER: &str = "<!-- codecommit-gate:{\"v\":1} -->";
 
 fn adapter(rules: &[&Rule]) -> AwsPullRequests {
-    let client: Client = mock_client!(aws_sdk_codecommit, RuleMode::Sequential, rules, |c| c
-        .retry_config(retry_config()));
-    AwsPullRequests::new(client)
-}
-
-fn body(value: Value) -> Option<String> {
-    Some(value.to_string())
-}
-
-/// An awsJson error body as CodeCommit sends it.
-fn error(code: &str) -> Option<String> {
-    body(json!({ "__type": code, "message": format!("{code} (mocked)") }))
-}
-
-fn repo() -> RepositoryName {
-    RepositoryName::new("MyDemoRepo")
+    AwsPullRequests::new(client(rules))
 }
 
 fn pr() -> PullRequestId {
     PullRequestId::new("27")
-}
-
-fn commit(id: &str) -> CommitId {
-    CommitId::new(id)
 }
 
 fn permanent_call(err: PortError) -> &'static str {

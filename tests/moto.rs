@@ -1,10 +1,12 @@
-//! The real Step Functions and DynamoDB adapters over HTTP against moto: idempotent starts, stops, statuses, conditional writes and a race.
+//! The real Step Functions and DynamoDB adapters over HTTP against moto: idempotent starts, stops, statuses, conditional writes, the merge queues' transactions and races.
 //!
 //! Each test starts its own moto server (`tests/support/moto.rs`); without moto they fail under
 //! `CI` and are skipped with a notice otherwise. Install it with `scripts/install-moto.sh`.
 
 #[path = "support/moto.rs"]
 mod moto_server;
+#[path = "support/queue_entry.rs"]
+mod queue_entry;
 #[path = "support/world.rs"]
 mod world;
 
@@ -14,13 +16,17 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use aws_sdk_sfn::config::Credentials;
-use codecommit_gate::aws::{AwsLedger, Clients, reporter_session_arn, retry_config};
+use codecommit_gate::aws::{
+    AwsLedger, AwsMergeQueues, Clients, reporter_session_arn, retry_config,
+};
 use codecommit_gate::ids::{PullRequestId, RepositoryName};
 use codecommit_gate::machine::ExecutionInput;
+use codecommit_gate::ports::merges::{MergeQueues, StoredQueue};
 use codecommit_gate::ports::{
     ExecutionStatus, Executions, Ledger, PortError, PrRecord, Started, Written,
 };
 use moto_server::MotoServer;
+use queue_entry::{Entry, entry};
 use serde_json::json;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/x";
@@ -613,4 +619,144 @@ async fn the_cli_reads_one_repositorys_records_from_the_stacks_table() {
     let (code, _, err) = gate(&["history", "--remote"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--repository"), "{err}");
+}
+
+// ------------------------------------------------------------------ the merge queues
+
+/// Every key in the table, sorted.
+async fn keys(clients: &Clients) -> Vec<String> {
+    let output = clients
+        .dynamodb
+        .scan()
+        .table_name(TABLE)
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("scan");
+    let mut keys: Vec<String> = output
+        .items()
+        .iter()
+        .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The `version` attribute of `main`'s head as stored.
+async fn raw_version(clients: &Clients) -> AttributeValue {
+    let head = clients
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S("MyDemoRepo#queue#main".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("raw head")
+        .item
+        .expect("head");
+    head.get("version").cloned().expect("version")
+}
+
+async fn load(queues: &AwsMergeQueues, destination: &str) -> StoredQueue<Entry> {
+    queues
+        .load(&RepositoryName::new("MyDemoRepo"), destination)
+        .await
+        .expect("load")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saves_and_loads_round_trip_and_entry_items_follow_the_queue() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let clients = Clients::from_config(&sdk_config(&moto).await, None).await;
+    create_table(&clients).await;
+    let queues = clients.merge_queues(TABLE);
+
+    let mut queue = load(&queues, "main").await;
+    assert_eq!((queue.entries.len(), queue.version), (0, 0));
+    queue.entries = vec![entry("27", "testing"), entry("28", "queued")];
+    assert_eq!(queues.save(&queue).await.expect("save"), Written::Written);
+    assert_eq!(
+        queues.save(&queue).await.expect("save"),
+        Written::Conflict,
+        "a second first write loses"
+    );
+
+    let mut stored = load(&queues, "main").await;
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.entries, queue.entries);
+    assert_eq!(keys(&clients).await.len(), 3, "the head and two entries");
+
+    // 27 merged and left; 28 is tested now; 29 joined behind it.
+    let stale = stored.clone();
+    stored.entries = vec![entry("28", "testing"), entry("29", "queued")];
+    assert_eq!(queues.save(&stored).await.expect("save"), Written::Written);
+    assert_eq!(
+        queues.save(&stale).await.expect("save"),
+        Written::Conflict,
+        "a save from a stale version loses"
+    );
+    let latest = load(&queues, "main").await;
+    assert_eq!(latest.version, 2);
+    assert_eq!(latest.entries, stored.entries);
+    let all = keys(&clients).await;
+    assert_eq!(all.len(), 3, "the entries that left are deleted: {all:?}");
+    assert!(all.contains(&"MyDemoRepo#queue#main".to_owned()), "{all:?}");
+
+    // Another destination is another queue; emptying one keeps its head (and its version).
+    let other = load(&queues, "release").await;
+    assert_eq!((other.entries.len(), other.version), (0, 0));
+    let mut empty = latest.clone();
+    empty.entries.clear();
+    assert_eq!(queues.save(&empty).await.expect("save"), Written::Written);
+    assert_eq!(keys(&clients).await, ["MyDemoRepo#queue#main"]);
+    let emptied = load(&queues, "main").await;
+    assert_eq!((emptied.entries.len(), emptied.version), (0, 3));
+
+    assert_eq!(raw_version(&clients).await, AttributeValue::N("3".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_savers_from_one_version_have_exactly_one_winner() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let clients = Clients::from_config(&sdk_config(&moto).await, None).await;
+    create_table(&clients).await;
+    let queues = clients.merge_queues(TABLE);
+    let mut first = load(&queues, "main").await;
+    first.entries = vec![entry("27", "queued")];
+    assert_eq!(queues.save(&first).await.expect("save"), Written::Written);
+    let from = load(&queues, "main").await;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for writer in 0..10 {
+        let queues = queues.clone();
+        let mut queue = from.clone();
+        queue
+            .entries
+            .push(entry(&format!("{}", 100 + writer), "queued"));
+        tasks.spawn(async move { (queues.save(&queue).await.expect("save"), queue) });
+    }
+    let mut winners = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        let (written, queue) = result.expect("task");
+        if written == Written::Written {
+            winners.push(queue.entries);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
+    let stored = load(&queues, "main").await;
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        stored.entries, winners[0],
+        "the winner's queue is the one stored"
+    );
+    assert_eq!(
+        keys(&clients).await.len(),
+        3,
+        "no loser's entry was written"
+    );
 }

@@ -674,6 +674,8 @@ fn no_wildcard_resource_or_principal_outside_the_allow_list() {
         ("GateSetupRole", "TemplateAssociations"),
         ("BranchProtectionPolicy", "ProtectedBranches"),
         ("BranchProtectionPolicy", "NoOverridingTheGate"),
+        ("GateReporterRole", "GatedMerge"),
+        ("GateReporterRole", "GateBranches"),
     ] {
         let (_, statement) = statements(&t)
             .into_iter()
@@ -1450,6 +1452,10 @@ fn denies(s: &Value, action: &str, resource: &str, reference: Option<&str>) -> b
                     "StringEqualsIfExists" => {
                         reference.is_none_or(|r| strings(values).iter().any(|v| v == r))
                     }
+                    // The same with IAM's wildcards.
+                    "StringLikeIfExists" => {
+                        reference.is_none_or(|r| strings(values).iter().any(|v| glob(v, r)))
+                    }
                     // "false": the key must be present.
                     "Null" => match values.as_str() {
                         Some("false") => reference.is_some(),
@@ -1460,6 +1466,28 @@ fn denies(s: &Value, action: &str, resource: &str, reference: Option<&str>) -> b
                 }
             })
         })
+}
+
+/// The writes to a branch the branch protection policy denies people (the user guide's list,
+/// with `CreateCommit` and `DeleteFile`).
+const DIRECT_WRITES: [&str; 8] = [
+    "GitPush",
+    "DeleteBranch",
+    "PutFile",
+    "DeleteFile",
+    "CreateCommit",
+    "MergeBranchesByFastForward",
+    "MergeBranchesBySquash",
+    "MergeBranchesByThreeWay",
+];
+
+/// Whether any of the rendered `statements` denies `action` on `repository` (in this stack's
+/// account and region) for a request naming `reference`.
+fn denied(statements: &[Value], action: &str, repository: &str, reference: Option<&str>) -> bool {
+    let arn = format!("arn:aws:codecommit:{REGION}:{ACCOUNT}:{repository}");
+    statements
+        .iter()
+        .any(|s| denies(s, action, &arn, reference))
 }
 
 #[test]
@@ -1473,22 +1501,10 @@ fn the_branch_protection_policy_denies_direct_changes_to_protected_branches_only
     assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
     let statements: Vec<Value> =
         strings_of_statements(&cfn.render(&policy["Properties"]["PolicyDocument"]));
-    let deny = |action: &str, repository: &str, reference: Option<&str>| -> bool {
-        let arn = format!("arn:aws:codecommit:{REGION}:{ACCOUNT}:{repository}");
-        statements
-            .iter()
-            .any(|s| denies(s, action, &arn, reference))
+    let deny = |action: &str, repository: &str, reference: Option<&str>| {
+        denied(&statements, action, repository, reference)
     };
-    let direct = [
-        "GitPush",
-        "DeleteBranch",
-        "PutFile",
-        "DeleteFile",
-        "CreateCommit",
-        "MergeBranchesByFastForward",
-        "MergeBranchesBySquash",
-        "MergeBranchesByThreeWay",
-    ];
+    let direct = DIRECT_WRITES;
     for action in direct {
         let action = format!("codecommit:{action}");
         for protected in ["refs/heads/main", "refs/heads/release/2"] {
@@ -1543,7 +1559,8 @@ fn the_branch_protection_policy_denies_direct_changes_to_protected_branches_only
         "other-repo",
         None
     ));
-    // The documented form, exactly: StringEqualsIfExists plus Null "false".
+    // The documented form, with StringLikeIfExists for the gate's own branches (refs/heads/gate/*)
+    // plus Null "false".
     let protected = statements
         .iter()
         .find(|s| s["Sid"] == "ProtectedBranches")
@@ -1551,7 +1568,7 @@ fn the_branch_protection_policy_denies_direct_changes_to_protected_branches_only
     assert_eq!(
         protected["Condition"],
         json!({
-            "StringEqualsIfExists": {"codecommit:References": ["refs/heads/main", "refs/heads/release/2"]},
+            "StringLikeIfExists": {"codecommit:References": ["refs/heads/main", "refs/heads/release/2", "refs/heads/gate/*"]},
             "Null": {"codecommit:References": "false"}
         })
     );
@@ -1561,7 +1578,7 @@ fn the_branch_protection_policy_denies_direct_changes_to_protected_branches_only
         .collect();
     let expected: BTreeSet<String> = direct
         .iter()
-        .chain(&["OverridePullRequestApprovalRules"])
+        .chain(&["OverridePullRequestApprovalRules", "CreateBranch"])
         .map(|a| format!("codecommit:{a}"))
         .collect();
     assert_eq!(denied, expected);
@@ -1627,12 +1644,17 @@ fn the_approval_rule_template_puts_the_gates_rule_on_new_pull_requests_into_prot
         json!(["refs/heads/main", "refs/heads/release"])
     );
     assert_eq!(p["RepositoryNames"], json!(["api", "web"]));
-    // The same branches as the deny policy.
+    // The same branches as the deny policy (which also covers the gate's own branches).
     let protection =
         cfn.render(&resource(&t, "BranchProtectionPolicy")["Properties"]["PolicyDocument"]);
+    let mut denied = p["DestinationReferences"].clone();
+    denied
+        .as_array_mut()
+        .expect("references")
+        .push(json!("refs/heads/gate/*"));
     assert_eq!(
-        protection["Statement"][0]["Condition"]["StringEqualsIfExists"]["codecommit:References"],
-        p["DestinationReferences"]
+        protection["Statement"][0]["Condition"]["StringLikeIfExists"]["codecommit:References"],
+        denied
     );
     // Ref is the physical ID gate-setup answers with: the template name.
     assert_eq!(
@@ -2578,4 +2600,197 @@ fn only_the_comment_rule_invokes_gate_approve_directly() {
             "{owner} may invoke gate-approve"
         );
     }
+}
+
+// ------------------------------------------------------------------ the gated merge (issue 14)
+
+/// The rendered statement `sid` of `owner`.
+fn statement(t: &Value, cfn: &Cfn, owner: &str, sid: &str) -> Value {
+    let (_, s) = statements(t)
+        .into_iter()
+        .find(|(o, s)| o == owner && s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("{owner} {sid}"));
+    cfn.render(&s)
+}
+
+/// The roles (and policies) that allow `action`.
+fn allowed_by(t: &Value, action: &str) -> BTreeSet<String> {
+    statements(t)
+        .into_iter()
+        .filter(|(_, s)| {
+            s["Effect"] == "Allow" && strings(&s["Action"]).iter().any(|a| a == action)
+        })
+        .map(|(owner, _)| owner)
+        .collect()
+}
+
+#[test]
+fn the_gate_identity_may_merge_and_move_only_its_own_branches() {
+    let t = stack(&["api", "web"]);
+    let cfn = Cfn::releasing(&t, &["api", "web"]);
+    let merge = statement(&t, &cfn, "GateReporterRole", "GatedMerge");
+    assert_eq!(
+        strings(&merge["Action"]),
+        [
+            "codecommit:GetBranch",
+            "codecommit:GetCommit",
+            "codecommit:GetMergeOptions",
+            "codecommit:CreateUnreferencedMergeCommit",
+            "codecommit:MergeBranchesByFastForward",
+            "codecommit:UpdatePullRequestStatus",
+        ]
+    );
+    let branches = statement(&t, &cfn, "GateReporterRole", "GateBranches");
+    assert_eq!(
+        strings(&branches["Action"]),
+        ["codecommit:CreateBranch", "codecommit:DeleteBranch"]
+    );
+    assert_eq!(
+        branches["Condition"],
+        json!({
+            "StringEquals": {"aws:RequestedRegion": REGION},
+            "StringLike": {"codecommit:References": "refs/heads/gate/*"},
+            "Null": {"codecommit:References": "false"}
+        })
+    );
+    // Only the gate's identity (every CodeCommit call of gate-start and gate-report goes
+    // through it) may create or delete branches, fast-forward or close pull requests.
+    for action in [
+        "codecommit:CreateBranch",
+        "codecommit:DeleteBranch",
+        "codecommit:CreateUnreferencedMergeCommit",
+        "codecommit:MergeBranchesByFastForward",
+        "codecommit:UpdatePullRequestStatus",
+    ] {
+        assert_eq!(
+            allowed_by(&t, action),
+            BTreeSet::from(["GateReporterRole".to_owned()]),
+            "{action}"
+        );
+    }
+    // No other merge or write to a branch: squash and three-way merge commits are made
+    // unreferenced, and a branch only ever moves by fast-forward.
+    let reporter = actions_of(&t, "GateReporterRole");
+    for action in [
+        "codecommit:GitPush",
+        "codecommit:PutFile",
+        "codecommit:CreateCommit",
+        "codecommit:MergeBranchesBySquash",
+        "codecommit:MergeBranchesByThreeWay",
+        "codecommit:MergePullRequestByFastForward",
+        "codecommit:MergePullRequestBySquash",
+        "codecommit:MergePullRequestByThreeWay",
+    ] {
+        assert!(!reporter.contains(action), "{action}");
+    }
+}
+
+#[test]
+fn the_functions_acting_as_the_gate_may_keep_the_merge_queues_in_the_ledger() {
+    let t = stack(&["api", "web"]);
+    let cfn = Cfn::releasing(&t, &["api", "web"]);
+    let table = cfn.render(&json!({"Fn::GetAtt": ["LedgerTable", "Arn"]}));
+    for role in ["GateStartRole", "GateReportRole"] {
+        let actions = actions_of(&t, role);
+        for action in [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DeleteItem",
+        ] {
+            assert!(actions.contains(action), "{role}: {action}");
+        }
+        let read = statement(&t, &cfn, role, "MergeQueues");
+        assert_eq!(read["Resource"], table, "{role}");
+        assert_eq!(strings(&read["Action"]), ["dynamodb:BatchGetItem"]);
+        // A transaction's Delete is authorised as DeleteItem: only queue entries' keys.
+        let delete = statement(&t, &cfn, role, "MergeQueueEntries");
+        assert_eq!(delete["Resource"], table, "{role}");
+        assert_eq!(
+            delete["Condition"],
+            json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#queue-entry#*"]}}),
+            "{role}"
+        );
+        let key = codecommit_gate::aws::dynamodb::queue::queue_entry_key(
+            &RepositoryName::new("api"),
+            "main",
+            &"0".repeat(64),
+        );
+        assert!(glob("*#queue-entry#*", &key), "{key}");
+        for other in ["api#27", "api#environment#production", "api#queue#main"] {
+            assert!(!glob("*#queue-entry#*", other), "{other}");
+        }
+    }
+    assert_eq!(
+        allowed_by(&t, "dynamodb:DeleteItem"),
+        BTreeSet::from(["GateReportRole".to_owned(), "GateStartRole".to_owned()])
+    );
+}
+
+#[test]
+fn people_may_not_touch_the_gates_branches_and_the_gate_is_not_denied() {
+    let repositories = ["api", "web"];
+    let t = stack(&repositories);
+    let cfn = Cfn::new(&t, &repositories);
+    let policy = resource(&t, "BranchProtectionPolicy");
+    let statements = strings_of_statements(&cfn.render(&policy["Properties"]["PolicyDocument"]));
+    let deny = |action: &str, repository: &str, reference: Option<&str>| {
+        denied(&statements, action, repository, reference)
+    };
+    for action in DIRECT_WRITES.iter().chain(&["CreateBranch"]) {
+        let action = format!("codecommit:{action}");
+        for (repository, reference, expected) in [
+            ("api", Some("refs/heads/gate/merge/main/7"), true),
+            ("web", Some("refs/heads/gate/x"), true),
+            ("api", Some("refs/heads/gates"), false),
+            ("api", Some("refs/heads/feature/gate/x"), false),
+            ("other-repo", Some("refs/heads/gate/x"), false),
+            ("api", None, false),
+        ] {
+            assert_eq!(
+                deny(&action, repository, reference),
+                expected,
+                "{action} {repository} {reference:?}"
+            );
+        }
+    }
+    // People may still create their own branches, and not a protected one anew.
+    assert!(!deny(
+        "codecommit:CreateBranch",
+        "api",
+        Some("refs/heads/feature/x")
+    ));
+    assert!(deny(
+        "codecommit:CreateBranch",
+        "api",
+        Some("refs/heads/main")
+    ));
+}
+
+#[test]
+fn the_gate_identity_and_the_branch_protection_fit_iam_for_the_documented_number_of_repositories() {
+    let names: Vec<String> = (0..MAX_REPOSITORIES_DOCUMENTED)
+        .map(|i| format!("{i:02}{}", "r".repeat(51)))
+        .collect();
+    let repositories: Vec<&str> = names.iter().map(String::as_str).collect();
+    let t = stack(&repositories);
+    let cfn = Cfn::releasing(&t, &repositories);
+    let reporter = inline_policy_characters(&t, &cfn, "GateReporterRole");
+    let protection = cfn
+        .render(&resource(&t, "BranchProtectionPolicy")["Properties"]["PolicyDocument"])
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count();
+    eprintln!(
+        "for {MAX_REPOSITORIES_DOCUMENTED} repositories: GateReporterRole inline policies {reporter} characters, BranchProtectionPolicy {protection}"
+    );
+    assert!(
+        reporter <= 10_240,
+        "GateReporterRole: {reporter} characters"
+    );
+    assert!(
+        protection <= 6_144,
+        "BranchProtectionPolicy: {protection} characters"
+    );
 }

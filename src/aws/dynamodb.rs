@@ -19,6 +19,9 @@
 //! its own release only).
 
 mod history;
+pub mod queue;
+
+pub use queue::AwsMergeQueues;
 
 use super::{permanent, port_error, service_err};
 use crate::ids::{PullRequestId, RepositoryName};

@@ -16,14 +16,16 @@ pub mod dynamodb;
 pub mod events;
 pub mod function_url;
 pub mod logs;
+pub mod merges;
 pub mod rule_templates;
 pub mod sfn;
 pub mod sns;
 
 pub use codecommit::AwsPullRequests;
-pub use dynamodb::AwsLedger;
+pub use dynamodb::{AwsLedger, AwsMergeQueues};
 pub use events::AwsBus;
 pub use logs::AwsLogs;
+pub use merges::AwsMerges;
 pub use sfn::AwsExecutions;
 pub use sns::AwsNotifier;
 
@@ -177,6 +179,16 @@ impl Clients {
     /// The DynamoDB ledger in `table`.
     pub fn ledger(&self, table: impl Into<String>) -> AwsLedger {
         AwsLedger::new(self.dynamodb.clone(), table)
+    }
+
+    /// The merge queues in `table` (the ledger's).
+    pub fn merge_queues(&self, table: impl Into<String>) -> AwsMergeQueues {
+        AwsMergeQueues::new(self.dynamodb.clone(), table)
+    }
+
+    /// The CodeCommit merge calls, as the reporting identity like every CodeCommit call.
+    pub fn merges(&self) -> AwsMerges {
+        AwsMerges::new(self.codecommit.clone())
     }
 
     /// The SNS notifier; `None` makes every publish a no-op.
