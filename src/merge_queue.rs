@@ -128,11 +128,7 @@ impl Entry {
     /// The queue's order: priority first, then enqueue time, then the PR id (a total order, so
     /// every reader sorts alike).
     fn order_key(&self) -> (bool, u64, &str) {
-        (
-            !self.priority,
-            self.enqueued_at,
-            self.pull_request.as_str(),
-        )
+        (!self.priority, self.enqueued_at, self.pull_request.as_str())
     }
 }
 

@@ -76,9 +76,8 @@ fn the_merge_queue_defaults_to_one_at_a_time_three_way() {
 
 #[test]
 fn merge_queue_mistakes_are_all_reported_with_line_and_column() {
-    let yaml = format!(
-        "{MINIMAL}merge:\n  allowed_authors: [\"arn:aws:iam::1:user/[x\"]\n  depth: 9\n"
-    );
+    let yaml =
+        format!("{MINIMAL}merge:\n  allowed_authors: [\"arn:aws:iam::1:user/[x\"]\n  depth: 9\n");
     assert_eq!(
         errors(&yaml),
         [
@@ -88,7 +87,11 @@ fn merge_queue_mistakes_are_all_reported_with_line_and_column() {
         .join("\n")
     );
     let unknown = format!("{MINIMAL}merge:\n  default_strategy: rebase\n");
-    assert!(errors(&unknown).contains(".gate.yml:7:"), "{}", errors(&unknown));
+    assert!(
+        errors(&unknown).contains(".gate.yml:7:"),
+        "{}",
+        errors(&unknown)
+    );
 }
 
 /// The example's `reports`: JUnit globs and coverage with and without `min_line`.

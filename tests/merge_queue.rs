@@ -37,13 +37,23 @@ async fn a_queued_pull_request_is_tested_on_the_tip_and_merged_as_tested() {
     assert!(w.repo.contains(&w.tip(), "pr1"));
     assert_eq!(w.repo.tree(&w.tip()), run.testing.tree);
     assert!(w.queued().await.is_empty());
-    assert_eq!(w.repo.tip(&gate_branch(MAIN, &pr)), None, "the gate branch is deleted");
+    assert_eq!(
+        w.repo.tip(&gate_branch(MAIN, &pr)),
+        None,
+        "the gate branch is deleted"
+    );
     let pr_now = w.cc.pull_request_now(&pr).unwrap();
     assert_eq!(pr_now.status, PrStatus::Closed);
     let comment = w.queue_comment(&pr).unwrap();
-    assert!(comment.contains("Merged") && comment.contains(&run.testing.merge_commit.as_str()[..8]), "{comment}");
+    assert!(
+        comment.contains("Merged") && comment.contains(&run.testing.merge_commit.as_str()[..8]),
+        "{comment}"
+    );
     assert_eq!(
-        w.cc.comments(&pr).iter().filter(|c| c.data.author_arn == GATE_ARN && c.in_reply_to.is_none()).count(),
+        w.cc.comments(&pr)
+            .iter()
+            .filter(|c| c.data.author_arn == GATE_ARN && c.in_reply_to.is_none())
+            .count(),
         1,
         "one sticky queue comment, updated"
     );
@@ -58,7 +68,10 @@ async fn who_may_queue_follows_the_destinations_gate_file() {
     w.comment(&pr, STRANGER, "/gate merge").await;
     assert!(w.queued().await.is_empty(), "a stranger cannot queue");
     w.comment(&pr, AUTHOR, "/gate merge --priority").await;
-    assert!(w.queued().await.is_empty(), "priority is for the skip authors");
+    assert!(
+        w.queued().await.is_empty(),
+        "priority is for the skip authors"
+    );
     w.comment(&pr, AUTHOR, "/gate merge rebase").await;
     let replies = w.replies(&pr);
     assert_eq!(replies.len(), 3, "{replies:#?}");
@@ -67,7 +80,11 @@ async fn who_may_queue_follows_the_destinations_gate_file() {
     assert!(replies[2].contains("rebase"));
 
     w.comment(&pr, LEAD, "/gate merge").await;
-    assert_eq!(w.queued().await, ["1"], "a skip author may queue another's PR");
+    assert_eq!(
+        w.queued().await,
+        ["1"],
+        "a skip author may queue another's PR"
+    );
     w.comment(&pr, STRANGER, "/gate unqueue").await;
     assert_eq!(w.queued().await, ["1"], "a stranger cannot take it out");
     w.comment(&pr, AUTHOR, "/gate unqueue").await;
@@ -82,7 +99,10 @@ async fn allowed_authors_narrow_who_may_queue() {
     let w = QueueWorld::new(&gate_file(1, extra));
     let pr = w.open_pr(1, AUTHOR);
     w.comment(&pr, AUTHOR, "/gate merge").await;
-    assert!(w.queued().await.is_empty(), "the author is not in merge.allowed_authors");
+    assert!(
+        w.queued().await.is_empty(),
+        "the author is not in merge.allowed_authors"
+    );
     w.comment(&pr, LEAD, "/gate merge").await;
     assert_eq!(w.queued().await, ["1"]);
 }
@@ -99,7 +119,11 @@ async fn two_pull_requests_merge_in_order_each_tested_on_the_tip_it_lands_on() {
 
     w.finish(&w.run_of(&a), true).await;
     let run_b = w.run_of(&b);
-    assert_eq!(run_b.testing.tested_on, w.tip(), "b is tested on the tip a landed");
+    assert_eq!(
+        run_b.testing.tested_on,
+        w.tip(),
+        "b is tested on the tip a landed"
+    );
     w.finish(&run_b, true).await;
 
     assert!(w.repo.contains(&w.tip(), "pr1") && w.repo.contains(&w.tip(), "pr2"));
@@ -110,7 +134,11 @@ async fn two_pull_requests_merge_in_order_each_tested_on_the_tip_it_lands_on() {
 #[tokio::test]
 async fn priority_goes_ahead_of_the_waiting_entries() {
     let w = QueueWorld::new(&gate_file(1, ""));
-    let (a, b, c) = (w.open_pr(1, AUTHOR), w.open_pr(2, AUTHOR), w.open_pr(3, AUTHOR));
+    let (a, b, c) = (
+        w.open_pr(1, AUTHOR),
+        w.open_pr(2, AUTHOR),
+        w.open_pr(3, AUTHOR),
+    );
     w.comment(&a, AUTHOR, "/gate merge").await;
     w.comment(&b, AUTHOR, "/gate merge").await;
     w.comment(&c, LEAD, "/gate merge --priority").await;
@@ -139,7 +167,10 @@ async fn when_the_destination_moves_during_a_test_the_entry_is_tested_again() {
     assert!(w.repo.contains(&raced, "race") && !w.repo.contains(&raced, "pr1"));
     w.direct.lock().unwrap().insert(raced.clone());
     let third = w.run_of(&pr);
-    assert_eq!(third.testing.tested_on, raced, "tested again on the new tip");
+    assert_eq!(
+        third.testing.tested_on, raced,
+        "tested again on the new tip"
+    );
 
     w.finish(&third, true).await;
     assert_eq!(w.tip(), third.testing.merge_commit);
@@ -153,7 +184,10 @@ async fn a_failure_ejects_the_head_and_the_next_is_tested_again_without_it() {
     w.comment(&a, AUTHOR, "/gate merge").await;
     w.comment(&b, AUTHOR, "/gate merge").await;
     let (run_a, run_b) = (w.run_of(&a), w.run_of(&b));
-    assert_eq!(run_b.testing.tested_on, run_a.testing.merge_commit, "b speculates on a");
+    assert_eq!(
+        run_b.testing.tested_on, run_a.testing.merge_commit,
+        "b speculates on a"
+    );
 
     let tip = w.tip();
     w.finish(&run_a, false).await;
@@ -161,13 +195,23 @@ async fn a_failure_ejects_the_head_and_the_next_is_tested_again_without_it() {
     assert_eq!(w.tip(), tip);
     assert_eq!(w.queued().await, ["2"]);
     let said = w.queue_comment(&a).unwrap();
-    assert!(said.contains("Taken out of the queue") && said.contains(&run_a.testing.execution_name), "{said}");
-    assert!(w.checks.was_stopped(&run_b.testing.execution_name), "b's run on a's merge is stopped");
+    assert!(
+        said.contains("Taken out of the queue") && said.contains(&run_a.testing.execution_name),
+        "{said}"
+    );
+    assert!(
+        w.checks.was_stopped(&run_b.testing.execution_name),
+        "b's run on a's merge is stopped"
+    );
     let again = w.run_of(&b);
     assert_eq!(again.testing.tested_on, tip, "b is tested again, without a");
     assert!(!w.repo.contains(&again.testing.merge_commit, "pr1"));
     w.finish(&run_b, true).await;
-    assert_eq!(w.tip(), tip, "the pass of b's old merge (with a in it) moves nothing");
+    assert_eq!(
+        w.tip(),
+        tip,
+        "the pass of b's old merge (with a in it) moves nothing"
+    );
     w.finish(&again, true).await;
     assert!(w.repo.contains(&w.tip(), "pr2") && !w.repo.contains(&w.tip(), "pr1"));
     w.assert_main_only_moved_to_tested_commits();
@@ -201,7 +245,11 @@ async fn a_push_whose_event_is_late_is_caught_before_landing() {
 
     w.finish(&run, true).await;
 
-    assert_eq!(w.repo.moves(MAIN).len(), 1, "the queued source is no longer the PR's");
+    assert_eq!(
+        w.repo.moves(MAIN).len(),
+        1,
+        "the queued source is no longer the PR's"
+    );
     assert!(w.queued().await.is_empty());
     assert!(w.queue_comment(&pr).unwrap().contains("Left the queue"));
 }
@@ -240,7 +288,10 @@ async fn redelivered_events_do_not_act_twice() {
     assert!(!after.changed);
     assert_eq!(w.tip(), merged);
     assert_eq!(w.repo.moves(MAIN).len(), 2);
-    assert_eq!(w.repo.calls.count("codecommit:MergeBranchesByFastForward"), 1);
+    assert_eq!(
+        w.repo.calls.count("codecommit:MergeBranchesByFastForward"),
+        1
+    );
     w.assert_main_only_moved_to_tested_commits();
 }
 
@@ -258,7 +309,10 @@ async fn a_landing_cut_short_after_the_fast_forward_is_finished_by_the_redeliver
             message: "throttled".into(),
         },
     );
-    w.reported.lock().unwrap().insert(run.testing.execution_name.clone(), true);
+    w.reported
+        .lock()
+        .unwrap()
+        .insert(run.testing.execution_name.clone(), true);
     w.sync();
     let first = codecommit_gate::flows::merge_queue::run_ended(&w.deps, &end(&run, true)).await;
     assert!(first.is_err());

@@ -7,10 +7,10 @@
 mod queue_world;
 
 use codecommit_gate::config::Settings;
+use codecommit_gate::flows::Deps;
 use codecommit_gate::flows::gate_report::{self, ReportOutcome, ReportRequest};
 use codecommit_gate::flows::merge_queue::gate_checks::GateQueueChecks;
 use codecommit_gate::flows::merge_queue::{self, QueueDeps};
-use codecommit_gate::flows::Deps;
 use codecommit_gate::ids::CommitId;
 use codecommit_gate::memory::{FakeBus, FakeLedger, FakeLogs, FakeNotifier, FakeStepFunctions};
 use codecommit_gate::plan::ChangedPath;
@@ -56,7 +56,11 @@ async fn a_queue_run_is_planned_like_a_pull_request_and_reported_back_to_the_que
     assert_eq!(input.subject.destination_commit, root);
     assert!(codecommit_gate::merge_queue::is_queue_run(input));
     let plan = input.plan.as_ref().expect("planned");
-    assert_eq!(plan.to_run().count(), 1, "the trusted gate file's check runs");
+    assert_eq!(
+        plan.to_run().count(),
+        1,
+        "the trusted gate file's check runs"
+    );
 
     let results = vec![CheckResult {
         status: CheckStatus::Passed,
@@ -84,4 +88,56 @@ async fn a_queue_run_is_planned_like_a_pull_request_and_reported_back_to_the_que
     merge_queue::run_ended(&deps, &end).await.expect("landed");
     assert_eq!(w.tip(), merge);
     assert!(w.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn gate_start_hands_a_gate_merge_comment_to_the_queue() {
+    let w = QueueWorld::new(&gate_file(1, ""));
+    let pr = w.open_pr(1, AUTHOR);
+    let root = w.tip();
+    let merge = CommitId::new(format!("{:040x}", 3));
+    w.cc.put_diff(&root, &merge, vec![ChangedPath::new("src/lib.rs")]);
+    let sfn = FakeStepFunctions::default();
+    let gate = Deps::<(_, _, _, _, _)> {
+        prs: w.cc.clone(),
+        executions: sfn.clone(),
+        ledger: FakeLedger::default(),
+        notifier: FakeNotifier::default(),
+        bus: FakeBus::default(),
+        settings: Settings::local(GATE_ARN),
+    };
+    let comment = w.cc.add_comment(&pr, AUTHOR, "/gate merge");
+    w.sync();
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("events/pr-comment.json").unwrap()).unwrap();
+    payload["detail"]["repositoryName"] = "shop".into();
+    payload["detail"]["pullRequestId"] = "1".into();
+    payload["detail"]["commentId"] = comment.as_str().into();
+    payload["detail"]["callerUserArn"] = AUTHOR.into();
+    payload["detail"]["afterCommitId"] =
+        w.cc.pull_request_now(&pr)
+            .unwrap()
+            .source_commit
+            .as_str()
+            .into();
+    payload["detail"]["beforeCommitId"] = root.as_str().into();
+    let adapters = codecommit_gate::lambda::queue::QueueAdapters {
+        merges: w.repo.clone(),
+        queues: w.queues.clone(),
+    };
+
+    let out = codecommit_gate::lambda::queue::start_handler(&gate, &adapters, payload)
+        .await
+        .expect("handled");
+
+    assert_eq!(
+        out["start"]["outcome"], "ignored",
+        "gate-start's own directives leave it alone: {out}"
+    );
+    assert_eq!(w.queued().await, ["1"], "{out}");
+    let started = sfn.executions();
+    assert_eq!(started.len(), 1);
+    assert!(codecommit_gate::merge_queue::is_queue_run(
+        &started[0].input
+    ));
 }

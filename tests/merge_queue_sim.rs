@@ -60,7 +60,9 @@ async fn simulate(depth: u32, rate: f64, seed: u64) -> Figures {
             if w.checks.was_stopped(&run.testing.execution_name) {
                 continue;
             }
-            let passed = !bad.iter().any(|p| w.repo.contains(&run.testing.merge_commit, p));
+            let passed = !bad
+                .iter()
+                .any(|p| w.repo.contains(&run.testing.merge_commit, p));
             w.finish(&run, passed).await;
         }
     }
@@ -78,7 +80,9 @@ async fn simulate(depth: u32, rate: f64, seed: u64) -> Figures {
 #[tokio::test]
 #[ignore = "a simulation: run it with --ignored --nocapture for docs/performance.md"]
 async fn throughput_by_depth_and_failure_rate() {
-    println!("| failure rate | depth | merged / check duration | runs per PR | wasted runs | check durations to drain |");
+    println!(
+        "| failure rate | depth | merged / check duration | runs per PR | wasted runs | check durations to drain |"
+    );
     println!("|---|---|---|---|---|---|");
     for rate in [0.0, 0.1, 0.3] {
         for depth in 1..=4 {

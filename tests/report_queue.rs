@@ -13,7 +13,11 @@ fn comment(note: &Note) -> String {
     let body = queue::comment(&repo, &pr, "main", note);
     let marker = queue::marker(&repo, &pr);
     assert!(body.ends_with(&marker), "marker last:\n{body}");
-    assert_eq!(body.matches("<!--").count(), 1, "only the marker opens a comment:\n{body}");
+    assert_eq!(
+        body.matches("<!--").count(),
+        1,
+        "only the marker opens a comment:\n{body}"
+    );
     body
 }
 

@@ -166,7 +166,9 @@ pub async fn command<T: QueuePorts>(
         let token = crate::flows::steps::token(&["queue-reply", comment.as_str(), &i.to_string()]);
         deps.prs.reply(comment, reply, &token).await?;
     }
-    handled.steps.push(format!("replied {}", handled.replies.len()));
+    handled
+        .steps
+        .push(format!("replied {}", handled.replies.len()));
     Ok(handled)
 }
 
@@ -243,7 +245,9 @@ pub async fn closed<T: QueuePorts>(
     let queue: crate::ports::merges::StoredQueue<Entry> =
         deps.queues.load(&pr.repository, destination).await?;
     let landing = queue.entries.iter().any(|e| {
-        e.pull_request == pr.id && e.testing().is_some_and(|t| Some(&t.merge_commit) == tip.as_ref())
+        e.pull_request == pr.id
+            && e.testing()
+                .is_some_and(|t| Some(&t.merge_commit) == tip.as_ref())
     });
     if landing {
         // The queue closed it while landing it: the landing finishes the job.
@@ -276,7 +280,9 @@ pub async fn handle<T: QueuePorts>(
     let (changed, actions) = apply_saved(deps, repository, destination, event).await?;
     let mut handled = Handled::default();
     for action in actions {
-        handled.steps.push(carry_out(deps, repository, destination, &action).await?);
+        handled
+            .steps
+            .push(carry_out(deps, repository, destination, &action).await?);
     }
     let settled = settle(deps, repository, destination).await?;
     handled.steps.extend(settled.steps);
@@ -356,7 +362,19 @@ async fn step<T: QueuePorts>(
             onto,
             built_on,
             attempt,
-        } => build(deps, repository, destination, tip, entry, onto, built_on, *attempt).await?,
+        } => {
+            build(
+                deps,
+                repository,
+                destination,
+                tip,
+                entry,
+                onto,
+                built_on,
+                *attempt,
+            )
+            .await?
+        }
         Action::Start {
             pull_request,
             testing,
@@ -452,7 +470,13 @@ async fn build<T: QueuePorts>(
     };
     let made = deps
         .merges
-        .create_merge_commit(repository, &entry.source_commit, onto, entry.strategy, &message)
+        .create_merge_commit(
+            repository,
+            &entry.source_commit,
+            onto,
+            entry.strategy,
+            &message,
+        )
         .await?;
     let problem = match made {
         MergeCommit::Created { commit, tree } => {
@@ -464,7 +488,12 @@ async fn build<T: QueuePorts>(
                 tree,
                 gate_branch: merge_queue::gate_branch(destination, &entry.pull_request),
                 attempt,
-                execution_name: merge_queue::execution_name(repository, destination, entry, attempt),
+                execution_name: merge_queue::execution_name(
+                    repository,
+                    destination,
+                    entry,
+                    attempt,
+                ),
                 execution_arn: None,
                 passed: None,
             };
@@ -620,10 +649,22 @@ async fn carry_out<T: QueuePorts>(
             pull_request,
             source_commit,
             note,
-        } => write_comment(deps, repository, destination, pull_request, source_commit, note).await?,
-        // The queue's own steps are [`settle`]'s: it re-reads the queue and takes them.
-        Action::Build { .. } | Action::Start { .. } | Action::Land { .. } | Action::Eject { .. } => {
+        } => {
+            write_comment(
+                deps,
+                repository,
+                destination,
+                pull_request,
+                source_commit,
+                note,
+            )
+            .await?
         }
+        // The queue's own steps are [`settle`]'s: it re-reads the queue and takes them.
+        Action::Build { .. }
+        | Action::Start { .. }
+        | Action::Land { .. }
+        | Action::Eject { .. } => {}
     }
     Ok(action_name(action))
 }
@@ -641,7 +682,12 @@ async fn write_comment<T: QueuePorts>(
     let marker = report::queue::marker(repository, pull_request);
     let found = deps
         .prs
-        .find_comment(repository, pull_request, &deps.settings.approver_arn, &marker)
+        .find_comment(
+            repository,
+            pull_request,
+            &deps.settings.approver_arn,
+            &marker,
+        )
         .await?;
     if let Some(existing) = found {
         match deps.prs.update_comment(&existing.id, &body).await {

@@ -122,8 +122,8 @@ pub fn authorize(
             }
         }
         QueueCommand::Unqueue => {
-            let own = !requester.is_empty()
-                && (requester == pr_author || Some(requester) == queued_by);
+            let own =
+                !requester.is_empty() && (requester == pr_author || Some(requester) == queued_by);
             if own || skipper {
                 Ok(())
             } else {

@@ -356,7 +356,11 @@ fn cleanup(entry: &Entry, delete_branch: bool) -> Option<Action> {
 }
 
 /// Removes an entry for a reason that is not its own failure.
-fn drop_entry(entries: &mut Vec<Entry>, pull_request: &PullRequestId, reason: DropReason) -> Outcome {
+fn drop_entry(
+    entries: &mut Vec<Entry>,
+    pull_request: &PullRequestId,
+    reason: DropReason,
+) -> Outcome {
     let Some(i) = find(entries, pull_request) else {
         return Outcome::unchanged();
     };
@@ -532,7 +536,11 @@ fn land(entry: &Entry, testing: &Testing) -> Action {
 
 /// Ejects the head for its failed run `execution_name`: unchanged when the head is no longer
 /// that run's entry.
-fn eject_failed(entries: &mut Vec<Entry>, pull_request: &PullRequestId, execution_name: &str) -> Outcome {
+fn eject_failed(
+    entries: &mut Vec<Entry>,
+    pull_request: &PullRequestId,
+    execution_name: &str,
+) -> Outcome {
     let failed = entries.first().is_some_and(|e| {
         &e.pull_request == pull_request
             && e.testing()

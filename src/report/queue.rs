@@ -72,10 +72,9 @@ fn dropped(reason: &DropReason) -> String {
             short_id(now.as_str())
         ),
         DropReason::Closed => "the pull request was closed.".to_owned(),
-        DropReason::Unqueued { by } => format!(
-            "`/gate unqueue` by {}.",
-            code(by, Style::Md, CLIP_TEXT)
-        ),
+        DropReason::Unqueued { by } => {
+            format!("`/gate unqueue` by {}.", code(by, Style::Md, CLIP_TEXT))
+        }
     }
 }
 
@@ -150,7 +149,9 @@ pub fn needs_gate_file(path: &str) -> String {
 
 /// The message of a queue entry's merge commit.
 pub fn merge_message(pull_request: &PullRequestId, destination: &str) -> String {
-    format!("Merge pull request {pull_request} into {destination}\n\nTested and merged by the gate's merge queue.\n")
+    format!(
+        "Merge pull request {pull_request} into {destination}\n\nTested and merged by the gate's merge queue.\n"
+    )
 }
 
 /// Why a queue entry's run was stopped: its merge is built again on another commit.

@@ -4,9 +4,7 @@
 
 #![allow(dead_code)]
 
-use codecommit_gate::flows::merge_queue::{
-    self, Handled, QueueDeps, QueueFlowSettings, QueueRun,
-};
+use codecommit_gate::flows::merge_queue::{self, Handled, QueueDeps, QueueFlowSettings, QueueRun};
 use codecommit_gate::ids::{CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::memory::FakeCodeCommit;
 use codecommit_gate::memory::merges::{FakeMergeQueues, FakeQueueChecks, FakeRepository};
@@ -50,7 +48,12 @@ pub fn end(run: &QueueRun, passed: bool) -> codecommit_gate::merge_queue::RunEnd
     }
 }
 
-pub type Deps = QueueDeps<(FakeCodeCommit, FakeRepository, FakeMergeQueues, FakeQueueChecks)>;
+pub type Deps = QueueDeps<(
+    FakeCodeCommit,
+    FakeRepository,
+    FakeMergeQueues,
+    FakeQueueChecks,
+)>;
 
 pub struct QueueWorld {
     pub deps: Deps,
@@ -223,8 +226,11 @@ impl QueueWorld {
         let now = self.cc.pull_request_now(pr).expect("the PR exists");
         let commit = self.repo.commit(Some(&now.source_commit), &[patch]);
         self.repo.set_branch(now.source_branch(), &commit);
-        self.cc
-            .push(pr, &commit, &RevisionId::from(format!("rev-{pr}-{patch}").as_str()));
+        self.cc.push(
+            pr,
+            &commit,
+            &RevisionId::from(format!("rev-{pr}-{patch}").as_str()),
+        );
         commit
     }
 
