@@ -36,6 +36,11 @@ fn queued_first_and_further_back() {
 }
 
 #[test]
+fn a_full_queue_says_so() {
+    insta::assert_snapshot!(comment(&Note::Full { limit: 49 }));
+}
+
+#[test]
 fn merged_names_the_tested_commit() {
     insta::assert_snapshot!(comment(&Note::Merged {
         commit: CommitId::from(TESTED),

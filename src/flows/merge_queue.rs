@@ -437,6 +437,7 @@ fn action_name(action: &Action) -> String {
 fn note_kind(note: &Note) -> &'static str {
     match note {
         Note::Queued { .. } => "queued",
+        Note::Full { .. } => "full",
         Note::Merged { .. } => "merged",
         Note::Dropped(_) => "dropped",
         Note::Ejected(_) => "ejected",

@@ -158,6 +158,11 @@ pub enum Note {
         /// How.
         strategy: QueueStrategy,
     },
+    /// Not queued: the queue holds [`MAX_ENTRIES`] already.
+    Full {
+        /// The limit.
+        limit: usize,
+    },
     /// Left the queue.
     Dropped(DropReason),
     /// Thrown out.
@@ -310,8 +315,19 @@ fn find(entries: &[Entry], pull_request: &PullRequestId) -> Option<usize> {
     entries.iter().position(|e| &e.pull_request == pull_request)
 }
 
+/// The most entries a queue holds: its DynamoDB save is one transaction of at most 100 actions
+/// (49 deletes, 49 puts and the head; docs/design.md).
+pub const MAX_ENTRIES: usize = 49;
+
 fn enqueue(entries: &mut Vec<Entry>, entry: &Entry) -> Outcome {
     let mut actions = Vec::new();
+    let queued = find(entries, &entry.pull_request).is_some();
+    if !queued && entries.len() >= MAX_ENTRIES {
+        return Outcome {
+            changed: false,
+            actions: vec![comment(entry, Note::Full { limit: MAX_ENTRIES })],
+        };
+    }
     if let Some(i) = find(entries, &entry.pull_request) {
         if entries[i].source_commit == entry.source_commit {
             let note = Note::Queued {
@@ -556,4 +572,82 @@ fn eject_failed(
             execution_name: execution_name.to_owned(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u32) -> Entry {
+        Entry::new(
+            PullRequestId::from(n.to_string().as_str()),
+            CommitId::from(format!("c{n}").as_str()),
+            QueueStrategy::Squash,
+            false,
+            u64::from(n),
+            "a",
+        )
+    }
+
+    #[test]
+    fn a_full_queue_takes_no_more_and_says_so() {
+        let mut entries: Vec<Entry> = (0..MAX_ENTRIES as u32).map(entry).collect();
+        let out = apply(&mut entries, &Event::Enqueue(entry(100)));
+        assert!(!out.changed);
+        assert_eq!(entries.len(), MAX_ENTRIES);
+        assert!(matches!(
+            out.actions.as_slice(),
+            [Action::Comment {
+                note: Note::Full { limit: MAX_ENTRIES },
+                ..
+            }]
+        ));
+        // An entry already queued is still answered with its position.
+        let again = apply(&mut entries, &Event::Enqueue(entry(3)));
+        assert!(matches!(
+            again.actions.as_slice(),
+            [Action::Comment {
+                note: Note::Queued { position: 4, .. },
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn only_the_head_on_the_tip_lands_and_speculation_follows_the_merges() {
+        let tip = CommitId::from("tip");
+        let mut entries = vec![entry(1), entry(2), entry(3)];
+        let actions = next_actions(&entries, &tip, 2);
+        assert!(
+            matches!(actions.as_slice(), [Action::Build { onto, attempt: 1, .. }] if onto == &tip)
+        );
+        let testing = |on: &str, merge: &str, passed| Testing {
+            tip: tip.clone(),
+            tested_on: CommitId::from(on),
+            built_on: Vec::new(),
+            merge_commit: CommitId::from(merge),
+            tree: format!("tree-{merge}"),
+            gate_branch: "gate/merge/main/x".into(),
+            attempt: 1,
+            execution_name: format!("run-{merge}"),
+            execution_arn: Some(format!("arn-{merge}")),
+            passed,
+        };
+        entries[0].state = EntryState::Testing(testing("tip", "m1", None));
+        entries[1].state = EntryState::Testing(testing("m1", "m2", Some(true)));
+        assert!(
+            next_actions(&entries, &tip, 2).is_empty(),
+            "the second waits for the first"
+        );
+        entries[0].state = EntryState::Testing(testing("tip", "m1", Some(false)));
+        assert!(matches!(
+            next_actions(&entries, &tip, 2).as_slice(),
+            [Action::Eject { .. }]
+        ));
+        entries.remove(0);
+        assert!(
+            matches!(next_actions(&entries, &tip, 2).as_slice(), [Action::Build { onto, .. }] if onto == &tip),
+            "the entry built on the failed one is built again on the tip"
+        );
+    }
 }

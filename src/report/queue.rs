@@ -54,6 +54,10 @@ pub fn line(destination: &str, note: &Note) -> String {
             strategy.as_str(),
             short_id(commit.as_str())
         ),
+        Note::Full { limit } => format!(
+            "{WARNING} **Not queued**: the queue for {branch} holds {limit} pull requests, its \
+             most. `/gate merge` again once some have merged."
+        ),
         Note::Dropped(reason) => format!("{WARNING} **Left the queue**: {}", dropped(reason)),
         Note::Ejected(reason) => format!(
             "{FAILED} **Taken out of the queue**: {} Nothing was merged; fix it and \
