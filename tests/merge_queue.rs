@@ -42,9 +42,9 @@ async fn a_queued_pull_request_is_tested_on_the_tip_and_merged_as_tested() {
         None,
         "the gate branch is deleted"
     );
-    let pr_now = w.cc.pull_request_now(&pr).unwrap();
+    let pr_now = w.cc.pull_request_now(&pr).expect("the PR");
     assert_eq!(pr_now.status, PrStatus::Closed);
-    let comment = w.queue_comment(&pr).unwrap();
+    let comment = w.queue_comment(&pr).expect("a queue comment");
     assert!(
         comment.contains("Merged") && comment.contains(&run.testing.merge_commit.as_str()[..8]),
         "{comment}"
@@ -89,7 +89,11 @@ async fn who_may_queue_follows_the_destinations_gate_file() {
     assert_eq!(w.queued().await, ["1"], "a stranger cannot take it out");
     w.comment(&pr, AUTHOR, "/gate unqueue").await;
     assert!(w.queued().await.is_empty());
-    assert!(w.queue_comment(&pr).unwrap().contains("/gate unqueue"));
+    assert!(
+        w.queue_comment(&pr)
+            .expect("a queue comment")
+            .contains("/gate unqueue")
+    );
     assert_eq!(w.repo.tip(&gate_branch(MAIN, &pr)), None);
 }
 
@@ -114,7 +118,11 @@ async fn two_pull_requests_merge_in_order_each_tested_on_the_tip_it_lands_on() {
     w.comment(&a, AUTHOR, "/gate merge").await;
     w.comment(&b, OTHER_AUTHOR, "/gate merge").await;
     assert_eq!(w.queued().await, ["1", "2"]);
-    assert!(w.queue_comment(&b).unwrap().contains("position 2"));
+    assert!(
+        w.queue_comment(&b)
+            .expect("a queue comment")
+            .contains("position 2")
+    );
     assert_eq!(w.running().len(), 1, "depth 1: one at a time");
 
     w.finish(&w.run_of(&a), true).await;
@@ -165,7 +173,7 @@ async fn when_the_destination_moves_during_a_test_the_entry_is_tested_again() {
     w.finish(&second, true).await;
     let raced = w.tip();
     assert!(w.repo.contains(&raced, "race") && !w.repo.contains(&raced, "pr1"));
-    w.direct.lock().unwrap().insert(raced.clone());
+    w.direct.lock().expect("not poisoned").insert(raced.clone());
     let third = w.run_of(&pr);
     assert_eq!(
         third.testing.tested_on, raced,
@@ -194,7 +202,7 @@ async fn a_failure_ejects_the_head_and_the_next_is_tested_again_without_it() {
 
     assert_eq!(w.tip(), tip);
     assert_eq!(w.queued().await, ["2"]);
-    let said = w.queue_comment(&a).unwrap();
+    let said = w.queue_comment(&a).expect("a queue comment");
     assert!(
         said.contains("Taken out of the queue") && said.contains(&run_a.testing.execution_name),
         "{said}"
@@ -230,7 +238,11 @@ async fn a_push_to_a_queued_pull_request_drops_it() {
     assert!(w.queued().await.is_empty());
     assert!(w.checks.was_stopped(&run.testing.execution_name));
     assert_eq!(w.repo.tip(&gate_branch(MAIN, &pr)), None);
-    assert!(w.queue_comment(&pr).unwrap().contains("Left the queue"));
+    assert!(
+        w.queue_comment(&pr)
+            .expect("a queue comment")
+            .contains("Left the queue")
+    );
     w.finish(&run, true).await;
     assert_eq!(w.repo.moves(MAIN).len(), 1, "nothing merged");
 }
@@ -251,7 +263,11 @@ async fn a_push_whose_event_is_late_is_caught_before_landing() {
         "the queued source is no longer the PR's"
     );
     assert!(w.queued().await.is_empty());
-    assert!(w.queue_comment(&pr).unwrap().contains("Left the queue"));
+    assert!(
+        w.queue_comment(&pr)
+            .expect("a queue comment")
+            .contains("Left the queue")
+    );
 }
 
 #[tokio::test]
@@ -266,7 +282,11 @@ async fn closing_a_queued_pull_request_drops_it_and_the_next_goes() {
 
     assert_eq!(w.queued().await, ["2"]);
     assert!(w.checks.was_stopped(&run_a.testing.execution_name));
-    assert!(w.queue_comment(&a).unwrap().contains("closed"));
+    assert!(
+        w.queue_comment(&a)
+            .expect("a queue comment")
+            .contains("closed")
+    );
     assert_eq!(w.run_of(&b).testing.tested_on, w.tip());
 }
 
@@ -311,7 +331,7 @@ async fn a_landing_cut_short_after_the_fast_forward_is_finished_by_the_redeliver
     );
     w.reported
         .lock()
-        .unwrap()
+        .expect("not poisoned")
         .insert(run.testing.execution_name.clone(), true);
     w.sync();
     let first = codecommit_gate::flows::merge_queue::run_ended(&w.deps, &end(&run, true)).await;
@@ -319,7 +339,11 @@ async fn a_landing_cut_short_after_the_fast_forward_is_finished_by_the_redeliver
     w.finish(&run, true).await;
     assert_eq!(w.tip(), run.testing.merge_commit);
     assert!(w.queued().await.is_empty());
-    assert!(w.queue_comment(&pr).unwrap().contains("Merged"));
+    assert!(
+        w.queue_comment(&pr)
+            .expect("a queue comment")
+            .contains("Merged")
+    );
     w.assert_main_only_moved_to_tested_commits();
 }
 
@@ -353,7 +377,7 @@ async fn a_conflict_with_the_tip_ejects_the_entry() {
     w.push_main("hotfix").await;
     w.comment(&pr, AUTHOR, "/gate merge").await;
     assert!(w.queued().await.is_empty());
-    let said = w.queue_comment(&pr).unwrap();
+    let said = w.queue_comment(&pr).expect("a queue comment");
     assert!(said.contains("conflicts"), "{said}");
     assert!(w.checks.started().is_empty());
 }

@@ -108,15 +108,17 @@ async fn gate_start_hands_a_gate_merge_comment_to_the_queue() {
     };
     let comment = w.cc.add_comment(&pr, AUTHOR, "/gate merge");
     w.sync();
-    let mut payload: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string("events/pr-comment.json").unwrap()).unwrap();
+    let mut payload: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("events/pr-comment.json").expect("the fixture"),
+    )
+    .expect("JSON");
     payload["detail"]["repositoryName"] = "shop".into();
     payload["detail"]["pullRequestId"] = "1".into();
     payload["detail"]["commentId"] = comment.as_str().into();
     payload["detail"]["callerUserArn"] = AUTHOR.into();
     payload["detail"]["afterCommitId"] =
         w.cc.pull_request_now(&pr)
-            .unwrap()
+            .expect("the PR")
             .source_commit
             .as_str()
             .into();

@@ -88,7 +88,7 @@ impl Model {
                 let reported: Vec<(String, bool)> = w
                     .reported
                     .lock()
-                    .unwrap()
+                    .expect("not poisoned")
                     .iter()
                     .map(|(k, v)| (k.clone(), *v))
                     .collect();
@@ -130,7 +130,7 @@ impl Model {
     fn check(&self) {
         let w = &self.world;
         w.assert_main_only_moved_to_tested_commits();
-        let reported = w.reported.lock().unwrap();
+        let reported = w.reported.lock().expect("not poisoned");
         let tested: Vec<_> = w
             .checks
             .started()

@@ -175,7 +175,8 @@ mod tests {
             execution_name: "queue-7-1-abc".into(),
             passed: true,
         };
-        let answer = serde_json::to_value(ReportOutcome::QueueRun { end: end.clone() }).unwrap();
+        let answer =
+            serde_json::to_value(ReportOutcome::QueueRun { end: end.clone() }).expect("serialises");
         assert_eq!(queue_run_end(&answer), Some(end));
         let other = serde_json::json!({"outcome": "ignored", "reason": "x"});
         assert_eq!(queue_run_end(&other), None);

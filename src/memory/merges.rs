@@ -325,11 +325,14 @@ impl Merges for FakeRepository {
     }
 }
 
+/// The stored queues: (repository, destination) → (the entries as JSON, the version).
+type StoredQueues = HashMap<(RepositoryName, String), (serde_json::Value, u64)>;
+
 /// Merge queues in memory, stored as JSON as DynamoDB stores them, changed only by a
 /// compare-and-swap on their version.
 #[derive(Debug, Clone, Default)]
 pub struct FakeMergeQueues {
-    queues: Arc<Mutex<HashMap<(RepositoryName, String), (serde_json::Value, u64)>>>,
+    queues: Arc<Mutex<StoredQueues>>,
     /// Calls made.
     pub calls: Arc<Calls>,
 }

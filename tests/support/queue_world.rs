@@ -101,7 +101,7 @@ impl QueueWorld {
             reported: Mutex::default(),
             direct: Mutex::default(),
         };
-        world.direct.lock().unwrap().insert(root);
+        world.direct.lock().expect("not poisoned").insert(root);
         world
     }
 
@@ -151,7 +151,7 @@ impl QueueWorld {
     }
 
     fn tick(&self) -> u64 {
-        let mut clock = self.clock.lock().unwrap();
+        let mut clock = self.clock.lock().expect("not poisoned");
         *clock += 1000;
         *clock
     }
@@ -187,7 +187,7 @@ impl QueueWorld {
 
     /// The runs started that neither reported nor were stopped.
     pub fn running(&self) -> Vec<QueueRun> {
-        let reported = self.reported.lock().unwrap();
+        let reported = self.reported.lock().expect("not poisoned");
         self.checks
             .started()
             .into_iter()
@@ -202,7 +202,7 @@ impl QueueWorld {
     pub async fn finish(&self, run: &QueueRun, passed: bool) -> Handled {
         self.reported
             .lock()
-            .unwrap()
+            .expect("not poisoned")
             .insert(run.testing.execution_name.clone(), passed);
         self.sync();
         merge_queue::run_ended(&self.deps, &end(run, passed))
@@ -213,7 +213,10 @@ impl QueueWorld {
     /// Someone pushes `patch` straight onto main; the push's event reaches the queue.
     pub async fn push_main(&self, patch: &str) -> CommitId {
         let commit = self.repo.push(MAIN, &[patch]);
-        self.direct.lock().unwrap().insert(commit.clone());
+        self.direct
+            .lock()
+            .expect("not poisoned")
+            .insert(commit.clone());
         self.sync();
         merge_queue::settle(&self.deps, &self.repository, MAIN)
             .await
@@ -292,7 +295,7 @@ impl QueueWorld {
     /// The rule: every commit main ever pointed at was pushed straight onto it or is the merge
     /// commit of a run that passed on the commit main pointed at just before.
     pub fn assert_main_only_moved_to_tested_commits(&self) {
-        let reported = self.reported.lock().unwrap();
+        let reported = self.reported.lock().expect("not poisoned");
         let passed: BTreeMap<CommitId, CommitId> = self
             .checks
             .started()
@@ -300,7 +303,7 @@ impl QueueWorld {
             .filter(|r| reported.get(&r.testing.execution_name) == Some(&true))
             .map(|r| (r.testing.merge_commit.clone(), r.testing.tested_on.clone()))
             .collect();
-        let direct = self.direct.lock().unwrap();
+        let direct = self.direct.lock().expect("not poisoned");
         let moves = self.repo.moves(MAIN);
         for (i, commit) in moves.iter().enumerate() {
             if direct.contains(commit) {
