@@ -17,23 +17,46 @@ use codecommit_gate::plan::ChangedPath;
 use codecommit_gate::policy::{CheckResult, CheckStatus};
 use queue_world::*;
 
-#[tokio::test]
-async fn a_queue_run_is_planned_like_a_pull_request_and_reported_back_to_the_queue() {
+type GateDeps = Deps<(
+    codecommit_gate::memory::FakeCodeCommit,
+    FakeStepFunctions,
+    FakeLedger,
+    FakeNotifier,
+    FakeBus,
+)>;
+
+/// The fake repository numbers its commits: root 1, the PR's source 2, its merge commit 3.
+fn first_merge_commit() -> CommitId {
+    CommitId::new(format!("{:040x}", 3))
+}
+
+/// A queue world with PR 1 open, the difference its merge commit will show, and gate-start's
+/// deps over the same CodeCommit.
+fn world() -> (QueueWorld, codecommit_gate::ids::PullRequestId, GateDeps) {
     let w = QueueWorld::new(&gate_file(1, ""));
     let pr = w.open_pr(1, AUTHOR);
     let root = w.tip();
-    // The fake repository numbers its commits: root 1, the PR's source 2, its merge commit 3.
-    let merge = CommitId::new(format!("{:040x}", 3));
-    w.cc.put_diff(&root, &merge, vec![ChangedPath::new("src/lib.rs")]);
-    let sfn = FakeStepFunctions::default();
-    let gate = Deps::<(_, _, _, _, _)> {
+    w.cc.put_diff(
+        &root,
+        &first_merge_commit(),
+        vec![ChangedPath::new("src/lib.rs")],
+    );
+    let gate = Deps {
         prs: w.cc.clone(),
-        executions: sfn.clone(),
+        executions: FakeStepFunctions::default(),
         ledger: FakeLedger::default(),
         notifier: FakeNotifier::default(),
         bus: FakeBus::default(),
         settings: Settings::local(GATE_ARN),
     };
+    (w, pr, gate)
+}
+
+#[tokio::test]
+async fn a_queue_run_is_planned_like_a_pull_request_and_reported_back_to_the_queue() {
+    let (w, pr, gate) = world();
+    let (root, sfn) = (w.tip(), gate.executions.clone());
+    let merge = first_merge_commit();
     let deps = QueueDeps::<(_, _, _, _)> {
         prs: w.cc.clone(),
         merges: w.repo.clone(),
@@ -92,20 +115,8 @@ async fn a_queue_run_is_planned_like_a_pull_request_and_reported_back_to_the_que
 
 #[tokio::test]
 async fn gate_start_hands_a_gate_merge_comment_to_the_queue() {
-    let w = QueueWorld::new(&gate_file(1, ""));
-    let pr = w.open_pr(1, AUTHOR);
-    let root = w.tip();
-    let merge = CommitId::new(format!("{:040x}", 3));
-    w.cc.put_diff(&root, &merge, vec![ChangedPath::new("src/lib.rs")]);
-    let sfn = FakeStepFunctions::default();
-    let gate = Deps::<(_, _, _, _, _)> {
-        prs: w.cc.clone(),
-        executions: sfn.clone(),
-        ledger: FakeLedger::default(),
-        notifier: FakeNotifier::default(),
-        bus: FakeBus::default(),
-        settings: Settings::local(GATE_ARN),
-    };
+    let (w, pr, gate) = world();
+    let (root, sfn) = (w.tip(), gate.executions.clone());
     let comment = w.cc.add_comment(&pr, AUTHOR, "/gate merge");
     w.sync();
     let mut payload: serde_json::Value = serde_json::from_str(
@@ -128,7 +139,8 @@ async fn gate_start_hands_a_gate_merge_comment_to_the_queue() {
         queues: w.queues.clone(),
     };
 
-    let out = codecommit_gate::lambda::queue::start_handler(&gate, &adapters, payload)
+    let out = adapters
+        .start_handler(&gate, payload)
         .await
         .expect("handled");
 

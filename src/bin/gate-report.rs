@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let queue = lambda::queue::aws_queue_adapters().await?;
     let (deps, logs, queue) = (&deps, &logs, &queue);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-        lambda::queue::report_handler(deps, logs, queue, e.payload)
+        queue.report_handler(deps, logs, e.payload)
     }))
     .await
 }

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let queue = lambda::queue::aws_queue_adapters().await?;
     let (deps, queue) = (&deps, &queue);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-        lambda::queue::start_handler(deps, queue, e.payload)
+        queue.start_handler(deps, e.payload)
     }))
     .await
 }

@@ -269,6 +269,21 @@ pub async fn run_ended<T: QueuePorts>(deps: &QueueDeps<T>, end: &RunEnd) -> Port
     handle(deps, &end.repository, &end.destination, &event).await
 }
 
+/// One queue: the flow's ports and which queue (repository, destination branch).
+struct At<'a, T: QueuePorts> {
+    deps: &'a QueueDeps<T>,
+    repository: &'a RepositoryName,
+    destination: &'a str,
+}
+
+impl<T: QueuePorts> Clone for At<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: QueuePorts> Copy for At<'_, T> {}
+
 /// Applies `event` to the queue (compare-and-swap), carries out what it says, then moves the
 /// queue on ([`settle`]).
 pub async fn handle<T: QueuePorts>(
@@ -277,13 +292,13 @@ pub async fn handle<T: QueuePorts>(
     destination: &str,
     event: &Event,
 ) -> PortResult<Handled> {
-    let (changed, actions) = apply_saved(deps, repository, destination, event).await?;
+    let at = &At {
+        deps,
+        repository,
+        destination,
+    };
     let mut handled = Handled::default();
-    for action in actions {
-        handled
-            .steps
-            .push(carry_out(deps, repository, destination, &action).await?);
-    }
+    let changed = apply_and_follow(at, event, &mut handled.steps).await?;
     let settled = settle(deps, repository, destination).await?;
     handled.steps.extend(settled.steps);
     handled.changed = changed || settled.changed;
@@ -294,11 +309,14 @@ pub async fn handle<T: QueuePorts>(
 /// the follow-up actions (an unchanged queue may have some too: a comment repeating a
 /// position).
 async fn apply_saved<T: QueuePorts>(
-    deps: &QueueDeps<T>,
-    repository: &RepositoryName,
-    destination: &str,
+    at: &At<'_, T>,
     event: &Event,
 ) -> PortResult<(bool, Vec<Action>)> {
+    let At {
+        deps,
+        repository,
+        destination,
+    } = *at;
     for _ in 0..SAVE_ATTEMPTS {
         let mut queue = deps.queues.load(repository, destination).await?;
         let outcome = merge_queue::apply(&mut queue.entries, event);
@@ -312,6 +330,19 @@ async fn apply_saved<T: QueuePorts>(
     Err(lost("dynamodb:PutItem"))
 }
 
+/// Applies `event` (saved) and carries out its follow-ups, naming each in `steps`.
+async fn apply_and_follow<T: QueuePorts>(
+    at: &At<'_, T>,
+    event: &Event,
+    steps: &mut Vec<String>,
+) -> PortResult<bool> {
+    let (changed, actions) = apply_saved(at, event).await?;
+    for follow in actions {
+        steps.push(carry_out(at, &follow).await?);
+    }
+    Ok(changed)
+}
+
 /// Moves the queue on until nothing is left to do now (the runs under way report later): build
 /// merge commits, start their runs, land or eject the head.
 pub async fn settle<T: QueuePorts>(
@@ -319,6 +350,11 @@ pub async fn settle<T: QueuePorts>(
     repository: &RepositoryName,
     destination: &str,
 ) -> PortResult<Handled> {
+    let at = &At {
+        deps,
+        repository,
+        destination,
+    };
     let mut handled = Handled::default();
     let mut depth_of: Option<(CommitId, usize)> = None;
     // Each step saves a change; a queue of n entries needs at most a few per entry.
@@ -341,7 +377,7 @@ pub async fn settle<T: QueuePorts>(
         let Some(action) = actions.into_iter().next() else {
             break;
         };
-        let step = step(deps, repository, destination, &tip, &action).await?;
+        let step = step(at, &tip, &action).await?;
         handled.changed = true;
         handled.steps.extend(step);
     }
@@ -350,9 +386,7 @@ pub async fn settle<T: QueuePorts>(
 
 /// Carries out one of [`merge_queue::next_actions`]'s actions and saves what it made.
 async fn step<T: QueuePorts>(
-    deps: &QueueDeps<T>,
-    repository: &RepositoryName,
-    destination: &str,
+    at: &At<'_, T>,
     tip: &CommitId,
     action: &Action,
 ) -> PortResult<Vec<String>> {
@@ -362,40 +396,22 @@ async fn step<T: QueuePorts>(
             onto,
             built_on,
             attempt,
-        } => {
-            build(
-                deps,
-                repository,
-                destination,
-                tip,
-                entry,
-                onto,
-                built_on,
-                *attempt,
-            )
-            .await?
-        }
+        } => build(at, tip, entry, onto, built_on, *attempt).await?,
         Action::Start {
             pull_request,
             testing,
         } => {
-            let (started, decided) =
-                start(deps, repository, destination, pull_request, testing).await?;
+            let (started, decided) = start(at, pull_request, testing).await?;
             let mut steps = vec![action_name(action)];
             for event in std::iter::once(started).chain(decided) {
-                let (_, actions) = apply_saved(deps, repository, destination, &event).await?;
-                for follow in actions {
-                    steps.push(carry_out(deps, repository, destination, &follow).await?);
-                }
+                apply_and_follow(at, &event, &mut steps).await?;
             }
             return Ok(steps);
         }
-        Action::Land { entry, testing } => {
-            match land(deps, repository, destination, tip, entry, testing).await? {
-                Some(event) => event,
-                None => return Ok(vec![format!("{}: destination moved", entry.pull_request)]),
-            }
-        }
+        Action::Land { entry, testing } => match land(at, tip, entry, testing).await? {
+            Some(event) => event,
+            None => return Ok(vec![format!("{}: destination moved", entry.pull_request)]),
+        },
         Action::Eject {
             pull_request,
             execution_name,
@@ -404,14 +420,11 @@ async fn step<T: QueuePorts>(
             execution_name: execution_name.clone(),
         },
         other => {
-            return Ok(vec![carry_out(deps, repository, destination, other).await?]);
+            return Ok(vec![carry_out(at, other).await?]);
         }
     };
-    let mut steps = vec![format!("{}", action_name(action))];
-    let (_, actions) = apply_saved(deps, repository, destination, &event).await?;
-    for follow in actions {
-        steps.push(carry_out(deps, repository, destination, &follow).await?);
-    }
+    let mut steps = vec![action_name(action)];
+    apply_and_follow(at, &event, &mut steps).await?;
     Ok(steps)
 }
 
@@ -444,18 +457,12 @@ fn note_kind(note: &Note) -> &'static str {
     }
 }
 
-/// Builds the entry's merge commit onto `onto` (stopping the run it replaces first).
-#[allow(clippy::too_many_arguments)]
-async fn build<T: QueuePorts>(
+/// Stops the run of the test an entry's new merge commit replaces, if it still runs.
+async fn stop_replaced<T: QueuePorts>(
     deps: &QueueDeps<T>,
-    repository: &RepositoryName,
-    destination: &str,
-    tip: &CommitId,
     entry: &Entry,
     onto: &CommitId,
-    built_on: &[PullRequestId],
-    attempt: u32,
-) -> PortResult<Event> {
+) -> PortResult<()> {
     if let Some(old) = entry.testing()
         && let Some(arn) = &old.execution_arn
         && old.passed.is_none()
@@ -464,15 +471,29 @@ async fn build<T: QueuePorts>(
             .stop(arn, &report::queue::rebuilt_cause(onto.as_str()))
             .await?;
     }
+    Ok(())
+}
+
+/// Builds the entry's merge commit onto `onto` (stopping the run it replaces first).
+async fn build<T: QueuePorts>(
+    at: &At<'_, T>,
+    tip: &CommitId,
+    entry: &Entry,
+    onto: &CommitId,
+    built_on: &[PullRequestId],
+    attempt: u32,
+) -> PortResult<Event> {
+    stop_replaced(at.deps, entry, onto).await?;
     let message = MergeMessage {
-        author_name: deps.settings.author_name.clone(),
-        email: deps.settings.email.clone(),
-        message: report::queue::merge_message(&entry.pull_request, destination),
+        author_name: at.deps.settings.author_name.clone(),
+        email: at.deps.settings.email.clone(),
+        message: report::queue::merge_message(&entry.pull_request, at.destination),
     };
-    let made = deps
+    let made = at
+        .deps
         .merges
         .create_merge_commit(
-            repository,
+            at.repository,
             &entry.source_commit,
             onto,
             entry.strategy,
@@ -487,11 +508,11 @@ async fn build<T: QueuePorts>(
                 built_on: built_on.to_vec(),
                 merge_commit: commit,
                 tree,
-                gate_branch: merge_queue::gate_branch(destination, &entry.pull_request),
+                gate_branch: merge_queue::gate_branch(at.destination, &entry.pull_request),
                 attempt,
                 execution_name: merge_queue::execution_name(
-                    repository,
-                    destination,
+                    at.repository,
+                    at.destination,
                     entry,
                     attempt,
                 ),
@@ -514,15 +535,13 @@ async fn build<T: QueuePorts>(
     })
 }
 
-/// Points the gate branch at the merge commit and starts its run: the start, and the run's
-/// end when the plan decided without one.
-async fn start<T: QueuePorts>(
+/// Points the test's gate branch at its merge commit (the gate's own branch from an older
+/// merge commit is deleted and made again).
+async fn point_gate_branch<T: QueuePorts>(
     deps: &QueueDeps<T>,
     repository: &RepositoryName,
-    destination: &str,
-    pull_request: &PullRequestId,
     testing: &Testing,
-) -> PortResult<(Event, Option<Event>)> {
+) -> PortResult<()> {
     let branch = &testing.gate_branch;
     if !deps
         .merges
@@ -542,6 +561,22 @@ async fn start<T: QueuePorts>(
             }
         }
     }
+    Ok(())
+}
+
+/// Points the gate branch at the merge commit and starts its run: the start, and the run's
+/// end when the plan decided without one.
+async fn start<T: QueuePorts>(
+    at: &At<'_, T>,
+    pull_request: &PullRequestId,
+    testing: &Testing,
+) -> PortResult<(Event, Option<Event>)> {
+    let At {
+        deps,
+        repository,
+        destination,
+    } = *at;
+    point_gate_branch(deps, repository, testing).await?;
     let queue: crate::ports::merges::StoredQueue<Entry> =
         deps.queues.load(repository, destination).await?;
     let Some(entry) = queue
@@ -579,13 +614,16 @@ async fn start<T: QueuePorts>(
 /// Lands the head: the PR must still be open with the queued source; the destination moves
 /// to exactly the tested merge commit, or not at all (`None`: it moved meanwhile, test again).
 async fn land<T: QueuePorts>(
-    deps: &QueueDeps<T>,
-    repository: &RepositoryName,
-    destination: &str,
+    at: &At<'_, T>,
     tip: &CommitId,
     entry: &Entry,
     testing: &Testing,
 ) -> PortResult<Option<Event>> {
+    let At {
+        deps,
+        repository,
+        destination,
+    } = *at;
     let pr = deps.prs.pull_request(&entry.pull_request).await?;
     let already = tip == &testing.merge_commit;
     if !already {
@@ -622,12 +660,10 @@ async fn land<T: QueuePorts>(
 }
 
 /// Carries out a follow-up: a clean-up or a comment.
-async fn carry_out<T: QueuePorts>(
-    deps: &QueueDeps<T>,
-    repository: &RepositoryName,
-    destination: &str,
-    action: &Action,
-) -> PortResult<String> {
+async fn carry_out<T: QueuePorts>(at: &At<'_, T>, action: &Action) -> PortResult<String> {
+    let At {
+        deps, repository, ..
+    } = *at;
     match action {
         Action::Cleanup {
             testing,
@@ -650,17 +686,7 @@ async fn carry_out<T: QueuePorts>(
             pull_request,
             source_commit,
             note,
-        } => {
-            write_comment(
-                deps,
-                repository,
-                destination,
-                pull_request,
-                source_commit,
-                note,
-            )
-            .await?
-        }
+        } => write_comment(at, pull_request, source_commit, note).await?,
         // The queue's own steps are [`settle`]'s: it re-reads the queue and takes them.
         Action::Build { .. }
         | Action::Start { .. }
@@ -672,13 +698,16 @@ async fn carry_out<T: QueuePorts>(
 
 /// Writes the PR's queue comment: updates the gate's earlier one, else posts it.
 async fn write_comment<T: QueuePorts>(
-    deps: &QueueDeps<T>,
-    repository: &RepositoryName,
-    destination: &str,
+    at: &At<'_, T>,
     pull_request: &PullRequestId,
     source_commit: &CommitId,
     note: &Note,
 ) -> PortResult<()> {
+    let At {
+        deps,
+        repository,
+        destination,
+    } = *at;
     let body = report::queue::comment(repository, pull_request, destination, note);
     let marker = report::queue::marker(repository, pull_request);
     let found = deps

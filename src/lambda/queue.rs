@@ -41,27 +41,103 @@ pub const MERGE_AUTHOR: &str = "codecommit-gate";
 /// Its email.
 pub const MERGE_EMAIL: &str = "codecommit-gate@noreply.invalid";
 
-fn queue_deps<'a, T, M, Q>(
-    deps: &'a Deps<T>,
-    adapters: &QueueAdapters<M, Q>,
-) -> QueueDeps<(T::PullRequests, M, Q, GateQueueChecks<'a, T>)>
-where
-    T: Ports,
-    T::PullRequests: Clone,
-    M: Merges + Clone,
-    Q: MergeQueues<Entry> + Clone,
-{
-    QueueDeps {
-        prs: deps.prs.clone(),
-        merges: adapters.merges.clone(),
-        queues: adapters.queues.clone(),
-        checks: GateQueueChecks { deps },
-        settings: QueueFlowSettings {
-            gate_file_path: deps.settings.gate_file_path.clone(),
-            approver_arn: deps.settings.approver_arn.clone(),
-            author_name: MERGE_AUTHOR.to_owned(),
-            email: MERGE_EMAIL.to_owned(),
-        },
+impl<M: Merges + Clone, Q: MergeQueues<Entry> + Clone> QueueAdapters<M, Q> {
+    /// The queue flow's deps over gate-start's or gate-report's.
+    fn queue_deps<'a, T>(
+        &self,
+        deps: &'a Deps<T>,
+    ) -> QueueDeps<(T::PullRequests, M, Q, GateQueueChecks<'a, T>)>
+    where
+        T: Ports,
+        T::PullRequests: Clone,
+    {
+        QueueDeps {
+            prs: deps.prs.clone(),
+            merges: self.merges.clone(),
+            queues: self.queues.clone(),
+            checks: GateQueueChecks { deps },
+            settings: QueueFlowSettings {
+                gate_file_path: deps.settings.gate_file_path.clone(),
+                approver_arn: deps.settings.approver_arn.clone(),
+                author_name: MERGE_AUTHOR.to_owned(),
+                email: MERGE_EMAIL.to_owned(),
+            },
+        }
+    }
+
+    /// What the queue does with a gate-start event; `None` for events no queue cares about.
+    pub async fn on_event<T>(&self, deps: &Deps<T>, event: &Event) -> PortResult<Option<Handled>>
+    where
+        T: Ports,
+        T::PullRequests: Clone,
+    {
+        let q = self.queue_deps(deps);
+        Ok(Some(match event {
+            Event::Command(c) => {
+                merge_queue::command(&q, &c.pull_request_id, &c.comment_id, now_ms()).await?
+            }
+            Event::Gate { pull_request, .. } => {
+                merge_queue::source_updated(&q, &pull_request.id, &pull_request.source_commit)
+                    .await?
+            }
+            Event::Cleanup { pull_request, .. } => {
+                merge_queue::closed(&q, &pull_request.id).await?
+            }
+            Event::BranchMoved(moved) => {
+                merge_queue::settle(&q, &moved.repository, moved.branch()).await?
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// gate-start with the merge queue: [`super::start_handler`], then the queue's part of the
+    /// event. A queue failure is a Lambda error (EventBridge retries; both parts are
+    /// idempotent).
+    pub async fn start_handler<T>(
+        &self,
+        deps: &Deps<T>,
+        payload: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostic>
+    where
+        T: Ports,
+        T::PullRequests: Clone,
+    {
+        let Ok(event) = crate::event::parse_value(payload.clone()) else {
+            return super::start_handler(deps, payload).await;
+        };
+        let started = super::start_handler(deps, payload).await?;
+        let queued = self
+            .on_event(deps, &event)
+            .await
+            .map_err(|e| diagnostic_of(&e))?;
+        if let Some(handled) = &queued {
+            tracing::info!(changed = handled.changed, steps = ?handled.steps, "merge queue done");
+        }
+        Ok(serde_json::json!({ "start": started, "queue": queued.map(|h| h.steps) }))
+    }
+
+    /// gate-report with the merge queue: [`super::report_handler`]; a queue run's end goes on
+    /// to the queue (land, eject, test the next).
+    pub async fn report_handler<T, G>(
+        &self,
+        deps: &Deps<T>,
+        logs: &G,
+        payload: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostic>
+    where
+        T: Ports,
+        T::PullRequests: Clone,
+        G: crate::ports::Logs,
+    {
+        let reported = super::report_handler(deps, logs, payload).await?;
+        let Some(end) = queue_run_end(&reported) else {
+            return Ok(reported);
+        };
+        let handled = merge_queue::run_ended(&self.queue_deps(deps), &end)
+            .await
+            .map_err(|e| diagnostic_of(&e))?;
+        tracing::info!(changed = handled.changed, steps = ?handled.steps, "merge queue done");
+        Ok(serde_json::json!({ "report": reported, "queue": handled.steps }))
     }
 }
 
@@ -69,86 +145,6 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// What the queue does with a gate-start event; `None` for events no queue cares about.
-pub async fn on_event<T, M, Q>(
-    deps: &Deps<T>,
-    adapters: &QueueAdapters<M, Q>,
-    event: &Event,
-) -> PortResult<Option<Handled>>
-where
-    T: Ports,
-    T::PullRequests: Clone,
-    M: Merges + Clone,
-    Q: MergeQueues<Entry> + Clone,
-{
-    let q = queue_deps(deps, adapters);
-    Ok(Some(match event {
-        Event::Command(c) => {
-            merge_queue::command(&q, &c.pull_request_id, &c.comment_id, now_ms()).await?
-        }
-        Event::Gate { pull_request, .. } => {
-            merge_queue::source_updated(&q, &pull_request.id, &pull_request.source_commit).await?
-        }
-        Event::Cleanup { pull_request, .. } => merge_queue::closed(&q, &pull_request.id).await?,
-        Event::BranchMoved(moved) => {
-            merge_queue::settle(&q, &moved.repository, moved.branch()).await?
-        }
-        _ => return Ok(None),
-    }))
-}
-
-/// gate-start with the merge queue: [`super::start_handler`], then the queue's part of the
-/// event. A queue failure is a Lambda error (EventBridge retries; both parts are idempotent).
-pub async fn start_handler<T, M, Q>(
-    deps: &Deps<T>,
-    adapters: &QueueAdapters<M, Q>,
-    payload: serde_json::Value,
-) -> Result<serde_json::Value, Diagnostic>
-where
-    T: Ports,
-    T::PullRequests: Clone,
-    M: Merges + Clone,
-    Q: MergeQueues<Entry> + Clone,
-{
-    let Ok(event) = crate::event::parse_value(payload.clone()) else {
-        return super::start_handler(deps, payload).await;
-    };
-    let started = super::start_handler(deps, payload).await?;
-    let queued = on_event(deps, adapters, &event)
-        .await
-        .map_err(|e| diagnostic_of(&e))?;
-    if let Some(handled) = &queued {
-        tracing::info!(changed = handled.changed, steps = ?handled.steps, "merge queue done");
-    }
-    Ok(serde_json::json!({ "start": started, "queue": queued.map(|h| h.steps) }))
-}
-
-/// gate-report with the merge queue: [`super::report_handler`]; a queue run's end goes on to
-/// the queue (land, eject, test the next).
-pub async fn report_handler<T, G, M, Q>(
-    deps: &Deps<T>,
-    logs: &G,
-    adapters: &QueueAdapters<M, Q>,
-    payload: serde_json::Value,
-) -> Result<serde_json::Value, Diagnostic>
-where
-    T: Ports,
-    T::PullRequests: Clone,
-    G: crate::ports::Logs,
-    M: Merges + Clone,
-    Q: MergeQueues<Entry> + Clone,
-{
-    let reported = super::report_handler(deps, logs, payload).await?;
-    let Some(end) = queue_run_end(&reported) else {
-        return Ok(reported);
-    };
-    let handled = merge_queue::run_ended(&queue_deps(deps, adapters), &end)
-        .await
-        .map_err(|e| diagnostic_of(&e))?;
-    tracing::info!(changed = handled.changed, steps = ?handled.steps, "merge queue done");
-    Ok(serde_json::json!({ "report": reported, "queue": handled.steps }))
 }
 
 /// The queue run's end in gate-report's answer ([`ReportOutcome::QueueRun`]), if it is one.
