@@ -284,6 +284,16 @@ impl<T: QueuePorts> Clone for At<'_, T> {
 
 impl<T: QueuePorts> Copy for At<'_, T> {}
 
+impl<'a, T: QueuePorts> At<'a, T> {
+    fn new(deps: &'a QueueDeps<T>, repository: &'a RepositoryName, destination: &'a str) -> Self {
+        Self {
+            deps,
+            repository,
+            destination,
+        }
+    }
+}
+
 /// Applies `event` to the queue (compare-and-swap), carries out what it says, then moves the
 /// queue on ([`settle`]).
 pub async fn handle<T: QueuePorts>(
@@ -292,11 +302,7 @@ pub async fn handle<T: QueuePorts>(
     destination: &str,
     event: &Event,
 ) -> PortResult<Handled> {
-    let at = &At {
-        deps,
-        repository,
-        destination,
-    };
+    let at = &At::new(deps, repository, destination);
     let mut handled = Handled::default();
     let changed = apply_and_follow(at, event, &mut handled.steps).await?;
     let settled = settle(deps, repository, destination).await?;
@@ -350,11 +356,7 @@ pub async fn settle<T: QueuePorts>(
     repository: &RepositoryName,
     destination: &str,
 ) -> PortResult<Handled> {
-    let at = &At {
-        deps,
-        repository,
-        destination,
-    };
+    let at = &At::new(deps, repository, destination);
     let mut handled = Handled::default();
     let mut depth_of: Option<(CommitId, usize)> = None;
     // Each step saves a change; a queue of n entries needs at most a few per entry.
