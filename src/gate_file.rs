@@ -91,6 +91,10 @@ pub mod raw {
         #[serde(default)]
         #[schemars(with = "IndexMap<String, Environment>")]
         pub environments: IndexMap<String, Spanned<Environment>>,
+        /// The merge queue of pull requests into this branch (`/gate merge`): who may queue,
+        /// the default strategy, how deep it tests speculatively. Default: see each field.
+        #[serde(default)]
+        pub merge: super::merge::raw::Merge,
     }
 
     /// A part of the repository.
@@ -348,6 +352,7 @@ pub(crate) use releases::valid_branch;
 pub use releases::{Approval, Deploy, Environment, Package, RESERVED_ENVIRONMENT_NAMES};
 pub use reports::{CoverageReport, Reports};
 
+pub mod merge;
 mod releases;
 mod reports;
 
@@ -539,6 +544,8 @@ pub struct Gate {
     pub cycles: Vec<Vec<ComponentName>>,
     /// Release environments in promotion order.
     pub environments: Vec<Environment>,
+    /// The merge queue's settings (`merge`).
+    pub merge: merge::MergeSettings,
     /// All component globs in one set, for the planner: pattern index → component index.
     pub(crate) component_set: GlobSet,
     pub(crate) component_of_pattern: Vec<usize>,
@@ -881,6 +888,7 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
     let mut components = components.list;
     releases::validate_deploys(&raw.components, &mut components, &mut errors);
     let environments = releases::validate_environments(&raw, &mut errors);
+    let merge = merge::validate(&raw.merge, &mut errors);
 
     if !errors.list.is_empty() {
         errors.list.sort_by_key(|e| e.position);
@@ -901,6 +909,7 @@ fn validate(raw: raw::GateFile, file: &str) -> Result<Gate, GateFileErrors> {
         strict: raw.strict.unwrap_or(true),
         cycles,
         environments,
+        merge,
         component_set,
         component_of_pattern,
         dependents,

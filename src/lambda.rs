@@ -12,6 +12,7 @@
 //! stable `errorType`, so EventBridge or Step Functions retry it and the DLQ keeps it.
 
 pub mod approve;
+pub mod queue;
 pub mod release;
 
 use crate::event::{self, Event};
@@ -44,6 +45,14 @@ pub fn read_event(payload: Value) -> Result<Event, Value> {
             tracing::error!(%error, field = error.field(), "malformed event acknowledged and dropped");
             Err(json!({ "action": "rejected", "error": error.to_string() }))
         }
+    }
+}
+
+/// A port's failure as the Lambda error (its stable `errorType`).
+fn diagnostic_of(e: &crate::ports::PortError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().to_owned(),
+        error_message: e.to_string(),
     }
 }
 

@@ -23,6 +23,7 @@ pub mod lambda;
 pub mod local;
 pub mod machine;
 pub mod memory;
+pub mod merge_queue;
 pub mod metrics;
 pub mod plan;
 pub mod policy;

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 mod history;
+pub mod merges;
 
 /// The flows' dependencies made of the in-memory fakes.
 pub type MemoryDeps = crate::flows::Deps<(

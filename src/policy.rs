@@ -99,6 +99,7 @@ pub fn parse_directives(text: &str) -> Vec<Result<Directive, DirectiveSyntaxErro
             l.strip_prefix(PREFIX)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
                 && !is_release_command(l)
+                && !crate::merge_queue::is_queue_command(l)
         })
         .take(MAX_DIRECTIVES)
         .map(parse_line)

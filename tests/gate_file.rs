@@ -51,6 +51,47 @@ fn the_example_gate_file_parses_and_says_what_it_documents() {
     assert!(gate.cycles.is_empty());
     assert_eq!(gate.promotion.len(), 2);
     the_example_documents_releases(&gate);
+    assert_eq!(gate.merge.depth, 2);
+    assert_eq!(
+        gate.merge.default_strategy,
+        codecommit_gate::ports::merges::QueueStrategy::Squash
+    );
+    assert!(
+        gate.merge
+            .allowed_authors
+            .is_match("arn:aws:sts::123456789012:assumed-role/Developers/alice")
+    );
+}
+
+#[test]
+fn the_merge_queue_defaults_to_one_at_a_time_three_way() {
+    let gate = Gate::parse(MINIMAL, ".gate.yml").expect("valid");
+    assert_eq!(gate.merge.depth, 1);
+    assert_eq!(
+        gate.merge.default_strategy,
+        codecommit_gate::ports::merges::QueueStrategy::ThreeWay
+    );
+    assert!(gate.merge.allowed_authors.is_empty());
+}
+
+#[test]
+fn merge_queue_mistakes_are_all_reported_with_line_and_column() {
+    let yaml =
+        format!("{MINIMAL}merge:\n  allowed_authors: [\"arn:aws:iam::1:user/[x\"]\n  depth: 9\n");
+    assert_eq!(
+        errors(&yaml),
+        [
+            ".gate.yml:7:21: invalid ARN pattern `arn:aws:iam::1:user/[x`: unclosed character class; missing ']'\n  hint: e.g. `arn:aws:sts::123456789012:assumed-role/Leads/*`",
+            ".gate.yml:8:10: `merge.depth` 9 is out of range\n  hint: use 1 (one pull request at a time) up to 8",
+        ]
+        .join("\n")
+    );
+    let unknown = format!("{MINIMAL}merge:\n  default_strategy: rebase\n");
+    assert!(
+        errors(&unknown).contains(".gate.yml:7:"),
+        "{}",
+        errors(&unknown)
+    );
 }
 
 /// The example's `reports`: JUnit globs and coverage with and without `min_line`.

@@ -18,9 +18,10 @@ async fn main() -> Result<(), Error> {
         .await;
     }
     let (deps, logs) = lambda::aws_deps(false).await?;
-    let (deps, logs) = (&deps, &logs);
+    let queue = lambda::queue::aws_queue_adapters().await?;
+    let (deps, logs, queue) = (&deps, &logs, &queue);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-        lambda::report_handler(deps, logs, e.payload)
+        queue.report_handler(deps, logs, e.payload)
     }))
     .await
 }

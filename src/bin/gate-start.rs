@@ -18,9 +18,10 @@ async fn main() -> Result<(), Error> {
         .await;
     }
     let (deps, _) = lambda::aws_deps(true).await?;
-    let deps = &deps;
+    let queue = lambda::queue::aws_queue_adapters().await?;
+    let (deps, queue) = (&deps, &queue);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-        lambda::start_handler(deps, e.payload)
+        queue.start_handler(deps, e.payload)
     }))
     .await
 }

@@ -69,6 +69,12 @@ pub enum ReportOutcome {
         /// What was found.
         reason: String,
     },
+    /// A merge queue entry's run ended ([`crate::merge_queue::is_queue_run`]): the queue's
+    /// flow takes it from here; the pull request's own record and comment are left alone.
+    QueueRun {
+        /// What the queue needs.
+        end: crate::merge_queue::RunEnd,
+    },
     /// Reported.
     Reported {
         /// The verdict.
@@ -400,6 +406,11 @@ async fn report_run<T: Ports>(
     if input.mode == Mode::Cleanup {
         return Ok(ignored("a clean-up run has nothing to report"));
     }
+    let passed = !facts.machine_failed
+        && verdict_of(input.plan.as_ref(), input, &results) == Verdict::Passed;
+    if let Some(end) = crate::merge_queue::RunEnd::of(input, passed) {
+        return Ok(ReportOutcome::QueueRun { end });
+    }
     let record = match ownership(&deps.ledger, input).await? {
         Ownership::Current(record) => *record,
         Ownership::Skip(outcome) => return Ok(outcome),
@@ -560,6 +571,9 @@ async fn run_ended<T: Ports>(
     }
     if run.status == RunStatus::Succeeded {
         return Ok(ignored("the report step reports successful runs"));
+    }
+    if let Some(end) = crate::merge_queue::RunEnd::of(input, false) {
+        return Ok(ReportOutcome::QueueRun { end });
     }
     let record = match ownership(&deps.ledger, input).await? {
         Ownership::Current(record) => *record,

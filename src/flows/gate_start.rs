@@ -1329,3 +1329,54 @@ async fn rule_changed<T: Ports>(
         .await?;
     Ok(StartOutcome::RuleGuarded { restored })
 }
+
+// ---------------------------------------------------------------------------------------------
+// The merge queue's runs
+
+/// Starts the run of a merge queue entry through the gate's own planning and state machine.
+/// `view` is the pull request as the queue tests it: its source the merge commit on the gate
+/// branch, its destination commit the destination's tip (where the trusted gate file is read),
+/// its merge base the commit the merge was built on; `name` is the run's deterministic name.
+/// A plan that needs no run decides at once.
+pub async fn start_queue_run<T: Ports>(
+    deps: &Deps<T>,
+    view: &PullRequestState,
+    name: &str,
+) -> PortResult<crate::merge_queue::QueueStart> {
+    use crate::merge_queue::QueueStart;
+    let (gate, plan) = match plan_revision(deps, view, &[]).await? {
+        Planned::Plan { gate, plan } => (gate, plan),
+        Planned::Decision(_) => return Ok(QueueStart::Decided { passed: false }),
+    };
+    let stages = match ready(deps, view, &gate, &plan, &[]).await? {
+        Ready::Stages(stages) => stages,
+        Ready::Decision { approve, .. } => return Ok(QueueStart::Decided { passed: approve }),
+    };
+    let mut subject = steps::subject(view);
+    subject.merge_commit = Some(view.source_commit.clone());
+    let input = ExecutionInput {
+        version: machine::INPUT_VERSION,
+        mode: Mode::Gate,
+        execution_name: name.to_owned(),
+        attempt: 1,
+        deadline_seconds: machine::deadline_seconds(&stages),
+        retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
+        subject,
+        source_reference: view.source_reference.clone(),
+        destination_reference: view.destination_reference.clone(),
+        environment: machine::environment_name(
+            &deps.settings.environment_prefix,
+            &view.repository,
+            &view.id,
+        ),
+        build: deps.settings.build.clone(),
+        comment_id: None,
+        stages,
+        plan: Some(*plan),
+        carried_results: Vec::new(),
+    };
+    let started = deps.executions.start(name, &input).await?;
+    Ok(QueueStart::Started {
+        execution_arn: started.execution_arn().to_owned(),
+    })
+}

@@ -6,6 +6,7 @@
 
 pub mod gate_report;
 pub mod gate_start;
+pub mod merge_queue;
 pub mod release_approval;
 pub mod release_finish;
 pub mod release_start;

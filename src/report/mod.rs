@@ -46,6 +46,7 @@ mod marker;
 pub mod merge;
 mod notice;
 mod plan_text;
+pub mod queue;
 mod reasons;
 pub mod release;
 pub mod remote;
