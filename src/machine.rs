@@ -109,6 +109,9 @@ pub struct CheckSpec {
     pub retry_on_failure: bool,
     /// Environment variables: the PR's facts, then the check's `env`.
     pub env: Vec<EnvVar>,
+    /// The test and coverage reports the check declares (read after it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<crate::gate_file::Reports>,
 }
 
 /// The checks of one stage, run in parallel.
@@ -560,6 +563,7 @@ pub fn stages(
             retries: check.retries,
             retry_on_failure: check.retry_on_failure,
             env,
+            reports: check.reports.clone(),
         };
         match stages.last_mut() {
             Some(stage) if stage.name == check.stage => stage.checks.push(spec),

@@ -52,6 +52,7 @@ pub mod remote;
 mod reply;
 mod results;
 mod running;
+mod test_results;
 mod untested;
 mod void_run;
 mod words;
