@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 mod history;
+mod test_reports;
 
 /// The flows' dependencies made of the in-memory fakes.
 pub type MemoryDeps = crate::flows::Deps<(
@@ -769,6 +770,8 @@ impl Executions for FakeStepFunctions {
 #[derive(Debug, Clone, Default)]
 pub struct FakeLogs {
     streams: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// The builds' reports (see `memory/test_reports.rs`).
+    reports: Arc<Mutex<test_reports::FakeBuildReports>>,
     /// Calls made.
     pub calls: Arc<Calls>,
 }

@@ -19,6 +19,7 @@ use std::io::Read;
 use std::path::Path;
 
 mod check;
+pub mod codebuild;
 mod coverage;
 mod junit;
 

@@ -91,6 +91,18 @@ impl Repo {
         scratch::commit(&self.dir, message);
     }
 
+    /// `gate run`, which must exit with `expected`.
+    fn run(&self, expected: i32) {
+        let out = self.gate(&["run"]);
+        assert_eq!(
+            code(&out),
+            expected,
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+
     fn report(&self) -> String {
         std::fs::read_to_string(self.dir.join(".gate/last-report.md")).expect("report")
     }
@@ -117,14 +129,7 @@ fn reports_reach_the_comment_the_history_and_the_verdict() {
     );
 
     // First run: the tests pass, coverage 92.6 % is over 80 %, one glob matches nothing.
-    let out = repo.gate(&["run"]);
-    assert_eq!(
-        code(&out),
-        0,
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    repo.run(0);
     let report = repo.report();
     assert!(
         report.contains("- `unit`: 2 passed, 0 failed · line coverage 92.6 %\n"),
@@ -147,14 +152,7 @@ fn reports_reach_the_comment_the_history_and_the_verdict() {
         ],
         "Fewer tests",
     );
-    let out = repo.gate(&["run"]);
-    assert_eq!(
-        code(&out),
-        1,
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    repo.run(1);
     let report = repo.report();
     assert!(report.starts_with("## ❌ Gate failed"), "{report}");
     assert!(

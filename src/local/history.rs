@@ -229,6 +229,33 @@ pub fn parse(text: &str) -> History {
     history
 }
 
+/// One check of a run in `gate history`: `unit failed 12s [6 passed, 3 failed] [lines 70.0 %]`.
+fn check_text(c: &CheckEntry) -> String {
+    let mut s = format!("{} {}", c.name, status_text(c.status));
+    if let Some(ms) = c.duration_ms {
+        s.push_str(&format!(" {}", format_duration(Duration::from_millis(ms))));
+    }
+    if let Some(tests) = &c.tests {
+        s.push_str(&format!(
+            " [{} passed, {} failed]",
+            tests.passed,
+            tests.failed + tests.errored
+        ));
+    }
+    if let Some(percent) = c.line_coverage.and_then(|l| l.percent()) {
+        s.push_str(&format!(" [lines {}]", percent_text(percent)));
+    }
+    if c.flaky {
+        s.push_str(" (flaky)");
+    } else if c.attempts > 1 {
+        s.push_str(&format!(" ({} attempts)", c.attempts));
+    }
+    if !c.required {
+        s.push_str(" (optional)");
+    }
+    s
+}
+
 /// `gate history` as text: per run a line with its verdict, then its checks.
 pub fn render_text(entries: &[&Entry]) -> String {
     if entries.is_empty() {
@@ -265,35 +292,7 @@ pub fn render_text(entries: &[&Entry]) -> String {
             e.id,
         ));
         if !e.checks.is_empty() {
-            let checks: Vec<String> = e
-                .checks
-                .iter()
-                .map(|c| {
-                    let mut s = format!("{} {}", c.name, status_text(c.status));
-                    if let Some(ms) = c.duration_ms {
-                        s.push_str(&format!(" {}", format_duration(Duration::from_millis(ms))));
-                    }
-                    if let Some(tests) = &c.tests {
-                        s.push_str(&format!(
-                            " [{} passed, {} failed]",
-                            tests.passed,
-                            tests.failed + tests.errored
-                        ));
-                    }
-                    if let Some(percent) = c.line_coverage.and_then(|l| l.percent()) {
-                        s.push_str(&format!(" [lines {}]", percent_text(percent)));
-                    }
-                    if c.flaky {
-                        s.push_str(" (flaky)");
-                    } else if c.attempts > 1 {
-                        s.push_str(&format!(" ({} attempts)", c.attempts));
-                    }
-                    if !c.required {
-                        s.push_str(" (optional)");
-                    }
-                    s
-                })
-                .collect();
+            let checks: Vec<String> = e.checks.iter().map(check_text).collect();
             out.push_str(&format!("    {}\n", checks.join(" · ")));
         }
         if !e.skipped.is_empty() {
