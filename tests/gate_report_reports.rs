@@ -18,26 +18,52 @@ use world::*;
 const TESTS: &str = "arn:aws:codebuild:us-east-1:123456789012:report/gate-my-repo-tests:1";
 const COVERAGE: &str = "arn:aws:codebuild:us-east-1:123456789012:report/gate-my-repo-coverage:2";
 
+const PREFIX: &str = "arn:aws:codebuild:us-east-1:123456789012:report-group/gate-";
+
 /// A started run whose `api-tests` declares a JUnit glob and Cobertura coverage with
-/// `min_line: 80` (as gate-start copies a check's `reports` into its spec).
+/// `min_line: 80` in the destination's gate file, on a stack with report groups: gate-start
+/// names the repository's groups in the check's buildspec and copies the declaration into its
+/// spec for gate-report.
 async fn started() -> (World, ExecutionInput) {
-    let w = World::new();
+    let mut w = World::new();
+    w.deps.settings.build.report_group_prefix = Some(PREFIX.into());
+    let gate = GATE_FILE.replace(
+        "env: {RUST_LOG: debug}}",
+        r#"env: {RUST_LOG: debug}, reports: {junit: ["reports/*.xml"], coverage: {format: cobertura, path: coverage.xml, min_line: 80}}}"#,
+    );
+    assert_ne!(gate, GATE_FILE);
+    w.destination_gate_file(DEST, &gate);
+    w.commit_files(10, &gate, &["services/api/src/refund.rs"]);
     w.send(w.pr_event("pullRequestCreated", 10)).await;
-    let mut input = w.last_input();
-    let api = input
-        .stages
-        .iter_mut()
-        .flat_map(|s| s.checks.iter_mut())
+    let input = w.last_input();
+    let checks: Vec<_> = input.stages.iter().flat_map(|s| &s.checks).collect();
+    let api = checks
+        .iter()
         .find(|c| c.name.as_str() == "api-tests")
         .expect("api-tests runs");
-    api.reports = Some(Reports {
-        junit: vec!["reports/*.xml".into()],
-        coverage: Some(CoverageReport {
-            format: CoverageFormat::Cobertura,
-            path: "coverage.xml".into(),
-            min_line: Some(80),
-        }),
-    });
+    assert_eq!(
+        api.reports,
+        Some(Reports {
+            junit: vec!["reports/*.xml".into()],
+            coverage: Some(CoverageReport {
+                format: CoverageFormat::Cobertura,
+                path: "coverage.xml".into(),
+                min_line: Some(80),
+            }),
+        })
+    );
+    assert!(
+        api.buildspec.ends_with(&format!(
+            "reports:\n  \"{PREFIX}my-repo-tests\":\n    files:\n      - \"reports/*.xml\"\n    file-format: JUNITXML\n  \"{PREFIX}my-repo-coverage\":\n    files:\n      - \"coverage.xml\"\n    file-format: COBERTURAXML\n"
+        )),
+        "{}",
+        api.buildspec
+    );
+    let fmt = checks
+        .iter()
+        .find(|c| c.name.as_str() == "fmt")
+        .expect("fmt");
+    assert!(!fmt.buildspec.contains("reports:"), "no reports declared");
     (w, input)
 }
 
