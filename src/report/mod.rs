@@ -22,10 +22,10 @@
 //!
 //! One file per kind of text, on a few shared pieces:
 //! - PR comments: [`running`], [`finished`] (results table in `results`, test counts, failed
-//!   tests and coverage in `test_results`, log tails in `log_tail`), `untested` (merge conflict, promotion refused), `gate_file_problems`
-//!   (missing or invalid gate file) and `void_run` (stale, superseded, destination moved,
-//!   untraceable, run ended); the blocks they share (head, skipped checks, directives, the gate
-//!   file note) in `blocks`.
+//!   tests and coverage in `test_results`, log tails in `log_tail`), `untested` (merge
+//!   conflict, promotion refused), `gate_file_problems` (missing or invalid gate file) and
+//!   `void_run` (stale, superseded, destination moved, untraceable, run ended); the blocks they
+//!   share (head, skipped checks, directives, the gate file note) in `blocks`.
 //! - `reply`: answers to `/gate` commands; `notice`: SNS subjects and messages; [`plan_text`]:
 //!   the CLI's plan; [`release`]: a release's report, summary, plan, approval question and
 //!   the messages `gate release` stops with; [`approval`]: a release's approval on AWS (the
