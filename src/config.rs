@@ -151,6 +151,15 @@ fn is_topic_arn(v: &str) -> bool {
     v.starts_with("arn:") && v.contains(":sns:")
 }
 
+/// `arn:<partition>:codebuild:<region>:<account>:report-group/<prefix>-`: a report group ARN
+/// without the repository and suffix.
+fn is_report_group_prefix(v: &str) -> bool {
+    v.starts_with("arn:")
+        && v.contains(":codebuild:")
+        && v.contains(":report-group/")
+        && v.ends_with('-')
+}
+
 fn is_role_arn(v: &str) -> bool {
     v.starts_with("arn:") && v.contains(":iam::") && v.contains(":role/")
 }
@@ -214,6 +223,16 @@ impl Config {
                     image: text("GATE_DEFAULT_IMAGE")?.unwrap_or(defaults.image),
                     compute_type: text("GATE_DEFAULT_COMPUTE_TYPE")?
                         .unwrap_or(defaults.compute_type),
+                    report_group_prefix: read(
+                        &lookup,
+                        "GATE_REPORT_GROUP_PREFIX",
+                        is_report_group_prefix,
+                        |v| {
+                            format!(
+                                "`{v}` is not `arn:<partition>:codebuild:<region>:<account>:report-group/<prefix>-`"
+                            )
+                        },
+                    )?,
                 },
                 releases: releases::release_settings([
                     text(RELEASE_VARIABLES[0])?,

@@ -100,7 +100,7 @@ pub fn read_report(payload: Value) -> Result<ReportRequest, Value> {
 /// gate-report: a report payload or status-change event → [`gate_report::handle`], plus the EMF
 /// metrics line. A malformed report from the state machine is an error (the machine retries,
 /// then fails, and the FAILED status event revokes); a malformed event is acknowledged.
-pub async fn report_handler<T: Ports, G: Logs>(
+pub async fn report_handler<T: Ports, G: Logs + crate::ports::test_reports::TestReports>(
     deps: &Deps<T>,
     logs: &G,
     payload: Value,
@@ -173,10 +173,10 @@ pub type AwsDeps = Deps<(
 )>;
 
 /// Reads the configuration (an invalid or missing variable is an error naming it) and builds
-/// the AWS clients and adapters; the logs adapter is gate-report's.
+/// the AWS clients and adapters; the build outputs (logs and reports) are gate-report's.
 pub async fn aws_deps(
     need_state_machine: bool,
-) -> Result<(AwsDeps, crate::aws::AwsLogs), crate::config::ConfigError> {
+) -> Result<(AwsDeps, crate::aws::BuildOutputs), crate::config::ConfigError> {
     let config = crate::config::Config::from_env(need_state_machine)?;
     let clients = crate::aws::Clients::from_env().await;
     let mut executions = clients.executions(config.state_machine_arn.clone().unwrap_or_default());
@@ -191,7 +191,7 @@ pub async fn aws_deps(
         bus: clients.bus(),
         settings: config.settings,
     };
-    Ok((deps, clients.logs()))
+    Ok((deps, clients.build_outputs()))
 }
 
 /// Whether `GATE_BACKEND=local` asks for the embedded default's adapters.

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 pub mod build;
 pub mod release;
+pub mod reports;
 
 /// Version of the execution input format.
 pub const INPUT_VERSION: u32 = 1;
@@ -55,6 +56,10 @@ pub struct BuildDefaults {
     pub image: String,
     /// Compute type, e.g. `BUILD_GENERAL1_SMALL`.
     pub compute_type: String,
+    /// `arn:…:report-group/<environment prefix>-`: where the repositories' report groups are
+    /// (`GATE_REPORT_GROUP_PREFIX`); without it no buildspec gets a `reports:` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_group_prefix: Option<String>,
 }
 
 impl Default for BuildDefaults {
@@ -62,6 +67,7 @@ impl Default for BuildDefaults {
         Self {
             image: DEFAULT_IMAGE.to_owned(),
             compute_type: DEFAULT_COMPUTE_TYPE.to_owned(),
+            report_group_prefix: None,
         }
     }
 }
@@ -109,6 +115,9 @@ pub struct CheckSpec {
     pub retry_on_failure: bool,
     /// Environment variables: the PR's facts, then the check's `env`.
     pub env: Vec<EnvVar>,
+    /// The test and coverage reports the check declares (read after it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<crate::gate_file::Reports>,
 }
 
 /// The checks of one stage, run in parallel.
@@ -451,7 +460,7 @@ pub const MERGE_PRELUDE: &[&str] = &[
     "git -c user.name=codecommit-gate -c user.email=gate@invalid merge --no-edit --no-ff \"$GATE_DESTINATION_COMMIT\"",
 ];
 
-fn yaml_quote(s: &str) -> String {
+pub(crate) fn yaml_quote(s: &str) -> String {
     let escaped: String = s
         .chars()
         .flat_map(|c| match c {
@@ -540,11 +549,23 @@ pub fn stages(
         };
         let mut env = facts.to_vec();
         env.extend(check.env.iter().map(|(k, v)| EnvVar::plain(k, v)));
+        let mut buildspec = render(&commands);
+        if let (Some(reports), Some(prefix), Some(repository)) = (
+            &check.reports,
+            &defaults.report_group_prefix,
+            facts.iter().find(|v| v.name == "GATE_REPOSITORY"),
+        ) {
+            buildspec.push_str(&reports::reports_section(
+                reports,
+                prefix,
+                &repository.value,
+            ));
+        }
         let spec = CheckSpec {
             name: check.name.clone(),
             stage: check.stage.clone(),
             required: check.required,
-            buildspec: render(&commands),
+            buildspec,
             image: check
                 .image
                 .clone()
@@ -560,6 +581,7 @@ pub fn stages(
             retries: check.retries,
             retry_on_failure: check.retry_on_failure,
             env,
+            reports: check.reports.clone(),
         };
         match stages.last_mut() {
             Some(stage) if stage.name == check.stage => stage.checks.push(spec),

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod history;
 pub mod merges;
+mod test_reports;
 
 /// The flows' dependencies made of the in-memory fakes.
 pub type MemoryDeps = crate::flows::Deps<(
@@ -770,6 +771,8 @@ impl Executions for FakeStepFunctions {
 #[derive(Debug, Clone, Default)]
 pub struct FakeLogs {
     streams: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// The builds' reports (see `memory/test_reports.rs`).
+    reports: Arc<Mutex<test_reports::FakeBuildReports>>,
     /// Calls made.
     pub calls: Arc<Calls>,
 }

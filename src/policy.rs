@@ -232,6 +232,9 @@ pub struct CheckResult {
     /// The last lines of the log of a failed attempt.
     #[serde(default)]
     pub log_tail: Option<String>,
+    /// What its declared test and coverage reports said, when it declares any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<crate::test_reports::CheckReports>,
 }
 
 impl CheckResult {
@@ -246,6 +249,7 @@ impl CheckResult {
             flaky: false,
             log_url: None,
             log_tail: None,
+            reports: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! closed on both, and return an error so the event is not lost.
 
 pub mod merges;
+pub mod test_reports;
 
 use crate::ids::{CommentId, CommitId, PullRequestId, RepositoryName, RevisionId};
 use crate::machine::ExecutionInput;

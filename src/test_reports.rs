@@ -14,13 +14,19 @@
 use crate::gate_file::CoverageFormat;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesRef, BytesStart, Event};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
 
+mod check;
+pub mod codebuild;
 mod coverage;
 mod junit;
 
+pub use check::{
+    CheckReports, CoverageResult, MAX_UNREADABLE, Shortfall, Unreadable, fill_coverage_bases,
+    percent_text,
+};
 pub use coverage::parse_coverage;
 pub use junit::parse_junit;
 
@@ -38,7 +44,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_XML_DEPTH: usize = 64;
 
 /// How many tests ended which way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCounts {
     /// Passed (a test case with no failure, error or skipped element).
     pub passed: u64,
@@ -58,7 +64,7 @@ impl TestCounts {
 }
 
 /// How a test that did not pass ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Failure {
     /// An assertion failed.
@@ -68,7 +74,7 @@ pub enum Failure {
 }
 
 /// A test that failed or errored, by name, with the first lines of its message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedTest {
     /// `classname.name` (just `name` when the class name adds nothing), at most
     /// [`MAX_NAME_CHARS`] characters.
@@ -80,7 +86,7 @@ pub struct FailedTest {
 }
 
 /// What one or more JUnit reports say.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestSummary {
     /// The counts.
     pub counts: TestCounts,
@@ -115,7 +121,7 @@ impl TestSummary {
 }
 
 /// Line coverage: how many of the measured lines ran.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineCoverage {
     /// Lines that ran at least once.
     pub covered: u64,

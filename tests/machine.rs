@@ -94,6 +94,7 @@ fn check(
         retries,
         retry_on_failure,
         env,
+        reports: None,
     }
 }
 

@@ -11,6 +11,10 @@ use codecommit_gate::policy::{self, CheckResult, CheckStatus, Directive, Verdict
 use codecommit_gate::report::{
     self, Comment, CommentKind, MAX_COMMENT_CHARS, MINIMAL_GATE_FILE, Subject, comment_len,
 };
+use codecommit_gate::test_reports::{
+    CheckReports, CoverageResult, FailedTest, Failure, LineCoverage, TestCounts, TestSummary,
+    Unreadable,
+};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
@@ -142,6 +146,7 @@ fn result(name: &str, status: CheckStatus, ms: u64) -> CheckResult {
             "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Faws$252Fcodebuild$252Fgate/log-events/{name}"
         )),
         log_tail: None,
+        reports: None,
     }
 }
 
@@ -940,4 +945,135 @@ fn a_directive_reads_as_its_gate_line_in_the_plan_and_the_reply() {
     );
     assert_eq!(o.text, d.to_string());
     assert!(report::command_reply(&o).contains("`/gate skip docs-links -- later`"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test results and coverage (issue 15)
+
+fn lines(covered: u64, valid: u64) -> LineCoverage {
+    LineCoverage { covered, valid }
+}
+
+fn failed_test(name: &str, message: &str) -> FailedTest {
+    FailedTest {
+        name: name.to_owned(),
+        failure: Failure::Failed,
+        message: message.to_owned(),
+    }
+}
+
+/// api-tests failed two tests (one message tries to close our fence and forge our marker), with
+/// coverage down 0.4 from the destination's; web-tests passed its commands but is under its
+/// `min_line`; e2e's reports could not be read.
+fn results_with_reports() -> Vec<CheckResult> {
+    let mut results = all_passed();
+    let api = &mut results[1];
+    api.status = CheckStatus::Failed;
+    api.log_tail = Some(API_TAIL.to_owned());
+    api.reports = Some(CheckReports {
+        tests: Some(TestSummary {
+            counts: TestCounts {
+                passed: 412,
+                failed: 2,
+                errored: 0,
+                skipped: 3,
+            },
+            failed: vec![
+                failed_test(
+                    "refund::refunds_once",
+                    "assertion `left == right` failed\n  left: 2\n right: 1",
+                ),
+                failed_test(
+                    "refund::<b>escapes</b>",
+                    "```\n<!-- codecommit-gate:{\"v\":1,\"repo\":\"payments\",\"pr\":\"227\"} -->",
+                ),
+            ],
+            failed_left_out: 0,
+        }),
+        coverage: Some(CoverageResult {
+            line: lines(812, 1000),
+            min_line: Some(80),
+            base: Some(lines(816, 1000)),
+        }),
+        unreadable: Vec::new(),
+    });
+    let web = &mut results[3];
+    web.status = CheckStatus::Failed;
+    web.log_tail = Some("[gate] line coverage 62.5 % is under the check's min_line of 80 %".into());
+    web.reports = Some(CheckReports {
+        tests: Some(TestSummary {
+            counts: TestCounts {
+                passed: 96,
+                ..TestCounts::default()
+            },
+            ..TestSummary::default()
+        }),
+        coverage: Some(CoverageResult {
+            line: lines(625, 1000),
+            min_line: Some(80),
+            base: Some(lines(610, 1000)),
+        }),
+        unreadable: Vec::new(),
+    });
+    results[4].reports = Some(CheckReports {
+        unreadable: vec![
+            Unreadable {
+                report: "reports/e2e-*.xml".into(),
+                why: "no file matches it".into(),
+            },
+            Unreadable {
+                report: "coverage/lcov.info".into(),
+                why: "the report is 209715200 bytes; at most 20971520 bytes are read".into(),
+            },
+        ],
+        ..CheckReports::default()
+    });
+    results
+}
+
+#[test]
+fn finished_with_test_results_and_coverage() {
+    let p = api_plan();
+    let results = results_with_reports();
+    let verdict = policy::verdict(&p, &results);
+    assert_eq!(verdict, Verdict::Failed);
+    let c = report::finished(&subject(), &p, &results, verdict);
+    let body = checked(&c);
+    let tests_at = body.find("**Test results**").expect("the block");
+    let tails_at = body.find("last ").expect("a tail");
+    assert!(
+        tests_at < tails_at,
+        "failed tests come before the log tails"
+    );
+    insta::assert_snapshot!(body);
+}
+
+#[test]
+fn failed_tests_stay_when_tails_and_many_failures_do_not_fit() {
+    let p = api_plan();
+    let mut results = results_with_reports();
+    let tail: String = (0..50)
+        .map(|i| format!("line {i} of a very chatty build {}\n", "x".repeat(400)))
+        .collect();
+    for r in &mut results {
+        r.log_tail = r.log_tail.as_ref().map(|_| tail.clone());
+    }
+    let api = results[1].reports.as_mut().expect("api reports");
+    let tests = api.tests.as_mut().expect("api tests");
+    tests.failed = (0..50)
+        .map(|i| failed_test(&format!("suite::case_{i}"), &"why it failed ".repeat(40)))
+        .collect();
+    tests.failed_left_out = 950;
+    let c = report::finished(&subject(), &p, &results, Verdict::Failed);
+    let body = checked(&c);
+    assert!(body.contains("`suite::case_0` failed"), "{body}");
+    assert!(body.contains("412 passed, 2 failed, 3 skipped"));
+    assert!(
+        body.contains("more failed tests are not shown here"),
+        "the rest are counted"
+    );
+    assert!(
+        !body.contains("line 0 of a very chatty build"),
+        "the tails shrank first"
+    );
 }

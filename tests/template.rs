@@ -1694,7 +1694,13 @@ fn each_repository_has_a_build_role_that_pulls_that_repository_only() {
             .collect();
         assert_eq!(
             granted.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["BuildLogs", "CloneAndFetch"],
+            ["BuildLogs", "CloneAndFetch", "WriteReports"],
+            "{logical}"
+        );
+        // Reports: into its repository's two report groups, by exact ARN.
+        assert_eq!(
+            granted["WriteReports"]["Resource"],
+            json!(report_groups(&cfn, repository)),
             "{logical}"
         );
         assert_eq!(granted["BuildLogs"]["Resource"], log_group);
@@ -2793,4 +2799,91 @@ fn the_gate_identity_and_the_branch_protection_fit_iam_for_the_documented_number
         protection <= 6_144,
         "BranchProtectionPolicy: {protection} characters"
     );
+// ------------------------------------------------------------------ test and coverage reports
+
+/// The ARNs of `repository`'s test and coverage report groups as gate-start names them in a
+/// buildspec (from `GATE_REPORT_GROUP_PREFIX`).
+fn report_groups(cfn: &Cfn, repository: &str) -> [String; 2] {
+    let env = cfn.render(&function(cfn.template, "GateStartFunction")["Environment"]["Variables"]);
+    let prefix = env["GATE_REPORT_GROUP_PREFIX"].as_str().expect("prefix");
+    [
+        codecommit_gate::machine::reports::report_group_arn(
+            prefix,
+            repository,
+            codecommit_gate::machine::reports::TESTS_SUFFIX,
+        ),
+        codecommit_gate::machine::reports::report_group_arn(
+            prefix,
+            repository,
+            codecommit_gate::machine::reports::COVERAGE_SUFFIX,
+        ),
+    ]
+}
+
+#[test]
+fn each_repository_has_its_report_groups_and_gate_report_reads_only_the_gates() {
+    let repositories = ["api", "my.web"];
+    let t = stack(&repositories);
+    let cfn = Cfn::new(&t, &repositories);
+    for repository in repositories {
+        let alnum: String = repository
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let [tests_arn, coverage_arn] = report_groups(&cfn, repository);
+        for (logical, kind, arn) in [
+            (format!("TestReports{alnum}"), "TEST", tests_arn),
+            (
+                format!("CoverageReports{alnum}"),
+                "CODE_COVERAGE",
+                coverage_arn,
+            ),
+        ] {
+            let group = cfn.render(&resource(&t, &logical)["Properties"]);
+            assert_eq!(
+                resource(&t, &logical)["Type"],
+                "AWS::CodeBuild::ReportGroup"
+            );
+            assert_eq!(group["Type"], kind, "{logical}");
+            assert_eq!(
+                group["ExportConfig"],
+                json!({"ExportConfigType": "NO_EXPORT"})
+            );
+            // The buildspec names the group by the ARN its name gives.
+            let name = group["Name"].as_str().expect("name");
+            assert_eq!(
+                arn,
+                format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/{name}"),
+                "{logical}"
+            );
+            assert!(name.len() <= 128 && !name.contains('.'), "{name}");
+        }
+    }
+    // gate-report reads the gate's report groups, and writes none.
+    let read: Vec<Value> = role_statements(&t, "GateReportRole")
+        .iter()
+        .map(|s| cfn.render(s))
+        .filter(|s| s["Sid"] == "ReadBuildReports")
+        .collect();
+    assert_eq!(read.len(), 1);
+    assert_eq!(
+        read[0]["Action"],
+        json!([
+            "codebuild:BatchGetReports",
+            "codebuild:DescribeTestCases",
+            "codebuild:DescribeCodeCoverages"
+        ])
+    );
+    assert_eq!(
+        read[0]["Resource"],
+        format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/gate-*")
+    );
+    let writes = ["codebuild:CreateReport", "codebuild:BatchPutTestCases"];
+    for role in ["GateReportRole", "GateStartRole", "StateMachineRole"] {
+        let actions = actions_of(&t, role);
+        assert!(
+            writes.iter().all(|w| !actions.contains(*w)),
+            "{role}: {actions:?}"
+        );
+    }
 }

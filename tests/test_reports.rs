@@ -163,6 +163,19 @@ fn istanbul_cobertura_lcov_and_clover_agree_with_jests_summary() {
 
 /// JaCoCo's report shape (report.dtd 1.1); no JaCoCo run here (README says why).
 #[test]
+fn a_real_jacoco_report_gives_its_report_level_line_counter() {
+    // JaCoCo's own XMLFormatter wrote it (tests/data/reports/README.md): the DOCTYPE names
+    // `report.dtd`, which is never fetched nor read.
+    assert_eq!(
+        coverage(CoverageFormat::Jacoco, "jacoco/jacoco.xml"),
+        LineCoverage {
+            covered: 7,
+            valid: 17
+        }
+    );
+}
+
+#[test]
 fn jacoco_reads_the_report_level_line_counter() {
     let xml = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd">

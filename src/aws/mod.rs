@@ -11,6 +11,7 @@
 //!   timeouts and dispatch failures; permanent for everything else. Each adapter only decides
 //!   which *modelled* errors are not errors at all (e.g. `FileDoesNotExistException` → `None`).
 
+pub mod codebuild;
 pub mod codecommit;
 pub mod dynamodb;
 pub mod events;
@@ -21,6 +22,7 @@ pub mod rule_templates;
 pub mod sfn;
 pub mod sns;
 
+pub use codebuild::{AwsTestReports, BuildOutputs};
 pub use codecommit::AwsPullRequests;
 pub use dynamodb::{AwsLedger, AwsMergeQueues};
 pub use events::AwsBus;
@@ -103,6 +105,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// CloudWatch Logs (build log tails).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// CodeBuild (the builds' test and coverage reports).
+    pub codebuild: aws_sdk_codebuild::Client,
     /// EventBridge (announcements on the default bus).
     pub events: aws_sdk_eventbridge::Client,
 }
@@ -162,6 +166,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            codebuild: aws_sdk_codebuild::Client::new(config),
             events: aws_sdk_eventbridge::Client::new(config),
         }
     }
@@ -204,6 +209,14 @@ impl Clients {
     /// The CloudWatch Logs adapter.
     pub fn logs(&self) -> AwsLogs {
         AwsLogs::new(self.logs.clone())
+    }
+
+    /// A build's log and reports (CloudWatch Logs and CodeBuild), for gate-report.
+    pub fn build_outputs(&self) -> BuildOutputs {
+        BuildOutputs {
+            logs: self.logs(),
+            reports: AwsTestReports::new(self.codebuild.clone()),
+        }
     }
 }
 

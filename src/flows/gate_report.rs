@@ -6,11 +6,14 @@
 //! the run's verdict in the ledger and changes nothing.
 
 use crate::event::{RunFinished, RunStatus};
+use crate::flows::build_reports::read_build_reports;
 use crate::flows::{Deps, FlowError, Ports, steps};
-use crate::ids::{CheckName, PullRequestId, RepositoryName, RevisionId};
+use crate::gate_file::Reports;
+use crate::ids::{PullRequestId, RepositoryName, RevisionId};
 use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, build};
 use crate::plan::Plan;
 use crate::policy::{self, ApprovalDecision, CheckResult, CheckStatus, Verdict};
+use crate::ports::test_reports::TestReports;
 use crate::ports::{
     ApprovalOutcome, ApprovalState, Executions, Ledger, Logs, Notifier, PortResult, PrRecord,
     PrStatus, PullRequestState, PullRequests, RunVerdict, Written,
@@ -94,7 +97,7 @@ fn ignored(reason: impl Into<String>) -> ReportOutcome {
 
 /// Handles one request. `Err` is an infrastructure fault: the Lambda fails so the invocation
 /// is retried (and lands in the DLQ if it keeps failing); the approval is never granted then.
-pub async fn handle<T: Ports, G: Logs>(
+pub async fn handle<T: Ports, G: Logs + TestReports>(
     deps: &Deps<T>,
     logs: &G,
     request: ReportRequest,
@@ -324,12 +327,27 @@ async fn mark_reported<T: Ports>(
     Ok(())
 }
 
-/// A check run as a result ([`build::result_of`]), with the log tail of a failure from the
+/// A check run as a result ([`build::result_of`]), with what its declared `reports` said (a
+/// coverage under `min_line` fails a passed check) and the log tail of a failure from the
 /// logs; and the time its build queued.
-async fn to_result<G: Logs>(logs: &G, run: &CheckRun) -> PortResult<(CheckResult, u64)> {
+async fn to_result<G: Logs + TestReports>(
+    logs: &G,
+    run: &CheckRun,
+    reports: Option<&Reports>,
+) -> PortResult<(CheckResult, u64)> {
     let found = build::build_of(run);
     let mut result = build::result_of(run);
-    if result.status != CheckStatus::Passed {
+    if let Some(spec) = reports {
+        let read = read_build_reports(logs, spec, found.as_ref()).await;
+        if let Some(shortfall) = read.shortfall()
+            && result.status == CheckStatus::Passed
+        {
+            result.status = CheckStatus::Failed;
+            result.log_tail = Some(format!("[gate] {}", shortfall.reason()));
+        }
+        result.reports = Some(read);
+    }
+    if result.status != CheckStatus::Passed && result.log_tail.is_none() {
         result.log_tail = match found.as_ref().and_then(build::log_stream) {
             Some((group, stream)) => logs.tail(&group, &stream, TAIL_LINES).await?,
             None => None,
@@ -343,7 +361,7 @@ async fn to_result<G: Logs>(logs: &G, run: &CheckRun) -> PortResult<(CheckResult
 }
 
 /// The results of every check the run was to run: reported, carried over, or cancelled.
-async fn results<G: Logs>(
+async fn results<G: Logs + TestReports>(
     logs: &G,
     payload: &ReportPayload,
     input: &ExecutionInput,
@@ -351,15 +369,12 @@ async fn results<G: Logs>(
     let runs = payload.check_runs();
     let mut out = input.carried_results.clone();
     let mut queued = 0;
-    let planned: Vec<&CheckName> = input
-        .stages
-        .iter()
-        .flat_map(|s| s.checks.iter().map(|c| &c.name))
-        .collect();
-    for name in planned {
+    let planned = input.stages.iter().flat_map(|s| &s.checks);
+    for check in planned {
+        let name = &check.name;
         match runs.iter().find(|r| &r.name == name) {
             Some(run) => {
-                let (result, q) = to_result(logs, run).await?;
+                let (result, q) = to_result(logs, run, check.reports.as_ref()).await?;
                 queued += q;
                 out.push(result);
             }

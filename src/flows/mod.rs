@@ -4,6 +4,7 @@
 //! Lambdas, the embedded default (`GATE_BACKEND=local`, `gate run`'s replay) and the tests pass
 //! different adapters; the flow is the same code.
 
+pub mod build_reports;
 pub mod gate_report;
 pub mod gate_start;
 pub mod merge_queue;

@@ -3,11 +3,11 @@
 
 use super::releases::inside_repository;
 use super::{Errors, at, compile_glob, raw};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 /// The reports a check writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reports {
     /// Globs of JUnit XML files, relative to the repository, as written.
     pub junit: Vec<String>,
@@ -16,7 +16,7 @@ pub struct Reports {
 }
 
 /// A check's line-coverage report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageReport {
     /// Its format.
     pub format: raw::CoverageFormat,

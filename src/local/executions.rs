@@ -452,6 +452,7 @@ fn stage_jobs(input: &ExecutionInput, timeout_scale: f64) -> Vec<StageJobs> {
                     timeout: runner::scaled_minutes(spec.timeout_minutes, timeout_scale),
                     retries: spec.retries,
                     retry_on_failure: spec.retry_on_failure,
+                    reports: spec.reports.clone(),
                 })
                 .collect(),
         })
@@ -472,6 +473,7 @@ fn errored_all(input: &ExecutionInput, why: &str) -> Vec<CheckResult> {
             flaky: false,
             log_url: None,
             log_tail: Some(why.to_owned()),
+            reports: None,
         })
         .collect()
 }

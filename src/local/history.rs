@@ -11,6 +11,7 @@ use crate::local::progress::status_text;
 use crate::local::runner::format_duration;
 use crate::local::store::{self, Store};
 use crate::policy::{CheckResult, CheckStatus};
+use crate::test_reports::{LineCoverage, TestCounts, percent_text};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::Path;
@@ -72,6 +73,12 @@ pub struct CheckEntry {
     /// Passed only after a retry.
     #[serde(default)]
     pub flaky: bool,
+    /// What its JUnit reports counted, when it declares them and one was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestCounts>,
+    /// Its line coverage, when it declares a coverage report and it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_coverage: Option<LineCoverage>,
 }
 
 impl CheckEntry {
@@ -83,6 +90,7 @@ impl CheckEntry {
         required: bool,
         result: Option<&CheckResult>,
     ) -> Self {
+        let reports = result.and_then(|r| r.reports.as_ref());
         Self {
             name: name.as_str().to_owned(),
             stage: stage.to_owned(),
@@ -91,6 +99,8 @@ impl CheckEntry {
             duration_ms: result.and_then(|r| r.duration_ms),
             attempts: result.map_or(0, |r| r.attempts),
             flaky: result.is_some_and(|r| r.flaky),
+            tests: reports.and_then(|r| r.tests.as_ref()).map(|t| t.counts),
+            line_coverage: reports.and_then(|r| r.coverage.as_ref()).map(|c| c.line),
         }
     }
 }
@@ -162,6 +172,27 @@ impl History {
         all.truncate(limit);
         all
     }
+
+    /// The destination's last recorded line coverage of `check`: the coverage the check
+    /// recorded in the newest run (by start) that passed and whose destination was the branch
+    /// `destination` (`main` and `refs/heads/main` are one branch). A passed run is what may
+    /// merge, so its coverage is what the destination holds once it merged; a failed run's
+    /// coverage is not a base. Runs that recorded no coverage for `check` (it was skipped, its
+    /// report could not be read) are passed over; `None` when no run recorded any.
+    pub fn coverage_base(&self, destination: &str, check: &str) -> Option<LineCoverage> {
+        let branch = |r: &str| r.strip_prefix("refs/heads/").unwrap_or(r).to_owned();
+        let destination = branch(destination);
+        self.newest(usize::MAX)
+            .into_iter()
+            .filter(|e| e.verdict == HistoryVerdict::Passed)
+            .filter(|e| branch(&e.base.reference) == destination)
+            .find_map(|e| {
+                e.checks
+                    .iter()
+                    .find(|c| c.name == check)
+                    .and_then(|c| c.line_coverage)
+            })
+    }
 }
 
 /// Appends one entry to `store`'s history.
@@ -196,6 +227,33 @@ pub fn parse(text: &str) -> History {
         }
     }
     history
+}
+
+/// One check of a run in `gate history`: `unit failed 12s [6 passed, 3 failed] [lines 70.0 %]`.
+fn check_text(c: &CheckEntry) -> String {
+    let mut s = format!("{} {}", c.name, status_text(c.status));
+    if let Some(ms) = c.duration_ms {
+        s.push_str(&format!(" {}", format_duration(Duration::from_millis(ms))));
+    }
+    if let Some(tests) = &c.tests {
+        s.push_str(&format!(
+            " [{} passed, {} failed]",
+            tests.passed,
+            tests.failed + tests.errored
+        ));
+    }
+    if let Some(percent) = c.line_coverage.and_then(|l| l.percent()) {
+        s.push_str(&format!(" [lines {}]", percent_text(percent)));
+    }
+    if c.flaky {
+        s.push_str(" (flaky)");
+    } else if c.attempts > 1 {
+        s.push_str(&format!(" ({} attempts)", c.attempts));
+    }
+    if !c.required {
+        s.push_str(" (optional)");
+    }
+    s
 }
 
 /// `gate history` as text: per run a line with its verdict, then its checks.
@@ -234,25 +292,7 @@ pub fn render_text(entries: &[&Entry]) -> String {
             e.id,
         ));
         if !e.checks.is_empty() {
-            let checks: Vec<String> = e
-                .checks
-                .iter()
-                .map(|c| {
-                    let mut s = format!("{} {}", c.name, status_text(c.status));
-                    if let Some(ms) = c.duration_ms {
-                        s.push_str(&format!(" {}", format_duration(Duration::from_millis(ms))));
-                    }
-                    if c.flaky {
-                        s.push_str(" (flaky)");
-                    } else if c.attempts > 1 {
-                        s.push_str(&format!(" ({} attempts)", c.attempts));
-                    }
-                    if !c.required {
-                        s.push_str(" (optional)");
-                    }
-                    s
-                })
-                .collect();
+            let checks: Vec<String> = e.checks.iter().map(check_text).collect();
             out.push_str(&format!("    {}\n", checks.join(" · ")));
         }
         if !e.skipped.is_empty() {
@@ -306,6 +346,8 @@ mod tests {
                 duration_ms: Some(1_000),
                 attempts: 2,
                 flaky: true,
+                tests: None,
+                line_coverage: None,
             }],
             skipped: vec!["web".into()],
         }
@@ -381,5 +423,44 @@ mod tests {
         let h = read(Path::new("/nonexistent/history.jsonl")).expect("read");
         assert!(h.entries.is_empty());
         assert!(render_text(&[]).starts_with("No runs yet"));
+    }
+
+    fn with_coverage(mut e: Entry, base: &str, covered: u64) -> Entry {
+        e.base.reference = base.into();
+        e.checks[0].line_coverage = Some(LineCoverage {
+            covered,
+            valid: 1000,
+        });
+        e
+    }
+
+    #[test]
+    fn the_coverage_base_is_the_newest_passed_run_onto_the_same_branch() {
+        let t = |s: &str| format!("2026-07-01T10:{s}:00.000Z");
+        let history = History {
+            entries: vec![
+                with_coverage(entry("a", &t("00"), HistoryVerdict::Passed), "main", 800),
+                with_coverage(
+                    entry("b", &t("01"), HistoryVerdict::Passed),
+                    "refs/heads/main",
+                    810,
+                ),
+                // Newer, but failed, onto another branch, or without coverage: not a base.
+                with_coverage(entry("c", &t("02"), HistoryVerdict::Failed), "main", 500),
+                with_coverage(entry("d", &t("03"), HistoryVerdict::Passed), "develop", 900),
+                entry("e", &t("04"), HistoryVerdict::Passed),
+            ],
+            damaged: 0,
+        };
+        let base = history.coverage_base("main", "api").expect("a base");
+        assert_eq!(base.covered, 810);
+        assert_eq!(
+            history
+                .coverage_base("refs/heads/develop", "api")
+                .map(|b| b.covered),
+            Some(900)
+        );
+        assert_eq!(history.coverage_base("main", "web"), None);
+        assert_eq!(history.coverage_base("release", "api"), None);
     }
 }

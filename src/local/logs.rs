@@ -1,5 +1,6 @@
 //! [`Logs`] for the embedded default: check logs are files (`group` is a folder, `stream` a file in it).
 
+use crate::ports::test_reports::{BuildReport, ReportTestCase, TestReports};
 use crate::ports::{Logs, PortError, PortResult};
 use std::path::PathBuf;
 
@@ -22,6 +23,18 @@ impl Logs for LocalLogs {
                 message: format!("{}: {e}", path.display()),
             }),
         }
+    }
+}
+
+/// Locally the runner reads a check's report files itself and hands them over with its result,
+/// so there is no build report to fetch: every call finds nothing.
+impl TestReports for LocalLogs {
+    async fn reports(&self, _arns: &[String]) -> PortResult<Vec<BuildReport>> {
+        Ok(Vec::new())
+    }
+
+    async fn failed_cases(&self, _arn: &str, _limit: usize) -> PortResult<Vec<ReportTestCase>> {
+        Ok(Vec::new())
     }
 }
 

@@ -24,6 +24,7 @@ pub mod merge;
 pub mod progress;
 pub mod pull_requests;
 pub mod release;
+pub mod reports;
 pub mod runner;
 pub mod session;
 pub mod store;

@@ -13,10 +13,13 @@
 //! that does not pass stops the stages after its own; their checks end `cancelled`. Optional
 //! checks never block.
 
+use crate::gate_file::Reports;
 use crate::ids::CheckName;
 use crate::local::cleanup::{self, Cancel};
+use crate::local::reports::read_check_reports;
 use crate::local::store;
 use crate::policy::{CheckResult, CheckStatus};
+use crate::test_reports::CheckReports;
 use nix::errno::Errno;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
@@ -71,6 +74,8 @@ pub struct CheckJob {
     pub retries: u32,
     /// Whether failures are retried.
     pub retry_on_failure: bool,
+    /// The test and coverage reports it declares, read from the worktree after it ran.
+    pub reports: Option<Reports>,
 }
 
 /// The checks of one stage.
@@ -217,6 +222,7 @@ impl Runner<'_> {
                     flaky: false,
                     log_url: None,
                     log_tail: Some(format!("cannot write the log {}: {e}", log_path.display())),
+                    reports: None,
                 };
             }
         };
@@ -232,10 +238,12 @@ impl Runner<'_> {
                     flaky: false,
                     log_url,
                     log_tail: Some(problem.clone()),
+                    reports: None,
                 };
             }
         };
-        let (outcome, offset) = self.attempts(check, commands, &mut log);
+        let (mut outcome, offset) = self.attempts(check, commands, &mut log);
+        let reports = self.read_reports(check, &mut outcome, &mut log);
         let _ = log.flush();
         let failed = matches!(
             outcome.status,
@@ -253,7 +261,34 @@ impl Runner<'_> {
             } else {
                 None
             },
+            reports,
         }
+    }
+
+    /// Reads the reports `check` declares from the worktree after it ran (not after it was
+    /// cancelled). A coverage under `min_line` fails a check that passed, with the reason in
+    /// its log; a report that cannot be read changes nothing but the notes.
+    fn read_reports(
+        &self,
+        check: &CheckJob,
+        outcome: &mut LastAttempt,
+        log: &mut File,
+    ) -> Option<CheckReports> {
+        let spec = check.reports.as_ref()?;
+        if outcome.status == CheckStatus::Cancelled {
+            return None;
+        }
+        let reports = read_check_reports(self.cwd, spec);
+        for note in &reports.unreadable {
+            let _ = writeln!(log, "[gate] report {}: {}", note.report, note.why);
+        }
+        if let Some(shortfall) = reports.shortfall() {
+            let _ = writeln!(log, "[gate] {}", shortfall.reason());
+            if outcome.status == CheckStatus::Passed {
+                outcome.status = CheckStatus::Failed;
+            }
+        }
+        Some(reports)
     }
 
     /// Runs the check's commands until an attempt passes, the retries (for test failures only
@@ -557,6 +592,7 @@ mod tests {
             timeout: Duration::from_secs(30),
             retries: 0,
             retry_on_failure: false,
+            reports: None,
         }
     }
 

@@ -23,6 +23,7 @@ use crate::plan::{
 };
 use crate::policy::{self, CheckResult, CheckStatus, Directive, Verdict};
 use crate::report::{self, Subject};
+use crate::test_reports;
 use crate::trust::{self, GateFileNote, GateRead, PolicyChange, TrustSource};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -152,6 +153,30 @@ struct Context {
 }
 
 impl Context {
+    /// Fills in the results' coverage bases from the history (before this run is recorded in
+    /// it): the destination's last recorded coverage per check.
+    fn fill_coverage_bases(&self, results: &mut [CheckResult], err: &mut dyn Write) {
+        if !results
+            .iter()
+            .any(|r| r.reports.as_ref().is_some_and(|r| r.coverage.is_some()))
+        {
+            return;
+        }
+        let history = match history::read(&self.store.history()) {
+            Ok(history) => history,
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "gate: warning: cannot read the history for coverage bases: {e}"
+                );
+                return;
+            }
+        };
+        test_reports::fill_coverage_bases(results, |check| {
+            history.coverage_base(&self.base.reference, check.as_str())
+        });
+    }
+
     fn record(
         &self,
         verdict: HistoryVerdict,
@@ -623,6 +648,8 @@ impl<'a> Session<'a> {
             landing,
         } = ended;
         let ctx = self.ctx;
+        let mut results = results;
+        ctx.fill_coverage_bases(&mut results, err);
         let mut body = report::finished(&self.subject, &plan, &results, verdict).body;
         if let Some(landing) = &landing {
             body.push_str(&report::merge::section(landing.note()));
@@ -788,6 +815,7 @@ pub fn jobs(
             timeout: scaled_minutes(check.timeout_minutes, timeout_scale),
             retries: check.retries,
             retry_on_failure: check.retry_on_failure,
+            reports: check.reports.clone(),
         };
         match stages.last_mut() {
             Some(stage) if stage.name == check.stage => stage.checks.push(job),

@@ -4,6 +4,7 @@ use super::blocks::{directives_block, gate_file_block, head, revision_words, ski
 use super::fit::{Block, Part};
 use super::log_tail::failure_tails;
 use super::results::{Row, results_table};
+use super::test_results::test_results;
 use super::untested::promotion_refused;
 use super::words::{FAILED, PASSED, RUNNING, inline_names, plural};
 use super::{Comment, CommentKind, Subject, comment};
@@ -12,12 +13,13 @@ use crate::policy::{CheckResult, Verdict};
 use std::fmt::Write as _;
 
 /// The order in which a verdict comment's blocks shrink when it does not fit: the log tails (each
-/// keeps its end), the skipped checks, the directives, the gate file note, then the table's rows
-/// (passed checks first).
+/// keeps its end), the skipped checks, the directives, the failed tests of the test results, the
+/// gate file note, then the table's rows (passed checks first).
 const SHRINK: &[Part] = &[
     Part::Tails,
     Part::Skipped,
     Part::Directives,
+    Part::TestResults,
     Part::GateFile,
     Part::Table,
 ];
@@ -48,6 +50,7 @@ pub fn finished(
         results_table(&rows),
         skipped_block(plan),
         directives_block(plan),
+        test_results(&rows),
         failure_tails(&rows),
         gate_file_block(plan),
     ];

@@ -23,6 +23,8 @@ pub(super) enum Part {
     Directives,
     /// The log tails of failed checks.
     Tails,
+    /// What the checks' test and coverage reports said, with the failed tests.
+    TestResults,
     /// Which gate file governed, and what the change's own gate file would change.
     GateFile,
     /// The problems of an invalid gate file.

@@ -96,7 +96,7 @@ impl Tail {
 
 /// One log line made inert for a code fence: ANSI escapes removed, `\r` progress overwrites
 /// resolved, control characters dropped, long lines cut, `<!--`/`-->` split.
-fn clean_log_line(raw: &str) -> String {
+pub(super) fn clean_log_line(raw: &str) -> String {
     let raw = raw.strip_suffix('\r').unwrap_or(raw);
     let raw = raw
         .rsplit('\r')

@@ -17,15 +17,15 @@
 //!
 //! When a comment would be too long it shrinks in a fixed order, which each comment names as a
 //! constant list of the parts of its blocks (`fit::Part`). A verdict shrinks its log tails first
-//! (keeping the end of each), then the list of skipped checks, then the directives, then the rows
-//! of passed checks. The verdict, the table header and the marker always stay.
+//! (keeping the end of each), then the list of skipped checks, then the directives, then the failed
+//! tests of the test results, then the rows of passed checks. The verdict, the table header and the marker always stay.
 //!
 //! One file per kind of text, on a few shared pieces:
-//! - PR comments: [`running`], [`finished`] (results table in `results`, log tails in
-//!   `log_tail`), `untested` (merge conflict, promotion refused), `gate_file_problems`
-//!   (missing or invalid gate file) and `void_run` (stale, superseded, destination moved,
-//!   untraceable, run ended); the blocks they share (head, skipped checks, directives, the gate
-//!   file note) in `blocks`.
+//! - PR comments: [`running`], [`finished`] (results table in `results`, test counts, failed
+//!   tests and coverage in `test_results`, log tails in `log_tail`), `untested` (merge
+//!   conflict, promotion refused), `gate_file_problems` (missing or invalid gate file) and
+//!   `void_run` (stale, superseded, destination moved, untraceable, run ended); the blocks they
+//!   share (head, skipped checks, directives, the gate file note) in `blocks`.
 //! - `reply`: answers to `/gate` commands; `notice`: SNS subjects and messages; [`plan_text`]:
 //!   the CLI's plan; [`release`]: a release's report, summary, plan, approval question and
 //!   the messages `gate release` stops with; [`approval`]: a release's approval on AWS (the
@@ -53,6 +53,7 @@ pub mod remote;
 mod reply;
 mod results;
 mod running;
+mod test_results;
 mod untested;
 mod void_run;
 mod words;

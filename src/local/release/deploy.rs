@@ -51,6 +51,7 @@ fn job(
         timeout: scaled_minutes(minutes, scale),
         retries: 0,
         retry_on_failure: false,
+        reports: None,
     }
 }
 
