@@ -231,6 +231,9 @@ pub struct CheckResult {
     /// The last lines of the log of a failed attempt.
     #[serde(default)]
     pub log_tail: Option<String>,
+    /// When it did not run because it passed on identical inputs (`reuse: true`): that run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<crate::reuse::Reused>,
 }
 
 impl CheckResult {
@@ -245,6 +248,22 @@ impl CheckResult {
             flaky: false,
             log_url: None,
             log_tail: None,
+            reused: None,
+        }
+    }
+
+    /// The result of a check that did not run because it passed on identical inputs in
+    /// `reused`: passed, no attempts.
+    pub fn reused(name: &CheckName, reused: crate::reuse::Reused) -> Self {
+        Self {
+            name: name.clone(),
+            status: CheckStatus::Passed,
+            duration_ms: None,
+            attempts: 0,
+            flaky: false,
+            log_url: None,
+            log_tail: None,
+            reused: Some(reused),
         }
     }
 }

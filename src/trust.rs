@@ -283,6 +283,8 @@ fn add_check(gate: &mut Gate, proposed: &Gate, check: &Check) {
     gate.checks.push(Check {
         stage_index,
         components,
+        // A pass is reused only where the trusted gate file says so.
+        reuse: false,
         ..check.clone()
     });
 }

@@ -142,6 +142,7 @@ fn result(name: &str, status: CheckStatus, ms: u64) -> CheckResult {
             "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Faws$252Fcodebuild$252Fgate/log-events/{name}"
         )),
         log_tail: None,
+        reused: None,
     }
 }
 

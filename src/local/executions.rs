@@ -472,6 +472,7 @@ fn errored_all(input: &ExecutionInput, why: &str) -> Vec<CheckResult> {
             flaky: false,
             log_url: None,
             log_tail: Some(why.to_owned()),
+            reused: None,
         })
         .collect()
 }

@@ -217,6 +217,7 @@ impl Runner<'_> {
                     flaky: false,
                     log_url: None,
                     log_tail: Some(format!("cannot write the log {}: {e}", log_path.display())),
+                    reused: None,
                 };
             }
         };
@@ -232,6 +233,7 @@ impl Runner<'_> {
                     flaky: false,
                     log_url,
                     log_tail: Some(problem.clone()),
+                    reused: None,
                 };
             }
         };
@@ -253,6 +255,7 @@ impl Runner<'_> {
             } else {
                 None
             },
+            reused: None,
         }
     }
 

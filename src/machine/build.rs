@@ -95,6 +95,7 @@ pub fn result_of(run: &CheckRun) -> CheckResult {
         flaky: status == CheckStatus::Passed && run.attempts > 1,
         log_url,
         log_tail: None,
+        reused: None,
     }
 }
 

@@ -3,8 +3,10 @@
 use super::escape::{CLIP_NAME, Style, code, log_link, text};
 use super::fit::{Block, Part};
 use super::words::{FAILED, NEUTRAL, PASSED, RUNNING, WARNING, duration, status_word};
+use crate::ids::short_id;
 use crate::plan::{Plan, PlannedCheck};
 use crate::policy::{CheckResult, CheckStatus};
+use crate::reuse::Reused;
 use std::fmt::Write as _;
 
 /// A check that was to run, with its result when there is one.
@@ -76,7 +78,9 @@ impl Row<'_> {
             CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored => bad,
         };
         let mut out = format!("{mark} {}", status_word(r.status));
-        if r.flaky && r.status == CheckStatus::Passed {
+        if let Some(reused) = &r.reused {
+            let _ = write!(out, " · {}", reused_line(reused));
+        } else if r.flaky && r.status == CheckStatus::Passed {
             if r.attempts > 1 {
                 let _ = write!(
                     out,
@@ -167,4 +171,13 @@ fn left_out_tally(statuses: &[&'static str], shown: &[bool]) -> String {
     }
     let tally: Vec<String> = tally.iter().map(|(w, c)| format!("{c} {w}")).collect();
     tally.join(", ")
+}
+
+/// Why a check that did not run passed: `passed on identical inputs in run X (commit abc1234)`.
+pub fn reused_line(reused: &Reused) -> String {
+    format!(
+        "passed on identical inputs in run {} (commit {})",
+        text(&reused.run, Style::Cell, CLIP_NAME),
+        short_id(&reused.commit)
+    )
 }

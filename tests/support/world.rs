@@ -298,6 +298,7 @@ pub fn result(name: &str, status: CheckStatus) -> CheckResult {
         flaky: false,
         log_url: None,
         log_tail: None,
+        reused: None,
     }
 }
 
