@@ -31,7 +31,7 @@ use crate::local::git::Repo;
 use crate::local::store::{self, Store};
 use files::{How, copy_tree, set_mtime, size};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -184,7 +184,7 @@ impl Cache {
                         restored.copied.bytes += copied.bytes;
                     }
                 }
-                let _ = File::create(entry.join("used"));
+                touch(&entry.join("used"));
                 if meta.definition == want.definition {
                     trees.insert(meta.tree);
                 } else {
@@ -259,57 +259,109 @@ impl Cache {
                 fs::rename(&entry, &old)?;
             }
             fs::rename(tmp, &entry)?;
-            let _ = File::create(entry.join("used"));
+            touch(&entry.join("used"));
         }
         let _ = fs::remove_dir_all(&old);
         Ok(())
     }
 
     /// Removes the least recently used entries until the total fits the bound, and `tmp-*`
-    /// folders left by runs that died.
+    /// folders left by runs that died. Returns the checks whose entry was removed. Entries that
+    /// share files (hard links) count them once; removing one frees only what no other holds.
     pub fn evict(&self) -> io::Result<Vec<String>> {
         let mut removed = Vec::new();
         let mut doomed = Vec::new();
         {
             let _exclusive = self.lock(true)?;
-            let mut entries: Vec<(SystemTime, u64, PathBuf, String)> = Vec::new();
-            for dir in fs::read_dir(&self.root)?.flatten() {
-                let path = dir.path();
-                let name = dir.file_name().to_string_lossy().into_owned();
-                if name.starts_with("tmp-") {
-                    if age(&path) > STALE_TMP {
-                        doomed.push(path);
-                    }
-                    continue;
+            let (mut entries, stale) = self.entries()?;
+            doomed.extend(stale);
+            entries.sort_by_key(|e| e.used);
+            let mut holders: HashMap<(u64, u64), (u64, usize)> = HashMap::new();
+            for e in &entries {
+                for (inode, bytes) in &e.files {
+                    holders.entry(*inode).or_insert((*bytes, 0)).1 += 1;
                 }
-                let Some(meta) = store::read_json::<Meta>(&path.join("meta.json"))
-                    .ok()
-                    .flatten()
-                else {
-                    continue;
-                };
-                let used = fs::metadata(path.join("used"))
-                    .and_then(|m| m.modified())
-                    .unwrap_or(UNIX_EPOCH);
-                entries.push((used, meta.bytes, path, meta.check));
             }
-            entries.sort();
-            let mut total: u64 = entries.iter().map(|e| e.1).sum();
-            for (_, bytes, path, check) in entries {
+            let mut total: u64 = holders.values().map(|(bytes, _)| bytes).sum();
+            for e in entries {
                 if total <= self.max_bytes {
                     break;
                 }
                 let away = self.root.join(format!("tmp-{:x}", store::unique()));
-                fs::rename(&path, &away)?;
+                fs::rename(&e.dir, &away)?;
                 doomed.push(away);
-                total -= bytes;
-                removed.push(check);
+                for (inode, _) in &e.files {
+                    if let Some((bytes, count)) = holders.get_mut(inode) {
+                        *count -= 1;
+                        if *count == 0 {
+                            total -= *bytes;
+                        }
+                    }
+                }
+                removed.push(e.check);
             }
         }
         for dir in doomed {
             let _ = fs::remove_dir_all(dir);
         }
         Ok(removed)
+    }
+
+    /// The whole entries (with their files by inode) and the stale `tmp-*` folders.
+    fn entries(&self) -> io::Result<(Vec<Held>, Vec<PathBuf>)> {
+        let mut entries = Vec::new();
+        let mut stale = Vec::new();
+        for dir in fs::read_dir(&self.root)?.flatten() {
+            let path = dir.path();
+            if dir.file_name().to_string_lossy().starts_with("tmp-") {
+                if age(&path) > STALE_TMP {
+                    stale.push(path);
+                }
+                continue;
+            }
+            let Some(meta) = store::read_json::<Meta>(&path.join("meta.json"))
+                .ok()
+                .flatten()
+            else {
+                continue;
+            };
+            let used = fs::metadata(path.join("used"))
+                .and_then(|m| m.modified())
+                .unwrap_or(UNIX_EPOCH);
+            let mut files = Vec::new();
+            inodes(&path.join("data"), &mut files);
+            entries.push(Held {
+                check: meta.check,
+                dir: path,
+                used,
+                files,
+            });
+        }
+        Ok((entries, stale))
+    }
+}
+
+/// An entry as eviction sees it.
+struct Held {
+    check: String,
+    dir: PathBuf,
+    used: SystemTime,
+    /// (device, inode) and size of each file.
+    files: Vec<((u64, u64), u64)>,
+}
+
+/// The (device, inode) and size of every file under `path` (links not followed).
+fn inodes(path: &Path, out: &mut Vec<((u64, u64), u64)>) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).into_iter().flatten().flatten() {
+            inodes(&entry.path(), out);
+        }
+    } else if meta.is_file() {
+        out.push(((meta.dev(), meta.ino()), meta.len()));
     }
 }
 
@@ -334,11 +386,20 @@ fn age_unchanged(repo: &Repo, trees: &BTreeSet<String>) -> io::Result<usize> {
     let time = UNIX_EPOCH + SOURCES_TIME;
     let mut aged = 0;
     for path in tracked.split('\0').filter(|p| !p.is_empty()) {
-        if !changed.contains(path) && set_mtime(&repo.dir().join(path), time).is_ok() {
+        let file = repo.dir().join(path);
+        let regular = fs::symlink_metadata(&file).is_ok_and(|m| m.is_file());
+        if regular && !changed.contains(path) && set_mtime(&file, time).is_ok() {
             aged += 1;
         }
     }
     Ok(aged)
+}
+
+/// Marks an entry as used now (its `used` file's modification time).
+fn touch(path: &Path) {
+    if File::create(path).is_ok() {
+        let _ = set_mtime(path, SystemTime::now());
+    }
 }
 
 fn age(path: &Path) -> Duration {

@@ -79,7 +79,11 @@ impl Row<'_> {
         };
         let mut out = format!("{mark} {}", status_word(r.status));
         if let Some(reused) = &r.reused {
-            let _ = write!(out, " · {}", reused_line(reused));
+            let _ = write!(
+                out,
+                " · {}",
+                text(&reused_line(reused), Style::Cell, CLIP_REUSED)
+            );
         } else if r.flaky && r.status == CheckStatus::Passed {
             if r.attempts > 1 {
                 let _ = write!(
@@ -173,11 +177,15 @@ fn left_out_tally(statuses: &[&'static str], shown: &[bool]) -> String {
     tally.join(", ")
 }
 
-/// Why a check that did not run passed: `passed on identical inputs in run X (commit abc1234)`.
+/// The longest "passed on identical inputs" note a table cell shows.
+const CLIP_REUSED: usize = 160;
+
+/// Why a check that did not run passed, as plain text: `passed on identical inputs in run X
+/// (commit abc1234)` (a table cell escapes it).
 pub fn reused_line(reused: &Reused) -> String {
     format!(
         "passed on identical inputs in run {} (commit {})",
-        text(&reused.run, Style::Cell, CLIP_NAME),
+        reused.run,
         short_id(&reused.commit)
     )
 }
