@@ -133,6 +133,18 @@ fn history() -> History {
     History { crates, commits }
 }
 
+/// The plan of a commit that changed `changed`.
+fn plan_paths(gate: &Gate, changed: &[String]) -> codecommit_gate::plan::Plan {
+    let changes: Vec<ChangedPath> = changed.iter().map(ChangedPath::new).collect();
+    plan(
+        gate,
+        &PlanInput {
+            changes: &changes,
+            ..PlanInput::default()
+        },
+    )
+}
+
 fn crate_of(check: &str) -> String {
     check.strip_prefix("test-").unwrap_or(check).to_owned()
 }
@@ -146,14 +158,7 @@ fn select(h: &History, gate_text: &str, cli_every: Option<usize>) -> (usize, usi
     std::fs::write(&gate_path, gate_text).expect("write gate file");
     let (mut run_total, mut needed_total, mut missed) = (0, 0, Vec::new());
     for (i, (commit, changed)) in h.commits.iter().enumerate() {
-        let changes: Vec<ChangedPath> = changed.iter().map(ChangedPath::new).collect();
-        let planned = plan(
-            &gate,
-            &PlanInput {
-                changes: &changes,
-                ..PlanInput::default()
-            },
-        );
+        let planned = plan_paths(&gate, changed);
         let run: BTreeSet<String> = planned
             .checks
             .iter()
@@ -228,14 +233,7 @@ fn reuse_on_top(h: &History, gate_text: &str) -> (usize, usize, Vec<String>) {
         for path in changed {
             files.insert(path.clone(), format!("v{i}"));
         }
-        let changes: Vec<ChangedPath> = changed.iter().map(ChangedPath::new).collect();
-        let planned = plan(
-            &gate,
-            &PlanInput {
-                changes: &changes,
-                ..PlanInput::default()
-            },
-        );
+        let planned = plan_paths(&gate, changed);
         let needed = must_test(&h.crates, changed);
         for check in planned.checks.iter().filter(|c| c.run) {
             selected += 1;
