@@ -3,7 +3,7 @@
 //! `gate run` on scratch repositories.
 
 use codecommit_gate::gate_file::Gate;
-use codecommit_gate::local::cache::{Cache, SOURCES_TIME, Want};
+use codecommit_gate::local::cache::{Cache, How, SOURCES_TIME, Want};
 use codecommit_gate::local::store::Store;
 use codecommit_gate::reuse::check_key;
 use std::path::{Path, PathBuf};
@@ -203,7 +203,12 @@ fn concurrent_saves_and_restores_never_see_a_half_written_entry() {
             scope.spawn(move || {
                 for round in 0..5 {
                     cache
-                        .save(dir, &format!("tree-{w}-{round}"), &[want("build")])
+                        .save(
+                            dir,
+                            &format!("tree-{w}-{round}"),
+                            &[want("build")],
+                            How::Copy,
+                        )
                         .expect("save");
                 }
             });
@@ -250,11 +255,13 @@ fn eviction_removes_the_least_recently_used_and_counts_shared_files_once() {
     // build and tests share their files (same paths, one save): 10 kB, not 20 kB.
     let cache = s.cache(25_000);
     cache
-        .save(&dir, "t1", &[want("build"), want("tests")])
+        .save(&dir, "t1", &[want("build"), want("tests")], How::Copy)
         .expect("save");
     assert!(cache.meta("build").is_some() && cache.meta("tests").is_some());
     std::thread::sleep(Duration::from_millis(20));
-    cache.save(&dir, "t1", &[want("lint")]).expect("save");
+    cache
+        .save(&dir, "t1", &[want("lint")], How::Copy)
+        .expect("save");
     assert!(cache.meta("build").is_some(), "20 kB fit in 25 kB");
     std::thread::sleep(Duration::from_millis(20));
     // Using build makes tests' files (shared) and lint the least recent … lint goes first.
@@ -264,7 +271,9 @@ fn eviction_removes_the_least_recently_used_and_counts_shared_files_once() {
         .restore(&into, &[want("build"), want("tests")])
         .expect("restore");
     std::thread::sleep(Duration::from_millis(20));
-    cache.save(&dir, "t2", &[want("docs")]).expect("save");
+    cache
+        .save(&dir, "t2", &[want("docs")], How::Copy)
+        .expect("save");
     assert!(
         cache.meta("lint").is_none(),
         "the least recently used is evicted"

@@ -29,7 +29,7 @@ mod files;
 
 use crate::local::git::Repo;
 use crate::local::store::{self, Store};
-use files::{How, copy_tree, set_mtime, size};
+use files::{copy_tree, set_mtime, size};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -37,7 +37,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use files::Copied;
+pub use files::{Copied, How};
 
 /// The variable that bounds the cache's size in bytes.
 pub const MAX_BYTES_VARIABLE: &str = "GATE_CACHE_MAX_BYTES";
@@ -201,8 +201,16 @@ impl Cache {
 
     /// Saves each check's paths from `worktree` (at git tree `tree`) as its entry, replacing
     /// the one before, then evicts down to the bound. Checks with the same paths share one
-    /// copy (hard links: a cache file is never written again).
-    pub fn save(&self, worktree: &Path, tree: &str, wants: &[Want]) -> io::Result<Copied> {
+    /// copy (hard links: a cache file is never written again). `from_worktree` is
+    /// [`How::Link`] when nothing writes the worktree's files any more (it is removed next):
+    /// the save then costs no copy and no space.
+    pub fn save(
+        &self,
+        worktree: &Path,
+        tree: &str,
+        wants: &[Want],
+        from_worktree: How,
+    ) -> io::Result<Copied> {
         fs::create_dir_all(&self.root)?;
         let mut copied = Copied::default();
         let mut staged: Vec<(PathBuf, &Want)> = Vec::new();
@@ -213,7 +221,7 @@ impl Cache {
             let twin = staged.iter().find(|(_, w)| w.paths == want.paths);
             let (from, how) = match twin {
                 Some((dir, _)) => (dir.join("data"), How::Link),
-                None => (worktree.to_path_buf(), How::Copy),
+                None => (worktree.to_path_buf(), from_worktree),
             };
             let mut saved_paths = Vec::new();
             for path in want.local_paths() {
@@ -224,7 +232,7 @@ impl Cache {
                     fs::create_dir_all(parent)?;
                 }
                 let c = copy_tree(&from.join(path), &data.join(path), how, false)?;
-                if how == How::Copy {
+                if twin.is_none() {
                     copied.files += c.files;
                     copied.bytes += c.bytes;
                 }

@@ -262,6 +262,7 @@ pub fn run_landing(
         store: &session.ctx.store,
         worktree: worktree.path(),
         commit: &merge_commit,
+        kept: request.keep_worktree,
     };
     let speedups = speedups::before(&gate, &at, &mut stages, err);
     let mut results = session.run_stages(&stages, worktree.path(), cancel, progress);

@@ -10,7 +10,7 @@
 
 use crate::gate_file::Gate;
 use crate::ids::CheckName;
-use crate::local::cache::{self, Cache, Want};
+use crate::local::cache::{self, Cache, How, Want};
 use crate::local::git::Repo;
 use crate::local::runner::StageJobs;
 use crate::local::store::{self, Store};
@@ -72,6 +72,9 @@ pub struct RunAt<'a> {
     pub worktree: &'a Path,
     /// The commit it holds (the merge commit).
     pub commit: &'a str,
+    /// Whether the worktree is kept after the run (`--keep-worktree`): its files are then
+    /// copied into the cache, not linked, since they may be written again.
+    pub kept: bool,
 }
 
 /// Takes the checks whose pass can be reused out of `stages` and restores the caches of the
@@ -247,7 +250,8 @@ fn save(saves: &[Want], at: &RunAt<'_>, err: &mut dyn Write) {
         }
     };
     let cache = Cache::new(at.store, cache::max_bytes());
-    match cache.save(at.worktree, &tree, saves) {
+    let how = if at.kept { How::Copy } else { How::Link };
+    match cache.save(at.worktree, &tree, saves, how) {
         Ok(copied) => {
             let names: Vec<&str> = saves.iter().map(|w| w.check.as_str()).collect();
             let _ = writeln!(

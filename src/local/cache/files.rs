@@ -12,7 +12,8 @@ pub enum How {
     /// A copy of its bytes: `std::fs::copy`, which clones the extents where the file system
     /// can (`copy_file_range` on Linux: a reflink on Btrfs and XFS; `clonefile` on APFS).
     Copy,
-    /// A hard link: for files that are never written again (the cache's own).
+    /// A hard link (a copy across file systems): for files nobody writes again (the cache's
+    /// own, or a worktree's about to be removed).
     Link,
 }
 
@@ -73,7 +74,13 @@ pub fn copy_tree(from: &Path, to: &Path, how: How, keep_existing: bool) -> io::R
                 fs::copy(from, to)?;
                 set_mtime(to, meta.modified()?)?;
             }
-            How::Link => fs::hard_link(from, to)?,
+            // Across file systems a link cannot be made: copy instead.
+            How::Link => {
+                if fs::hard_link(from, to).is_err() {
+                    fs::copy(from, to)?;
+                    set_mtime(to, meta.modified()?)?;
+                }
+            }
         }
         copied.bytes = meta.len();
     } else {
