@@ -246,6 +246,18 @@ pub mod raw {
         #[serde(default)]
         #[schemars(with = "Option<Reports>")]
         pub reports: Option<Spanned<Reports>>,
+        /// Folders (or files) kept from one run of the check to the next: restored before its
+        /// commands, saved after they pass. Relative to the repository (`target/`,
+        /// `node_modules/`) or to the home folder (`~/.cargo/registry`, CodeBuild only).
+        /// Default: `defaults.cache`, else none; `[]` turns the default off.
+        #[serde(default)]
+        #[schemars(with = "Option<Vec<String>>")]
+        pub cache: Option<Vec<Spanned<String>>>,
+        /// Whether a pass stands for identical inputs: when everything the check can see (its
+        /// components' paths and their dependencies', the `global` paths, its definition and
+        /// image) is exactly as in a run where it passed, it is not run again. Default: false.
+        #[serde(default)]
+        pub reuse: Option<bool>,
     }
 
     /// The reports a check writes. At least one of `junit` and `coverage`.
@@ -333,6 +345,10 @@ pub mod raw {
         #[serde(default)]
         #[schemars(with = "BTreeMap<String, String>")]
         pub env: IndexMap<String, Spanned<String>>,
+        /// Cache paths of every check that sets no `cache` of its own. Default: none.
+        #[serde(default)]
+        #[schemars(with = "Vec<String>")]
+        pub cache: Vec<Spanned<String>>,
     }
 
     /// What a path matching nothing does.
@@ -353,6 +369,7 @@ pub use releases::{Approval, Deploy, Environment, Package, RESERVED_ENVIRONMENT_
 pub use reports::{CoverageReport, Reports};
 
 pub mod merge;
+pub mod cache;
 mod releases;
 mod reports;
 
@@ -448,6 +465,13 @@ pub struct Check {
     /// The test and coverage reports it writes, if it declares any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reports: Option<Reports>,
+    /// Cache paths (`defaults.cache` when it sets none), normalized: relative to the
+    /// repository, or to the home folder when they start with `~/`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cache: Vec<String>,
+    /// Whether a pass on identical inputs stands (`reuse: true`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reuse: bool,
 }
 
 /// A validated component.
@@ -1095,6 +1119,7 @@ fn validate_defaults(
     if let Some(r) = &defaults.retries {
         check_retries(r, errors);
     }
+    cache::validate_paths("`defaults`", &defaults.cache, errors);
     defaults
         .env
         .iter()
@@ -1289,6 +1314,11 @@ fn settle_check(
             .reports
             .as_ref()
             .map(|r| reports::validate(name, r, errors)),
+        cache: match &spec.cache {
+            Some(list) => cache::validate_paths(&format!("check `{name}`"), list, errors),
+            None => cache::normalized(&defaults.cache),
+        },
+        reuse: spec.reuse.unwrap_or(false),
     }
 }
 

@@ -30,6 +30,7 @@ pub mod policy;
 pub mod ports;
 pub mod release;
 pub mod report;
+pub mod reuse;
 pub mod rule_content;
 pub mod setup;
 pub mod test_reports;

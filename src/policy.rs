@@ -235,6 +235,9 @@ pub struct CheckResult {
     /// What its declared test and coverage reports said, when it declares any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reports: Option<crate::test_reports::CheckReports>,
+    /// When it did not run because it passed on identical inputs (`reuse: true`): that run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<crate::reuse::Reused>,
 }
 
 impl CheckResult {
@@ -250,6 +253,23 @@ impl CheckResult {
             log_url: None,
             log_tail: None,
             reports: None,
+            reused: None,
+        }
+    }
+
+    /// The result of a check that did not run because it passed on identical inputs in
+    /// `reused`: passed, no attempts.
+    pub fn reused(name: &CheckName, reused: crate::reuse::Reused) -> Self {
+        Self {
+            name: name.clone(),
+            status: CheckStatus::Passed,
+            duration_ms: None,
+            attempts: 0,
+            flaky: false,
+            log_url: None,
+            log_tail: None,
+            reports: None,
+            reused: Some(reused),
         }
     }
 }

@@ -14,7 +14,6 @@ use crate::ids::{CheckName, ComponentName};
 use crate::plan::{self, ChangedPath, PlanInput, PlannedCheck, Reason};
 use crate::policy::{CheckResult, CheckStatus};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
 pub mod finished;
@@ -356,46 +355,14 @@ pub fn artifact_key<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Option<String> {
     let package = gate.components.get(component)?.package.as_ref()?;
-    let inputs = built_from(gate, component);
-    let mut mine: Vec<(&str, &str)> = files
-        .into_iter()
-        .filter(|(path, _)| {
-            gate.global.is_match(path) || gate.components_of(path).iter().any(|&c| inputs[c])
-        })
-        .collect();
-    mine.sort_unstable();
-    let mut hash = Sha256::new();
-    let mut list = |items: &mut dyn Iterator<Item = &str>, count: usize| {
-        hash.update((count as u64).to_le_bytes());
-        for item in items {
-            hash.update((item.len() as u64).to_le_bytes());
-            hash.update(item.as_bytes());
-        }
-    };
-    list(&mut mine.iter().flat_map(|(p, o)| [*p, *o]), mine.len() * 2);
-    list(
-        &mut package.commands.iter().map(String::as_str),
-        package.commands.len(),
-    );
-    list(
-        &mut package.outputs.iter().map(String::as_str),
-        package.outputs.len(),
-    );
-    let digest = hash.finalize();
-    Some(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The components `component`'s artifact is built from: itself and everything it depends on,
-/// directly or not (indexed like [`Gate::components`]).
-fn built_from(gate: &Gate, component: usize) -> Vec<bool> {
-    let mut seen = vec![false; gate.components.len()];
-    let mut queue = VecDeque::from([component]);
-    while let Some(c) = queue.pop_front() {
-        if !std::mem::replace(&mut seen[c], true) {
-            queue.extend(gate.components[c].depends_on.iter().copied());
-        }
-    }
-    seen
+    let inputs = crate::reuse::depended_on(gate, &[component]);
+    let commands: Vec<&str> = package.commands.iter().map(String::as_str).collect();
+    let outputs: Vec<&str> = package.outputs.iter().map(String::as_str).collect();
+    Some(crate::reuse::content_key(
+        files,
+        |path| gate.global.is_match(path) || gate.components_of(path).iter().any(|&c| inputs[c]),
+        &[&commands, &outputs],
+    ))
 }
 
 /// How a release ended.

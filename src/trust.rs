@@ -283,6 +283,8 @@ fn add_check(gate: &mut Gate, proposed: &Gate, check: &Check) {
     gate.checks.push(Check {
         stage_index,
         components,
+        // A pass is reused only where the trusted gate file says so.
+        reuse: false,
         ..check.clone()
     });
 }
@@ -353,6 +355,8 @@ fn check_fields(trusted: &Gate, a: &Check, proposed: &Gate, b: &Check) -> Vec<St
         ("image", a.image != b.image),
         ("compute_type", a.compute_type != b.compute_type),
         ("env", a.env != b.env),
+        ("cache", a.cache != b.cache),
+        ("reuse", a.reuse != b.reuse),
     ];
     differs
         .iter()

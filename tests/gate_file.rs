@@ -45,6 +45,14 @@ fn the_example_gate_file_parses_and_says_what_it_documents() {
     let (_, web) = gate.check("web-tests").expect("web-tests");
     assert_eq!(web.env.len(), 2, "check env merges over defaults");
     the_example_documents_reports(&gate);
+    assert_eq!(fmt.cache, ["target", "~/.cargo/registry"], "defaults.cache");
+    assert_eq!(
+        web.cache,
+        ["web/node_modules", "~/.npm"],
+        "a check's own cache"
+    );
+    assert!(gate.check("api-tests").expect("api-tests").1.reuse);
+    assert!(!fmt.reuse, "reuse is opt-in");
     let (docs, docs_check) = gate.check("docs-links").expect("docs-links");
     assert!(!docs_check.required);
     assert_eq!(gate.skippable, [docs]);

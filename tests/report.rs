@@ -147,6 +147,7 @@ fn result(name: &str, status: CheckStatus, ms: u64) -> CheckResult {
         )),
         log_tail: None,
         reports: None,
+        reused: None,
     }
 }
 

@@ -2799,6 +2799,8 @@ fn the_gate_identity_and_the_branch_protection_fit_iam_for_the_documented_number
         protection <= 6_144,
         "BranchProtectionPolicy: {protection} characters"
     );
+}
+
 // ------------------------------------------------------------------ test and coverage reports
 
 /// The ARNs of `repository`'s test and coverage report groups as gate-start names them in a

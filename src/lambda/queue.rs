@@ -127,7 +127,7 @@ impl<M: Merges + Clone, Q: MergeQueues<Entry> + Clone> QueueAdapters<M, Q> {
     where
         T: Ports,
         T::PullRequests: Clone,
-        G: crate::ports::Logs,
+        G: crate::ports::Logs + crate::ports::test_reports::TestReports,
     {
         let reported = super::report_handler(deps, logs, payload).await?;
         let Some(end) = queue_run_end(&reported) else {

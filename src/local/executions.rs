@@ -474,6 +474,7 @@ fn errored_all(input: &ExecutionInput, why: &str) -> Vec<CheckResult> {
             log_url: None,
             log_tail: Some(why.to_owned()),
             reports: None,
+            reused: None,
         })
         .collect()
 }

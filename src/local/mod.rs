@@ -13,6 +13,7 @@
 //! - [`cleanup`]: process groups and worktrees that must not outlive a run (Ctrl-C, panics).
 
 pub mod bus;
+pub mod cache;
 pub mod cleanup;
 pub mod events;
 pub mod executions;
@@ -27,6 +28,7 @@ pub mod release;
 pub mod reports;
 pub mod runner;
 pub mod session;
+pub mod speedups;
 pub mod store;
 pub mod worktree;
 

@@ -223,6 +223,7 @@ impl Runner<'_> {
                     log_url: None,
                     log_tail: Some(format!("cannot write the log {}: {e}", log_path.display())),
                     reports: None,
+                    reused: None,
                 };
             }
         };
@@ -239,6 +240,7 @@ impl Runner<'_> {
                     log_url,
                     log_tail: Some(problem.clone()),
                     reports: None,
+                    reused: None,
                 };
             }
         };
@@ -262,6 +264,7 @@ impl Runner<'_> {
                 None
             },
             reports,
+            reused: None,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::local::progress::status_text;
 use crate::local::runner::{
     CheckJob, KILL_GRACE, Progress, Runner, StageJobs, format_duration, scaled_minutes,
 };
+use crate::local::speedups;
 use crate::local::store::{self, Store, Utc};
 use crate::local::worktree::{Merge, Worktree};
 use crate::machine;
@@ -281,9 +282,20 @@ pub fn run_landing(
     };
     let _ = writeln!(err, "gate: {}", trust_summary(&note));
     let (plan, buildspecs) = session.plan(&gate, note, &policy, &changes, worktree.path(), err);
-    let stages = session.stages(&gate, &plan, &buildspecs, changes.len(), err);
-    let results = session.run_stages(&stages, worktree.path(), cancel, progress);
+    let mut stages = session.stages(&gate, &plan, &buildspecs, changes.len(), err);
+    let at = speedups::RunAt {
+        store: &session.ctx.store,
+        worktree: worktree.path(),
+        commit: &merge_commit,
+        kept: request.keep_worktree,
+    };
+    let speedups = speedups::before(&gate, &at, &mut stages, err);
+    let mut results = session.run_stages(&stages, worktree.path(), cancel, progress);
     let cancelled = cancel.is_cancelled();
+    if !cancelled {
+        speedups::after(&speedups, &at, &results, &session.ctx.id, err);
+    }
+    results.extend(speedups.reused);
     let verdict = policy::verdict(&plan, &results);
     let landing = match land {
         Some(land) if !cancelled && verdict == Verdict::Passed => {
@@ -1175,6 +1187,9 @@ fn check_row(c: &PlannedCheck, results: &[CheckResult]) -> [String; 5] {
     let mut status = r.map_or("no result", |r| status_text(r.status)).to_owned();
     if r.is_some_and(|r| r.flaky) {
         status.push_str(" (flaky)");
+    }
+    if let Some(reused) = r.and_then(|r| r.reused.as_ref()) {
+        status.push_str(&format!(" (reused: {})", short_id(&reused.commit)));
     }
     if !c.required {
         status.push_str(" (optional)");

@@ -96,6 +96,7 @@ pub fn result_of(run: &CheckRun) -> CheckResult {
         log_url,
         log_tail: None,
         reports: None,
+        reused: None,
     }
 }
 

@@ -3,8 +3,10 @@
 use super::escape::{CLIP_NAME, Style, code, log_link, text};
 use super::fit::{Block, Part};
 use super::words::{FAILED, NEUTRAL, PASSED, RUNNING, WARNING, duration, status_word};
+use crate::ids::short_id;
 use crate::plan::{Plan, PlannedCheck};
 use crate::policy::{CheckResult, CheckStatus};
+use crate::reuse::Reused;
 use std::fmt::Write as _;
 
 /// A check that was to run, with its result when there is one.
@@ -76,7 +78,13 @@ impl Row<'_> {
             CheckStatus::Failed | CheckStatus::TimedOut | CheckStatus::Errored => bad,
         };
         let mut out = format!("{mark} {}", status_word(r.status));
-        if r.flaky && r.status == CheckStatus::Passed {
+        if let Some(reused) = &r.reused {
+            let _ = write!(
+                out,
+                " · {}",
+                text(&reused_line(reused), Style::Cell, CLIP_REUSED)
+            );
+        } else if r.flaky && r.status == CheckStatus::Passed {
             if r.attempts > 1 {
                 let _ = write!(
                     out,
@@ -167,4 +175,17 @@ fn left_out_tally(statuses: &[&'static str], shown: &[bool]) -> String {
     }
     let tally: Vec<String> = tally.iter().map(|(w, c)| format!("{c} {w}")).collect();
     tally.join(", ")
+}
+
+/// The longest "passed on identical inputs" note a table cell shows.
+const CLIP_REUSED: usize = 160;
+
+/// Why a check that did not run passed, as plain text: `passed on identical inputs in run X
+/// (commit abc1234)` (a table cell escapes it).
+pub fn reused_line(reused: &Reused) -> String {
+    format!(
+        "passed on identical inputs in run {} (commit {})",
+        reused.run,
+        short_id(&reused.commit)
+    )
 }

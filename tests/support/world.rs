@@ -299,6 +299,7 @@ pub fn result(name: &str, status: CheckStatus) -> CheckResult {
         log_url: None,
         log_tail: None,
         reports: None,
+        reused: None,
     }
 }
 
