@@ -526,17 +526,11 @@ async fn gate_claimed<T: Ports>(
     let attempt = record.run.as_ref().map_or(1, |r| r.attempt);
     match plan_revision(deps, pr, &[], &mut reads).await? {
         Planned::Plan { gate, plan } => {
-            start_run(
-                deps,
-                record,
-                pr,
-                &gate,
-                *plan,
-                attempt,
-                Vec::new(),
-                &mut reads,
-            )
-            .await
+            let first = Attempt {
+                number: attempt,
+                carried: Vec::new(),
+            };
+            start_run(deps, record, pr, (&gate, *plan), first, &mut reads).await
         }
         Planned::Decision(comment) => {
             decide(deps, record, pr, comment, false, attempt, &mut reads).await
@@ -639,15 +633,22 @@ enum Ready {
     },
 }
 
+/// Which attempt of a revision a run is, and the results it carries over from the one before.
+struct Attempt {
+    number: u32,
+    carried: Vec<CheckResult>,
+}
+
 /// From a plan to a running execution (or a decision when nothing can or needs to run).
 async fn start_run<T: Ports>(
     deps: &Deps<T>,
     record: &mut PrRecord,
     pr: &PullRequestState,
-    gate: &Gate,
-    plan: Plan,
-    attempt: u32,
-    carried: Vec<CheckResult>,
+    (gate, plan): (&Gate, Plan),
+    Attempt {
+        number: attempt,
+        carried,
+    }: Attempt,
     reads: &mut Prefetched,
 ) -> PortResult<StartOutcome> {
     let stages = match ready(deps, pr, gate, &plan, &carried, reads).await? {
@@ -1144,10 +1145,11 @@ async fn complete_command<T: Ports>(
             deps,
             &mut record,
             pr,
-            &gate,
-            *plan,
-            run.attempt,
-            run.carried.clone(),
+            (&gate, *plan),
+            Attempt {
+                number: run.attempt,
+                carried: run.carried.clone(),
+            },
             &mut Prefetched::default(),
         )
         .await?
