@@ -60,10 +60,7 @@ impl Prefetched {
         deps: &Deps<T>,
         pr: &PullRequestState,
     ) -> PortResult<GateRead> {
-        match self.trusted.take() {
-            Some(read) => read,
-            None => read_trusted(deps, pr).await,
-        }
+        made_or_make(&mut self.trusted, read_trusted(deps, pr)).await
     }
 
     /// The paths the PR changes, from the merge base (or the destination commit) to the source.
@@ -72,10 +69,7 @@ impl Prefetched {
         prs: &P,
         pr: &PullRequestState,
     ) -> PortResult<Vec<ChangedPath>> {
-        match self.changes.take() {
-            Some(read) => read,
-            None => read_changes(prs, pr).await,
-        }
+        made_or_make(&mut self.changes, read_changes(prs, pr)).await
     }
 
     /// Whether the source merges into the destination without conflicts.
@@ -84,15 +78,20 @@ impl Prefetched {
         prs: &P,
         pr: &PullRequestState,
     ) -> PortResult<Mergeability> {
-        match self.mergeability.take() {
-            Some(read) => read,
-            None => read_mergeability(prs, pr).await,
-        }
+        made_or_make(&mut self.mergeability, read_mergeability(prs, pr)).await
     }
 
     /// The search for the gate's sticky comment, if it was made ahead (`None`: it was not).
     pub(super) fn take_sticky(&mut self) -> Option<PortResult<Option<CommentId>>> {
         self.sticky.take()
+    }
+}
+
+/// The read made ahead, or else the call `make` (a future does nothing until awaited).
+async fn made_or_make<R>(made: &mut Option<R>, make: impl Future<Output = R>) -> R {
+    match made.take() {
+        Some(read) => read,
+        None => make.await,
     }
 }
 
