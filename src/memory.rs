@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 mod history;
 pub mod merges;
 mod test_reports;
+mod latency;
+
+pub use latency::{Latency, RoundTrip};
 
 /// The flows' dependencies made of the in-memory fakes.
 pub type MemoryDeps = crate::flows::Deps<(
@@ -35,6 +38,7 @@ pub type MemoryDeps = crate::flows::Deps<(
 pub struct Calls {
     counts: Mutex<BTreeMap<&'static str, usize>>,
     faults: Mutex<HashMap<&'static str, Vec<PortError>>>,
+    latency: Mutex<Option<Arc<Latency>>>,
 }
 
 impl Calls {
@@ -45,6 +49,22 @@ impl Calls {
             Some(list) if !list.is_empty() => Err(list.remove(0)),
             _ => Ok(()),
         }
+    }
+
+    /// Records `call` (its count, its injected fault), then waits its round trip when a
+    /// [`Latency`] is set.
+    async fn call(&self, call: &'static str) -> PortResult<()> {
+        let result = self.record(call);
+        let latency = lock(&self.latency).clone();
+        if let Some(latency) = latency {
+            latency.round_trip(call).await;
+        }
+        result
+    }
+
+    /// Every call from now on takes a round trip of `latency` (shared with other fakes).
+    pub fn set_latency(&self, latency: Arc<Latency>) {
+        *lock(&self.latency) = Some(latency);
     }
 
     /// How often `call` was made.
@@ -355,7 +375,7 @@ fn permanent(call: &'static str, code: &str) -> PortError {
 impl PullRequests for FakeCodeCommit {
     async fn pull_request(&self, id: &PullRequestId) -> PortResult<PullRequestState> {
         const CALL: &str = "codecommit:GetPullRequest";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         self.state()
             .pull_requests
             .get(id)
@@ -369,7 +389,7 @@ impl PullRequests for FakeCodeCommit {
         commit: &CommitId,
         path: &str,
     ) -> PortResult<Option<Vec<u8>>> {
-        self.calls.record("codecommit:GetFile")?;
+        self.calls.call("codecommit:GetFile").await?;
         Ok(self
             .state()
             .files
@@ -384,7 +404,7 @@ impl PullRequests for FakeCodeCommit {
         after: &CommitId,
     ) -> PortResult<Vec<ChangedPath>> {
         const CALL: &str = "codecommit:GetDifferences";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         self.state()
             .diffs
             .get(&(before.clone(), after.clone()))
@@ -398,7 +418,7 @@ impl PullRequests for FakeCodeCommit {
         commit: &CommitId,
     ) -> PortResult<Vec<(String, String)>> {
         const CALL: &str = "codecommit:GetDifferences";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         let mut state = self.state();
         state.files_listed.push(commit.clone());
         state
@@ -414,7 +434,7 @@ impl PullRequests for FakeCodeCommit {
         source: &CommitId,
         destination: &CommitId,
     ) -> PortResult<Mergeability> {
-        self.calls.record("codecommit:GetMergeConflicts")?;
+        self.calls.call("codecommit:GetMergeConflicts").await?;
         Ok(
             match self
                 .state()
@@ -430,7 +450,7 @@ impl PullRequests for FakeCodeCommit {
     }
 
     async fn comment(&self, id: &CommentId) -> PortResult<Option<CommentData>> {
-        self.calls.record("codecommit:GetComment")?;
+        self.calls.call("codecommit:GetComment").await?;
         Ok(self
             .state()
             .comments
@@ -446,7 +466,9 @@ impl PullRequests for FakeCodeCommit {
         author_arn: &str,
         marker: &str,
     ) -> PortResult<Option<CommentData>> {
-        self.calls.record("codecommit:GetCommentsForPullRequest")?;
+        self.calls
+            .call("codecommit:GetCommentsForPullRequest")
+            .await?;
         Ok(self
             .state()
             .comments
@@ -472,7 +494,7 @@ impl PullRequests for FakeCodeCommit {
         token: &str,
     ) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentForPullRequest";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         if let Some(code) = crate::ports::comment_refusal(content, Some(target)) {
             return Err(permanent(CALL, code));
         }
@@ -499,7 +521,7 @@ impl PullRequests for FakeCodeCommit {
 
     async fn update_comment(&self, id: &CommentId, content: &str) -> PortResult<()> {
         const CALL: &str = "codecommit:UpdateComment";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         if let Some(code) = crate::ports::comment_refusal(content, None) {
             return Err(permanent(CALL, code));
         }
@@ -525,7 +547,7 @@ impl PullRequests for FakeCodeCommit {
 
     async fn reply(&self, to: &CommentId, content: &str, token: &str) -> PortResult<CommentId> {
         const CALL: &str = "codecommit:PostCommentReply";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         if let Some(code) = crate::ports::comment_refusal(content, None) {
             return Err(permanent(CALL, code));
         }
@@ -554,7 +576,7 @@ impl PullRequests for FakeCodeCommit {
     ) -> PortResult<RuleWritten> {
         const CALL: &str = "codecommit:CreatePullRequestApprovalRule";
         const UPDATE: &str = "codecommit:UpdatePullRequestApprovalRuleContent";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         let exists = {
             let s = self.state();
             let pr = s
@@ -576,7 +598,7 @@ impl PullRequests for FakeCodeCommit {
             }
             Some(rule) => {
                 // ApprovalRuleNameAlreadyExistsException: set the content instead.
-                self.calls.record(UPDATE)?;
+                self.calls.call(UPDATE).await?;
                 if rule.template.is_some() {
                     return Err(permanent(UPDATE, codes::RULE_FROM_TEMPLATE));
                 }
@@ -600,7 +622,7 @@ impl PullRequests for FakeCodeCommit {
         state: ApprovalState,
     ) -> PortResult<ApprovalOutcome> {
         const CALL: &str = "codecommit:UpdatePullRequestApprovalState";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         let mut s = self.state();
         let pr = s
             .pull_requests
@@ -689,7 +711,7 @@ const RELEASE_STATE_MACHINE: &str =
 impl Executions for FakeStepFunctions {
     async fn start(&self, name: &str, input: &ExecutionInput) -> PortResult<Started> {
         const CALL: &str = "states:StartExecution";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         if name.is_empty() || name.len() > crate::machine::MAX_EXECUTION_NAME {
             return Err(permanent(CALL, "InvalidName"));
         }
@@ -723,7 +745,7 @@ impl Executions for FakeStepFunctions {
         input: &crate::machine::release::ReleaseExecutionInput,
     ) -> PortResult<Started> {
         const CALL: &str = "states:StartExecution";
-        self.calls.record(CALL)?;
+        self.calls.call(CALL).await?;
         if name.is_empty() || name.len() > crate::machine::MAX_EXECUTION_NAME {
             return Err(permanent(CALL, "InvalidName"));
         }
@@ -740,7 +762,7 @@ impl Executions for FakeStepFunctions {
     }
 
     async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {
-        self.calls.record("states:StopExecution")?;
+        self.calls.call("states:StopExecution").await?;
         if let Some(e) = lock(&self.executions)
             .iter_mut()
             .find(|e| e.arn == execution_arn && e.status == ExecutionStatus::Running)
@@ -751,7 +773,7 @@ impl Executions for FakeStepFunctions {
     }
 
     async fn status(&self, execution_arn: &str) -> PortResult<Option<ExecutionStatus>> {
-        self.calls.record("states:DescribeExecution")?;
+        self.calls.call("states:DescribeExecution").await?;
         Ok(lock(&self.executions)
             .iter()
             .find(|e| e.arn == execution_arn)
@@ -759,7 +781,7 @@ impl Executions for FakeStepFunctions {
     }
 
     async fn input(&self, execution_arn: &str) -> PortResult<Option<ExecutionInput>> {
-        self.calls.record("states:DescribeExecution")?;
+        self.calls.call("states:DescribeExecution").await?;
         Ok(lock(&self.executions)
             .iter()
             .find(|e| e.arn == execution_arn)
@@ -786,7 +808,7 @@ impl FakeLogs {
 
 impl crate::ports::Logs for FakeLogs {
     async fn tail(&self, group: &str, stream: &str, lines: usize) -> PortResult<Option<String>> {
-        self.calls.record("logs:GetLogEvents")?;
+        self.calls.call("logs:GetLogEvents").await?;
         Ok(lock(&self.streams)
             .get(&(group.to_owned(), stream.to_owned()))
             .map(|text| {
@@ -888,14 +910,14 @@ impl Ledger for FakeLedger {
         repository: &RepositoryName,
         id: &PullRequestId,
     ) -> PortResult<Option<PrRecord>> {
-        self.calls.record("dynamodb:GetItem")?;
+        self.calls.call("dynamodb:GetItem").await?;
         Ok(lock(&self.records)
             .get(&(repository.clone(), id.clone()))
             .cloned())
     }
 
     async fn put(&self, record: &PrRecord) -> PortResult<Written> {
-        self.calls.record("dynamodb:PutItem")?;
+        self.calls.call("dynamodb:PutItem").await?;
         let mut all = lock(&self.records);
         let key = (record.repository.clone(), record.pull_request_id.clone());
         let competing = {
@@ -923,7 +945,7 @@ impl Ledger for FakeLedger {
     }
 
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
-        self.calls.record("dynamodb:Scan")?;
+        self.calls.call("dynamodb:Scan").await?;
         Ok(lock(&self.records)
             .values()
             .filter(|r| !r.closed)
@@ -936,14 +958,14 @@ impl Ledger for FakeLedger {
         repository: &RepositoryName,
         environment: &str,
     ) -> PortResult<Option<EnvironmentRecord>> {
-        self.calls.record("dynamodb:GetItem")?;
+        self.calls.call("dynamodb:GetItem").await?;
         Ok(lock(&self.environments)
             .get(&(repository.clone(), environment.to_owned()))
             .cloned())
     }
 
     async fn put_environment(&self, record: &EnvironmentRecord) -> PortResult<Written> {
-        self.calls.record("dynamodb:PutItem")?;
+        self.calls.call("dynamodb:PutItem").await?;
         {
             let mut faults = lock(&self.environment_faults);
             if !faults.is_empty() {
@@ -976,7 +998,7 @@ impl Ledger for FakeLedger {
         repository: &RepositoryName,
         record: &ReleaseRecord,
     ) -> PortResult<()> {
-        self.calls.record("dynamodb:PutItem")?;
+        self.calls.call("dynamodb:PutItem").await?;
         lock(&self.releases).insert((repository.clone(), record.id.clone()), record.clone());
         Ok(())
     }
@@ -999,7 +1021,7 @@ impl FakeNotifier {
 
 impl Notifier for FakeNotifier {
     async fn publish(&self, subject: &str, message: &str) -> PortResult<()> {
-        self.calls.record("sns:Publish")?;
+        self.calls.call("sns:Publish").await?;
         lock(&self.messages).push((subject.to_owned(), message.to_owned()));
         Ok(())
     }
@@ -1022,7 +1044,7 @@ impl FakeBus {
 
 impl crate::ports::Bus for FakeBus {
     async fn put(&self, event: &crate::announce::Announcement) -> PortResult<()> {
-        self.calls.record("events:PutEvents")?;
+        self.calls.call("events:PutEvents").await?;
         lock(&self.events).push(event.clone());
         Ok(())
     }
@@ -1081,7 +1103,7 @@ impl FakeTaskTokens {
 
 impl crate::ports::TaskTokens for FakeTaskTokens {
     async fn succeed(&self, token: &str, output: &str) -> PortResult<crate::ports::TokenSent> {
-        self.calls.record("states:SendTaskSuccess")?;
+        self.calls.call("states:SendTaskSuccess").await?;
         Ok(self.answer(token, TokenAnswer::Success(output.to_owned())))
     }
 
@@ -1091,7 +1113,7 @@ impl crate::ports::TaskTokens for FakeTaskTokens {
         error: &str,
         cause: &str,
     ) -> PortResult<crate::ports::TokenSent> {
-        self.calls.record("states:SendTaskFailure")?;
+        self.calls.call("states:SendTaskFailure").await?;
         Ok(self.answer(
             token,
             TokenAnswer::Failure {

@@ -8,6 +8,8 @@
 //!   superseded run, read the **trusted** gate file at the destination commit (plus the checks
 //!   the PR's own file adds, [`crate::trust`]), plan, check mergeability, post the sticky
 //!   "running" comment and start the execution under a name unique to the claim.
+//!   Everything that needs only the PR goes out together with the claim: three round trips
+//!   before `StartExecution` (docs/design.md, "gate-start's critical path").
 //! - **no gate file on the destination, invalid gate file, promotion violation, merge conflict**:
 //!   no run; the comment says what to fix (or how to adopt the gate); the approval stays revoked.
 //! - **closed / merged**: stop the run, start the clean-up of the PR's CI environment, mark the
@@ -32,8 +34,12 @@ use crate::ports::{
 };
 use crate::report::{self, ProposedGateFile, Subject};
 use crate::trust::{self, GateFileNote, GateRead, Governing, PolicyChange, TrustSource};
+use futures_util::future::{join, join_all};
+use reads::Prefetched;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+mod reads;
 
 /// How often a claim lost to another writer is re-read and tried again before the event is
 /// failed (EventBridge then redelivers it later).
@@ -271,10 +277,11 @@ async fn plan_revision<T: Ports>(
     deps: &Deps<T>,
     pr: &PullRequestState,
     requests: &[DirectiveRequest],
+    reads: &mut Prefetched,
 ) -> PortResult<Planned> {
     let path = deps.settings.gate_file_path.as_str();
     let subject = steps::subject(pr);
-    let trusted = match load_gate(&deps.prs, path, &pr.repository, &pr.destination_commit).await? {
+    let trusted = match reads.trusted(deps, pr).await? {
         Some(Ok(gate)) => gate,
         None => {
             let proposed = load_gate(&deps.prs, path, &pr.repository, &pr.source_commit).await?;
@@ -290,14 +297,7 @@ async fn plan_revision<T: Ports>(
             )));
         }
     };
-    let base = pr
-        .merge_base
-        .clone()
-        .unwrap_or_else(|| pr.destination_commit.clone());
-    let changes = deps
-        .prs
-        .changed_paths(&pr.repository, &base, &pr.source_commit)
-        .await?;
+    let changes = reads.changes(&deps.prs, pr).await?;
     let change = PolicyChange::of(&trusted, path, &changes);
     let policy = change.paths.clone();
     let note = GateFileNote::new(
@@ -348,6 +348,7 @@ async fn decide<T: Ports>(
     comment: report::Comment,
     approve: bool,
     attempt: u32,
+    reads: &mut Prefetched,
 ) -> PortResult<StartOutcome> {
     let subject = steps::subject(pr);
     let token = steps::token(&[
@@ -357,7 +358,7 @@ async fn decide<T: Ports>(
         pr.source_commit.as_str(),
         &attempt.to_string(),
     ]);
-    steps::upsert_comment(deps, record, &subject, &comment.body, &token).await?;
+    sticky_comment(deps, record, &subject, &comment.body, &token, reads).await?;
     let state = if approve {
         ApprovalState::Approve
     } else {
@@ -398,6 +399,12 @@ enum Claim {
 }
 
 /// Created or source updated: gate the PR's current revision.
+///
+/// The critical path to `StartExecution` is three round trips (docs/performance.md): the PR
+/// and its ledger record, read together; then, together, the claim, the guard of the PR
+/// ([`protect`]) and every read that needs only the PR ([`Prefetched`]); then the sticky
+/// comment. The results are looked at in the order the steps used to run one after the other,
+/// so an error surfaces where it always did and nothing is decided on a read that failed.
 async fn gate<T: Ports>(
     deps: &Deps<T>,
     repository: &RepositoryName,
@@ -405,7 +412,12 @@ async fn gate<T: Ports>(
     event_commit: &CommitId,
 ) -> PortResult<StartOutcome> {
     for _ in 0..CLAIM_ATTEMPTS {
-        let pr = deps.prs.pull_request(pr_id).await?;
+        let (pr, record) = join(
+            deps.prs.pull_request(pr_id),
+            record(&deps.ledger, repository, pr_id),
+        )
+        .await;
+        let pr = pr?;
         if pr.status == PrStatus::Closed {
             return Ok(ignored("the pull request is closed"));
         }
@@ -416,8 +428,27 @@ async fn gate<T: Ports>(
                 event_commit.short()
             )));
         }
-        match claim(deps, repository, &pr).await? {
-            Claim::Ours(mut record) => return gate_claimed(deps, &mut record, &pr).await,
+        let record = record?;
+        if let Some(run) = &record.run
+            && run_done(run, &pr.source_commit)
+        {
+            // Before any write: a redelivery must not revoke the approval its run earned.
+            return Ok(StartOutcome::Duplicate {
+                reason: format!("commit {} is already gated", pr.source_commit.short()),
+            });
+        }
+        let find_sticky = record.comment_id.is_none();
+        let (claimed, protected, reads) = futures_util::future::join3(
+            claim(deps, repository, &pr, record),
+            protect(deps, &pr),
+            Prefetched::fetch(deps, &pr, find_sticky),
+        )
+        .await;
+        match claimed? {
+            Claim::Ours(mut record) => {
+                protected?;
+                return gate_claimed(deps, &mut record, &pr, reads).await;
+            }
             Claim::Done(outcome) => return Ok(outcome),
             Claim::Lost => continue,
         }
@@ -425,23 +456,32 @@ async fn gate<T: Ports>(
     Err(ledger_kept_changing(pr_id))
 }
 
-/// Claims (PR, source commit) with a conditional write, stopping the superseded run first. A
-/// write lost to anyone but a delivery of this same commit (gate-report recording a verdict, a
-/// comment command, a newer push) is [`Claim::Lost`]: the caller re-reads and tries again, so
-/// only a newer source commit can keep this one from being gated.
+/// Makes sure the PR cannot merge without the gate, whatever happens next: the gate's approval
+/// rule stands and the gate's approval of this revision is revoked. Both calls are idempotent
+/// and only ever take approval away, so they go out with the claim rather than after it (a
+/// commit already gated never gets here: see [`gate`]).
+async fn protect<T: Ports>(deps: &Deps<T>, pr: &PullRequestState) -> PortResult<()> {
+    let (rule, revoked) = join(
+        steps::guard_with_rule(&deps.prs, pr, &deps.settings),
+        steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke),
+    )
+    .await;
+    rule?;
+    revoked?;
+    Ok(())
+}
+
+/// Claims (PR, source commit) in `record` (read with the PR) with a conditional write,
+/// stopping the superseded run first. A write lost to anyone but a delivery of this same commit
+/// (gate-report recording a verdict, a comment command, a newer push) is [`Claim::Lost`]: the
+/// caller re-reads and tries again, so only a newer source commit can keep this one from being
+/// gated.
 async fn claim<T: Ports>(
     deps: &Deps<T>,
     repository: &RepositoryName,
     pr: &PullRequestState,
+    mut record: PrRecord,
 ) -> PortResult<Claim> {
-    let mut record = record(&deps.ledger, repository, &pr.id).await?;
-    if let Some(run) = &record.run
-        && run_done(run, &pr.source_commit)
-    {
-        return Ok(Claim::Done(StartOutcome::Duplicate {
-            reason: format!("commit {} is already gated", pr.source_commit.short()),
-        }));
-    }
     let previous = record.run.clone();
     if previous
         .as_ref()
@@ -476,21 +516,43 @@ async fn claim<T: Ports>(
     })
 }
 
-/// The claimed revision: guard the PR, plan under the trusted gate file, start the run.
+/// The claimed and guarded revision: plan under the trusted gate file, start the run.
 async fn gate_claimed<T: Ports>(
     deps: &Deps<T>,
     record: &mut PrRecord,
     pr: &PullRequestState,
+    mut reads: Prefetched,
 ) -> PortResult<StartOutcome> {
     let attempt = record.run.as_ref().map_or(1, |r| r.attempt);
-    // Make sure the PR cannot merge without the gate, whatever happens next.
-    steps::guard_with_rule(&deps.prs, pr, &deps.settings).await?;
-    steps::set_approval(&deps.prs, &pr.id, &pr.revision_id, ApprovalState::Revoke).await?;
-    match plan_revision(deps, pr, &[]).await? {
+    match plan_revision(deps, pr, &[], &mut reads).await? {
         Planned::Plan { gate, plan } => {
-            start_run(deps, record, pr, &gate, *plan, attempt, Vec::new()).await
+            let first = Attempt {
+                number: attempt,
+                carried: Vec::new(),
+            };
+            start_run(deps, record, pr, (&gate, *plan), first, &mut reads).await
         }
-        Planned::Decision(comment) => decide(deps, record, pr, comment, false, attempt).await,
+        Planned::Decision(comment) => {
+            decide(deps, record, pr, comment, false, attempt, &mut reads).await
+        }
+    }
+}
+
+/// Writes the sticky comment, with the search for it made ahead when there was one
+/// ([`Prefetched::fetch`]); otherwise as [`steps::upsert_comment`] does.
+async fn sticky_comment<T: Ports>(
+    deps: &Deps<T>,
+    record: &mut PrRecord,
+    subject: &Subject,
+    body: &str,
+    token: &str,
+    reads: &mut Prefetched,
+) -> PortResult<CommentId> {
+    match reads.take_sticky() {
+        Some(found) if record.comment_id.is_none() => {
+            steps::write_comment(deps, record, subject, body, found?, token).await
+        }
+        _ => steps::upsert_comment(deps, record, subject, body, token).await,
     }
 }
 
@@ -533,18 +595,24 @@ async fn read_buildspecs<P: PullRequests>(
     gate: &Gate,
     plan: &Plan,
 ) -> PortResult<BTreeMap<String, Result<Vec<String>, String>>> {
-    let mut buildspecs = BTreeMap::new();
-    for path in machine::buildspec_paths(gate, plan) {
+    let paths = machine::buildspec_paths(gate, plan);
+    // One round trip for all of them; the first failure in path order is the error.
+    let files = join_all(paths.iter().map(|path| {
         let trusted = plan
             .gate_file
             .as_ref()
-            .is_some_and(|note| trust::buildspec_from_destination(gate, note, &path));
+            .is_some_and(|note| trust::buildspec_from_destination(gate, note, path));
         let commit = if trusted {
             &pr.destination_commit
         } else {
             &pr.source_commit
         };
-        if let Some(bytes) = prs.file(&pr.repository, commit, &path).await? {
+        prs.file(&pr.repository, commit, path)
+    }))
+    .await;
+    let mut buildspecs = BTreeMap::new();
+    for (path, file) in paths.into_iter().zip(files) {
+        if let Some(bytes) = file? {
             let parsed = String::from_utf8(bytes)
                 .map_err(|_| "the file is not UTF-8 text".to_owned())
                 .and_then(|text| machine::buildspec_commands(&text));
@@ -565,23 +633,31 @@ enum Ready {
     },
 }
 
+/// Which attempt of a revision a run is, and the results it carries over from the one before.
+struct Attempt {
+    number: u32,
+    carried: Vec<CheckResult>,
+}
+
 /// From a plan to a running execution (or a decision when nothing can or needs to run).
 async fn start_run<T: Ports>(
     deps: &Deps<T>,
     record: &mut PrRecord,
     pr: &PullRequestState,
-    gate: &Gate,
-    plan: Plan,
-    attempt: u32,
-    carried: Vec<CheckResult>,
+    (gate, plan): (&Gate, Plan),
+    Attempt {
+        number: attempt,
+        carried,
+    }: Attempt,
+    reads: &mut Prefetched,
 ) -> PortResult<StartOutcome> {
-    let stages = match ready(deps, pr, gate, &plan, &carried).await? {
+    let stages = match ready(deps, pr, gate, &plan, &carried, reads).await? {
         Ready::Stages(stages) => stages,
         Ready::Decision { comment, approve } => {
-            return decide(deps, record, pr, comment, approve, attempt).await;
+            return decide(deps, record, pr, comment, approve, attempt, reads).await;
         }
     };
-    let comment_id = post_running(deps, record, pr, &plan, attempt).await?;
+    let comment_id = post_running(deps, record, pr, &plan, attempt, reads).await?;
     let environment = record.environment.clone().unwrap_or_else(|| {
         machine::environment_name(&deps.settings.environment_prefix, &pr.repository, &pr.id)
     });
@@ -625,6 +701,7 @@ async fn ready<T: Ports>(
     gate: &Gate,
     plan: &Plan,
     carried: &[CheckResult],
+    reads: &mut Prefetched,
 ) -> PortResult<Ready> {
     let subject = steps::subject(pr);
     match plan.verdict {
@@ -642,11 +719,7 @@ async fn ready<T: Ports>(
         }
         PlanVerdict::Run => {}
     }
-    if let Mergeability::Conflicts { paths } = deps
-        .prs
-        .mergeability(&pr.repository, &pr.source_commit, &pr.destination_commit)
-        .await?
-    {
+    if let Mergeability::Conflicts { paths } = reads.mergeability(&deps.prs, pr).await? {
         return Ok(Ready::Decision {
             comment: report::merge_conflict(&subject, &paths),
             approve: false,
@@ -686,6 +759,7 @@ async fn post_running<T: Ports>(
     pr: &PullRequestState,
     plan: &Plan,
     attempt: u32,
+    reads: &mut Prefetched,
 ) -> PortResult<CommentId> {
     let subject = steps::subject(pr);
     let running = report::running(&subject, plan);
@@ -696,7 +770,7 @@ async fn post_running<T: Ports>(
         pr.source_commit.as_str(),
         &attempt.to_string(),
     ]);
-    steps::upsert_comment(deps, record, &subject, &running.body, &token).await
+    sticky_comment(deps, record, &subject, &running.body, &token, reads).await
 }
 
 /// Starts the execution under the claim's name and records its ARN.
@@ -860,7 +934,7 @@ async fn command<T: Ports>(deps: &Deps<T>, event: &CommentEvent) -> PortResult<S
     }
 
     let (requests, syntax_replies) = command_requests(&parsed, &comment.author_arn);
-    let planned = match plan_revision(deps, &pr, &requests).await? {
+    let planned = match plan_revision(deps, &pr, &requests, &mut Prefetched::default()).await? {
         Planned::Plan { gate, plan } => Some((gate, plan)),
         Planned::Decision(_) => None,
     };
@@ -1058,7 +1132,8 @@ async fn complete_command<T: Ports>(
     if let Some(run) = pending {
         let (gate, plan) = match planned {
             Some(planned) => planned,
-            None => match plan_revision(deps, pr, &run.requests).await? {
+            None => match plan_revision(deps, pr, &run.requests, &mut Prefetched::default()).await?
+            {
                 Planned::Plan { gate, plan } => (gate, plan),
                 Planned::Decision(_) => {
                     return Ok(ignored("the gate file changed under the command"));
@@ -1070,10 +1145,12 @@ async fn complete_command<T: Ports>(
             deps,
             &mut record,
             pr,
-            &gate,
-            *plan,
-            run.attempt,
-            run.carried.clone(),
+            (&gate, *plan),
+            Attempt {
+                number: run.attempt,
+                carried: run.carried.clone(),
+            },
+            &mut Prefetched::default(),
         )
         .await?
         {
@@ -1344,11 +1421,13 @@ pub async fn start_queue_run<T: Ports>(
     name: &str,
 ) -> PortResult<crate::merge_queue::QueueStart> {
     use crate::merge_queue::QueueStart;
-    let (gate, plan) = match plan_revision(deps, view, &[]).await? {
+    // The reads that need only the view, issued together (as for a pull request's run).
+    let mut prefetched = Prefetched::fetch(deps, view, false).await;
+    let (gate, plan) = match plan_revision(deps, view, &[], &mut prefetched).await? {
         Planned::Plan { gate, plan } => (gate, plan),
         Planned::Decision(_) => return Ok(QueueStart::Decided { passed: false }),
     };
-    let stages = match ready(deps, view, &gate, &plan, &[]).await? {
+    let stages = match ready(deps, view, &gate, &plan, &[], &mut prefetched).await? {
         Ready::Stages(stages) => stages,
         Ready::Decision { approve, .. } => return Ok(QueueStart::Decided { passed: approve }),
     };

@@ -2,7 +2,7 @@
 
 use super::{Deps, Ports};
 use crate::config::Settings;
-use crate::ids::{CommentId, PullRequestId, RevisionId};
+use crate::ids::{CommentId, PullRequestId, RepositoryName, RevisionId};
 use crate::ports::{
     ApprovalOutcome, ApprovalState, CommentTarget, PortError, PortResult, PrRecord,
     PullRequestState, PullRequests,
@@ -110,17 +110,40 @@ pub async fn upsert_comment<T: Ports>(
 ) -> PortResult<CommentId> {
     let known = match &record.comment_id {
         Some(id) => Some(id.clone()),
-        None => deps
-            .prs
-            .find_comment(
-                &subject.repository,
-                &subject.pull_request_id,
-                &deps.settings.approver_arn,
-                &report::marker(&subject.repository, &subject.pull_request_id),
-            )
-            .await?
-            .map(|c| c.id),
+        None => find_sticky(deps, &subject.repository, &subject.pull_request_id).await?,
     };
+    write_comment(deps, record, subject, body, known, token).await
+}
+
+/// The gate's sticky comment on a PR, found by its marker among the comments our identity
+/// wrote.
+pub async fn find_sticky<T: Ports>(
+    deps: &Deps<T>,
+    repository: &RepositoryName,
+    pull_request: &PullRequestId,
+) -> PortResult<Option<CommentId>> {
+    Ok(deps
+        .prs
+        .find_comment(
+            repository,
+            pull_request,
+            &deps.settings.approver_arn,
+            &report::marker(repository, pull_request),
+        )
+        .await?
+        .map(|c| c.id))
+}
+
+/// Writes the sticky comment once it is known which one stands (`known`, or none): see
+/// [`upsert_comment`].
+pub async fn write_comment<T: Ports>(
+    deps: &Deps<T>,
+    record: &mut PrRecord,
+    subject: &Subject,
+    body: &str,
+    known: Option<CommentId>,
+    token: &str,
+) -> PortResult<CommentId> {
     if let Some(id) = known {
         match deps.prs.update_comment(&id, body).await {
             Ok(()) => {

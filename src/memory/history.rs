@@ -7,7 +7,7 @@ use crate::release::ReleaseRecord;
 
 impl LedgerHistory for FakeLedger {
     async fn pull_requests(&self, repository: &RepositoryName) -> PortResult<Vec<PrRecord>> {
-        self.calls.record("dynamodb:Scan")?;
+        self.calls.call("dynamodb:Scan").await?;
         Ok(lock(&self.records)
             .iter()
             .filter(|((r, _), _)| r == repository)
@@ -19,7 +19,7 @@ impl LedgerHistory for FakeLedger {
         &self,
         repository: &RepositoryName,
     ) -> PortResult<Vec<EnvironmentRecord>> {
-        self.calls.record("dynamodb:Scan")?;
+        self.calls.call("dynamodb:Scan").await?;
         Ok(lock(&self.environments)
             .iter()
             .filter(|((r, _), _)| r == repository)
@@ -28,7 +28,7 @@ impl LedgerHistory for FakeLedger {
     }
 
     async fn releases(&self, repository: &RepositoryName) -> PortResult<Vec<ReleaseRecord>> {
-        self.calls.record("dynamodb:Scan")?;
+        self.calls.call("dynamodb:Scan").await?;
         Ok(lock(&self.releases)
             .iter()
             .filter(|((r, _), _)| r == repository)
