@@ -884,11 +884,13 @@ fn variables_are_set_and_valid(t: &Value, cfn: &Cfn, releases: bool) {
     }
     for (logical, _) in functions {
         let is_start = logical == "GateStartFunction";
+        // gate-report starts a merge queue's next run, so it names the machine too.
+        let starts_runs = is_start || logical == "GateReportFunction";
         let env = cfn.render(&function(t, logical)["Environment"]["Variables"]);
         let env = env.as_object().expect("variables");
         let set: BTreeSet<String> = env.keys().cloned().collect();
         let mut wanted = read_vars.clone();
-        if !is_start {
+        if !starts_runs {
             wanted.remove("GATE_STATE_MACHINE_ARN");
         }
         if !releases {
@@ -1082,14 +1084,26 @@ fn the_state_machine_is_the_definition_file_with_every_placeholder_substituted()
     );
     assert_eq!(
         resources_for("GateReportRole", "states:DescribeExecution"),
-        [executions]
+        std::slice::from_ref(&executions)
+    );
+    // gate-report starts a merge queue's next run and stops the runs built on a failed one.
+    assert_eq!(
+        resources_for("GateReportRole", "states:StartExecution"),
+        std::slice::from_ref(&arn)
     );
     assert_eq!(
-        cfn.render(
-            &function(&t, "GateStartFunction")["Environment"]["Variables"]["GATE_STATE_MACHINE_ARN"]
-        ),
-        json!(arn)
+        resources_for("GateReportRole", "states:StopExecution"),
+        [executions]
     );
+    for function_name in ["GateStartFunction", "GateReportFunction"] {
+        assert_eq!(
+            cfn.render(
+                &function(&t, function_name)["Environment"]["Variables"]["GATE_STATE_MACHINE_ARN"]
+            ),
+            json!(arn),
+            "{function_name}"
+        );
+    }
 }
 
 /// The IAM actions a definition's tasks need.
