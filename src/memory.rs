@@ -18,9 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 mod history;
+mod latency;
 pub mod merges;
 mod test_reports;
-mod latency;
 
 pub use latency::{Latency, RoundTrip};
 
