@@ -261,15 +261,9 @@ impl CheckResult {
     /// `reused`: passed, no attempts.
     pub fn reused(name: &CheckName, reused: crate::reuse::Reused) -> Self {
         Self {
-            name: name.clone(),
             status: CheckStatus::Passed,
-            duration_ms: None,
-            attempts: 0,
-            flaky: false,
-            log_url: None,
-            log_tail: None,
-            reports: None,
             reused: Some(reused),
+            ..Self::not_run(name)
         }
     }
 }
