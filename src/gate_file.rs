@@ -368,8 +368,8 @@ pub(crate) use releases::valid_branch;
 pub use releases::{Approval, Deploy, Environment, Package, RESERVED_ENVIRONMENT_NAMES};
 pub use reports::{CoverageReport, Reports};
 
-pub mod merge;
 pub mod cache;
+pub mod merge;
 mod releases;
 mod reports;
 

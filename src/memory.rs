@@ -14,13 +14,14 @@ use crate::ports::{
     PrStatus, PullRequestState, PullRequests, RuleWritten, Started, Written, codes,
 };
 use crate::release::ReleaseRecord;
+use crate::test_reports::{CoverageBases, branch_name};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 mod history;
+mod latency;
 pub mod merges;
 mod test_reports;
-mod latency;
 
 pub use latency::{Latency, RoundTrip};
 
@@ -840,8 +841,24 @@ pub struct FakeLedger {
     interleaved: Arc<Mutex<Interleavings>>,
     interleaved_environments: Arc<Mutex<EnvironmentInterleavings>>,
     environment_faults: Arc<Mutex<Vec<PortError>>>,
+    coverage: Arc<Mutex<BTreeMap<(RepositoryName, String), CoverageBases>>>,
+    coverage_faults: Arc<Mutex<Vec<PortError>>>,
+    interleaved_coverage: Arc<Mutex<CoverageInterleavings>>,
     /// Calls made.
     pub calls: Arc<Calls>,
+}
+
+/// A competing write to a branch's coverage bases, applied just before a put compares versions.
+type InterleavedCoverage = Box<dyn FnOnce(&mut CoverageBases) + Send>;
+
+/// Competing coverage writes queued for the next `put_coverage_bases`.
+#[derive(Default)]
+struct CoverageInterleavings(Vec<InterleavedCoverage>);
+
+impl std::fmt::Debug for CoverageInterleavings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} interleaved coverage writes", self.0.len())
+    }
 }
 
 /// A competing write to an environment's record, applied just before a put compares versions.
@@ -892,6 +909,41 @@ impl FakeLedger {
         lock(&self.environment_faults).push(error);
     }
 
+    /// The coverage bases stored for `branch` (a name or a full ref), if any.
+    pub fn stored_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> Option<CoverageBases> {
+        let key = (repository.clone(), branch_name(branch).to_owned());
+        lock(&self.coverage).get(&key).cloned()
+    }
+
+    /// The next coverage bases call (read or write) fails with `error`; the other ledger
+    /// calls are not affected, unlike `calls.fail_next`.
+    pub fn fail_next_coverage(&self, error: PortError) {
+        lock(&self.coverage_faults).push(error);
+    }
+
+    /// Makes another writer win just before the next `put_coverage_bases`: `write` changes
+    /// the stored record (created empty when absent) and its version moves on, so the put
+    /// that follows conflicts, as when another passed run onto the branch wrote in between.
+    pub fn interleave_next_coverage_put(
+        &self,
+        write: impl FnOnce(&mut CoverageBases) + Send + 'static,
+    ) {
+        lock(&self.interleaved_coverage).0.push(Box::new(write));
+    }
+
+    fn coverage_fault(&self) -> PortResult<()> {
+        let mut faults = lock(&self.coverage_faults);
+        if faults.is_empty() {
+            Ok(())
+        } else {
+            Err(faults.remove(0))
+        }
+    }
+
     /// Like [`FakeLedger::interleave_next_put`], after `puts` puts that go through untouched.
     pub fn interleave_put_after(
         &self,
@@ -936,6 +988,49 @@ impl Ledger for FakeLedger {
         }
         let stored = all.get(&key).map_or(0, |r| r.version);
         if stored != record.version {
+            return Ok(Written::Conflict);
+        }
+        let mut next = record.clone();
+        next.version += 1;
+        all.insert(key, next);
+        Ok(Written::Written)
+    }
+
+    async fn coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> PortResult<CoverageBases> {
+        self.calls.call("dynamodb:GetItem").await?;
+        self.coverage_fault()?;
+        let key = (repository.clone(), branch_name(branch).to_owned());
+        Ok(lock(&self.coverage)
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| CoverageBases::empty(branch)))
+    }
+
+    async fn put_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        record: &CoverageBases,
+    ) -> PortResult<Written> {
+        self.calls.call("dynamodb:PutItem").await?;
+        self.coverage_fault()?;
+        let key = (repository.clone(), branch_name(&record.branch).to_owned());
+        let mut all = lock(&self.coverage);
+        let competing = {
+            let mut queue = lock(&self.interleaved_coverage);
+            (!queue.0.is_empty()).then(|| queue.0.remove(0))
+        };
+        if let Some(write) = competing {
+            let stored = all
+                .entry(key.clone())
+                .or_insert_with(|| CoverageBases::empty(&record.branch));
+            write(stored);
+            stored.version += 1;
+        }
+        if all.get(&key).map_or(0, |r| r.version) != record.version {
             return Ok(Written::Conflict);
         }
         let mut next = record.clone();
