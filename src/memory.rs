@@ -842,7 +842,8 @@ pub struct FakeLedger {
     interleaved_environments: Arc<Mutex<EnvironmentInterleavings>>,
     environment_faults: Arc<Mutex<Vec<PortError>>>,
     coverage: Arc<Mutex<BTreeMap<(RepositoryName, String), CoverageBases>>>,
-    coverage_faults: Arc<Mutex<Vec<PortError>>>,
+    coverage_read_faults: Arc<Mutex<Vec<PortError>>>,
+    coverage_put_faults: Arc<Mutex<Vec<PortError>>>,
     interleaved_coverage: Arc<Mutex<CoverageInterleavings>>,
     /// Calls made.
     pub calls: Arc<Calls>,
@@ -919,10 +920,15 @@ impl FakeLedger {
         lock(&self.coverage).get(&key).cloned()
     }
 
-    /// The next coverage bases call (read or write) fails with `error`; the other ledger
-    /// calls are not affected, unlike `calls.fail_next`.
-    pub fn fail_next_coverage(&self, error: PortError) {
-        lock(&self.coverage_faults).push(error);
+    /// The next read of coverage bases fails with `error`; the other ledger calls are not
+    /// affected, unlike `calls.fail_next`.
+    pub fn fail_next_coverage_read(&self, error: PortError) {
+        lock(&self.coverage_read_faults).push(error);
+    }
+
+    /// The next write of coverage bases fails with `error` (nothing is written).
+    pub fn fail_next_coverage_put(&self, error: PortError) {
+        lock(&self.coverage_put_faults).push(error);
     }
 
     /// Makes another writer win just before the next `put_coverage_bases`: `write` changes
@@ -935,8 +941,8 @@ impl FakeLedger {
         lock(&self.interleaved_coverage).0.push(Box::new(write));
     }
 
-    fn coverage_fault(&self) -> PortResult<()> {
-        let mut faults = lock(&self.coverage_faults);
+    fn coverage_fault(faults: &Mutex<Vec<PortError>>) -> PortResult<()> {
+        let mut faults = lock(faults);
         if faults.is_empty() {
             Ok(())
         } else {
@@ -1002,7 +1008,7 @@ impl Ledger for FakeLedger {
         branch: &str,
     ) -> PortResult<CoverageBases> {
         self.calls.call("dynamodb:GetItem").await?;
-        self.coverage_fault()?;
+        Self::coverage_fault(&self.coverage_read_faults)?;
         let key = (repository.clone(), branch_name(branch).to_owned());
         Ok(lock(&self.coverage)
             .get(&key)
@@ -1016,7 +1022,7 @@ impl Ledger for FakeLedger {
         record: &CoverageBases,
     ) -> PortResult<Written> {
         self.calls.call("dynamodb:PutItem").await?;
-        self.coverage_fault()?;
+        Self::coverage_fault(&self.coverage_put_faults)?;
         let key = (repository.clone(), branch_name(&record.branch).to_owned());
         let mut all = lock(&self.coverage);
         let competing = {
