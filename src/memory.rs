@@ -962,6 +962,22 @@ impl FakeLedger {
     }
 }
 
+/// DynamoDB's conditional write on a map: stores `next` under `key` if the stored version
+/// is `expected` (no entry counts as 0), else a conflict.
+fn put_if_version<K: Ord, T>(
+    all: &mut BTreeMap<K, T>,
+    key: K,
+    next: T,
+    expected: u64,
+    version: fn(&T) -> u64,
+) -> Written {
+    if all.get(&key).map_or(0, version) != expected {
+        return Written::Conflict;
+    }
+    all.insert(key, next);
+    Written::Written
+}
+
 impl Ledger for FakeLedger {
     async fn get(
         &self,
@@ -1036,13 +1052,13 @@ impl Ledger for FakeLedger {
             write(stored);
             stored.version += 1;
         }
-        if all.get(&key).map_or(0, |r| r.version) != record.version {
-            return Ok(Written::Conflict);
-        }
-        let mut next = record.clone();
-        next.version += 1;
-        all.insert(key, next);
-        Ok(Written::Written)
+        Ok(put_if_version(
+            &mut all,
+            key,
+            record.written(),
+            record.version,
+            |r| r.version,
+        ))
     }
 
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
@@ -1085,13 +1101,11 @@ impl Ledger for FakeLedger {
             write(stored);
             stored.version += 1;
         }
-        if all.get(&key).map_or(0, |r| r.version) != record.version {
-            return Ok(Written::Conflict);
-        }
         let mut next = record.clone();
         next.version += 1;
-        all.insert(key, next);
-        Ok(Written::Written)
+        Ok(put_if_version(&mut all, key, next, record.version, |r| {
+            r.version
+        }))
     }
 
     async fn put_release(

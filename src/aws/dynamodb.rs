@@ -289,10 +289,7 @@ impl Ledger for AwsLedger {
         repository: &RepositoryName,
         record: &CoverageBases,
     ) -> PortResult<Written> {
-        let stored = CoverageBases {
-            version: record.version + 1,
-            ..record.clone()
-        };
+        let stored = record.written();
         self.put_versioned(
             coverage_key(repository, &record.branch),
             record.version,

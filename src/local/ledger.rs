@@ -162,10 +162,7 @@ impl Ledger for LocalLedger {
     ) -> PortResult<Written> {
         const CALL: &str = "dynamodb:PutItem";
         let store = self.store(CALL, repository)?;
-        let next = CoverageBases {
-            version: record.version + 1,
-            ..record.clone()
-        };
+        let next = record.written();
         let path = store.coverage_bases(branch_name(&record.branch));
         let wrote = store::write_if_version(
             &store,

@@ -57,6 +57,14 @@ impl CoverageBases {
         }
     }
 
+    /// The record as a write stores it: one version on.
+    pub fn written(&self) -> Self {
+        Self {
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
     /// The base of `check`, if a passed run recorded one.
     pub fn base(&self, check: &str) -> Option<LineCoverage> {
         self.checks.get(check).map(|c| c.line)
