@@ -14,6 +14,7 @@ use crate::ports::{
     PrStatus, PullRequestState, PullRequests, RuleWritten, Started, Written, codes,
 };
 use crate::release::ReleaseRecord;
+use crate::test_reports::{CoverageBases, branch_name};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -840,8 +841,25 @@ pub struct FakeLedger {
     interleaved: Arc<Mutex<Interleavings>>,
     interleaved_environments: Arc<Mutex<EnvironmentInterleavings>>,
     environment_faults: Arc<Mutex<Vec<PortError>>>,
+    coverage: Arc<Mutex<BTreeMap<(RepositoryName, String), CoverageBases>>>,
+    coverage_read_faults: Arc<Mutex<Vec<PortError>>>,
+    coverage_put_faults: Arc<Mutex<Vec<PortError>>>,
+    interleaved_coverage: Arc<Mutex<CoverageInterleavings>>,
     /// Calls made.
     pub calls: Arc<Calls>,
+}
+
+/// A competing write to a branch's coverage bases, applied just before a put compares versions.
+type InterleavedCoverage = Box<dyn FnOnce(&mut CoverageBases) + Send>;
+
+/// Competing coverage writes queued for the next `put_coverage_bases`.
+#[derive(Default)]
+struct CoverageInterleavings(Vec<InterleavedCoverage>);
+
+impl std::fmt::Debug for CoverageInterleavings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} interleaved coverage writes", self.0.len())
+    }
 }
 
 /// A competing write to an environment's record, applied just before a put compares versions.
@@ -892,6 +910,46 @@ impl FakeLedger {
         lock(&self.environment_faults).push(error);
     }
 
+    /// The coverage bases stored for `branch` (a name or a full ref), if any.
+    pub fn stored_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> Option<CoverageBases> {
+        let key = (repository.clone(), branch_name(branch).to_owned());
+        lock(&self.coverage).get(&key).cloned()
+    }
+
+    /// The next read of coverage bases fails with `error`; the other ledger calls are not
+    /// affected, unlike `calls.fail_next`.
+    pub fn fail_next_coverage_read(&self, error: PortError) {
+        lock(&self.coverage_read_faults).push(error);
+    }
+
+    /// The next write of coverage bases fails with `error` (nothing is written).
+    pub fn fail_next_coverage_put(&self, error: PortError) {
+        lock(&self.coverage_put_faults).push(error);
+    }
+
+    /// Makes another writer win just before the next `put_coverage_bases`: `write` changes
+    /// the stored record (created empty when absent) and its version moves on, so the put
+    /// that follows conflicts, as when another passed run onto the branch wrote in between.
+    pub fn interleave_next_coverage_put(
+        &self,
+        write: impl FnOnce(&mut CoverageBases) + Send + 'static,
+    ) {
+        lock(&self.interleaved_coverage).0.push(Box::new(write));
+    }
+
+    fn coverage_fault(faults: &Mutex<Vec<PortError>>) -> PortResult<()> {
+        let mut faults = lock(faults);
+        if faults.is_empty() {
+            Ok(())
+        } else {
+            Err(faults.remove(0))
+        }
+    }
+
     /// Like [`FakeLedger::interleave_next_put`], after `puts` puts that go through untouched.
     pub fn interleave_put_after(
         &self,
@@ -902,6 +960,22 @@ impl FakeLedger {
         queue.0.extend((0..puts).map(|_| None));
         queue.0.push(Some(Box::new(write)));
     }
+}
+
+/// DynamoDB's conditional write on a map: stores `next` under `key` if the stored version
+/// is `expected` (no entry counts as 0), else a conflict.
+fn put_if_version<K: Ord, T>(
+    all: &mut BTreeMap<K, T>,
+    key: K,
+    next: T,
+    expected: u64,
+    version: fn(&T) -> u64,
+) -> Written {
+    if all.get(&key).map_or(0, version) != expected {
+        return Written::Conflict;
+    }
+    all.insert(key, next);
+    Written::Written
 }
 
 impl Ledger for FakeLedger {
@@ -944,6 +1018,49 @@ impl Ledger for FakeLedger {
         Ok(Written::Written)
     }
 
+    async fn coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> PortResult<CoverageBases> {
+        self.calls.call("dynamodb:GetItem").await?;
+        Self::coverage_fault(&self.coverage_read_faults)?;
+        let key = (repository.clone(), branch_name(branch).to_owned());
+        Ok(lock(&self.coverage)
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| CoverageBases::empty(branch)))
+    }
+
+    async fn put_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        record: &CoverageBases,
+    ) -> PortResult<Written> {
+        self.calls.call("dynamodb:PutItem").await?;
+        Self::coverage_fault(&self.coverage_put_faults)?;
+        let key = (repository.clone(), branch_name(&record.branch).to_owned());
+        let mut all = lock(&self.coverage);
+        let competing = {
+            let mut queue = lock(&self.interleaved_coverage);
+            (!queue.0.is_empty()).then(|| queue.0.remove(0))
+        };
+        if let Some(write) = competing {
+            let stored = all
+                .entry(key.clone())
+                .or_insert_with(|| CoverageBases::empty(&record.branch));
+            write(stored);
+            stored.version += 1;
+        }
+        Ok(put_if_version(
+            &mut all,
+            key,
+            record.written(),
+            record.version,
+            |r| r.version,
+        ))
+    }
+
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
         self.calls.call("dynamodb:Scan").await?;
         Ok(lock(&self.records)
@@ -984,13 +1101,11 @@ impl Ledger for FakeLedger {
             write(stored);
             stored.version += 1;
         }
-        if all.get(&key).map_or(0, |r| r.version) != record.version {
-            return Ok(Written::Conflict);
-        }
         let mut next = record.clone();
         next.version += 1;
-        all.insert(key, next);
-        Ok(Written::Written)
+        Ok(put_if_version(&mut all, key, next, record.version, |r| {
+            r.version
+        }))
     }
 
     async fn put_release(

@@ -808,6 +808,20 @@ pub trait Ledger: Send + Sync {
         repository: &RepositoryName,
         record: &crate::release::ReleaseRecord,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// The destination branch's recorded coverage per check (version 0 and no checks when
+    /// none was recorded); `branch` is a branch name or its full ref, one branch either way.
+    fn coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> impl Future<Output = PortResult<crate::test_reports::CoverageBases>> + Send;
+    /// Writes `record` with version `record.version + 1` if the stored version is still
+    /// `record.version` (or absent when it is 0), as [`Ledger::put`].
+    fn put_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        record: &crate::test_reports::CoverageBases,
+    ) -> impl Future<Output = PortResult<Written>> + Send;
 }
 
 /// Step Functions' callback API, as the approval uses it: only gate-approve calls it.

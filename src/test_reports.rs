@@ -18,11 +18,13 @@ use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
 
+mod bases;
 mod check;
 pub mod codebuild;
 mod coverage;
 mod junit;
 
+pub use bases::{CoverageBases, MAX_COVERAGE_BASES, RecordedCoverage, branch_name, run_coverages};
 pub use check::{
     CheckReports, CoverageResult, MAX_UNREADABLE, Shortfall, Unreadable, fill_coverage_bases,
     percent_text,

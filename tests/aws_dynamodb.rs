@@ -586,3 +586,127 @@ mod history {
         assert_eq!(err.call(), "dynamodb:Scan");
     }
 }
+
+mod coverage {
+    use super::*;
+    use codecommit_gate::aws::dynamodb::coverage_key;
+    use codecommit_gate::test_reports::{CoverageBases, LineCoverage, RecordedCoverage};
+
+    fn bases(version: u64) -> CoverageBases {
+        let mut bases = CoverageBases::empty("refs/heads/main");
+        bases.version = version;
+        bases.record(&[(
+            "api-tests".into(),
+            RecordedCoverage {
+                line: LineCoverage {
+                    covered: 816,
+                    valid: 1000,
+                },
+                execution: "gate-MyDemoRepo-27-a1b2c3d".into(),
+                commit: "5d036259ec0e8dd8e1a2d5b8e4a3d1c2b0a9f8e7".into(),
+                recorded_at: 1_764_680_000,
+            },
+        )]);
+        bases
+    }
+
+    #[test]
+    fn the_key_names_the_branch_without_refs_heads() {
+        assert_eq!(
+            coverage_key(&repo(), "refs/heads/main"),
+            "MyDemoRepo#coverage#main"
+        );
+        assert_eq!(coverage_key(&repo(), "main"), "MyDemoRepo#coverage#main");
+        assert_ne!(coverage_key(&repo(), "27"), partition_key(&repo(), &pr()));
+    }
+
+    #[tokio::test]
+    async fn the_bases_are_read_consistently_with_their_version_attribute() {
+        let stored = serde_json::to_string(&bases(1)).expect("json");
+        let found = mock!(Client::get_item)
+            .match_requests(|r| {
+                r.consistent_read() == Some(true)
+                    && r.key().and_then(|k| k.get("pk"))
+                        == Some(&AttributeValue::S("MyDemoRepo#coverage#main".into()))
+            })
+            .sequence()
+            .http_status(
+                200,
+                body(json!({ "Item": {
+                    "pk": { "S": "MyDemoRepo#coverage#main" },
+                    "version": { "N": "4" },
+                    "record": { "S": stored },
+                    "updated_at": { "N": "1764680000" },
+                } })),
+            )
+            .build();
+        // GetItem of a key that does not exist answers `{}` (no `Item`).
+        let missing = mock!(Client::get_item)
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let ledger = ledger(&[&found, &missing]);
+        let got = ledger
+            .coverage_bases(&repo(), "refs/heads/main")
+            .await
+            .expect("get");
+        assert_eq!(got.version, 4, "the version attribute is the truth");
+        assert_eq!(
+            got.base("api-tests"),
+            Some(LineCoverage {
+                covered: 816,
+                valid: 1000
+            })
+        );
+        let none = ledger
+            .coverage_bases(&repo(), "develop")
+            .await
+            .expect("get");
+        assert_eq!(none, CoverageBases::empty("develop"));
+    }
+
+    #[tokio::test]
+    async fn writes_are_conditional_on_the_version_read() {
+        let first = mock!(Client::put_item)
+            .match_requests(|r| {
+                let Some(item) = r.item() else { return false };
+                let json: CoverageBases =
+                    serde_json::from_str(s(item, "record")).expect("record JSON");
+                item.len() == 4
+                    && s(item, "pk") == "MyDemoRepo#coverage#main"
+                    && n(item, "version") == Some(1)
+                    && json.version == 1
+                    && json.branch == "main"
+                    && !item.contains_key("closed")
+                    && r.condition_expression() == Some("attribute_not_exists(pk)")
+            })
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let later = mock!(Client::put_item)
+            .match_requests(|r| {
+                r.condition_expression() == Some("#v = :expected")
+                    && r.expression_attribute_values()
+                        .and_then(|v| v.get(":expected"))
+                        == Some(&AttributeValue::N("2".into()))
+            })
+            .sequence()
+            .http_status(400, error("ConditionalCheckFailedException"))
+            .build();
+        let ledger = ledger(&[&first, &later]);
+        assert_eq!(
+            ledger
+                .put_coverage_bases(&repo(), &bases(0))
+                .await
+                .expect("put"),
+            Written::Written
+        );
+        assert_eq!(
+            ledger
+                .put_coverage_bases(&repo(), &bases(2))
+                .await
+                .expect("put"),
+            Written::Conflict
+        );
+    }
+}

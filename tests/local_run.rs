@@ -1027,6 +1027,53 @@ async fn the_local_ledger_lets_exactly_one_writer_win() {
     assert_eq!(stored.version, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_ledger_keeps_coverage_bases_per_branch_with_one_writer_winning() {
+    use codecommit_gate::test_reports::{CoverageBases, LineCoverage, RecordedCoverage};
+    let repo = Repo::new(GATE);
+    let repos = repo.dir.parent().expect("parent").to_path_buf();
+    let ledger = LocalLedger::new(&repos);
+    let shop = RepositoryName::from("shop");
+    let mut bases = CoverageBases::empty("refs/heads/main");
+    bases.record(&[(
+        "unit".into(),
+        RecordedCoverage {
+            line: LineCoverage {
+                covered: 3,
+                valid: 4,
+            },
+            execution: "run-1".into(),
+            commit: "c1".into(),
+            recorded_at: 1,
+        },
+    )]);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (ledger, shop, bases) = (ledger.clone(), shop.clone(), bases.clone());
+        tasks.push(tokio::spawn(async move {
+            ledger.put_coverage_bases(&shop, &bases).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.expect("join").expect("put") == codecommit_gate::ports::Written::Written {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    let stored = ledger.coverage_bases(&shop, "main").await.expect("read");
+    assert_eq!(
+        (stored.version, stored.base("unit")),
+        (1, bases.base("unit"))
+    );
+    let other = ledger.coverage_bases(&shop, "develop").await.expect("read");
+    assert_eq!(
+        other,
+        CoverageBases::empty("develop"),
+        "another branch has none"
+    );
+}
+
 /// The overhead of `gate run` over the slowest path through the checks. Stages
 /// [a: sleep 1 ∥ sleep 2] then [b: sleep 1] take 3 s at best; prints the median overhead of
 /// five runs. `cargo test --test local_run -- --ignored --nocapture run_overhead`

@@ -303,6 +303,71 @@ async fn ledger_writes_are_conditional_on_the_version_read() {
     assert_eq!(json, latest);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_bases_are_one_versioned_item_per_branch() {
+    use codecommit_gate::test_reports::{CoverageBases, LineCoverage, RecordedCoverage};
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let clients = Clients::from_config(&sdk_config(&moto).await, None).await;
+    create_table(&clients).await;
+    let ledger = clients.ledger(TABLE);
+    let empty = ledger
+        .coverage_bases(&repo(), "refs/heads/main")
+        .await
+        .expect("get");
+    assert_eq!(empty, CoverageBases::empty("main"));
+    let mut bases = empty.clone();
+    bases.record(&[(
+        "api-tests".into(),
+        RecordedCoverage {
+            line: LineCoverage {
+                covered: 816,
+                valid: 1000,
+            },
+            execution: "gate-MyDemoRepo-27-a1b2c3d".into(),
+            commit: "c1".into(),
+            recorded_at: 1_764_680_000,
+        },
+    )]);
+    assert_eq!(
+        ledger
+            .put_coverage_bases(&repo(), &bases)
+            .await
+            .expect("put"),
+        Written::Written
+    );
+    assert_eq!(
+        ledger
+            .put_coverage_bases(&repo(), &bases)
+            .await
+            .expect("put"),
+        Written::Conflict,
+        "a write from the version another writer moved on loses"
+    );
+    let stored = ledger.coverage_bases(&repo(), "main").await.expect("get");
+    assert_eq!(stored, bases.written());
+    let item = clients
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S("MyDemoRepo#coverage#main".into()))
+        .send()
+        .await
+        .expect("raw item")
+        .item
+        .expect("item");
+    assert_eq!(item.get("version"), Some(&AttributeValue::N("1".into())));
+    assert_eq!(
+        ledger
+            .coverage_bases(&repo(), "develop")
+            .await
+            .expect("get"),
+        CoverageBases::empty("develop"),
+        "another branch is another item"
+    );
+}
+
 /// 20 writers from the same version: exactly one wins, and its write is the one stored.
 async fn race(ledger: &AwsLedger, from: &PrRecord) -> String {
     let mut tasks = tokio::task::JoinSet::new();

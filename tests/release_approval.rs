@@ -387,6 +387,20 @@ impl Ledger for RacingLedger {
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {
         self.inner.open_records().await
     }
+    async fn coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> PortResult<codecommit_gate::test_reports::CoverageBases> {
+        self.inner.coverage_bases(repository, branch).await
+    }
+    async fn put_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        record: &codecommit_gate::test_reports::CoverageBases,
+    ) -> PortResult<Written> {
+        self.inner.put_coverage_bases(repository, record).await
+    }
     async fn environment(
         &self,
         repository: &RepositoryName,

@@ -16,7 +16,12 @@
 //! no `closed`, so the clean-up sweep's scan never reads it. A release's item: `pk` =
 //! `<repository>#release#<release id>`, `record` (the [`ReleaseRecord`]), `environment`,
 //! `started_at`, `updated_at`; written whole, unconditionally (a release id is written by
-//! its own release only).
+//! its own release only). A destination branch's coverage bases: `pk` =
+//! `<repository>#coverage#<branch>` (the branch without `refs/heads/`), `version`, `record`
+//! (the [`CoverageBases`]: per check, the line coverage of the newest passed run onto the
+//! branch, its execution, commit and time; at most
+//! [`crate::test_reports::MAX_COVERAGE_BASES`] checks), `updated_at`; written with the same
+//! version condition as a PR's item.
 
 mod history;
 pub mod queue;
@@ -27,6 +32,7 @@ use super::{permanent, port_error, service_err};
 use crate::ids::{PullRequestId, RepositoryName};
 use crate::ports::{EnvironmentRecord, Ledger, PortResult, PrRecord, Written};
 use crate::release::ReleaseRecord;
+use crate::test_reports::{CoverageBases, branch_name};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -68,6 +74,12 @@ pub fn environment_key(repository: &RepositoryName, environment: &str) -> String
 /// The partition key of a release's item: `<repository>#release#<release id>`.
 pub fn release_key(repository: &RepositoryName, id: &str) -> String {
     format!("{}#release#{id}", repository.as_str())
+}
+
+/// The partition key of a destination branch's coverage bases:
+/// `<repository>#coverage#<branch>`, with the branch as [`branch_name`] gives it.
+pub fn coverage_key(repository: &RepositoryName, branch: &str) -> String {
+    format!("{}#coverage#{}", repository.as_str(), branch_name(branch))
 }
 
 /// The partition key of a PR's item: `<repository>#<pull request id>`.
@@ -256,6 +268,35 @@ impl Ledger for AwsLedger {
             .await
             .map_err(|e| port_error(PUT_ITEM, e))?;
         Ok(())
+    }
+
+    async fn coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> PortResult<CoverageBases> {
+        let stored = self
+            .get_versioned(
+                coverage_key(repository, branch),
+                |r: &mut CoverageBases, v| r.version = v,
+            )
+            .await?;
+        Ok(stored.unwrap_or_else(|| CoverageBases::empty(branch)))
+    }
+
+    async fn put_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        record: &CoverageBases,
+    ) -> PortResult<Written> {
+        let stored = record.written();
+        self.put_versioned(
+            coverage_key(repository, &record.branch),
+            record.version,
+            to_json(&stored)?,
+            &[],
+        )
+        .await
     }
 
     async fn open_records(&self) -> PortResult<Vec<PrRecord>> {

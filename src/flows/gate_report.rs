@@ -415,7 +415,7 @@ struct RunFacts {
 async fn report_run<T: Ports>(
     deps: &Deps<T>,
     input: &ExecutionInput,
-    results: Vec<CheckResult>,
+    mut results: Vec<CheckResult>,
     facts: RunFacts,
 ) -> PortResult<ReportOutcome> {
     if input.mode == Mode::Cleanup {
@@ -466,6 +466,7 @@ async fn report_run<T: Ports>(
         }
         VerdictClaim::Skip(outcome) => return Ok(outcome),
     };
+    super::coverage_bases::fill(&deps.ledger, input, &mut results).await;
     let judged = Judged {
         verdict,
         results: &results,
@@ -482,6 +483,9 @@ async fn report_run<T: Ports>(
     }
     let metrics = run_metrics(&facts, &results, plan, verdict);
     mark_reported(deps, record, input, approved.as_ref()).await?;
+    if recorded == RunVerdict::Passed {
+        super::coverage_bases::record(&deps.ledger, input, &results).await;
+    }
     tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
     Ok(ReportOutcome::Reported {
         verdict,

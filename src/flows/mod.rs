@@ -5,6 +5,7 @@
 //! different adapters; the flow is the same code.
 
 pub mod build_reports;
+pub mod coverage_bases;
 pub mod gate_report;
 pub mod gate_start;
 pub mod merge_queue;

@@ -180,7 +180,7 @@ impl History {
     /// coverage is not a base. Runs that recorded no coverage for `check` (it was skipped, its
     /// report could not be read) are passed over; `None` when no run recorded any.
     pub fn coverage_base(&self, destination: &str, check: &str) -> Option<LineCoverage> {
-        let branch = |r: &str| r.strip_prefix("refs/heads/").unwrap_or(r).to_owned();
+        let branch = crate::test_reports::branch_name;
         let destination = branch(destination);
         self.newest(usize::MAX)
             .into_iter()

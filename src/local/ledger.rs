@@ -5,6 +5,7 @@ use crate::local::release::Records;
 use crate::local::store::{self, Store};
 use crate::ports::{EnvironmentRecord, Ledger, Notifier, PortError, PortResult, PrRecord, Written};
 use crate::release::ReleaseRecord;
+use crate::test_reports::{CoverageBases, branch_name};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -139,6 +140,39 @@ impl Ledger for LocalLedger {
         const CALL: &str = "dynamodb:PutItem";
         let store = self.store(CALL, repository)?;
         Records::new(&store).record(record).map_err(transient(CALL))
+    }
+
+    async fn coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        branch: &str,
+    ) -> PortResult<CoverageBases> {
+        const CALL: &str = "dynamodb:GetItem";
+        let store = self.store(CALL, repository)?;
+        let stored: Option<CoverageBases> =
+            store::read_json(&store.coverage_bases(branch_name(branch)))
+                .map_err(transient(CALL))?;
+        Ok(stored.unwrap_or_else(|| CoverageBases::empty(branch)))
+    }
+
+    async fn put_coverage_bases(
+        &self,
+        repository: &RepositoryName,
+        record: &CoverageBases,
+    ) -> PortResult<Written> {
+        const CALL: &str = "dynamodb:PutItem";
+        let store = self.store(CALL, repository)?;
+        let next = record.written();
+        let path = store.coverage_bases(branch_name(&record.branch));
+        let wrote = store::write_if_version(
+            &store,
+            &path,
+            record.version,
+            |r: &CoverageBases| r.version,
+            &next,
+        )
+        .map_err(transient(CALL))?;
+        Ok(Written::won(wrote))
     }
 }
 

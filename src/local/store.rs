@@ -109,6 +109,13 @@ impl Store {
             .join(format!("{}.json", file_name(pr)))
     }
 
+    /// `coverage/<branch>.json`: a destination branch's coverage bases (the ledger's item).
+    pub fn coverage_bases(&self, branch: &str) -> PathBuf {
+        self.root
+            .join("coverage")
+            .join(format!("{}.json", file_name(branch)))
+    }
+
     /// `executions/<name>.json`.
     pub fn execution(&self, name: &str) -> PathBuf {
         self.root
