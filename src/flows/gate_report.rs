@@ -404,6 +404,34 @@ fn verdict_of(plan: Option<&Plan>, input: &ExecutionInput, results: &[CheckResul
     }
 }
 
+/// The approval decision for the tested revision and the verdict the ledger records. Without
+/// the tested revision the result cannot be tied to the code that merges: no decision, which
+/// fails closed in `act`.
+fn decide(
+    verdict: Verdict,
+    subject: &report::Subject,
+    pr: &PullRequestState,
+) -> (Option<(RevisionId, ApprovalDecision)>, RunVerdict) {
+    let decision = subject.revision_id.as_ref().map(|tested| {
+        (
+            tested.clone(),
+            policy::decide_approval(
+                verdict,
+                tested,
+                &pr.revision_id,
+                pr.status == PrStatus::Open,
+            ),
+        )
+    });
+    let recorded = match (verdict, &decision) {
+        // About a revision that is no longer current: `/gate retry` runs it all again.
+        (_, Some((_, ApprovalDecision::Stale))) => RunVerdict::Outdated,
+        (Verdict::Passed, Some(_)) => RunVerdict::Passed,
+        _ => RunVerdict::Failed,
+    };
+    (decision, recorded)
+}
+
 /// What the report knows about a run besides its results.
 #[derive(Debug, Clone, Default)]
 struct RunFacts {
@@ -438,25 +466,7 @@ async fn report_run<T: Ports>(
     }
     let subject = &input.subject;
     let pr = deps.prs.pull_request(&subject.pull_request_id).await?;
-    // Without the tested revision the result cannot be tied to the code that merges: no
-    // decision, which fails closed in `act`.
-    let decision = subject.revision_id.as_ref().map(|tested| {
-        (
-            tested.clone(),
-            policy::decide_approval(
-                verdict,
-                tested,
-                &pr.revision_id,
-                pr.status == PrStatus::Open,
-            ),
-        )
-    });
-    let recorded = match (verdict, &decision) {
-        // About a revision that is no longer current: `/gate retry` runs it all again.
-        (_, Some((_, ApprovalDecision::Stale))) => RunVerdict::Outdated,
-        (Verdict::Passed, Some(_)) => RunVerdict::Passed,
-        _ => RunVerdict::Failed,
-    };
+    let (decision, recorded) = decide(verdict, subject, &pr);
     let mut record = match claim_verdict(&deps.ledger, record, input, recorded, &results).await? {
         VerdictClaim::Claimed(record, fresh) => {
             if fresh {
