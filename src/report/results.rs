@@ -177,6 +177,10 @@ fn left_out_tally(statuses: &[&'static str], shown: &[bool]) -> String {
     tally.join(", ")
 }
 
+/// Why a run did not save its checks' caches: it tested a branch's changes, not the
+/// destination's own tree (threat T24, docs/reliability.md).
+pub const CACHE_READ_ONLY: &str = "not saved: this run tested changes the destination does not have yet, and only runs of the destination's own tree write the cache (restored caches were read only)";
+
 /// The longest "passed on identical inputs" note a table cell shows.
 const CLIP_REUSED: usize = 160;
 
