@@ -488,7 +488,8 @@ async fn report_run<T: Ports>(
     let metrics = run_metrics(&facts, &results, plan, verdict);
     mark_reported(deps, record, input, approved.as_ref()).await?;
     if recorded == RunVerdict::Passed {
-        super::coverage_bases::record(&deps.ledger, input, &results).await;
+        let started_at = facts.started_at.as_deref();
+        super::coverage_bases::record(&deps.ledger, input, &results, started_at).await;
     }
     tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
     Ok(ReportOutcome::Reported {
