@@ -7,7 +7,7 @@
 
 use crate::event::{RunFinished, RunStatus};
 use crate::flows::build_reports::read_run_reports;
-use crate::flows::{Deps, FlowError, Ports, steps};
+use crate::flows::{Deps, FlowError, Ports, coverage_bases, steps};
 use crate::gate_file::Reports;
 use crate::ids::{PullRequestId, RepositoryName, RevisionId};
 use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, build};
@@ -470,7 +470,7 @@ async fn report_run<T: Ports>(
         }
         VerdictClaim::Skip(outcome) => return Ok(outcome),
     };
-    super::coverage_bases::fill(&deps.ledger, input, &mut results).await;
+    coverage_bases::fill(&deps.ledger, input, &mut results).await;
     let judged = Judged {
         verdict,
         results: &results,
@@ -488,8 +488,7 @@ async fn report_run<T: Ports>(
     let metrics = run_metrics(&facts, &results, plan, verdict);
     mark_reported(deps, record, input, approved.as_ref()).await?;
     if recorded == RunVerdict::Passed {
-        let started_at = facts.started_at.as_deref();
-        super::coverage_bases::record(&deps.ledger, input, &results, started_at).await;
+        coverage_bases::record(&deps.ledger, input, &results, facts.started_at.as_deref()).await;
     }
     tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
     Ok(ReportOutcome::Reported {
