@@ -825,6 +825,26 @@ fn report_with_unit(
     report
 }
 
+/// A release of commit 20 in [`reports_world`] whose `unit` build covered `covered` lines.
+async fn released_with_reports(covered: u64) -> (World, ReleaseExecutionInput) {
+    let w = reports_world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    put_unit_reports(&w, covered);
+    (w, input)
+}
+
+/// `report` as the machine sends it when the checks blocked: no approval, no deploys.
+fn checks_only(mut report: ReleaseReport) -> ReleaseReport {
+    report.approval = None;
+    report.deploys = Vec::new();
+    report
+}
+
+fn last_notice(w: &World) -> String {
+    w.sns.messages().pop().expect("notified").1
+}
+
 #[tokio::test]
 async fn a_releases_checks_name_the_report_groups_in_their_buildspec() {
     let w = reports_world();
@@ -846,14 +866,12 @@ async fn a_releases_checks_name_the_report_groups_in_their_buildspec() {
 
 #[tokio::test]
 async fn failed_tests_and_coverage_of_a_releases_checks_are_recorded_and_notified() {
-    let w = reports_world();
-    released_at_19(&w).await;
-    let input = push(&w, 20).await;
-    put_unit_reports(&w, 850);
-    let mut report = report_with_unit(&input, failed_run("unit", "FAILED"));
-    report.approval = None;
-    report.deploys = Vec::new();
-    let out = finished(&w, &report).await;
+    let (w, input) = released_with_reports(850).await;
+    let out = finished(
+        &w,
+        &checks_only(report_with_unit(&input, failed_run("unit", "FAILED"))),
+    )
+    .await;
     assert_eq!(out.outcome, ReleaseOutcome::ChecksFailed);
 
     let record = record_of(&w, &input);
@@ -873,8 +891,7 @@ async fn failed_tests_and_coverage_of_a_releases_checks_are_recorded_and_notifie
     assert_eq!(coverage.base, None, "a release compares with no base");
     assert_eq!(w.logs.calls.count("codebuild:BatchGetReports"), 1);
 
-    let messages = w.sns.messages();
-    let notice = &messages.last().expect("notified").1;
+    let notice = last_notice(&w);
     assert!(
         notice.contains("check    unit                     failed 1m 05s · 37 passed, 2 failed, 1 skipped · line coverage 85.0 %\n"),
         "{notice}"
@@ -893,14 +910,12 @@ async fn failed_tests_and_coverage_of_a_releases_checks_are_recorded_and_notifie
 
 #[tokio::test]
 async fn coverage_under_min_line_fails_a_releases_passing_check_and_deploys_nothing() {
-    let w = reports_world();
-    released_at_19(&w).await;
-    let input = push(&w, 20).await;
-    put_unit_reports(&w, 700);
-    let mut report = report_with_unit(&input, passed_run("unit", 1));
-    report.approval = None;
-    report.deploys = Vec::new();
-    let out = finished(&w, &report).await;
+    let (w, input) = released_with_reports(700).await;
+    let out = finished(
+        &w,
+        &checks_only(report_with_unit(&input, passed_run("unit", 1))),
+    )
+    .await;
     assert_eq!(out.outcome, ReleaseOutcome::ChecksFailed);
     assert!(!out.environment_moved);
     let record = record_of(&w, &input);
@@ -916,8 +931,7 @@ async fn coverage_under_min_line_fails_a_releases_passing_check_and_deploys_noth
         "{:?}",
         end.reason
     );
-    let messages = w.sns.messages();
-    let notice = &messages.last().expect("notified").1;
+    let notice = last_notice(&w);
     assert!(
         notice.contains("line coverage 70.0 % · under the check's min_line of 80 %\n"),
         "{notice}"
@@ -927,10 +941,7 @@ async fn coverage_under_min_line_fails_a_releases_passing_check_and_deploys_noth
 #[tokio::test]
 async fn reports_codebuild_cannot_give_are_a_note_and_the_release_goes_on() {
     use codecommit_gate::ports::PortError;
-    let w = reports_world();
-    released_at_19(&w).await;
-    let input = push(&w, 20).await;
-    put_unit_reports(&w, 700);
+    let (w, input) = released_with_reports(700).await;
     w.logs.calls.fail_next(
         "codebuild:BatchGetReports",
         PortError::Transient {
