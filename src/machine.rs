@@ -510,13 +510,16 @@ pub struct BuildspecError {
     pub problem: String,
 }
 
-/// The stages to run for a plan: every planned check, with its build: `facts` then the check's
-/// `env` as its variables, its commands rendered by `render` ([`buildspec`] for a pull
-/// request, [`release_buildspec`] for a release). `buildspecs` maps each `buildspec:` path the
-/// planned checks use to its commands ([`buildspec_commands`]).
+/// The stages to run for a plan of `repository`: every planned check, with its build: `facts`
+/// then the check's `env` as its variables, its commands rendered by `render` ([`buildspec`]
+/// for a pull request, [`release_buildspec`] for a release), then the `reports:` section that
+/// names the repository's report groups when the check declares reports (pull requests and
+/// releases alike). `buildspecs` maps each `buildspec:` path the planned checks use to its
+/// commands ([`buildspec_commands`]).
 pub fn stages(
     gate: &Gate,
     plan: &Plan,
+    repository: &RepositoryName,
     facts: &[EnvVar],
     buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
     defaults: &BuildDefaults,
@@ -550,15 +553,11 @@ pub fn stages(
         let mut env = facts.to_vec();
         env.extend(check.env.iter().map(|(k, v)| EnvVar::plain(k, v)));
         let mut buildspec = render(&commands);
-        if let (Some(reports), Some(prefix), Some(repository)) = (
-            &check.reports,
-            &defaults.report_group_prefix,
-            facts.iter().find(|v| v.name == "GATE_REPOSITORY"),
-        ) {
+        if let (Some(reports), Some(prefix)) = (&check.reports, &defaults.report_group_prefix) {
             buildspec.push_str(&reports::reports_section(
                 reports,
                 prefix,
-                &repository.value,
+                repository.as_str(),
             ));
         }
         let spec = CheckSpec {

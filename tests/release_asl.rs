@@ -344,7 +344,13 @@ fn report(run: &Run) -> ReleaseReport {
 /// What gate-release records of `report` (`release::finished`): the outcome the machine's
 /// payload leads to.
 fn outcome(report: &ReleaseReport) -> ReleaseOutcome {
-    release_record(report, "2026-12-02T10:05:00Z", 1_764_669_900_000).outcome
+    release_record(
+        report,
+        &Default::default(),
+        "2026-12-02T10:05:00Z",
+        1_764_669_900_000,
+    )
+    .outcome
 }
 
 /// (component, outcome) of runs.

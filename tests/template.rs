@@ -2837,7 +2837,7 @@ fn report_groups(cfn: &Cfn, repository: &str) -> [String; 2] {
 }
 
 #[test]
-fn each_repository_has_its_report_groups_and_gate_report_reads_only_the_gates() {
+fn each_repository_has_its_report_groups_and_gate_report_and_gate_release_read_only_the_gates() {
     let repositories = ["api", "my.web"];
     let t = stack(&repositories);
     let cfn = Cfn::new(&t, &repositories);
@@ -2875,27 +2875,37 @@ fn each_repository_has_its_report_groups_and_gate_report_reads_only_the_gates() 
             assert!(name.len() <= 128 && !name.contains('.'), "{name}");
         }
     }
-    // gate-report reads the gate's report groups, and writes none.
-    let read: Vec<Value> = role_statements(&t, "GateReportRole")
-        .iter()
-        .map(|s| cfn.render(s))
-        .filter(|s| s["Sid"] == "ReadBuildReports")
-        .collect();
-    assert_eq!(read.len(), 1);
-    assert_eq!(
-        read[0]["Action"],
-        json!([
-            "codebuild:BatchGetReports",
-            "codebuild:DescribeTestCases",
-            "codebuild:DescribeCodeCoverages"
-        ])
-    );
-    assert_eq!(
-        read[0]["Resource"],
-        format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/gate-*")
-    );
+    // gate-report (a pull request's checks) and gate-release (a release's) read the gate's
+    // report groups, and write none.
+    for role in ["GateReportRole", "GateReleaseRole"] {
+        let read: Vec<Value> = role_statements(&t, role)
+            .iter()
+            .map(|s| cfn.render(s))
+            .filter(|s| s["Sid"] == "ReadBuildReports")
+            .collect();
+        assert_eq!(read.len(), 1, "{role}");
+        assert_eq!(
+            read[0]["Action"],
+            json!([
+                "codebuild:BatchGetReports",
+                "codebuild:DescribeTestCases",
+                "codebuild:DescribeCodeCoverages"
+            ]),
+            "{role}"
+        );
+        assert_eq!(
+            read[0]["Resource"],
+            format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/gate-*"),
+            "{role}"
+        );
+    }
     let writes = ["codebuild:CreateReport", "codebuild:BatchPutTestCases"];
-    for role in ["GateReportRole", "GateStartRole", "StateMachineRole"] {
+    for role in [
+        "GateReportRole",
+        "GateReleaseRole",
+        "GateStartRole",
+        "StateMachineRole",
+    ] {
         let actions = actions_of(&t, role);
         assert!(
             writes.iter().all(|w| !actions.contains(*w)),

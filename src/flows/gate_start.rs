@@ -730,6 +730,7 @@ async fn ready<T: Ports>(
     let stages = machine::stages(
         gate,
         plan,
+        &subject.repository,
         &facts,
         &buildspecs,
         &deps.settings.build,

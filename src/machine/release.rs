@@ -300,6 +300,7 @@ pub fn release_input(
     let checks = super::stages(
         gate,
         &checks_plan,
+        target.repository,
         &facts.env(),
         buildspecs,
         target.build,

@@ -18,7 +18,16 @@ pub(super) struct Row<'a> {
 impl<'a> Row<'a> {
     /// A row per check `plan` runs, in plan order, each with its result from `results`.
     pub(super) fn for_plan(plan: &'a Plan, results: &'a [CheckResult]) -> Vec<Row<'a>> {
-        plan.to_run()
+        Self::for_checks(plan.to_run(), results)
+    }
+
+    /// A row per check of `checks`, each with its result from `results`.
+    pub(super) fn for_checks(
+        checks: impl IntoIterator<Item = &'a PlannedCheck>,
+        results: &'a [CheckResult],
+    ) -> Vec<Row<'a>> {
+        checks
+            .into_iter()
             .map(|check| Row {
                 check,
                 result: results.iter().find(|r| r.name == check.name),
