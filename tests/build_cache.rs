@@ -8,7 +8,7 @@
 mod world;
 
 use codecommit_gate::machine::cache::{CacheOverride, check_key};
-use codecommit_gate::machine::{CheckSpec, StageSpec};
+use codecommit_gate::machine::{CheckSpec, ExecutionInput, StageSpec};
 use world::*;
 
 /// The stack's cache location (`GATE_CACHE_LOCATION`).
@@ -49,15 +49,21 @@ fn section(check: &str, commit: &str, action: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn a_pull_requests_check_restores_the_repositorys_cache_and_saves_nothing() {
+/// The execution input gate-start starts for a pull request whose source and destination both
+/// have the cached gate file, on a stack with `location` as its cache.
+async fn pull_request_input(location: Option<&str>) -> ExecutionInput {
     let mut w = World::new();
-    w.deps.settings.build.cache_location = Some(LOCATION.into());
+    w.deps.settings.build.cache_location = location.map(str::to_owned);
     let gate = cached_gate_file();
     w.destination_gate_file(DEST, &gate);
     w.commit_files(10, &gate, &["services/api/src/refund.rs"]);
     w.send(w.pr_event("pullRequestCreated", 10)).await;
-    let input = w.last_input();
+    w.last_input()
+}
+
+#[tokio::test]
+async fn a_pull_requests_check_restores_the_repositorys_cache_and_saves_nothing() {
+    let input = pull_request_input(Some(LOCATION)).await;
 
     let api = find(&input.stages, "api-tests");
     assert_eq!(api.cache, s3("my-repo"));
@@ -152,13 +158,8 @@ async fn a_releases_check_saves_the_cache_pull_requests_restore() {
 
 #[tokio::test]
 async fn without_a_cache_location_no_check_has_a_cache() {
-    let w = World::new();
-    assert_eq!(w.deps.settings.build.cache_location, None);
-    let gate = cached_gate_file();
-    w.destination_gate_file(DEST, &gate);
-    w.commit_files(10, &gate, &["services/api/src/refund.rs"]);
-    w.send(w.pr_event("pullRequestCreated", 10)).await;
-    let input = w.last_input();
+    assert_eq!(World::new().deps.settings.build.cache_location, None);
+    let input = pull_request_input(None).await;
     let api = find(&input.stages, "api-tests");
     assert_eq!(api.cache, CacheOverride::default());
     assert!(!api.buildspec.contains("cache:"), "{}", api.buildspec);
