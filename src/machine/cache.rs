@@ -1,7 +1,7 @@
 //! A check's `cache` on AWS: CodeBuild's S3 cache, in the stack's bucket under
 //! `cache/<repository>` (`GATE_CACHE_LOCATION` plus the repository), shared by every CodeBuild
 //! project of the repository through one cache namespace and one key per check
-//! (docs/design.md, "Build caches on AWS").
+//! (docs/design.md, "The build cache on AWS").
 //!
 //! Trust (threat T24): an entry holds whatever the build that saved it left in the cached
 //! folders, so only builds of trusted content save: a release's environment checks, which
