@@ -356,6 +356,7 @@ async fn a_releases_check_reports_are_read_from_its_build() {
         retry_on_failure: false,
         env: Vec::new(),
         reports,
+        cache: Default::default(),
     };
     let stages = [StageSpec {
         name: "test".into(),

@@ -730,11 +730,16 @@ async fn ready<T: Ports>(
     let stages = machine::stages(
         gate,
         plan,
-        &subject.repository,
         &facts,
         &buildspecs,
         &deps.settings.build,
         machine::buildspec,
+        &machine::cache::CacheScope {
+            location: deps.settings.build.cache_location.as_deref(),
+            repository: pr.repository.as_str(),
+            commit: pr.destination_commit.as_str(),
+            access: machine::cache::CacheAccess::Restore,
+        },
     );
     Ok(match stages {
         Ok(mut stages) => {

@@ -300,11 +300,16 @@ pub fn release_input(
     let checks = super::stages(
         gate,
         &checks_plan,
-        target.repository,
         &facts.env(),
         buildspecs,
         target.build,
         super::release_buildspec,
+        &super::cache::CacheScope {
+            location: target.build.cache_location.as_deref(),
+            repository: target.repository.as_str(),
+            commit: &plan.commit,
+            access: super::cache::CacheAccess::RestoreAndSave,
+        },
     )?;
     let waves = plan
         .waves()
