@@ -220,7 +220,9 @@ fn concurrent_saves_and_restores_never_see_a_half_written_entry() {
                 for round in 0..8 {
                     let into = root.join(format!("r{r}-{round}"));
                     std::fs::create_dir_all(&into).expect("mkdir");
-                    let restored = cache.restore(&into, &[want("build")]).expect("restore");
+                    let restored = cache
+                        .restore(&into, &[want("build")], None)
+                        .expect("restore");
                     if !restored.checks.is_empty() {
                         let seen = contents(&into);
                         assert_eq!(seen.len(), 1, "a restore mixed two saves: {seen:?}");
@@ -237,7 +239,9 @@ fn concurrent_saves_and_restores_never_see_a_half_written_entry() {
     });
     let into = s.dir.join("final");
     std::fs::create_dir_all(&into).expect("mkdir");
-    let restored = cache.restore(&into, &[want("build")]).expect("restore");
+    let restored = cache
+        .restore(&into, &[want("build")], None)
+        .expect("restore");
     assert_eq!(restored.copied.files, 60);
     assert_eq!(contents(&into).len(), 1);
     let leftovers: Vec<String> = std::fs::read_dir(s.dir.join("repo/.gate/cache"))
@@ -268,7 +272,7 @@ fn eviction_removes_the_least_recently_used_and_counts_shared_files_once() {
     let into = s.dir.join("into");
     std::fs::create_dir_all(&into).expect("mkdir");
     cache
-        .restore(&into, &[want("build"), want("tests")])
+        .restore(&into, &[want("build"), want("tests")], None)
         .expect("restore");
     std::thread::sleep(Duration::from_millis(20));
     cache
@@ -504,4 +508,29 @@ checks:
         ["restored-forged"],
         "the landed tree's build is the cache now"
     );
+}
+
+/// Build outputs hold absolute paths (cargo bakes `CARGO_MANIFEST_DIR` and `CARGO_BIN_EXE_*`
+/// into test binaries): a restored output must name this run's files, so every run of a
+/// repository works in the same folder, and an entry is restored only there.
+#[test]
+fn a_restored_output_names_this_runs_folder() {
+    let gate = r#"stages: [test]
+checks:
+  build:
+    stage: test
+    commands:
+      - 'if [ ! -f out/where ]; then touch "$MARKER_DIR/miss"; elif [ "$(cat out/where)" = "$PWD" ]; then touch "$MARKER_DIR/same"; else touch "$MARKER_DIR/moved"; fi'
+      - 'mkdir -p out && echo "$PWD" > out/where'
+    cache: [out/]
+"#;
+    let repo = Repo::new(gate);
+    let (out, ran) = repo.run();
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(ran, ["miss"]);
+    for _ in 0..2 {
+        let (out, ran) = repo.run();
+        assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+        assert_eq!(ran, ["same"], "{}", text(&out.stderr));
+    }
 }

@@ -72,6 +72,10 @@ pub struct Meta {
     pub bytes: u64,
     /// When it was saved, milliseconds since the epoch.
     pub saved_at_ms: u64,
+    /// The worktree folder it was saved from: it is restored only there, since build outputs
+    /// hold absolute paths (`None`: saved before folders were recorded, never restored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<PathBuf>,
 }
 
 /// One check's wish: its name, its definition's hash and its (validated) cache paths.
@@ -104,6 +108,8 @@ pub struct Restored {
     pub copied: Copied,
     /// Tracked files given [`SOURCES_TIME`].
     pub aged: usize,
+    /// The checks whose entry was saved from another folder, so not restored.
+    pub elsewhere: Vec<String>,
 }
 
 /// The hash of a check's definition, as its cache entry records it.
@@ -156,16 +162,33 @@ impl Cache {
 
     /// Restores the entries of `wants` into `worktree` (newest saved first; a file already
     /// there stays), then ages the unchanged tracked files (see the module's documentation).
-    pub fn restore(&self, worktree: &Path, wants: &[Want]) -> io::Result<Restored> {
+    /// With `saved_in`, only the entries saved from that folder are restored (the others are
+    /// listed in [`Restored::elsewhere`]): `gate run` passes the worktree itself, since build
+    /// outputs hold the absolute paths of the folder they were built in.
+    pub fn restore(
+        &self,
+        worktree: &Path,
+        wants: &[Want],
+        saved_in: Option<&Path>,
+    ) -> io::Result<Restored> {
         let mut restored = Restored::default();
         let mut trees = BTreeSet::new();
         let mut every_tree_counts = true;
         {
             let _shared = self.lock(false)?;
-            let mut found: Vec<(Meta, &Want)> = wants
-                .iter()
-                .filter_map(|w| self.meta(&w.check).map(|m| (m, w)))
-                .collect();
+            let mut found: Vec<(Meta, &Want)> = Vec::new();
+            for want in wants {
+                match self.meta(&want.check) {
+                    Some(meta)
+                        if saved_in
+                            .is_none_or(|folder| meta.worktree.as_deref() == Some(folder)) =>
+                    {
+                        found.push((meta, want));
+                    }
+                    Some(_) => restored.elsewhere.push(want.check.clone()),
+                    None => {}
+                }
+            }
             found.sort_by_key(|(m, _)| std::cmp::Reverse(m.saved_at_ms));
             for (meta, want) in found {
                 let entry = self.entry(&want.check);
@@ -245,6 +268,7 @@ impl Cache {
                 paths: saved_paths,
                 bytes: size(&data),
                 saved_at_ms: now_ms(),
+                worktree: Some(worktree.to_path_buf()),
             };
             store::write_json(&tmp.join("meta.json"), &meta)?;
             staged.push((tmp, want));

@@ -175,7 +175,10 @@ fn restore(wants: &[Want], at: &RunAt<'_>, err: &mut dyn Write) {
     }
     let started = Instant::now();
     let cache = Cache::new(at.store, cache::max_bytes());
-    match cache.restore(at.worktree, wants) {
+    match cache.restore(at.worktree, wants, Some(at.worktree)) {
+        Ok(r) if !r.elsewhere.is_empty() && r.checks.is_empty() => {
+            let _ = writeln!(err, "gate: cache: {}", elsewhere(&r.elsewhere));
+        }
         Ok(r) if r.checks.is_empty() => {
             let _ = writeln!(err, "gate: cache: nothing saved yet");
         }
@@ -189,6 +192,9 @@ fn restore(wants: &[Want], at: &RunAt<'_>, err: &mut dyn Write) {
                 crate::local::runner::format_duration(started.elapsed()),
                 r.aged
             );
+            if !r.elsewhere.is_empty() {
+                let _ = writeln!(err, "gate: cache: {}", elsewhere(&r.elsewhere));
+            }
         }
         Err(e) => {
             let _ = writeln!(err, "gate: warning: cache not restored: {e}");
@@ -301,6 +307,15 @@ fn save(saves: &[Want], at: &RunAt<'_>, err: &mut dyn Write) {
             let _ = writeln!(err, "gate: warning: cache not saved: {e}");
         }
     }
+}
+
+/// Why the entries of `checks` were not restored.
+fn elsewhere(checks: &[String]) -> String {
+    format!(
+        "not restored: {} (saved from another folder, and build outputs hold absolute paths; \
+         another run of this repository may be holding the usual one)",
+        checks.join(", ")
+    )
 }
 
 fn mib(bytes: u64) -> String {

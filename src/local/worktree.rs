@@ -1,13 +1,25 @@
 //! A temporary git worktree that holds exactly the code that would merge: the destination checked out, the source merged in; removed when the guard drops.
 //!
-//! `git worktree add --detach` under a fresh folder in the system's temporary directory, so
-//! the user's own work tree (and its uncommitted changes) is never touched. The guard removes
-//! the worktree on every way out: normal return, early return, unwinding panic; the registry in
+//! `git worktree add --detach` under a folder of the system's temporary directory, so the
+//! user's own work tree (and its uncommitted changes) is never touched. The guard removes the
+//! worktree on every way out: normal return, early return, unwinding panic; the registry in
 //! [`crate::local::cleanup`] covers Ctrl-C and aborting panics.
+//!
+//! **The same folder every run** (`Slot`). Builds bake absolute paths into their outputs
+//! (cargo compiles `CARGO_MANIFEST_DIR` and `CARGO_BIN_EXE_*` into test binaries), so outputs
+//! the build cache restores are right only in the folder they were built in: in a new folder
+//! each run, a test binary cargo finds fresh would read the fixtures, and start the binaries,
+//! of a run that is gone. So the worktree of a repository lives in the same folder,
+//! `gate-<hash of the repository's path>-0`, run after run, like a developer's own checkout; a
+//! run holds that slot's lock for its life, and a run started meanwhile takes slot 1, 2, ….
+//! The cache restores an entry only into the folder it was saved from
+//! ([`crate::local::cache`]).
 
 use crate::local::cleanup::{self, LiveWorktree};
 use crate::local::git::{GitError, MergeTrial, Repo};
 use crate::local::store;
+use sha2::{Digest, Sha256};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// Who the merge commit is by (no git identity needs to be configured).
@@ -21,6 +33,49 @@ pub struct Worktree {
     live: LiveWorktree,
     repo: Repo,
     keep: bool,
+    /// The lock of its slot, released after the worktree is removed (fields drop after
+    /// [`Drop::drop`]); `None` when every slot was busy and a fresh folder was used.
+    _slot: Option<File>,
+}
+
+/// How many runs of one repository at once get a folder of their own that lasts (slots);
+/// a run beyond them gets a fresh folder, and so no cache restore.
+const SLOTS: usize = 8;
+/// The file in a slot's folder that marks a worktree kept by `--keep-worktree`: the slot is
+/// not reused until the folder is removed.
+const KEPT_MARKER: &str = "kept-by-gate";
+
+/// The lasting folder of one run of a repository, claimed by its lock (see the module's
+/// documentation).
+struct Slot {
+    parent: PathBuf,
+    lock: File,
+}
+
+impl Slot {
+    /// The first free slot of the repository at `repo_dir`, emptied of what a run that died
+    /// left there; `None` when all are busy (or the temporary directory refuses the locks).
+    fn claim(repo: &Repo) -> Option<Slot> {
+        let id = Sha256::digest(repo.dir().to_string_lossy().as_bytes());
+        let id: String = id.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let temp = std::env::temp_dir();
+        (0..SLOTS).find_map(|n| {
+            let parent = temp.join(format!("gate-{id}-{n}"));
+            let lock = File::create(temp.join(format!("gate-{id}-{n}.lock"))).ok()?;
+            lock.try_lock().ok()?;
+            if parent.join(KEPT_MARKER).exists() {
+                return None;
+            }
+            if parent.exists() {
+                remove(&LiveWorktree {
+                    repo_dir: repo.dir().to_path_buf(),
+                    path: parent.join(store::file_name(&repo.name())),
+                    parent: parent.clone(),
+                });
+            }
+            Some(Slot { parent, lock })
+        })
+    }
 }
 
 /// What merging the source into the worktree gave.
@@ -39,11 +94,20 @@ pub enum Merge {
 }
 
 impl Worktree {
-    /// Adds a detached worktree of `repo` at `commit`, in a new temporary folder. The
-    /// worktree's folder is named like the repository.
+    /// Adds a detached worktree of `repo` at `commit`, in the repository's first free slot
+    /// (else a new temporary folder). The worktree's folder is named like the repository.
     pub fn add(repo: &Repo, commit: &str) -> Result<Worktree, GitError> {
-        let parent =
-            std::env::temp_dir().join(format!("gate-{}-{:x}", std::process::id(), store::unique()));
+        let (parent, slot) = match Slot::claim(repo) {
+            Some(Slot { parent, lock }) => (parent, Some(lock)),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "gate-{}-{:x}",
+                    std::process::id(),
+                    store::unique()
+                )),
+                None,
+            ),
+        };
         std::fs::create_dir_all(&parent)?;
         let path = parent.join(store::file_name(&repo.name()));
         let live = LiveWorktree {
@@ -58,6 +122,7 @@ impl Worktree {
             live,
             repo: repo.clone(),
             keep: false,
+            _slot: slot,
         };
         let path_text = path.to_string_lossy().into_owned();
         repo.git(&["worktree", "add", "--detach", "--quiet", &path_text, commit])?;
@@ -142,6 +207,9 @@ impl Worktree {
     pub fn keep(&mut self) -> PathBuf {
         self.keep = true;
         cleanup::unregister_worktree(&self.live.path);
+        // A best effort: without the marker, a later run would take the kept folder's slot
+        // and remove it.
+        let _ = File::create(self.live.parent.join(KEPT_MARKER));
         self.live.path.clone()
     }
 }
@@ -192,5 +260,34 @@ pub fn trial_merge(repo: &Repo, ours: &str, theirs: &str) -> Result<MergeTrial, 
             }
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repository_gets_the_same_folder_each_run_and_another_while_one_is_held() {
+        let dir = std::env::temp_dir().join(format!("gate-slot-test-{:x}", store::unique()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let repo = Repo::at(&dir);
+        let first = Slot::claim(&repo).expect("slot 0");
+        let second = Slot::claim(&repo).expect("slot 1");
+        assert_ne!(first.parent, second.parent, "a held slot is not shared");
+        let usual = first.parent.clone();
+        std::fs::create_dir_all(&usual).expect("a dead run's leftovers");
+        drop(first);
+        let again = Slot::claim(&repo).expect("slot 0 again");
+        assert_eq!(again.parent, usual, "the same folder run after run");
+        assert!(!usual.exists(), "what a dead run left is removed");
+        std::fs::create_dir_all(&usual).expect("mkdir");
+        std::fs::write(usual.join(KEPT_MARKER), "").expect("kept");
+        drop(again);
+        let next = Slot::claim(&repo).expect("a free slot");
+        assert_ne!(next.parent, usual, "a kept worktree's folder is left alone");
+        drop((second, next));
+        let _ = std::fs::remove_dir_all(&usual);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
