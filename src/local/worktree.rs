@@ -11,7 +11,8 @@
 //! each run, a test binary cargo finds fresh would read the fixtures, and start the binaries,
 //! of a run that is gone. So the worktree of a repository lives in the same folder,
 //! `gate-<hash of the repository's path>-0`, run after run, like a developer's own checkout; a
-//! run holds that slot's lock for its life, and a run started meanwhile takes slot 1, 2, ….
+//! run holds that slot's lock (`.gate/worktree-0.lock`) for its life, and a run started
+//! meanwhile takes slot 1, 2, ….
 //! The cache restores an entry only into the folder it was saved from
 //! ([`crate::local::cache`]).
 
@@ -53,15 +54,17 @@ struct Slot {
 }
 
 impl Slot {
-    /// The first free slot of the repository at `repo_dir`, emptied of what a run that died
-    /// left there; `None` when all are busy (or the temporary directory refuses the locks).
+    /// The first free slot of `repo`, emptied of what a run that died left there; `None` when
+    /// all are busy (or the store refuses the locks). The locks are `.gate/worktree-<n>.lock`.
     fn claim(repo: &Repo) -> Option<Slot> {
         let id = Sha256::digest(repo.dir().to_string_lossy().as_bytes());
         let id: String = id.iter().take(6).map(|b| format!("{b:02x}")).collect();
         let temp = std::env::temp_dir();
+        let store = store::Store::new(repo.dir());
+        store.ensure().ok()?;
         (0..SLOTS).find_map(|n| {
             let parent = temp.join(format!("gate-{id}-{n}"));
-            let lock = File::create(temp.join(format!("gate-{id}-{n}.lock"))).ok()?;
+            let lock = File::create(store.root().join(format!("worktree-{n}.lock"))).ok()?;
             lock.try_lock().ok()?;
             if parent.join(KEPT_MARKER).exists() {
                 return None;
