@@ -19,6 +19,7 @@
 use super::{Coverage, PassRecord};
 use crate::plan::ChangedPath;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The most passes a repository's record keeps (one DynamoDB item, at most 400 KB): past this
 /// many, the oldest are dropped. A pass is about 400 bytes.
@@ -51,6 +52,16 @@ impl MergeInputs {
         .filter(|(was, is)| was != is)
         .map(|(was, is)| (was.as_str(), is.as_str()))
     }
+}
+
+/// What gate-start hands gate-report in the execution input so it can record the passes: the
+/// merge's commits and, per check with `reuse: true` that runs, its definition hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recordable {
+    /// The commits the tested tree is merged from.
+    pub inputs: MergeInputs,
+    /// Check name → definition hash ([`super::definition_hash`]).
+    pub definitions: BTreeMap<String, String>,
 }
 
 /// One pass in the ledger: a check that passed onto `destination` from `source_branch` with
