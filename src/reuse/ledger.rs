@@ -194,3 +194,83 @@ pub fn unchanged<'a>(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reuse::Reused;
+
+    fn pass(check: &str, branch: &str, source: &str) -> LedgerPass {
+        LedgerPass {
+            destination: "main".into(),
+            source_branch: branch.into(),
+            inputs: MergeInputs {
+                base: "b".into(),
+                destination: "d".into(),
+                source: source.into(),
+            },
+            pass: PassRecord {
+                check: check.into(),
+                key: "k".into(),
+                reused: Reused {
+                    run: format!("run-{source}"),
+                    commit: source.into(),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn a_newer_pass_of_the_same_check_and_branch_replaces_the_older() {
+        let mut passes = LedgerPasses::default();
+        assert!(passes.record(&[pass("api", "a", "s1"), pass("web", "a", "s1")]));
+        assert!(passes.record(&[pass("api", "a", "s2"), pass("api", "b", "s3")]));
+        let kept: Vec<(&str, &str)> = passes
+            .passes
+            .iter()
+            .map(|p| (p.pass.check.as_str(), p.inputs.source.as_str()))
+            .collect();
+        assert_eq!(kept, [("api", "s2"), ("api", "s3"), ("web", "s1")]);
+        assert!(
+            !passes.record(&[pass("api", "a", "s2")]),
+            "the same pass again"
+        );
+    }
+
+    #[test]
+    fn the_record_is_bounded() {
+        let mut passes = LedgerPasses::default();
+        for n in 0..MAX_PASSES + 10 {
+            passes.record(&[pass(&format!("check-{n}"), "a", "s")]);
+        }
+        assert_eq!(passes.passes.len(), MAX_PASSES);
+        assert_eq!(
+            passes.passes[0].pass.check.as_str(),
+            format!("check-{}", MAX_PASSES + 9),
+            "the newest first, the oldest dropped"
+        );
+    }
+
+    #[test]
+    fn the_differences_wanted_are_few_own_branch_first_and_each_once() {
+        let mut passes = LedgerPasses::default();
+        for n in 0..8 {
+            passes.record(&[pass("api", &format!("other-{n}"), &format!("o{n}"))]);
+        }
+        passes.record(&[pass("web", "mine", "m1"), pass("api", "mine", "m1")]);
+        let now = MergeInputs {
+            base: "b".into(),
+            destination: "d".into(),
+            source: "now".into(),
+        };
+        let wanted = passes.wanted("main", "mine", &now);
+        assert_eq!(wanted.len(), MAX_DIFFERENCES);
+        assert_eq!(wanted[0], ("m1".to_owned(), "now".to_owned()));
+        assert_eq!(
+            wanted[1],
+            ("o7".to_owned(), "now".to_owned()),
+            "then the newest"
+        );
+        assert!(passes.wanted("develop", "mine", &now).is_empty());
+    }
+}
