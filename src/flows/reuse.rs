@@ -16,7 +16,7 @@ use crate::ids::CommitId;
 use crate::machine::{BuildDefaults, ExecutionInput, StageSpec};
 use crate::plan::ChangedPath;
 use crate::policy::{CheckResult, CheckStatus};
-use crate::ports::{Ledger, PortResult, PullRequestState, PullRequests, Written};
+use crate::ports::{Ledger, PortResult, PullRequestState, PullRequests};
 use crate::reuse::ledger::{LedgerPass, LedgerPasses, MergeInputs, Recordable};
 use crate::reuse::{self, Coverage, PassRecord, Reused};
 use crate::test_reports::branch_name;
@@ -188,23 +188,20 @@ pub async fn record<L: Ledger>(ledger: &L, input: &ExecutionInput, results: &[Ch
         return;
     }
     let repository = &input.subject.repository;
-    for _ in 0..MAX_ATTEMPTS {
-        let written = async {
-            let mut passes = ledger.reuse_passes(repository).await?;
-            if !passes.record(&new) {
-                return Ok(Written::Written);
-            }
-            ledger.put_reuse_passes(repository, &passes).await
+    let written = super::steps::merge_write(
+        MAX_ATTEMPTS,
+        || ledger.reuse_passes(repository),
+        |passes: &mut LedgerPasses| passes.record(&new),
+        |passes| async move { ledger.put_reuse_passes(repository, &passes).await },
+    )
+    .await;
+    match written {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(%repository, attempts = MAX_ATTEMPTS, "the run's passes lost every conditional write; the next run runs those checks");
         }
-        .await;
-        match written {
-            Ok(Written::Written) => return,
-            Ok(Written::Conflict) => continue,
-            Err(error) => {
-                tracing::warn!(call = error.call(), %repository, %error, "cannot record the run's passes; the next run runs those checks");
-                return;
-            }
+        Err(error) => {
+            tracing::warn!(call = error.call(), %repository, %error, "cannot record the run's passes; the next run runs those checks");
         }
     }
-    tracing::warn!(%repository, attempts = MAX_ATTEMPTS, "the run's passes lost every conditional write; the next run runs those checks");
 }
