@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The build cache's three `gate run`s of this repository, back to back, on a fresh clone:
-# 1. first (empty .gate/cache/), 2. nothing changed, 3. a one-line change in src/.
+# 1. first (empty .gate/cache/), 2. nothing changed, 3. a one-line change in src/ on a branch
+# (a pull request's run: it restores main's cache and, threat T24, saves nothing).
 # Usage: bash bench/cache_runs.sh GATE_BINARY [WORK_DIR]
 # Prints one line per run: its wall time, and each check's time from the table.
 set -euo pipefail
@@ -21,6 +22,7 @@ run() {
 run first
 run unchanged
 echo "// one-line change for the cache benchmark" >>src/lib.rs
+git checkout --quiet -b one-line
 git -c user.name=bench -c user.email=bench@invalid commit --quiet -am "bench: one-line change in src/"
 run one-line
 du -sh .gate/cache 2>/dev/null || true

@@ -160,6 +160,22 @@ fn is_report_group_prefix(v: &str) -> bool {
         && v.ends_with('-')
 }
 
+/// `<bucket>/<prefix>`: an S3 bucket name (lower-case letters, digits, `.` and `-`), then a
+/// key prefix.
+fn is_cache_location(v: &str) -> bool {
+    match v.split_once('/') {
+        Some((bucket, prefix)) => {
+            (3..=63).contains(&bucket.len())
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                && !prefix.is_empty()
+                && !prefix.starts_with('/')
+        }
+        None => false,
+    }
+}
+
 fn is_role_arn(v: &str) -> bool {
     v.starts_with("arn:") && v.contains(":iam::") && v.contains(":role/")
 }
@@ -176,6 +192,31 @@ fn is_prefix(v: &str) -> bool {
     v.len() <= 40
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
+/// The builds' defaults: image, compute type, report groups and cache location.
+fn build_defaults(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::machine::BuildDefaults, ConfigError> {
+    let defaults = crate::machine::BuildDefaults::default();
+    let text = |variable| read(lookup, variable, any, |_| String::new());
+    Ok(crate::machine::BuildDefaults {
+        image: text("GATE_DEFAULT_IMAGE")?.unwrap_or(defaults.image),
+        compute_type: text("GATE_DEFAULT_COMPUTE_TYPE")?.unwrap_or(defaults.compute_type),
+        report_group_prefix: read(
+            lookup,
+            "GATE_REPORT_GROUP_PREFIX",
+            is_report_group_prefix,
+            |v| {
+                format!(
+                    "`{v}` is not `arn:<partition>:codebuild:<region>:<account>:report-group/<prefix>-`"
+                )
+            },
+        )?,
+        cache_location: read(lookup, "GATE_CACHE_LOCATION", is_cache_location, |v| {
+            format!("`{v}` is not `<bucket>/<prefix>`")
+        })?,
+    })
 }
 
 impl Config {
@@ -209,7 +250,6 @@ impl Config {
             "use up to 40 letters, digits, `_` and `-`".to_owned()
         })?;
         let text = |variable| read(&lookup, variable, any, |_| String::new());
-        let defaults = crate::machine::BuildDefaults::default();
         Ok(Config {
             settings: Settings {
                 gate_file_path: text("GATE_FILE_PATH")?
@@ -219,21 +259,7 @@ impl Config {
                 approver_arn: required("GATE_APPROVER_ARN", approver_arn)?,
                 environment_prefix: environment_prefix
                     .unwrap_or_else(|| DEFAULT_ENVIRONMENT_PREFIX.to_owned()),
-                build: crate::machine::BuildDefaults {
-                    image: text("GATE_DEFAULT_IMAGE")?.unwrap_or(defaults.image),
-                    compute_type: text("GATE_DEFAULT_COMPUTE_TYPE")?
-                        .unwrap_or(defaults.compute_type),
-                    report_group_prefix: read(
-                        &lookup,
-                        "GATE_REPORT_GROUP_PREFIX",
-                        is_report_group_prefix,
-                        |v| {
-                            format!(
-                                "`{v}` is not `arn:<partition>:codebuild:<region>:<account>:report-group/<prefix>-`"
-                            )
-                        },
-                    )?,
-                },
+                build: build_defaults(&lookup)?,
                 releases: releases::release_settings([
                     text(RELEASE_VARIABLES[0])?,
                     text(RELEASE_VARIABLES[1])?,
@@ -318,6 +344,38 @@ mod tests {
             Config::from_lookup(env(&pairs), false).is_ok(),
             "gate-report needs no state machine"
         );
+    }
+
+    #[test]
+    fn the_cache_location_is_a_bucket_and_a_prefix_or_nothing() {
+        let off = Config::from_lookup(env(GOOD), true).expect("valid");
+        assert_eq!(off.settings.build.cache_location, None);
+        let with = |value: &'static str| {
+            let mut pairs = GOOD.to_vec();
+            pairs.push(("GATE_CACHE_LOCATION", value));
+            Config::from_lookup(env(&pairs), true)
+        };
+        assert_eq!(
+            with("gate-artifacts-1/cache")
+                .expect("valid")
+                .settings
+                .build
+                .cache_location
+                .as_deref(),
+            Some("gate-artifacts-1/cache")
+        );
+        for bad in [
+            "gate-artifacts-1",
+            "Bucket/cache",
+            "gate-artifacts-1/",
+            "b/cache",
+        ] {
+            assert_eq!(
+                with(bad).expect_err(bad).variable,
+                "GATE_CACHE_LOCATION",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -246,7 +246,7 @@ pub mod raw {
         #[serde(default)]
         #[schemars(with = "Option<Reports>")]
         pub reports: Option<Spanned<Reports>>,
-        /// Folders (or files) kept from one run of the check to the next: restored before its
+        /// Folders (or, locally, files) kept from one run of the check to the next: restored before its
         /// commands, saved after they pass. Relative to the repository (`target/`,
         /// `node_modules/`) or to the home folder (`~/.cargo/registry`, CodeBuild only).
         /// Default: `defaults.cache`, else none; `[]` turns the default off.

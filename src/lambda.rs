@@ -144,11 +144,12 @@ pub async fn report_handler<T: Ports, G: Logs + crate::ports::test_reports::Test
 ///
 /// [`ReleaseReport`]: crate::machine::release::payload::ReleaseReport
 /// [`release_finish::finish`]: crate::flows::release_finish::finish
-pub async fn finish_handler<T: Ports>(
+pub async fn finish_handler<T: Ports, R: crate::ports::test_reports::TestReports>(
     deps: &Deps<T>,
+    reports: &R,
     report: &crate::machine::release::payload::ReleaseReport,
 ) -> Result<Value, Diagnostic> {
-    match crate::flows::release_finish::finish(deps, report).await {
+    match crate::flows::release_finish::finish(deps, reports, report).await {
         Ok(outcome) => {
             tracing::info!(?outcome, "gate-release finish done");
             Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
@@ -173,7 +174,8 @@ pub type AwsDeps = Deps<(
 )>;
 
 /// Reads the configuration (an invalid or missing variable is an error naming it) and builds
-/// the AWS clients and adapters; the build outputs (logs and reports) are gate-report's.
+/// the AWS clients and adapters; the build outputs (logs and reports) are gate-report's and
+/// gate-release's (the reports of a release's checks).
 pub async fn aws_deps(
     need_state_machine: bool,
 ) -> Result<(AwsDeps, crate::aws::BuildOutputs), crate::config::ConfigError> {

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub mod build;
+pub mod cache;
 pub mod release;
 pub mod reports;
 
@@ -60,6 +61,11 @@ pub struct BuildDefaults {
     /// (`GATE_REPORT_GROUP_PREFIX`); without it no buildspec gets a `reports:` section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_group_prefix: Option<String>,
+    /// `<bucket>/<prefix>` of the stack's build cache (`GATE_CACHE_LOCATION`): each
+    /// repository's entries are under `<this>/<repository>`; without it no check gets a cache
+    /// ([`cache::CacheScope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_location: Option<String>,
 }
 
 impl Default for BuildDefaults {
@@ -68,6 +74,7 @@ impl Default for BuildDefaults {
             image: DEFAULT_IMAGE.to_owned(),
             compute_type: DEFAULT_COMPUTE_TYPE.to_owned(),
             report_group_prefix: None,
+            cache_location: None,
         }
     }
 }
@@ -118,6 +125,10 @@ pub struct CheckSpec {
     /// The test and coverage reports the check declares (read after it ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reports: Option<crate::gate_file::Reports>,
+    /// The build's project cache (`StartBuild`'s `cacheOverride`): the repository's S3 cache
+    /// for a check with `cache`, else `NO_CACHE`.
+    #[serde(default)]
+    pub cache: cache::CacheOverride,
 }
 
 /// The checks of one stage, run in parallel.
@@ -514,10 +525,13 @@ pub struct BuildspecError {
     pub problem: String,
 }
 
-/// The stages to run for a plan: every planned check, with its build: `facts` then the check's
-/// `env` as its variables, its commands rendered by `render` ([`buildspec`] for a pull
-/// request, [`release_buildspec`] for a release). `buildspecs` maps each `buildspec:` path the
-/// planned checks use to its commands ([`buildspec_commands`]).
+/// The stages to run for a plan of `cache.repository`: every planned check, with its build: `facts`
+/// then the check's `env` as its variables, its commands rendered by `render` ([`buildspec`]
+/// for a pull request, [`release_buildspec`] for a release), the `reports:` section that names
+/// the repository's report groups when the check declares reports (pull requests and releases
+/// alike), and its cache as `cache` allows ([`cache::CacheScope`]: a pull request restores, a
+/// release saves). `buildspecs` maps each `buildspec:` path the planned checks use to its
+/// commands ([`buildspec_commands`]).
 pub fn stages(
     gate: &Gate,
     plan: &Plan,
@@ -525,68 +539,18 @@ pub fn stages(
     buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
     defaults: &BuildDefaults,
     render: fn(&[String]) -> String,
+    cache: &cache::CacheScope<'_>,
 ) -> Result<Vec<StageSpec>, BuildspecError> {
     let mut stages: Vec<StageSpec> = Vec::new();
     for planned in plan.to_run() {
         let Some((_, check)) = gate.check(planned.name.as_str()) else {
             continue;
         };
-        let commands = match &check.run {
-            Run::Commands(commands) => commands.clone(),
-            Run::Buildspec(path) => match buildspecs.get(path) {
-                Some(Ok(commands)) => commands.clone(),
-                Some(Err(problem)) => {
-                    return Err(BuildspecError {
-                        check: check.name.clone(),
-                        path: path.clone(),
-                        problem: problem.clone(),
-                    });
-                }
-                None => {
-                    return Err(BuildspecError {
-                        check: check.name.clone(),
-                        path: path.clone(),
-                        problem: "the file does not exist at the source commit".into(),
-                    });
-                }
-            },
-        };
-        let mut env = facts.to_vec();
-        env.extend(check.env.iter().map(|(k, v)| EnvVar::plain(k, v)));
-        let mut buildspec = render(&commands);
-        if let (Some(reports), Some(prefix), Some(repository)) = (
-            &check.reports,
-            &defaults.report_group_prefix,
-            facts.iter().find(|v| v.name == "GATE_REPOSITORY"),
-        ) {
-            buildspec.push_str(&reports::reports_section(
-                reports,
-                prefix,
-                &repository.value,
-            ));
-        }
-        let spec = CheckSpec {
-            name: check.name.clone(),
-            stage: check.stage.clone(),
-            required: check.required,
-            buildspec,
-            image: check
-                .image
-                .clone()
-                .unwrap_or_else(|| defaults.image.clone()),
-            compute_type: check
-                .compute_type
-                .clone()
-                .unwrap_or_else(|| defaults.compute_type.clone()),
-            timeout_minutes: check.timeout_minutes,
-            task_timeout_seconds: Some(
-                u64::from(check.timeout_minutes) * 60 + TASK_TIMEOUT_SLACK_SECONDS,
-            ),
-            retries: check.retries,
-            retry_on_failure: check.retry_on_failure,
-            env,
-            reports: check.reports.clone(),
-        };
+        let commands = check_commands(check, buildspecs)?;
+        let mut spec = check_spec(check, render(&commands), cache.repository, facts, defaults);
+        spec.buildspec
+            .push_str(&cache.section(check.name.as_str(), &check.cache));
+        spec.cache = cache.project_cache(&check.cache);
         match stages.last_mut() {
             Some(stage) if stage.name == check.stage => stage.checks.push(spec),
             _ => stages.push(StageSpec {
@@ -596,6 +560,66 @@ pub fn stages(
         }
     }
     Ok(stages)
+}
+
+/// A check's commands: its own, or those of its `buildspec:` file.
+fn check_commands(
+    check: &crate::gate_file::Check,
+    buildspecs: &BTreeMap<String, Result<Vec<String>, String>>,
+) -> Result<Vec<String>, BuildspecError> {
+    let path = match &check.run {
+        Run::Commands(commands) => return Ok(commands.clone()),
+        Run::Buildspec(path) => path,
+    };
+    let problem = match buildspecs.get(path) {
+        Some(Ok(commands)) => return Ok(commands.clone()),
+        Some(Err(problem)) => problem.clone(),
+        None => "the file does not exist at the source commit".into(),
+    };
+    Err(BuildspecError {
+        check: check.name.clone(),
+        path: path.clone(),
+        problem,
+    })
+}
+
+/// A check's build with `buildspec` (its `reports:` section for `repository` added), without
+/// a cache.
+fn check_spec(
+    check: &crate::gate_file::Check,
+    mut buildspec: String,
+    repository: &str,
+    facts: &[EnvVar],
+    defaults: &BuildDefaults,
+) -> CheckSpec {
+    let mut env = facts.to_vec();
+    env.extend(check.env.iter().map(|(k, v)| EnvVar::plain(k, v)));
+    if let (Some(reports), Some(prefix)) = (&check.reports, &defaults.report_group_prefix) {
+        buildspec.push_str(&reports::reports_section(reports, prefix, repository));
+    }
+    CheckSpec {
+        name: check.name.clone(),
+        stage: check.stage.clone(),
+        required: check.required,
+        buildspec,
+        image: check
+            .image
+            .clone()
+            .unwrap_or_else(|| defaults.image.clone()),
+        compute_type: check
+            .compute_type
+            .clone()
+            .unwrap_or_else(|| defaults.compute_type.clone()),
+        timeout_minutes: check.timeout_minutes,
+        task_timeout_seconds: Some(
+            u64::from(check.timeout_minutes) * 60 + TASK_TIMEOUT_SLACK_SECONDS,
+        ),
+        retries: check.retries,
+        retry_on_failure: check.retry_on_failure,
+        env,
+        reports: check.reports.clone(),
+        cache: cache::CacheOverride::default(),
+    }
 }
 
 /// The `buildspec:` paths the planned checks use.

@@ -27,7 +27,7 @@ mod junit;
 pub use bases::{CoverageBases, MAX_COVERAGE_BASES, RecordedCoverage, branch_name, run_coverages};
 pub use check::{
     CheckReports, CoverageResult, MAX_UNREADABLE, Shortfall, Unreadable, fill_coverage_bases,
-    percent_text,
+    judge_with_reports, percent_text,
 };
 pub use coverage::parse_coverage;
 pub use junit::parse_junit;

@@ -311,3 +311,104 @@ async fn throttling_is_transient_and_a_denied_call_permanent() {
         "no ARN, no call"
     );
 }
+
+/// A release's checks on the real adapter: gate-release reads the reports of each check that
+/// declares any, from its run's build (`ReportArns`), as gate-report reads a pull request's;
+/// a check that declares none is not read.
+#[tokio::test]
+async fn a_releases_check_reports_are_read_from_its_build() {
+    use codecommit_gate::flows::build_reports::read_stage_reports;
+    use codecommit_gate::machine::{CheckRun, CheckSpec, RunOutcome, StageSpec};
+    let mut reports = sample("codebuild-batch-get-reports-output.json");
+    let mut coverage = coverage_report(&reports);
+    coverage["codeCoverageSummary"] = json!({"linesCovered": 700, "linesMissed": 300});
+    reports["reports"][0]["arn"] = json!(TEST_ARN);
+    reports["reports"][1] = coverage;
+    let get = mock!(Client::batch_get_reports)
+        .match_requests(|r| r.report_arns() == [TEST_ARN, COVERAGE_ARN])
+        .sequence()
+        .http_status(200, body(reports))
+        .build();
+    let failed = mock!(Client::describe_test_cases)
+        .match_requests(|r| r.filter().and_then(|f| f.status()) == Some("FAILED"))
+        .sequence()
+        .http_status(200, body(json!({ "testCases": [] })))
+        .build();
+    let errored = mock!(Client::describe_test_cases)
+        .match_requests(|r| r.filter().and_then(|f| f.status()) == Some("ERROR"))
+        .sequence()
+        .http_status(
+            200,
+            body(sample("codebuild-describe-test-cases-output.json")),
+        )
+        .build();
+    let reader = adapter(&[&get, &failed, &errored]);
+    let check = |name: &str, reports: Option<Reports>| CheckSpec {
+        name: name.into(),
+        stage: "test".into(),
+        required: true,
+        buildspec: String::new(),
+        image: "aws/codebuild/amazonlinux-x86_64-standard:5.0".into(),
+        compute_type: "BUILD_GENERAL1_SMALL".into(),
+        timeout_minutes: 10,
+        task_timeout_seconds: None,
+        retries: 0,
+        retry_on_failure: false,
+        env: Vec::new(),
+        reports,
+        cache: Default::default(),
+    };
+    let stages = [StageSpec {
+        name: "test".into(),
+        checks: vec![check("unit", Some(spec())), check("lint", None)],
+    }];
+    let run = |name: &str| CheckRun {
+        name: name.into(),
+        required: true,
+        outcome: RunOutcome::Passed,
+        attempts: 1,
+        build: Some(json!({
+            "Arn": format!("arn:aws:codebuild:eu-west-1:123456789012:build/gate-release-shop-production:{name}"),
+            "BuildStatus": "SUCCEEDED",
+            "ReportArns": [TEST_ARN, COVERAGE_ARN],
+        })),
+        error: None,
+        cause: None,
+    };
+    let (unit, lint) = (run("unit"), run("lint"));
+    let read = read_stage_reports(&reader, &stages, &[&unit, &lint]).await;
+    assert_eq!(
+        read.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+        ["unit"]
+    );
+    let unit = &read[&codecommit_gate::ids::CheckName::from("unit")];
+    let tests = unit.tests.as_ref().expect("tests");
+    assert_eq!(
+        tests.counts,
+        TestCounts {
+            passed: 18,
+            failed: 1,
+            errored: 5,
+            skipped: 4
+        }
+    );
+    assert_eq!(
+        tests.failed[0].name,
+        "NUnit.Tests.Assemblies.MockTestFixture.NotRunnableTest"
+    );
+    let coverage = unit.coverage.as_ref().expect("coverage");
+    assert_eq!(
+        (coverage.line, coverage.min_line),
+        (
+            LineCoverage {
+                covered: 700,
+                valid: 1000
+            },
+            Some(80)
+        )
+    );
+    assert!(
+        unit.shortfall().is_some(),
+        "70 % under 80 %: the check fails"
+    );
+}

@@ -604,7 +604,7 @@ mod coverage {
                 },
                 execution: "gate-MyDemoRepo-27-a1b2c3d".into(),
                 commit: "5d036259ec0e8dd8e1a2d5b8e4a3d1c2b0a9f8e7".into(),
-                recorded_at: 1_764_680_000,
+                started_ms: 1_764_680_000_000,
             },
         )]);
         bases

@@ -323,10 +323,15 @@ impl Repo {
 
     /// `gate run` of `main` (nothing merges, so every check is selected); the markers written.
     fn run(&self) -> (Output, Vec<String>) {
+        self.gate(&["run"])
+    }
+
+    /// `gate` with `args` in the repository; its output and the markers its checks wrote.
+    fn gate(&self, args: &[&str]) -> (Output, Vec<String>) {
         let _ = std::fs::remove_dir_all(&self.markers);
         std::fs::create_dir_all(&self.markers).expect("mkdir");
         let out = Command::new(env!("CARGO_BIN_EXE_gate"))
-            .arg("run")
+            .args(args)
             .current_dir(&self.dir)
             .env("MARKER_DIR", &self.markers)
             .env_remove("CI")
@@ -493,4 +498,62 @@ fn the_ledger_rule_agrees_with_the_local_key() {
     assert!(!unchanged(&coverage, &recorded, &now, &|_, _| Some(
         &moved[..]
     )));
+}
+
+/// Threat T24 (docs/reliability.md): a branch's run restores the cache but never writes it, so
+/// what a branch's code leaves in a cached folder cannot reach another run; the runs whose
+/// tested tree is the destination's own (a run of `main`, a `gate merge` that landed) write it.
+#[test]
+fn only_runs_of_the_destinations_own_tree_write_the_cache() {
+    let gate = r#"stages: [test]
+checks:
+  build:
+    stage: test
+    commands:
+      - 'if [ -f out/built ]; then touch "$MARKER_DIR/restored-$(cat out/built)"; else touch "$MARKER_DIR/miss"; fi'
+      - 'mkdir -p out && cat stamp.txt > out/built'
+    cache: [out/]
+"#;
+    let repo = Repo::new(gate);
+    repo.commit(&[("stamp.txt", "main")]);
+    scratch::git(&repo.dir, &["checkout", "-q", "-b", "feature"]);
+    repo.commit(&[("stamp.txt", "forged")]);
+    scratch::git(&repo.dir, &["checkout", "-q", "main"]);
+    let feature = ["run", "--head", "feature"];
+    for _ in 0..2 {
+        let (out, ran) = repo.gate(&feature);
+        assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+        assert_eq!(ran, ["miss"], "nothing a branch built was saved");
+        assert!(
+            text(&out.stderr).contains(codecommit_gate::report::CACHE_READ_ONLY),
+            "the run says why it saved nothing: {}",
+            text(&out.stderr)
+        );
+    }
+    let (out, ran) = repo.run();
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(ran, ["miss"]);
+    assert!(text(&out.stderr).contains("gate: cache: saved build"));
+    let (out, ran) = repo.gate(&feature);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        ran,
+        ["restored-main"],
+        "a branch reads the destination's cache"
+    );
+    let (out, ran) = repo.run();
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(ran, ["restored-main"], "and leaves nothing of its own");
+    // Once `gate merge` lands the branch, its tested tree is the destination's: it saves.
+    scratch::git(&repo.dir, &["checkout", "-q", "feature"]);
+    let (out, ran) = repo.gate(&["merge"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(ran, ["restored-main"]);
+    let (out, ran) = repo.gate(&["run", "--head", "main"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        ran,
+        ["restored-forged"],
+        "the landed tree's build is the cache now"
+    );
 }

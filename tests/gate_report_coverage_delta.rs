@@ -157,7 +157,7 @@ async fn another_branchs_coverage_is_not_a_base() {
             },
             execution: "gate-develop-run".into(),
             commit: commit(3).as_str().into(),
-            recorded_at: 1,
+            started_ms: 1,
         },
     )]);
     w.ledger
@@ -225,7 +225,7 @@ async fn a_conflicting_write_is_merged_and_the_newest_per_check_wins() {
                 },
                 execution: "gate-other-pr".into(),
                 commit: commit(4).as_str().into(),
-                recorded_at: 1,
+                started_ms: 1,
             },
         );
     });
@@ -234,4 +234,59 @@ async fn a_conflicting_write_is_merged_and_the_newest_per_check_wins() {
     assert_eq!(bases.version, 2, "the other writer's, then ours");
     assert_eq!(bases.checks["web-tests"].line.covered, 5);
     assert_eq!(bases.checks["api-tests"].line.covered, 816);
+}
+
+/// A passed result of `api-tests` with `covered` of 1000 lines.
+fn api_result(covered: u64) -> codecommit_gate::policy::CheckResult {
+    use codecommit_gate::policy::{CheckResult, CheckStatus};
+    use codecommit_gate::test_reports::{CheckReports, CoverageResult};
+    let mut result = CheckResult::not_run(&"api-tests".into());
+    result.status = CheckStatus::Passed;
+    result.reports = Some(CheckReports {
+        coverage: Some(CoverageResult {
+            line: LineCoverage {
+                covered,
+                valid: 1000,
+            },
+            min_line: Some(80),
+            base: None,
+        }),
+        ..CheckReports::default()
+    });
+    result
+}
+
+#[tokio::test]
+async fn the_base_is_the_passed_run_that_started_last_whatever_order_runs_end_in() {
+    use codecommit_gate::flows::coverage_bases::record;
+    let (w, slow) = started().await;
+    let mut quick = slow.clone();
+    quick.execution_name = "gate-my-repo-quick".into();
+    // `quick` started at 10:05 on a newer `main` and ended first; `slow` started at 10:00 and
+    // ends after it (or its report was retried): `quick` stays the base, as locally
+    // (`History::coverage_base` orders by start too).
+    record(
+        &w.ledger,
+        &quick,
+        &[api_result(812)],
+        Some("2020-12-02T10:05:00Z"),
+    )
+    .await;
+    record(
+        &w.ledger,
+        &slow,
+        &[api_result(700)],
+        Some("2020-12-02T10:00:00.000Z"),
+    )
+    .await;
+    let bases = main_bases(&w).expect("recorded");
+    let api = &bases.checks["api-tests"];
+    assert_eq!(
+        (api.line.covered, api.execution.as_str(), api.started_ms),
+        (812, "gate-my-repo-quick", 1_606_903_500_000)
+    );
+    // Without a start (results handed over directly) the run counts as started now.
+    record(&w.ledger, &slow, &[api_result(650)], None).await;
+    let bases = main_bases(&w).expect("recorded");
+    assert_eq!(bases.checks["api-tests"].line.covered, 650);
 }

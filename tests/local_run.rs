@@ -1044,7 +1044,7 @@ async fn the_local_ledger_keeps_coverage_bases_per_branch_with_one_writer_winnin
             },
             execution: "run-1".into(),
             commit: "c1".into(),
-            recorded_at: 1,
+            started_ms: 1,
         },
     )]);
     let mut tasks = Vec::new();

@@ -95,6 +95,7 @@ fn check(
         retry_on_failure,
         env,
         reports: None,
+        cache: Default::default(),
     }
 }
 
@@ -330,6 +331,15 @@ async fn a_passing_run_runs_the_stages_in_order_and_reports_every_check() {
     let mut input = input("pass", Mode::Gate, stages);
     // gate-start gives a check its own task timeout; without it the run's deadline applies.
     input.stages[1].checks[1].task_timeout_seconds = Some(1500);
+    // A check with `cache` gets the repository's S3 cache (restored only: a pull request),
+    // the others none.
+    let scope = machine::cache::CacheScope {
+        location: Some("gate-artifacts-1/cache"),
+        repository: REPOSITORY,
+        commit: DESTINATION,
+        access: machine::cache::CacheAccess::Restore,
+    };
+    input.stages[1].checks[0].cache = scope.project_cache(&["target".to_owned()]);
     let raw = json_of(&input);
     let script: Vec<(&str, &[Attempt])> = ["fmt", "clippy", "unit", "integration", "build"]
         .iter()
@@ -433,8 +443,20 @@ async fn a_passing_run_runs_the_stages_in_order_and_reports_every_check() {
                 r["EnvironmentVariablesOverride"],
                 serde_json::to_value(&check.env).expect("env")
             );
+            assert_eq!(
+                r["CacheOverride"],
+                serde_json::to_value(&check.cache).expect("cache")
+            );
         }
     }
+    assert_eq!(
+        requests["unit"]["CacheOverride"],
+        json!({"Type": "S3", "Location": "gate-artifacts-1/cache/my-repo", "CacheNamespace": "my-repo"})
+    );
+    assert_eq!(
+        requests["fmt"]["CacheOverride"],
+        json!({"Type": "NO_CACHE"})
+    );
     assert_eq!(
         requests["integration"]["ComputeTypeOverride"],
         "BUILD_GENERAL1_LARGE"

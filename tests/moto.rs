@@ -327,7 +327,7 @@ async fn coverage_bases_are_one_versioned_item_per_branch() {
             },
             execution: "gate-MyDemoRepo-27-a1b2c3d".into(),
             commit: "c1".into(),
-            recorded_at: 1_764_680_000,
+            started_ms: 1_764_680_000_000,
         },
     )]);
     assert_eq!(

@@ -786,3 +786,67 @@ fn a_change_cannot_drop_the_approval_its_own_release_needs() {
     );
     assert!(!repo.log().iter().any(|l| l.starts_with("deploy")));
 }
+
+#[test]
+fn a_releases_check_reports_reach_the_record_the_report_and_the_summary() {
+    let repo = Repo::new();
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports");
+    let unit = "    commands: ['echo \"check unit $GATE_ACTION $GATE_ENVIRONMENT\" >> \"$MARKER_DIR/log\"', 'test ! -f FAIL_UNIT']\n";
+    // The check copies real reports into its worktree: pytest's JUnit (6 passed, 2 failed, 1
+    // error, 2 skipped) and grcov's LCOV (15 of 24 lines, 62.5 %), under a min_line of 70.
+    let with_reports = format!(
+        "    commands: ['mkdir -p reports && cp {junit} reports/pytest.xml && cp {lcov} lcov.info']\n    reports: {{junit: ['reports/*.xml'], coverage: {{format: lcov, path: lcov.info, min_line: 70}}}}\n",
+        junit = data.join("pytest/junit.xml").display(),
+        lcov = data.join("grcov/lcov.info").display(),
+    );
+    let markers_dir = repo.markers.to_string_lossy().into_owned();
+    let gate = GATE.replace(unit, &with_reports);
+    assert_ne!(gate, GATE);
+    repo.change(
+        "development",
+        &[(".gate.yml", &gate.replace("$MARKER_DIR", &markers_dir))],
+        "unit reports",
+    );
+    let out = repo.release("development", &[]);
+    assert_code(&out, 1);
+    let record = repo.last();
+    assert_eq!(record.outcome, ReleaseOutcome::ChecksFailed);
+    let unit = &record.checks[0];
+    assert_eq!(unit.status, CheckStatus::Failed, "62.5 % is under 70 %");
+    let reports = unit.reports.as_ref().expect("read from the worktree");
+    let tests = reports.tests.as_ref().expect("JUnit");
+    assert_eq!(
+        (
+            tests.counts.passed,
+            tests.counts.failed,
+            tests.counts.errored
+        ),
+        (6, 2, 1)
+    );
+
+    let summary = text(&out.stdout);
+    assert!(
+        summary.contains(
+            "· 6 passed, 2 failed, 1 errored, 2 skipped · line coverage 62.5 % · under the check's min_line of 70 %\n"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(
+            "           `test_calc.test_add_wrong` failed: AssertionError: two and two make four\n"
+        ),
+        "{summary}"
+    );
+    let report = std::fs::read_to_string(repo.records().release_dir(&record.id).join("report.md"))
+        .expect("the report");
+    assert!(
+        report.contains(
+            "**Test results**\n- `unit`: 6 passed, 2 failed, 1 errored, 2 skipped · line coverage 62.5 % ❌ under the check's `min_line` of 70 %, so the check failed\n"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("❌ `unit` › `test_calc.test_add_wrong` failed:\n\n```\nAssertionError: two and two make four\n"),
+        "{report}"
+    );
+}

@@ -223,8 +223,8 @@ const SUBSTITUTIONS: &[(&str, &str)] = &[
         "arn:aws:lambda:us-east-1:123456789012:function:codecommit-gate-GateReleaseFunction-EXAMPLE",
     ),
     (
-        "BuildRoleArnPrefix",
-        "arn:aws:iam::123456789012:role/gate-build-",
+        "TrustedBuildRoleArnPrefix",
+        "arn:aws:iam::123456789012:role/gate-trust-",
     ),
     ("PackageRoleArn", PACKAGE_ROLE),
     ("ArtifactBucket", "gate-artifacts-123456789012"),
@@ -344,7 +344,13 @@ fn report(run: &Run) -> ReleaseReport {
 /// What gate-release records of `report` (`release::finished`): the outcome the machine's
 /// payload leads to.
 fn outcome(report: &ReleaseReport) -> ReleaseOutcome {
-    release_record(report, "2026-12-02T10:05:00Z", 1_764_669_900_000).outcome
+    release_record(
+        report,
+        &Default::default(),
+        "2026-12-02T10:05:00Z",
+        1_764_669_900_000,
+    )
+    .outcome
 }
 
 /// (component, outcome) of runs.
@@ -668,7 +674,8 @@ async fn a_failed_package_build_deploys_nothing() {
     assert_eq!(create["Name"], PROJECT);
     assert_eq!(
         create["ServiceRole"],
-        format!("arn:aws:iam::123456789012:role/gate-build-{REPOSITORY}")
+        format!("arn:aws:iam::123456789012:role/gate-trust-{REPOSITORY}"),
+        "the release checks' role, the writer of the build cache (not a pull request's)"
     );
     assert_eq!(create["Source"]["Type"], "CODECOMMIT");
     assert_eq!(

@@ -130,7 +130,9 @@ fn answer(decision: ApprovalDecision) -> ApprovalAnswer {
 }
 
 async fn finished(w: &World, report: &ReleaseReport) -> FinishOutcome {
-    finish(&w.deps, report).await.expect("finish succeeds")
+    finish(&w.deps, &w.logs, report)
+        .await
+        .expect("finish succeeds")
 }
 
 async fn environment(w: &World) -> EnvironmentRecord {
@@ -498,7 +500,7 @@ async fn a_start_that_failed_after_the_lane_moved_is_made_by_the_redelivery() {
             message: "ThrottlingException".into(),
         },
     );
-    let failed = finish(&w.deps, &report(&first)).await;
+    let failed = finish(&w.deps, &w.logs, &report(&first)).await;
     assert!(
         failed.is_err(),
         "Step Functions retries the finish: {failed:?}"
@@ -672,7 +674,7 @@ async fn a_release_that_ran_out_of_time_is_finished_from_its_status_change_and_f
     w.send(w.branch_moved("main", 21)).await;
     assert_eq!(w.sfn.releases().len(), 1, "21 waits for 20");
 
-    let out = release_handler(&w.deps, ended_event(&first, "TIMED_OUT", true))
+    let out = release_handler(&w.deps, &w.logs, ended_event(&first, "TIMED_OUT", true))
         .await
         .expect("finished");
     assert!(out.is_object(), "{out}");
@@ -690,18 +692,26 @@ async fn a_release_that_ran_out_of_time_is_finished_from_its_status_change_and_f
 
     // The Finish step had run after all (a redelivery, or the event of a stopped execution
     // whose Finish ran): nothing moves twice.
-    release_handler(&w.deps, ended_event(&first, "ABORTED", true))
+    release_handler(&w.deps, &w.logs, ended_event(&first, "ABORTED", true))
         .await
         .expect("acknowledged");
     assert_eq!(w.sfn.releases().len(), 2);
     // A success finished itself; an event without its input is acknowledged.
-    let success = release_handler(&w.deps, ended_event(&started[1].1, "SUCCEEDED", true))
-        .await
-        .expect("ignored");
+    let success = release_handler(
+        &w.deps,
+        &w.logs,
+        ended_event(&started[1].1, "SUCCEEDED", true),
+    )
+    .await
+    .expect("ignored");
     assert_eq!(success["action"], "ignore");
-    let blind = release_handler(&w.deps, ended_event(&started[1].1, "FAILED", false))
-        .await
-        .expect("acknowledged");
+    let blind = release_handler(
+        &w.deps,
+        &w.logs,
+        ended_event(&started[1].1, "FAILED", false),
+    )
+    .await
+    .expect("acknowledged");
     assert_eq!(blind["action"], "rejected");
     assert!(
         environment(&w).await.lane.running.is_some(),
@@ -715,10 +725,244 @@ async fn a_step_that_does_not_parse_fails_naming_the_field() {
     let w = world();
     let err = release_handler(
         &w.deps,
+        &w.logs,
         serde_json::json!({"action": "finish", "input": {"version": "one"}}),
     )
     .await
     .expect_err("malformed");
     assert_eq!(err.error_type, MALFORMED_STEP);
     assert!(err.error_message.contains("input"), "{}", err.error_message);
+}
+
+// ---------------------------------------------------------------- the checks' reports
+
+const REPORT_GROUPS: &str = "arn:aws:codebuild:us-east-1:123456789012:report-group/gate-";
+const TESTS_REPORT: &str = "arn:aws:codebuild:us-east-1:123456789012:report/gate-my-repo-tests:7";
+const COVERAGE_REPORT: &str =
+    "arn:aws:codebuild:us-east-1:123456789012:report/gate-my-repo-coverage:8";
+
+/// [`world`] whose `unit` check declares a JUnit glob and Cobertura coverage with
+/// `min_line: 80`, on a stack with report groups.
+fn reports_world() -> World {
+    let mut w = world();
+    let gate = RELEASE_GATE.replace(
+        "unit: {stage: test, commands: [make test]}",
+        r#"unit: {stage: test, commands: [make test], reports: {junit: ["reports/*.xml"], coverage: {format: cobertura, path: coverage.xml, min_line: 80}}}"#,
+    );
+    assert_ne!(gate, RELEASE_GATE);
+    for n in 19..24 {
+        w.cc.put_file(&commit(n), ".gate.yml", &gate);
+    }
+    w.deps.settings.build.report_group_prefix = Some(REPORT_GROUPS.into());
+    w
+}
+
+/// CodeBuild's reports of the release's `unit` build: 2 failed of 40, `covered` of 1000 lines.
+fn put_unit_reports(w: &World, covered: u64) {
+    use codecommit_gate::ports::test_reports::{BuildReport, BuildReportKind, ReportTestCase};
+    let counts = [("SUCCEEDED", 37), ("FAILED", 2), ("SKIPPED", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let failed = |name: &str, message: &str| ReportTestCase {
+        prefix: Some("billing".into()),
+        name: name.into(),
+        status: "FAILED".into(),
+        message: Some(message.into()),
+    };
+    w.logs.put_report(
+        BuildReport {
+            arn: TESTS_REPORT.into(),
+            kind: BuildReportKind::Test,
+            status: "FAILED".into(),
+            truncated: false,
+            status_counts: counts,
+            lines_covered: None,
+            lines_missed: None,
+        },
+        vec![
+            failed(
+                "charges_once",
+                "assertion `left == right` failed\n  left: 2",
+            ),
+            failed("refunds <all> & more", "expected refund"),
+        ],
+    );
+    w.logs.put_report(
+        BuildReport {
+            arn: COVERAGE_REPORT.into(),
+            kind: BuildReportKind::Coverage,
+            status: "SUCCEEDED".into(),
+            truncated: false,
+            status_counts: Default::default(),
+            lines_covered: Some(covered),
+            lines_missed: Some(1000 - covered),
+        },
+        Vec::new(),
+    );
+}
+
+/// The report of `input`'s release whose `unit` build (`run`) wrote both reports.
+fn report_with_unit(
+    input: &ReleaseExecutionInput,
+    mut run: codecommit_gate::machine::CheckRun,
+) -> ReleaseReport {
+    let arns = serde_json::json!([TESTS_REPORT, COVERAGE_REPORT]);
+    match (run.build.as_mut(), run.cause.as_mut()) {
+        (Some(build), _) => build["ReportArns"] = arns,
+        (None, Some(cause)) => {
+            let mut value: serde_json::Value = serde_json::from_str(cause).expect("JSON");
+            value["Build"]["ReportArns"] = arns;
+            *cause = value.to_string();
+        }
+        (None, None) => panic!("a run with a build"),
+    }
+    let mut report = report(input);
+    report.checks = Some(StageChain {
+        results: vec![run],
+        prev: None,
+    });
+    report
+}
+
+/// A release of commit 20 in [`reports_world`] whose `unit` build covered `covered` lines.
+async fn released_with_reports(covered: u64) -> (World, ReleaseExecutionInput) {
+    let w = reports_world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    put_unit_reports(&w, covered);
+    (w, input)
+}
+
+/// `report` as the machine sends it when the checks blocked: no approval, no deploys.
+fn checks_only(mut report: ReleaseReport) -> ReleaseReport {
+    report.approval = None;
+    report.deploys = Vec::new();
+    report
+}
+
+fn last_notice(w: &World) -> String {
+    w.sns.messages().pop().expect("notified").1
+}
+
+#[tokio::test]
+async fn a_releases_checks_name_the_report_groups_in_their_buildspec() {
+    let w = reports_world();
+    released_at_19(&w).await;
+    let input = push(&w, 20).await;
+    let unit = &input.checks[0].checks[0];
+    assert!(
+        unit.reports.is_some(),
+        "the declaration reaches gate-release"
+    );
+    assert!(
+        unit.buildspec.ends_with(&format!(
+            "reports:\n  \"{REPORT_GROUPS}my-repo-tests\":\n    files:\n      - \"reports/*.xml\"\n    file-format: JUNITXML\n  \"{REPORT_GROUPS}my-repo-coverage\":\n    files:\n      - \"coverage.xml\"\n    file-format: COBERTURAXML\n"
+        )),
+        "{}",
+        unit.buildspec
+    );
+}
+
+#[tokio::test]
+async fn failed_tests_and_coverage_of_a_releases_checks_are_recorded_and_notified() {
+    let (w, input) = released_with_reports(850).await;
+    let out = finished(
+        &w,
+        &checks_only(report_with_unit(&input, failed_run("unit", "FAILED"))),
+    )
+    .await;
+    assert_eq!(out.outcome, ReleaseOutcome::ChecksFailed);
+
+    let record = record_of(&w, &input);
+    let reports = record.checks[0].reports.as_ref().expect("read");
+    let tests = reports.tests.as_ref().expect("tests");
+    assert_eq!(
+        (
+            tests.counts.passed,
+            tests.counts.failed,
+            tests.counts.skipped
+        ),
+        (37, 2, 1)
+    );
+    assert_eq!(tests.failed[0].name, "billing.charges_once");
+    let coverage = reports.coverage.as_ref().expect("coverage");
+    assert_eq!(coverage.line.covered, 850);
+    assert_eq!(coverage.base, None, "a release compares with no base");
+    assert_eq!(w.logs.calls.count("codebuild:BatchGetReports"), 1);
+
+    let notice = last_notice(&w);
+    assert!(
+        notice.contains("check    unit                     failed 1m 05s · 37 passed, 2 failed, 1 skipped · line coverage 85.0 %\n"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains(
+            "           `billing.charges_once` failed: assertion `left == right` failed\n"
+        ),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("           `billing.refunds <all> & more` failed: expected refund\n"),
+        "{notice}"
+    );
+}
+
+#[tokio::test]
+async fn coverage_under_min_line_fails_a_releases_passing_check_and_deploys_nothing() {
+    let (w, input) = released_with_reports(700).await;
+    let out = finished(
+        &w,
+        &checks_only(report_with_unit(&input, passed_run("unit", 1))),
+    )
+    .await;
+    assert_eq!(out.outcome, ReleaseOutcome::ChecksFailed);
+    assert!(!out.environment_moved);
+    let record = record_of(&w, &input);
+    assert_eq!(
+        record.checks[0].log_tail.as_deref(),
+        Some("[gate] line coverage 70.0 % is under the check's min_line of 80 %")
+    );
+    let end = announced(&w).pop().expect("end");
+    assert!(
+        end.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("check unit failed")),
+        "{:?}",
+        end.reason
+    );
+    let notice = last_notice(&w);
+    assert!(
+        notice.contains("line coverage 70.0 % · under the check's min_line of 80 %\n"),
+        "{notice}"
+    );
+}
+
+#[tokio::test]
+async fn reports_codebuild_cannot_give_are_a_note_and_the_release_goes_on() {
+    use codecommit_gate::ports::PortError;
+    let (w, input) = released_with_reports(700).await;
+    w.logs.calls.fail_next(
+        "codebuild:BatchGetReports",
+        PortError::Transient {
+            call: "codebuild:BatchGetReports",
+            message: "Rate exceeded".into(),
+        },
+    );
+    let out = finished(&w, &report_with_unit(&input, passed_run("unit", 1))).await;
+    assert_eq!(
+        out.outcome,
+        ReleaseOutcome::Released,
+        "unread coverage is no shortfall"
+    );
+    let record = record_of(&w, &input);
+    let reports = record.checks[0].reports.as_ref().expect("noted");
+    assert_eq!(reports.unreadable.len(), 1);
+    assert!(
+        reports.unreadable[0]
+            .why
+            .contains("CodeBuild did not answer"),
+        "{:?}",
+        reports.unreadable
+    );
 }

@@ -897,6 +897,8 @@ fn variables_are_set_and_valid(t: &Value, cfn: &Cfn, releases: bool) {
             for v in codecommit_gate::config::RELEASE_VARIABLES {
                 wanted.remove(v);
             }
+            // The build cache lives in the artifact bucket, written by releases only.
+            wanted.remove("GATE_CACHE_LOCATION");
         }
         assert_eq!(set, wanted, "{logical}: set vs read");
         // The rules the template puts on pull requests carry the template's name, which is the
@@ -923,6 +925,14 @@ fn variables_are_set_and_valid(t: &Value, cfn: &Cfn, releases: bool) {
             "{logical}"
         );
         assert!(config.topic_arn.is_some(), "{logical}: notifications on");
+        assert_eq!(
+            config.settings.build.cache_location.map(|l| json!(l)),
+            releases.then(|| json!(format!(
+                "{}/cache",
+                cfn.string(&json!({"Ref": "ArtifactBucket"}))
+            ))),
+            "{logical}: the cache is in the artifact bucket, with releases only"
+        );
         let Some(settings) = config.settings.releases else {
             assert!(!releases, "{logical}: releases are on");
             continue;
@@ -1698,13 +1708,12 @@ fn each_repository_has_a_build_role_that_pulls_that_repository_only() {
             cfn.string(&role["Properties"]["RoleName"]),
             format!("gate-build-{repository}")
         );
-        // Permissions: its log streams, and GitPull on its own repository (exact ARN).
-        let granted: BTreeMap<String, Value> = role_statements(&t, &logical)
-            .iter()
-            .map(|s| {
-                let s = cfn.render(s);
-                (s["Sid"].as_str().expect("Sid").to_owned(), s)
-            })
+        // Permissions: its log streams, and GitPull on its own repository (exact ARN); with
+        // releases off no build cache (the cache test has releases on).
+        let granted: BTreeMap<String, Value> = statements_rendered(&t, &cfn)
+            .into_iter()
+            .filter(|(owner, s)| *owner == logical && s.get("Principal").is_none())
+            .map(|(_, s)| (s["Sid"].as_str().expect("Sid").to_owned(), s))
             .collect();
         assert_eq!(
             granted.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -1783,6 +1792,110 @@ fn each_repository_has_a_build_role_that_pulls_that_repository_only() {
         ]
     );
     assert!(t["Resources"].get("CodeBuildServiceRole").is_none());
+}
+
+#[test]
+fn a_pull_requests_build_may_read_its_repositorys_cache_and_only_release_checks_write_it() {
+    let repositories = ["api", "my.web"];
+    let t = stack(&repositories);
+    let cfn = Cfn::releasing(&t, &repositories);
+    let bucket = cfn.string(&cfn.attribute("ArtifactBucket", "Arn"));
+    let env = cfn.render(&function(&t, "GateStartFunction")["Environment"]["Variables"]);
+    let location = env["GATE_CACHE_LOCATION"]
+        .as_str()
+        .expect("a cache location");
+    let rendered = statements_rendered(&t, &cfn);
+    let of = |owner: &str| -> BTreeMap<String, Value> {
+        rendered
+            .iter()
+            .filter(|(o, s)| o == owner && s.get("Principal").is_none())
+            .map(|(_, s)| (s["Sid"].as_str().expect("Sid").to_owned(), s.clone()))
+            .collect()
+    };
+    for repository in repositories {
+        // Where gate-start and gate-release put the repository's cache (the same for both).
+        let cache = codecommit_gate::machine::cache::CacheScope {
+            location: Some(location),
+            repository,
+            commit: "c0ffee",
+            access: codecommit_gate::machine::cache::CacheAccess::Restore,
+        }
+        .project_cache(&["target".to_owned()]);
+        let entries = format!("arn:aws:s3:::{}/*", cache.location.as_deref().expect("S3"));
+        let entry = entries.replace('*', "unit-0a1b2c3d-c0ffee/part-1");
+        let alnum: String = repository
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let build = of(&build_role(repository));
+        let trusted = of(&format!("TrustedBuildRole{alnum}"));
+        // Every S3 permission of the pull requests' build role: read and list, nothing else.
+        let s3: Vec<String> = build
+            .values()
+            .flat_map(|s| strings(&s["Action"]))
+            .filter(|a| a.starts_with("s3:"))
+            .collect();
+        assert_eq!(s3, ["s3:ListBucket", "s3:GetObject"], "{repository}");
+        assert_eq!(build["ReadBuildCache"]["Resource"], json!(entries));
+        assert!(glob(&entries, &entry) && !glob(&entries, &format!("{bucket}/api-artifact")));
+        for (role, sids) in [
+            (&build, &["ListBuildCache"][..]),
+            (&trusted, &["ListBuildCache"]),
+        ] {
+            for sid in sids {
+                assert_eq!(role[*sid]["Resource"], json!(bucket));
+                assert_eq!(
+                    role[*sid]["Condition"],
+                    json!({"StringLike": {"s3:prefix": format!("cache/{repository}/*")}})
+                );
+            }
+        }
+        // The trusted build role (release checks) reads and writes the same entries, and no
+        // other repository's.
+        assert_eq!(trusted["ReadBuildCache"]["Resource"], json!(entries));
+        assert_eq!(trusted["WriteBuildCache"]["Action"], "s3:PutObject");
+        assert_eq!(trusted["WriteBuildCache"]["Resource"], json!(entries));
+        for other in repositories.iter().filter(|o| **o != repository) {
+            let foreign = format!("{bucket}/cache/{other}/unit-0a1b2c3d-c0ffee");
+            assert!(!glob(&entries, &foreign), "{repository} vs {foreign}");
+        }
+        assert_eq!(
+            trusted["BuildLogs"]["Resource"],
+            cfn.attribute("ReleaseBuildLogGroup", "Arn"),
+            "the release projects log there"
+        );
+        assert_eq!(
+            trusted["CloneAndFetch"]["Resource"],
+            build["CloneAndFetch"]["Resource"]
+        );
+        assert_eq!(
+            trusted["WriteReports"]["Resource"],
+            build["WriteReports"]["Resource"]
+        );
+    }
+    // No statement of the stack lets anything but the trusted build role and the package role
+    // (release builds of trusted content) write under `cache/`: not a build role, not a
+    // function, not the bucket policy's deploy roles.
+    let writers: BTreeSet<String> = rendered
+        .iter()
+        .filter(|(_, s)| {
+            s["Effect"] == "Allow"
+                && strings(&s["Action"])
+                    .iter()
+                    .any(|a| a.starts_with("s3:Put") || a.starts_with("s3:Delete") || a == "s3:*")
+                && strings(&s["Resource"])
+                    .iter()
+                    .any(|r| glob(r, &format!("{bucket}/cache/api/unit-0a1b2c3d-c0ffee")))
+        })
+        .map(|(owner, _)| owner.clone())
+        .collect();
+    assert_eq!(
+        writers,
+        ["PackageRole", "TrustedBuildRoleapi"]
+            .iter()
+            .map(|o| (*o).to_owned())
+            .collect::<BTreeSet<_>>()
+    );
 }
 
 #[test]
@@ -2104,6 +2217,7 @@ fn without_release_environments_no_release_resource_is_created() {
         RELEASE_RESOURCES.iter().map(|r| (*r).to_owned()).collect();
     expected.insert("GateTopicEmail".into()); // no NotificationEmail by default
     expected.insert("PassBuildRoleToReleasesapi".into());
+    expected.insert("TrustedBuildRoleapi".into());
     assert_eq!(conditional, expected);
     for logical in RELEASE_RESOURCES {
         assert!(on.creates(logical), "{logical} with releases on");
@@ -2180,6 +2294,20 @@ fn the_artifact_bucket_is_private_encrypted_tls_only_and_expires() {
         rule.get("Prefix").is_none() && rule.get("Filter").is_none(),
         "every object"
     );
+    // The build cache expires sooner (S3 honours the shorter of two expirations).
+    let cache = &bucket["LifecycleConfiguration"]["Rules"][1];
+    assert_eq!(cache["Status"], "Enabled");
+    assert_eq!(cache["Prefix"], "cache/");
+    assert_eq!(
+        cache["ExpirationInDays"], "14",
+        "CacheRetentionDays' default"
+    );
+    assert_eq!(
+        bucket["LifecycleConfiguration"]["Rules"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
 
     let policy = cfn.render(&resource(&t, "ArtifactBucketPolicy")["Properties"]);
     assert_eq!(policy["Bucket"], cfn.reference("ArtifactBucket"));
@@ -2205,8 +2333,9 @@ fn the_artifact_bucket_is_private_encrypted_tls_only_and_expires() {
             );
         }
     }
-    // Only the package role writes it.
-    let writers: Vec<String> = statements_rendered(&t, &cfn)
+    // Only the package role writes it, and each repository's trusted build role its
+    // repository's build cache.
+    let writers: Vec<(String, Value)> = statements_rendered(&t, &cfn)
         .into_iter()
         .filter(|(_, s)| {
             s["Effect"] == "Allow"
@@ -2215,9 +2344,18 @@ fn the_artifact_bucket_is_private_encrypted_tls_only_and_expires() {
                     .iter()
                     .any(|a| a.starts_with("s3:Put"))
         })
-        .map(|(owner, _)| owner)
+        .map(|(owner, s)| (owner, s["Resource"].clone()))
         .collect();
-    assert_eq!(writers, ["PackageRole"]);
+    assert_eq!(
+        writers,
+        [
+            (
+                "TrustedBuildRoleapi".to_owned(),
+                json!(format!("{arn}/cache/api/*"))
+            ),
+            ("PackageRole".to_owned(), json!(format!("{arn}/*"))),
+        ]
+    );
 }
 
 /// Every statement of the resources the stack creates, as CloudFormation renders them (a
@@ -2305,22 +2443,48 @@ fn deploy_and_package_roles_are_passed_only_to_codebuild_by_the_release_machine(
             "{ci} is a CI environment"
         );
     }
-    // With releases on, a repository's build role (the release projects' own service role,
-    // which every release build overrides) trusts its release projects too, not others'.
+    // With releases on, a repository's build role still trusts its CI environments only; its
+    // release projects run with its trusted build role (the writer of its build cache), which
+    // trusts them and no other project: no pull request's build can run with it.
     for repository in ["api", "my.web"] {
-        let trust = cfn.render(
+        let alnum: String = repository
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let build = cfn.render(
             &resource(&t, &build_role(repository))["Properties"]["AssumeRolePolicyDocument"],
         );
-        let sources = strings(&trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"]);
-        assert_eq!(sources.len(), 2, "{sources:?}");
+        let trusted = cfn.render(
+            &resource(&t, &format!("TrustedBuildRole{alnum}"))["Properties"]
+                ["AssumeRolePolicyDocument"],
+        );
+        let build_sources =
+            strings(&build["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"]);
+        let trusted_sources =
+            strings(&trusted["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"]);
+        assert_eq!((build_sources.len(), trusted_sources.len()), (1, 1));
+        assert_eq!(
+            trusted["Statement"][0]["Condition"]["StringEquals"],
+            json!({"aws:SourceAccount": ACCOUNT})
+        );
         for other in ["api", "my.web"] {
             let release =
                 project_arn(&settings.project(&RepositoryName::from(other), "production"));
-            assert_eq!(
-                sources.iter().any(|s| glob(s, &release)),
-                other == repository,
-                "{repository}'s build role vs {release}"
+            let ci = project_arn(&codecommit_gate::machine::environment_name(
+                "gate",
+                &RepositoryName::from(other),
+                &PullRequestId::from("7"),
+            ));
+            assert!(
+                !glob(&build_sources[0], &release),
+                "{repository}: {release}"
             );
+            assert_eq!(
+                glob(&trusted_sources[0], &release),
+                other == repository,
+                "{repository}'s trusted build role vs {release}"
+            );
+            assert!(!glob(&trusted_sources[0], &ci), "{repository}: {ci}");
         }
     }
     // The release machine's projects are the same ones, and the gate machine's are not them.
@@ -2429,7 +2593,7 @@ fn the_release_machine_role_allows_what_its_definition_calls_on_release_resource
     let wanted: BTreeSet<String> = [
         "GateStateMachineArn",
         "GateReleaseFunctionArn",
-        "BuildRoleArnPrefix",
+        "TrustedBuildRoleArnPrefix",
         "PackageRoleArn",
         "ArtifactBucket",
         "BuildLogGroup",
@@ -2447,6 +2611,28 @@ fn the_release_machine_role_allows_what_its_definition_calls_on_release_resource
         "every placeholder of the definition is substituted"
     );
     let definition = rendered_release_definition(&t, &cfn);
+    // The release projects' own role (their environment checks') is the repository's trusted
+    // build role, the one role the machine may pass besides the release roles.
+    let service_role =
+        definition["States"]["Create release project"]["Parameters"]["ServiceRole.$"]
+            .as_str()
+            .expect("ServiceRole.$")
+            .replace("{}', $.input.repository)", "api")
+            .replace("States.Format('", "");
+    assert_eq!(
+        service_role,
+        format!("arn:aws:iam::{ACCOUNT}:role/gate-trust-api")
+    );
+    assert_eq!(
+        cfn.string(&resource(&t, "TrustedBuildRoleapi")["Properties"]["RoleName"]),
+        "gate-trust-api"
+    );
+    let passed = cfn.render(&resource(&t, "PassBuildRoleToReleasesapi")["Properties"]);
+    assert_eq!(passed["RoleName"], cfn.reference("ReleaseStateMachineRole"));
+    assert_eq!(
+        passed["PolicyDocument"]["Statement"][0]["Resource"],
+        json!(service_role)
+    );
     let mut needed = BTreeSet::new();
     release_actions_needed(&definition["States"], &mut needed);
     let granted = actions_of(&t, "ReleaseStateMachineRole");
@@ -2837,7 +3023,7 @@ fn report_groups(cfn: &Cfn, repository: &str) -> [String; 2] {
 }
 
 #[test]
-fn each_repository_has_its_report_groups_and_gate_report_reads_only_the_gates() {
+fn each_repository_has_its_report_groups_and_gate_report_and_gate_release_read_only_the_gates() {
     let repositories = ["api", "my.web"];
     let t = stack(&repositories);
     let cfn = Cfn::new(&t, &repositories);
@@ -2875,27 +3061,37 @@ fn each_repository_has_its_report_groups_and_gate_report_reads_only_the_gates() 
             assert!(name.len() <= 128 && !name.contains('.'), "{name}");
         }
     }
-    // gate-report reads the gate's report groups, and writes none.
-    let read: Vec<Value> = role_statements(&t, "GateReportRole")
-        .iter()
-        .map(|s| cfn.render(s))
-        .filter(|s| s["Sid"] == "ReadBuildReports")
-        .collect();
-    assert_eq!(read.len(), 1);
-    assert_eq!(
-        read[0]["Action"],
-        json!([
-            "codebuild:BatchGetReports",
-            "codebuild:DescribeTestCases",
-            "codebuild:DescribeCodeCoverages"
-        ])
-    );
-    assert_eq!(
-        read[0]["Resource"],
-        format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/gate-*")
-    );
+    // gate-report (a pull request's checks) and gate-release (a release's) read the gate's
+    // report groups, and write none.
+    for role in ["GateReportRole", "GateReleaseRole"] {
+        let read: Vec<Value> = role_statements(&t, role)
+            .iter()
+            .map(|s| cfn.render(s))
+            .filter(|s| s["Sid"] == "ReadBuildReports")
+            .collect();
+        assert_eq!(read.len(), 1, "{role}");
+        assert_eq!(
+            read[0]["Action"],
+            json!([
+                "codebuild:BatchGetReports",
+                "codebuild:DescribeTestCases",
+                "codebuild:DescribeCodeCoverages"
+            ]),
+            "{role}"
+        );
+        assert_eq!(
+            read[0]["Resource"],
+            format!("arn:aws:codebuild:{REGION}:{ACCOUNT}:report-group/gate-*"),
+            "{role}"
+        );
+    }
     let writes = ["codebuild:CreateReport", "codebuild:BatchPutTestCases"];
-    for role in ["GateReportRole", "GateStartRole", "StateMachineRole"] {
+    for role in [
+        "GateReportRole",
+        "GateReleaseRole",
+        "GateStartRole",
+        "StateMachineRole",
+    ] {
         let actions = actions_of(&t, role);
         assert!(
             writes.iter().all(|w| !actions.contains(*w)),

@@ -72,9 +72,11 @@ fn pytest_junit_gives_the_counts_pytest_printed() {
             ),
         ]
     );
+    // The `message` attribute, then the element's text (the test's code) up to five lines.
     assert_eq!(
         summary.failed[0].message,
-        "AssertionError: two and two make four\nassert 4 == 5\n +  where 4 = add(2, 2)"
+        "AssertionError: two and two make four\nassert 4 == 5\n +  where 4 = add(2, 2)\n\
+         def test_add_wrong():\n>       assert add(2, 2) == 5, \"two and two make four\""
     );
     assert_eq!(summary.failed_left_out, 0);
 }
@@ -123,6 +125,96 @@ fn jest_junit_gives_the_counts_jest_printed() {
             "Expected: \"a < b & c\"",
             "Received: \"A < B & C!\"",
         ]
+    );
+}
+
+/// What `go test -v` printed for the failing Go test (tests/data/reports/go-junit-report/src).
+const GO_FAILURE: &str = "    ports_test.go:14: ports <wrap> & fail: bad port \"70000\": \
+                          strconv.ParseUint: parsing \"70000\": value out of range";
+
+#[test]
+fn go_junit_report_gives_the_counts_go_test_printed() {
+    // go test -v: PASS TestParsesAPort, FAIL TestRefusesABigPort, SKIP TestTalksToAServer.
+    let summary = junit("go-junit-report/junit.xml");
+    assert_eq!(summary.counts, counts(1, 1, 0, 1));
+    assert_eq!(
+        failed(&summary),
+        [(
+            "example.com/ports.TestRefusesABigPort",
+            Failure::Failed,
+            // go-junit-report's `message` attribute is only "Failed"; the test's output is
+            // the element's text (CDATA), and follows it.
+            "Failed"
+        )]
+    );
+    assert_eq!(summary.failed[0].message, format!("Failed\n{GO_FAILURE}"));
+}
+
+#[test]
+fn gotestsum_gives_the_counts_go_test_printed() {
+    // gotestsum: "DONE 3 tests, 1 skipped, 1 failure"; the same package as go-junit-report.
+    let summary = junit("go-junit-report/gotestsum.xml");
+    assert_eq!(summary.counts, counts(1, 1, 0, 1));
+    assert_eq!(
+        summary.failed[0].name,
+        "example.com/ports.TestRefusesABigPort"
+    );
+    assert_eq!(
+        summary.failed[0].message,
+        format!(
+            "Failed\n=== RUN   TestRefusesABigPort\n{GO_FAILURE}\n\
+             --- FAIL: TestRefusesABigPort (0.00s)"
+        )
+    );
+}
+
+#[test]
+fn nextest_messages_are_the_whole_panic_not_only_its_first_line() {
+    // nextest's `message` attribute is the panic's first line; its text begins with the same
+    // line and goes on with the assertion: the text is kept.
+    let summary = junit("nextest/junit.xml");
+    let lines: Vec<_> = summary.failed[1].message.lines().take(2).collect();
+    assert_eq!(
+        lines,
+        [
+            "thread 'tests::panics_on_purpose' (29250) panicked at src/lib.rs:29:9:",
+            "boom: the <config> & the port disagree",
+        ]
+    );
+}
+
+#[test]
+fn grcov_lcov_and_cobertura_agree_with_the_profile() {
+    // grcov over cargo test's -Cinstrument-coverage profile: `LF:24`, `LH:15` in lcov.info,
+    // lines-valid="24" lines-covered="15" line-rate="0.625" in cobertura.xml.
+    let expected = LineCoverage {
+        covered: 15,
+        valid: 24,
+    };
+    assert_eq!(coverage(CoverageFormat::Lcov, "grcov/lcov.info"), expected);
+    assert_eq!(
+        coverage(CoverageFormat::Cobertura, "grcov/cobertura.xml"),
+        expected
+    );
+    assert_eq!(expected.percent(), Some(62.5));
+}
+
+#[test]
+fn grcov_cobertura_without_its_totals_counts_each_line_once() {
+    // grcov lists each line twice, under its <method> and under its <class>: without the
+    // root's totals the class lines alone count.
+    let xml = String::from_utf8(fixture("grcov/cobertura.xml")).expect("UTF-8");
+    let without_totals = xml.replace(
+        r#"lines-covered="15" lines-valid="24" line-rate="0.625""#,
+        "",
+    );
+    assert_ne!(xml, without_totals, "the totals were in the file");
+    assert_eq!(
+        parse_coverage(CoverageFormat::Cobertura, without_totals.as_bytes()),
+        Ok(LineCoverage {
+            covered: 15,
+            valid: 24
+        })
     );
 }
 

@@ -1,6 +1,6 @@
 //! gate-release: the release state machine's Lambda steps: the approval wait (the task token
 //! into the table, the question on SNS) and the end of a release (records, the environment,
-//! the lane's next release, announcements).
+//! the lane's next release, announcements, what the checks' test and coverage reports said).
 
 use codecommit_gate::lambda;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -9,10 +9,10 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_logging();
-    let (deps, _) = lambda::aws_deps(false).await?;
-    let deps = &deps;
+    let (deps, outputs) = lambda::aws_deps(false).await?;
+    let (deps, outputs) = (&deps, &outputs);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-        lambda::release::release_handler(deps, e.payload)
+        lambda::release::release_handler(deps, outputs, e.payload)
     }))
     .await
 }

@@ -45,19 +45,32 @@ pub async fn fill<L: Ledger>(ledger: &L, input: &ExecutionInput, results: &mut [
     }
 }
 
-/// Records a passed run's coverages as the destination branch's bases: read, merge (the
-/// newest per check wins), conditional write; a conflict reads and merges again, at most
-/// [`MAX_ATTEMPTS`] times. Failures are logged, never returned.
-pub async fn record<L: Ledger>(ledger: &L, input: &ExecutionInput, results: &[CheckResult]) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+/// Records a passed run's coverages as the destination branch's bases: read, merge (per
+/// check the run that started latest wins), conditional write; a conflict reads and merges
+/// again, at most [`MAX_ATTEMPTS`] times. `started_at` is the execution's start
+/// (`$$.Execution.StartTime`); without it (results handed over directly, an old machine
+/// definition) the run counts as started now, the latest it can have started. Failures are
+/// logged, never returned.
+pub async fn record<L: Ledger>(
+    ledger: &L,
+    input: &ExecutionInput,
+    results: &[CheckResult],
+    started_at: Option<&str>,
+) {
+    let started_ms = started_at
+        .and_then(crate::metrics::parse_rfc3339_ms)
+        .and_then(|ms| u64::try_from(ms).ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        });
     let subject = &input.subject;
     let run = run_coverages(
         results,
         &input.execution_name,
         subject.source_commit.as_str(),
-        now,
+        started_ms,
     );
     if run.is_empty() {
         return;

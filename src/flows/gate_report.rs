@@ -6,8 +6,8 @@
 //! the run's verdict in the ledger and changes nothing.
 
 use crate::event::{RunFinished, RunStatus};
-use crate::flows::build_reports::read_build_reports;
-use crate::flows::{Deps, FlowError, Ports, steps};
+use crate::flows::build_reports::read_run_reports;
+use crate::flows::{Deps, FlowError, Ports, coverage_bases, steps};
 use crate::gate_file::Reports;
 use crate::ids::{PullRequestId, RepositoryName, RevisionId};
 use crate::machine::{CheckRun, ExecutionInput, Mode, ReportPayload, build};
@@ -19,6 +19,7 @@ use crate::ports::{
     PrStatus, PullRequestState, PullRequests, RunVerdict, Written,
 };
 use crate::report::{self, Subject};
+use crate::test_reports::judge_with_reports;
 use serde::Serialize;
 
 /// Log lines fetched for each failed check.
@@ -338,14 +339,7 @@ async fn to_result<G: Logs + TestReports>(
     let found = build::build_of(run);
     let mut result = build::result_of(run);
     if let Some(spec) = reports {
-        let read = read_build_reports(logs, spec, found.as_ref()).await;
-        if let Some(shortfall) = read.shortfall()
-            && result.status == CheckStatus::Passed
-        {
-            result.status = CheckStatus::Failed;
-            result.log_tail = Some(format!("[gate] {}", shortfall.reason()));
-        }
-        result.reports = Some(read);
+        judge_with_reports(&mut result, read_run_reports(logs, spec, run).await);
     }
     if result.status != CheckStatus::Passed && result.log_tail.is_none() {
         result.log_tail = match found.as_ref().and_then(build::log_stream) {
@@ -368,9 +362,10 @@ async fn remember<L: Ledger>(
     input: &ExecutionInput,
     results: &[CheckResult],
     recorded: RunVerdict,
+    started_at: Option<&str>,
 ) {
     if recorded == RunVerdict::Passed {
-        super::coverage_bases::record(ledger, input, results).await;
+        coverage_bases::record(ledger, input, results, started_at).await;
     }
     super::reuse::record(ledger, input, results).await;
 }
@@ -491,7 +486,7 @@ async fn report_run<T: Ports>(
         }
         VerdictClaim::Skip(outcome) => return Ok(outcome),
     };
-    super::coverage_bases::fill(&deps.ledger, input, &mut results).await;
+    coverage_bases::fill(&deps.ledger, input, &mut results).await;
     let judged = Judged {
         verdict,
         results: &results,
@@ -508,7 +503,8 @@ async fn report_run<T: Ports>(
     }
     let metrics = run_metrics(&facts, &results, plan, verdict);
     mark_reported(deps, record, input, approved.as_ref()).await?;
-    remember(&deps.ledger, input, &results, recorded).await;
+    let started_at = facts.started_at.as_deref();
+    remember(&deps.ledger, input, &results, recorded, started_at).await;
     tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
     Ok(ReportOutcome::Reported {
         verdict,

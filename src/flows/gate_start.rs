@@ -745,6 +745,12 @@ async fn ready<T: Ports>(
         &buildspecs,
         &deps.settings.build,
         machine::buildspec,
+        &machine::cache::CacheScope {
+            location: deps.settings.build.cache_location.as_deref(),
+            repository: pr.repository.as_str(),
+            commit: pr.destination_commit.as_str(),
+            access: machine::cache::CacheAccess::Restore,
+        },
     );
     Ok(match stages {
         Ok(stages) => runnable(deps, pr, (gate, plan), carried, stages, reads.reuse()),

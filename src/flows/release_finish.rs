@@ -10,6 +10,7 @@
 //! the end and publishes the notice: at most once each (a delivery that fails after moving
 //! the lane is retried, and the retry starts the queued release but does not notify again).
 
+use super::build_reports::read_stage_reports;
 use super::release_start::{
     ReleaseStart, release_announcement, release_change, start_lane_release,
 };
@@ -17,7 +18,9 @@ use super::{Deps, Ports, announce};
 use crate::announce::ReleaseState;
 use crate::clock::Utc;
 use crate::ids::RepositoryName;
+use crate::machine::StageChain;
 use crate::machine::release::payload::ReleaseReport;
+use crate::ports::test_reports::TestReports;
 use crate::ports::{EnvironmentRecord, Ledger, Notifier, PortError, PortResult, Written};
 use crate::release::finished::release_record;
 use crate::release::lane::LaneRelease;
@@ -69,14 +72,23 @@ fn notifies(outcome: ReleaseOutcome) -> bool {
     )
 }
 
-/// Records the end of the release `report` tells of, moves the environment and its lane on,
-/// starts the queued release, announces and notifies. `Err` is an infrastructure fault (the
-/// invocation fails and Step Functions retries it); what was done before it is not undone and
-/// is not done twice.
-pub async fn finish<T: Ports>(deps: &Deps<T>, report: &ReleaseReport) -> PortResult<FinishOutcome> {
+/// Records the end of the release `report` tells of, with what its checks' declared test and
+/// coverage reports said (read through `reader` from the checks' builds, as gate-report reads
+/// a pull request's), moves the environment and its lane on, starts the queued release,
+/// announces and notifies. `Err` is an infrastructure fault (the invocation fails and Step
+/// Functions retries it); what was done before it is not undone and is not done twice.
+pub async fn finish<T: Ports, R: TestReports>(
+    deps: &Deps<T>,
+    reader: &R,
+    report: &ReleaseReport,
+) -> PortResult<FinishOutcome> {
     let now = Utc::now();
     let now_ms = crate::metrics::parse_rfc3339_ms(&now.rfc3339_millis()).unwrap_or(0);
-    let record = release_record(report, &now.rfc3339(), now_ms);
+    let runs = StageChain::runs(report.checks.as_ref());
+    // Boxed: the CodeBuild reads nest deep enough to overflow the compiler's query depth
+    // when laid out inline in gate-release's handler future.
+    let reports = Box::pin(read_stage_reports(reader, &report.input.checks, &runs)).await;
+    let record = release_record(report, &reports, &now.rfc3339(), now_ms);
     let repository = &report.input.repository;
     deps.ledger.put_release(repository, &record).await?;
     let step = move_lane(deps, report, &record, &now.rfc3339()).await?;

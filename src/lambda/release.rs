@@ -21,6 +21,7 @@ use crate::flows::{Deps, Ports};
 use crate::machine::MachineError;
 use crate::machine::release::ReleaseExecutionInput;
 use crate::machine::release::payload::{ReleaseReport, ReleaseStep};
+use crate::ports::test_reports::TestReports;
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
@@ -59,13 +60,14 @@ const STATUS_CHANGE: &str = "Step Functions Execution Status Change";
 
 /// gate-release: one step of the release state machine, or the status change of a release
 /// execution that ended without its Finish step.
-pub async fn release_handler<T: Ports>(
+pub async fn release_handler<T: Ports, R: TestReports>(
     deps: &Deps<T>,
+    reports: &R,
     payload: Value,
 ) -> Result<Value, Diagnostic> {
     if payload.get("detail-type").and_then(Value::as_str) == Some(STATUS_CHANGE) {
         return match super::read_event(payload) {
-            Ok(Event::RunFinished(ended)) => ended_without_finish(deps, &ended).await,
+            Ok(Event::RunFinished(ended)) => ended_without_finish(deps, reports, &ended).await,
             Ok(_) => Ok(json!({ "action": "ignore" })),
             Err(rejected) => Ok(rejected),
         };
@@ -95,7 +97,7 @@ pub async fn release_handler<T: Ports>(
                 }
             }
         }
-        ReleaseStep::Finish(report) => finish_handler(deps, &report).await,
+        ReleaseStep::Finish(report) => finish_handler(deps, reports, &report).await,
     }
 }
 
@@ -144,14 +146,15 @@ pub fn report_of_ended(ended: &RunFinished) -> Result<Option<ReleaseReport>, Str
 /// Finishes a release execution that ended without its Finish step (acknowledged when there
 /// is nothing to finish; an input that cannot be read is logged and acknowledged: the lane
 /// then waits for a person, which the log says).
-async fn ended_without_finish<T: Ports>(
+async fn ended_without_finish<T: Ports, R: TestReports>(
     deps: &Deps<T>,
+    reports: &R,
     ended: &RunFinished,
 ) -> Result<Value, Diagnostic> {
     match report_of_ended(ended) {
         Ok(Some(report)) => {
             tracing::warn!(execution = %ended.execution_arn, status = ended.status.as_aws_str(), "a release ended without its Finish step: finishing it as errored");
-            finish_handler(deps, &report).await
+            finish_handler(deps, reports, &report).await
         }
         Ok(None) => Ok(json!({ "action": "ignore", "reason": "the release finished itself" })),
         Err(problem) => {

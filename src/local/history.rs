@@ -463,4 +463,26 @@ mod tests {
         assert_eq!(history.coverage_base("main", "web"), None);
         assert_eq!(history.coverage_base("release", "api"), None);
     }
+
+    #[test]
+    fn the_coverage_base_is_the_run_that_started_last_not_the_one_that_ended_last() {
+        // Appended as runs end: `slow` started first on an older `main` and ended last. The
+        // ledger's bases order the same way (`CoverageBases::record`, by the run's start).
+        let t = |s: &str| format!("2026-07-01T10:{s}:00.000Z");
+        let history = History {
+            entries: vec![
+                with_coverage(
+                    entry("quick", &t("05"), HistoryVerdict::Passed),
+                    "main",
+                    812,
+                ),
+                with_coverage(entry("slow", &t("00"), HistoryVerdict::Passed), "main", 700),
+            ],
+            damaged: 0,
+        };
+        assert_eq!(
+            history.coverage_base("main", "api").map(|b| b.covered),
+            Some(812)
+        );
+    }
 }

@@ -293,9 +293,9 @@ pub fn run_landing(
     let mut results = session.run_stages(&stages, worktree.path(), cancel, progress);
     let cancelled = cancel.is_cancelled();
     if !cancelled {
-        speedups::after(&speedups, &at, &results, &session.ctx.id, err);
+        speedups::record_passes(&speedups, &at, &results, &session.ctx.id, err);
     }
-    results.extend(speedups.reused);
+    results.extend(speedups.reused.iter().cloned());
     let verdict = policy::verdict(&plan, &results);
     let landing = match land {
         Some(land) if !cancelled && verdict == Verdict::Passed => {
@@ -303,6 +303,10 @@ pub fn run_landing(
         }
         _ => None,
     };
+    if !cancelled {
+        let write = session.cache_write(&merge_commit, landing.as_ref(), err);
+        speedups::save_caches(&speedups, &at, &results, write, err);
+    }
     let ended = Ended {
         plan,
         results,
@@ -633,6 +637,41 @@ impl<'a> Session<'a> {
     }
 
     /// Lands what a passing run tested (`gate merge`).
+    /// Whether this run may write the cache ([`speedups::CacheWrite`]): its tested tree is the
+    /// destination's (the destination's tip has the merge commit's tree, or `gate merge` just
+    /// landed it). A tree that cannot be read counts as a branch's: the cache is then only read.
+    fn cache_write(
+        &self,
+        merge_commit: &str,
+        landing: Option<&Landing>,
+        err: &mut dyn Write,
+    ) -> speedups::CacheWrite {
+        if matches!(landing, Some(Landing::Landed(_))) {
+            return speedups::CacheWrite::Destination;
+        }
+        let tree = |rev: &str| {
+            let spec = format!("{rev}^{{tree}}");
+            let args = [
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ];
+            self.repo.git(&args).map(|id| id.trim().to_owned())
+        };
+        match (tree(merge_commit), tree(&self.refs.base_commit)) {
+            (Ok(tested), Ok(destination)) if tested == destination => {
+                speedups::CacheWrite::Destination
+            }
+            (Ok(_), Ok(_)) => speedups::CacheWrite::Branch,
+            (Err(e), _) | (_, Err(e)) => {
+                let _ = writeln!(err, "gate: warning: cannot compare the tested tree: {e}");
+                speedups::CacheWrite::Branch
+            }
+        }
+    }
+
     fn land(&self, land: &mut dyn Land, merge_commit: &str) -> Landing {
         let tested = Tested {
             base_commit: self.refs.base_commit.clone(),

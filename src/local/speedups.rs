@@ -4,9 +4,10 @@
 //!
 //! Before the stages: the checks whose reuse key passed before are taken out of the stages
 //! (their result is "passed on identical inputs in run X"), then the caches of the checks
-//! left are restored into the worktree. After: the caches of the checks that passed are saved,
-//! and every pass of a check with `reuse: true` is recorded under its key. Nothing here can
-//! fail a run: a cache or record that cannot be read or written is a warning.
+//! left are restored into the worktree. After: every pass of a check with `reuse: true` is
+//! recorded under its key, and, when the run tested the destination's own tree, the caches of
+//! the checks that passed are saved ([`CacheWrite`]). Nothing here can fail a run: a cache or
+//! record that cannot be read or written is a warning.
 
 use crate::gate_file::Gate;
 use crate::ids::CheckName;
@@ -195,26 +196,18 @@ fn restore(wants: &[Want], at: &RunAt<'_>, err: &mut dyn Write) {
     }
 }
 
-/// Saves the caches of the checks that passed and records the passes of the checks with a
-/// reuse key, unless the run was cancelled. `run` names this run in the records.
-pub fn after(
+/// Records the passes of the checks with a reuse key, unless the run was cancelled (the
+/// caller's test). `run` names this run in the records.
+pub fn record_passes(
     speedups: &Speedups,
     at: &RunAt<'_>,
     results: &[CheckResult],
     run: &str,
     err: &mut dyn Write,
 ) {
-    let passed = |name: &str| {
-        results.iter().any(|r| {
-            r.name.as_str() == name
-                && r.status == CheckStatus::Passed
-                && !r.flaky
-                && r.reused.is_none()
-        })
-    };
     let passes = Passes::new(at.store);
     for (check, key) in &speedups.keys {
-        if passed(check.as_str()) {
+        if passed_here(results, check.as_str()) {
             let record = PassRecord {
                 check: check.clone(),
                 key: key.clone(),
@@ -228,13 +221,54 @@ pub fn after(
             }
         }
     }
+}
+
+/// Who may write the cache: the runs whose tested tree is the destination's own (threat T24 in
+/// docs/reliability.md). Every run restores the cache; a run of a branch's changes does not
+/// save, since its outputs (and a tool's freshness records) were made by code nobody has merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheWrite {
+    /// The tested tree is the destination's tree (a run of the destination branch itself, or a
+    /// `gate merge` that landed it): the caches of the checks that passed are saved.
+    Destination,
+    /// The tested tree has changes the destination does not: the cache is only read.
+    Branch,
+}
+
+/// Saves the caches of the checks that passed when `write` allows it; otherwise says once why
+/// nothing was saved (only when some check has a cache).
+pub fn save_caches(
+    speedups: &Speedups,
+    at: &RunAt<'_>,
+    results: &[CheckResult],
+    write: CacheWrite,
+    err: &mut dyn Write,
+) {
     let saves: Vec<Want> = speedups
         .wants
         .iter()
-        .filter(|w| passed(&w.check))
+        .filter(|w| passed_here(results, &w.check))
         .cloned()
         .collect();
-    save(&saves, at, err);
+    if saves.is_empty() {
+        return;
+    }
+    match write {
+        CacheWrite::Destination => save(&saves, at, err),
+        CacheWrite::Branch => {
+            let _ = writeln!(err, "gate: cache: {}", crate::report::CACHE_READ_ONLY);
+        }
+    }
+}
+
+/// Whether `check` ran in this run and passed for sure (not flaky, not reused).
+fn passed_here(results: &[CheckResult], check: &str) -> bool {
+    results.iter().any(|r| {
+        r.name.as_str() == check
+            && r.status == CheckStatus::Passed
+            && !r.flaky
+            && r.reused.is_none()
+    })
 }
 
 fn save(saves: &[Want], at: &RunAt<'_>, err: &mut dyn Write) {

@@ -304,6 +304,12 @@ pub fn release_input(
         buildspecs,
         target.build,
         super::release_buildspec,
+        &super::cache::CacheScope {
+            location: target.build.cache_location.as_deref(),
+            repository: target.repository.as_str(),
+            commit: &plan.commit,
+            access: super::cache::CacheAccess::RestoreAndSave,
+        },
     )?;
     let waves = plan
         .waves()

@@ -17,17 +17,26 @@ use crate::machine::release::payload::{APPROVAL_REFUSED_ERROR, ApprovalAnswer, R
 use crate::machine::release::{DeploySpec, ReleaseExecutionInput};
 use crate::machine::{CheckRun, StageChain};
 use crate::policy::{CheckResult, CheckStatus};
+use crate::test_reports::{CheckReports, judge_with_reports};
+use std::collections::BTreeMap;
 
 /// The error Step Functions records when a task's `TimeoutSeconds` runs out: on the
 /// approval step, nobody answered in time.
 pub const TIMEOUT_ERROR: &str = "States.Timeout";
 
 /// The record of the release `report` tells of, finished at `now` (RFC 3339 UTC, with its
-/// epoch milliseconds `now_ms` for the duration). Its id is the execution's name, so a
-/// redelivered report records the same release again.
-pub fn release_record(report: &ReleaseReport, now: &str, now_ms: i64) -> ReleaseRecord {
+/// epoch milliseconds `now_ms` for the duration), with what the checks' declared reports
+/// said (`reports`, read from their builds: a coverage under `min_line` fails a check that
+/// passed, as in a pull request's run). Its id is the execution's name, so a redelivered
+/// report records the same release again.
+pub fn release_record(
+    report: &ReleaseReport,
+    reports: &BTreeMap<CheckName, CheckReports>,
+    now: &str,
+    now_ms: i64,
+) -> ReleaseRecord {
     let input = &report.input;
-    let checks = check_results(report);
+    let checks = check_results(report, reports);
     let blocked = report.checks.is_some() && checks_blocked(&input.plan.checks, &checks);
     let started_at = report.started_at.clone().unwrap_or_else(|| now.to_owned());
     let duration_ms = crate::metrics::parse_rfc3339_ms(&started_at)
@@ -108,8 +117,11 @@ fn outcome(report: &ReleaseReport, record: &ReleaseRecord, blocked: bool) -> Rel
     ReleaseOutcome::Released
 }
 
-/// One result per check the plan runs: reported, or not run.
-fn check_results(report: &ReleaseReport) -> Vec<CheckResult> {
+/// One result per check the plan runs: reported (with its reports), or not run.
+fn check_results(
+    report: &ReleaseReport,
+    reports: &BTreeMap<CheckName, CheckReports>,
+) -> Vec<CheckResult> {
     let runs = StageChain::runs(report.checks.as_ref());
     report
         .input
@@ -118,9 +130,16 @@ fn check_results(report: &ReleaseReport) -> Vec<CheckResult> {
         .iter()
         .filter(|c| c.run)
         .map(|c| {
-            runs.iter()
-                .find(|r| r.name == c.name)
-                .map_or_else(|| CheckResult::not_run(&c.name), |r| result_of(r))
+            runs.iter().find(|r| r.name == c.name).map_or_else(
+                || CheckResult::not_run(&c.name),
+                |r| {
+                    let mut result = result_of(r);
+                    if let Some(read) = reports.get(&c.name) {
+                        judge_with_reports(&mut result, read.clone());
+                    }
+                    result
+                },
+            )
         })
         .collect()
 }

@@ -71,6 +71,11 @@ impl Block {
         }
     }
 
+    /// The block at its largest level (a text with no size limit, such as a release report).
+    pub(super) fn full(&self) -> String {
+        (self.render)(self.max)
+    }
+
     /// A titled list that shows its first `level` items, then "… and N more"; at level 0 only
     /// `collapsed` (a one-line summary). Empty when there are no items.
     pub(super) fn list(part: Part, title: String, items: Vec<String>, collapsed: String) -> Self {

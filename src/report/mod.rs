@@ -72,7 +72,7 @@ pub use notice::{
 pub use plan_text::plan_text;
 pub use reasons::{reason, refusal};
 pub use reply::{command_needs_gate_file, command_reply, nothing_to_retry};
-pub use results::reused_line;
+pub use results::{CACHE_READ_ONLY, reused_line};
 pub use running::running;
 pub use untested::merge_conflict;
 pub use void_run::{destination_moved, run_ended, stale, superseded, untraceable};

@@ -4,6 +4,8 @@
 
 use super::escape::{CLIP_NAME, CLIP_TEXT, Style, code, longest_run, text};
 use super::reasons::{reason, reason_in};
+use super::results::Row;
+use super::test_results::{plain_details, reports_words, test_results};
 use super::words::{FAILED, NEUTRAL, PASSED, WARNING, duration, is_failure, plural, status_word};
 use crate::ids::short_id;
 use crate::policy::CheckResult;
@@ -181,6 +183,7 @@ pub fn markdown(r: &ReleaseRecord) -> String {
     );
     out.push_str(&components_table(r));
     out.push_str(&checks_table(&r.checks));
+    out.push_str(&test_results_block(r));
     if let Some(a) = &r.approval {
         let _ = writeln!(
             out,
@@ -236,6 +239,36 @@ fn checks_table(results: &[CheckResult]) -> String {
     }
     out.push('\n');
     out
+}
+
+/// What the checks' test and coverage reports said: the pull request comment's block, whole
+/// (a release report has no size limit).
+fn test_results_block(r: &ReleaseRecord) -> String {
+    let rows = Row::for_checks(r.plan.checks.iter().filter(|c| c.run), &r.checks);
+    let block = test_results(&rows).full();
+    if block.is_empty() {
+        block
+    } else {
+        block + "\n\n"
+    }
+}
+
+/// A check's line in plain text: its status and duration, then what its reports said; and
+/// the reports' details (unreadable reports, failed tests), one a line.
+fn plain_check(c: &CheckResult) -> (String, Vec<String>) {
+    let mut line = plain_status(c);
+    let Some(reports) = c.reports.as_ref().filter(|r| !r.is_empty()) else {
+        return (line, Vec::new());
+    };
+    let _ = write!(line, " · {}", reports_words(reports));
+    if let Some(shortfall) = reports.shortfall() {
+        let _ = write!(
+            line,
+            " · under the check's min_line of {} %",
+            shortfall.min_line
+        );
+    }
+    (line, plain_details(reports))
 }
 
 /// The rollbacks, in the order they ran.
@@ -325,12 +358,15 @@ fn summary_lines(r: &ReleaseRecord) -> String {
         duration(r.duration_ms)
     );
     for c in &r.checks {
+        let (line, details) = plain_check(c);
         let _ = writeln!(
             out,
-            "  check    {:<24} {}",
+            "  check    {:<24} {line}",
             text(c.name.as_str(), PLAIN, CLIP_NAME),
-            plain_status(c)
         );
+        for detail in details {
+            let _ = writeln!(out, "           {detail}");
+        }
     }
     for p in &r.packages {
         let how = match &p.result {

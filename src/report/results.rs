@@ -18,7 +18,16 @@ pub(super) struct Row<'a> {
 impl<'a> Row<'a> {
     /// A row per check `plan` runs, in plan order, each with its result from `results`.
     pub(super) fn for_plan(plan: &'a Plan, results: &'a [CheckResult]) -> Vec<Row<'a>> {
-        plan.to_run()
+        Self::for_checks(plan.to_run(), results)
+    }
+
+    /// A row per check of `checks`, each with its result from `results`.
+    pub(super) fn for_checks(
+        checks: impl IntoIterator<Item = &'a PlannedCheck>,
+        results: &'a [CheckResult],
+    ) -> Vec<Row<'a>> {
+        checks
+            .into_iter()
             .map(|check| Row {
                 check,
                 result: results.iter().find(|r| r.name == check.name),
@@ -176,6 +185,10 @@ fn left_out_tally(statuses: &[&'static str], shown: &[bool]) -> String {
     let tally: Vec<String> = tally.iter().map(|(w, c)| format!("{c} {w}")).collect();
     tally.join(", ")
 }
+
+/// Why a run did not save its checks' caches: it tested a branch's changes, not the
+/// destination's own tree (threat T24, docs/reliability.md).
+pub const CACHE_READ_ONLY: &str = "not saved: this run tested changes the destination does not have yet, and only runs of the destination's own tree write the cache (restored caches were read only)";
 
 /// The longest "passed on identical inputs" note a table cell shows.
 const CLIP_REUSED: usize = 160;

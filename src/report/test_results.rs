@@ -73,9 +73,9 @@ pub(super) fn test_results(rows: &[Row<'_>]) -> Block {
     })
 }
 
-/// `- `unit`: 412 passed, 2 failed, 3 skipped · line coverage 81.2 % (−0.4)`, and the
-/// coverage shortfall that failed the check.
-fn check_line(name: &str, status: Option<CheckStatus>, reports: &CheckReports) -> String {
+/// `412 passed, 2 failed, 3 skipped · line coverage 81.2 % (−0.4)`, or `no report could be
+/// read`: plain words, the same in a comment, a release report and a terminal.
+pub(super) fn reports_words(reports: &CheckReports) -> String {
     let mut parts = Vec::new();
     if let Some(tests) = &reports.tests {
         parts.push(counts(&tests.counts));
@@ -86,10 +86,16 @@ fn check_line(name: &str, status: Option<CheckStatus>, reports: &CheckReports) -
     if parts.is_empty() {
         parts.push("no report could be read".to_owned());
     }
+    parts.join(" · ")
+}
+
+/// `- `unit`: 412 passed, 2 failed, 3 skipped · line coverage 81.2 % (−0.4)`, and the
+/// coverage shortfall that failed the check.
+fn check_line(name: &str, status: Option<CheckStatus>, reports: &CheckReports) -> String {
     let mut line = format!(
         "- {}: {}",
         code(name, Style::Md, CLIP_NAME),
-        parts.join(" · ")
+        reports_words(reports)
     );
     if let Some(shortfall) = reports.shortfall() {
         let consequence = if status == Some(CheckStatus::Failed) {
@@ -140,6 +146,59 @@ pub(super) fn delta(now: f64, base: f64) -> String {
     }
     let sign = if tenths > 0.0 { '+' } else { '\u{2212}' };
     format!("{sign}{:.1}", tenths.abs() / 10.0)
+}
+
+/// How many failed tests of one check a plain text (a terminal, a notice) names.
+pub(super) const MAX_PLAIN_FAILED: usize = 10;
+
+/// The reports of a check in plain lines (a terminal summary, a notice), after the line that
+/// gives [`reports_words`]: the reports that could not be read and why, then the failed tests
+/// by name with the first line of their message, at most [`MAX_PLAIN_FAILED`].
+pub(super) fn plain_details(reports: &CheckReports) -> Vec<String> {
+    let plain = Style::Plain;
+    let mut lines: Vec<String> = reports
+        .unreadable
+        .iter()
+        .map(|u| {
+            format!(
+                "could not read {}: {}",
+                code(&u.report, plain, CLIP_PATH),
+                text(&u.why, plain, CLIP_TEXT)
+            )
+        })
+        .collect();
+    let Some(tests) = &reports.tests else {
+        return lines;
+    };
+    for test in tests.failed.iter().take(MAX_PLAIN_FAILED) {
+        let how = match test.failure {
+            Failure::Failed => "failed",
+            Failure::Errored => "errored",
+        };
+        let first = test.message.lines().map(clean_log_line).next();
+        let first = first.filter(|l| !l.trim().is_empty());
+        lines.push(match first {
+            Some(first) => format!(
+                "{} {how}: {}",
+                code(&test.name, plain, CLIP_PATH),
+                text(first.trim(), plain, CLIP_TEXT)
+            ),
+            None => format!("{} {how}", code(&test.name, plain, CLIP_PATH)),
+        });
+    }
+    let left_out =
+        tests.failed.len().saturating_sub(MAX_PLAIN_FAILED) as u64 + tests.failed_left_out;
+    if left_out > 0 {
+        lines.push(format!(
+            "{} not named here",
+            plural(
+                usize::try_from(left_out).unwrap_or(usize::MAX),
+                "more failed test",
+                "more failed tests"
+            )
+        ));
+    }
+    lines
 }
 
 /// A failed test: its check and name, then the first lines of its message in a fence.

@@ -10,7 +10,7 @@
 use super::{LineCoverage, ReportError, TestSummary, parse_coverage, parse_junit};
 use crate::gate_file::{CoverageFormat, CoverageReport};
 use crate::ids::CheckName;
-use crate::policy::CheckResult;
+use crate::policy::{CheckResult, CheckStatus};
 use serde::{Deserialize, Serialize};
 
 /// How many unreadable-report notes a check keeps (the rest are counted in the last one).
@@ -126,6 +126,20 @@ impl CheckReports {
         let percent = coverage.line.percent()?;
         (percent < f64::from(min_line)).then_some(Shortfall { percent, min_line })
     }
+}
+
+/// Puts a build's reports on its check's result, as gate-report and gate-release do: a
+/// coverage under `min_line` fails a check that passed, with the reason as its log tail (the
+/// local runner, which has the log itself, writes the reason into it); nothing else in the
+/// reports changes the result.
+pub fn judge_with_reports(result: &mut CheckResult, reports: CheckReports) {
+    if let Some(shortfall) = reports.shortfall()
+        && result.status == CheckStatus::Passed
+    {
+        result.status = CheckStatus::Failed;
+        result.log_tail = Some(format!("[gate] {}", shortfall.reason()));
+    }
+    result.reports = Some(reports);
 }
 
 impl Shortfall {

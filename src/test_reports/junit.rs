@@ -38,8 +38,11 @@ enum Outcome {
 struct Case {
     name: String,
     outcome: Outcome,
+    /// The deciding `<failure>`'s or `<error>`'s `message` attribute.
     message: String,
-    /// The element whose text is the message (a `<failure>` without a `message` attribute).
+    /// That element's text.
+    text: String,
+    /// The element whose text is being gathered.
     capturing: Option<String>,
 }
 
@@ -56,8 +59,8 @@ impl Junit {
             Node::Open { path, element } => self.open(path, element)?,
             Node::Text(text) => {
                 if let Some(case) = self.case.as_mut().filter(|c| c.capturing.is_some()) {
-                    let room = MAX_CAPTURE_BYTES.saturating_sub(case.message.len());
-                    case.message.push_str(&bounded(text, room));
+                    let room = MAX_CAPTURE_BYTES.saturating_sub(case.text.len());
+                    case.text.push_str(&bounded(text, room));
                 }
             }
             Node::Close { name } => self.close(name),
@@ -82,6 +85,7 @@ impl Junit {
                     name: case_name(element),
                     outcome: Outcome::Passed,
                     message: String::new(),
+                    text: String::new(),
                     capturing: None,
                 });
             }
@@ -119,9 +123,9 @@ impl Junit {
                     Failure::Errored => counts.errored += 1,
                 }
                 self.summary.push_failed(FailedTest {
+                    message: first_lines(&case.full_message()),
                     name: case.name,
                     failure,
-                    message: first_lines(&case.message),
                 });
             }
         }
@@ -129,16 +133,31 @@ impl Junit {
 }
 
 impl Case {
-    /// A `<failure>` or `<error>`: the first one decides; its `message` attribute is the
-    /// message, else its text.
+    /// A `<failure>` or `<error>`: the first one decides; its `message` attribute and its
+    /// text make the message ([`Case::full_message`]).
     fn not_passed(&mut self, failure: Failure, element_name: &str, element: &BytesStart<'_>) {
         if matches!(self.outcome, Outcome::NotPassed(_)) {
             return;
         }
         self.outcome = Outcome::NotPassed(failure);
-        match attribute(element, "message").filter(|m| !m.trim().is_empty()) {
-            Some(message) => self.message = bounded(&message, MAX_CAPTURE_BYTES),
-            None => self.capturing = Some(element_name.to_owned()),
+        let message = attribute(element, "message").unwrap_or_default();
+        self.message = bounded(message.trim(), MAX_CAPTURE_BYTES);
+        self.capturing = Some(element_name.to_owned());
+    }
+
+    /// The `message` attribute, then the element's text unless that text begins with it (then
+    /// the text alone, which says more). Tools split the two differently: pytest puts the
+    /// assertion in the attribute and the code in the text, nextest the panic's first line in
+    /// the attribute and the whole panic in the text, go-junit-report and gotestsum only
+    /// `Failed` in the attribute and the test's output in the text.
+    fn full_message(&self) -> String {
+        let text = self.text.as_str();
+        if self.message.is_empty() || text.trim_start().starts_with(&self.message) {
+            text.to_owned()
+        } else if text.trim().is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}\n{text}", self.message)
         }
     }
 }
