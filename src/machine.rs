@@ -176,6 +176,10 @@ pub struct ExecutionInput {
     /// that did not pass; the report shows these for the rest).
     #[serde(default)]
     pub carried_results: Vec<crate::policy::CheckResult>,
+    /// What gate-report needs to record the passes of the checks with `reuse: true` that run:
+    /// the merge's commits and each such check's definition hash (none: nothing to record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<crate::reuse::ledger::Recordable>,
 }
 
 /// How one check ended, as the state machine records it.

@@ -14,6 +14,7 @@ use crate::ports::{
     PrStatus, PullRequestState, PullRequests, RuleWritten, Started, Written, codes,
 };
 use crate::release::ReleaseRecord;
+use crate::reuse::ledger::LedgerPasses;
 use crate::test_reports::{CoverageBases, branch_name};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -845,6 +846,8 @@ pub struct FakeLedger {
     coverage_read_faults: Arc<Mutex<Vec<PortError>>>,
     coverage_put_faults: Arc<Mutex<Vec<PortError>>>,
     interleaved_coverage: Arc<Mutex<CoverageInterleavings>>,
+    passes: Arc<Mutex<BTreeMap<RepositoryName, LedgerPasses>>>,
+    passes_read_faults: Arc<Mutex<Vec<PortError>>>,
     /// Calls made.
     pub calls: Arc<Calls>,
 }
@@ -918,6 +921,17 @@ impl FakeLedger {
     ) -> Option<CoverageBases> {
         let key = (repository.clone(), branch_name(branch).to_owned());
         lock(&self.coverage).get(&key).cloned()
+    }
+
+    /// The repository's recorded passes ([`crate::reuse::ledger`]), if any were written.
+    pub fn stored_reuse_passes(&self, repository: &RepositoryName) -> Option<LedgerPasses> {
+        lock(&self.passes).get(repository).cloned()
+    }
+
+    /// The next read of recorded passes fails with `error`; the other ledger calls are not
+    /// affected.
+    pub fn fail_next_reuse_read(&self, error: PortError) {
+        lock(&self.passes_read_faults).push(error);
     }
 
     /// The next read of coverage bases fails with `error`; the other ledger calls are not
@@ -1055,6 +1069,31 @@ impl Ledger for FakeLedger {
         Ok(put_if_version(
             &mut all,
             key,
+            record.written(),
+            record.version,
+            |r| r.version,
+        ))
+    }
+
+    async fn reuse_passes(&self, repository: &RepositoryName) -> PortResult<LedgerPasses> {
+        self.calls.call("dynamodb:GetItem").await?;
+        Self::coverage_fault(&self.passes_read_faults)?;
+        Ok(lock(&self.passes)
+            .get(repository)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn put_reuse_passes(
+        &self,
+        repository: &RepositoryName,
+        record: &LedgerPasses,
+    ) -> PortResult<Written> {
+        self.calls.call("dynamodb:PutItem").await?;
+        let mut all = lock(&self.passes);
+        Ok(put_if_version(
+            &mut all,
+            repository.clone(),
             record.written(),
             record.version,
             |r| r.version,

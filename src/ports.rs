@@ -822,6 +822,19 @@ pub trait Ledger: Send + Sync {
         repository: &RepositoryName,
         record: &crate::test_reports::CoverageBases,
     ) -> impl Future<Output = PortResult<Written>> + Send;
+    /// The repository's recorded passes of checks with `reuse: true` (version 0 and none when
+    /// none was recorded).
+    fn reuse_passes(
+        &self,
+        repository: &RepositoryName,
+    ) -> impl Future<Output = PortResult<crate::reuse::ledger::LedgerPasses>> + Send;
+    /// Writes `record` with version `record.version + 1` if the stored version is still
+    /// `record.version` (or absent when it is 0), as [`Ledger::put`].
+    fn put_reuse_passes(
+        &self,
+        repository: &RepositoryName,
+        record: &crate::reuse::ledger::LedgerPasses,
+    ) -> impl Future<Output = PortResult<Written>> + Send;
 }
 
 /// Step Functions' callback API, as the approval uses it: only gate-approve calls it.

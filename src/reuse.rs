@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
+pub mod ledger;
+
 /// The version of the check key's recipe; a change of the recipe changes every key.
-const CHECK_KEY_RECIPE: &str = "check-key-1";
+const CHECK_KEY_RECIPE: &str = "check-key-2";
 
 /// A pass another run stands on: the run, and the commit it tested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,32 +71,89 @@ pub fn depended_on(gate: &Gate, roots: &[usize]) -> Vec<bool> {
     seen
 }
 
+/// What check `check` of `gate` can see, when it sets `reuse: true`: the files of its
+/// components and of everything they depend on (directly or not), the `global` files and its
+/// own buildspec; every file when it has no components. `ignore` is not taken out: an ignored
+/// file can still change what a check does, so when in doubt the check runs.
+///
+/// One predicate for both rules: the local key hashes the files it accepts
+/// ([`check_key`]), and the ledger's rule looks for changed paths it accepts
+/// ([`ledger::unchanged`]).
+pub struct Coverage<'g> {
+    gate: &'g Gate,
+    sees: Vec<bool>,
+    buildspec: Option<&'g str>,
+    everything: bool,
+}
+
+impl<'g> Coverage<'g> {
+    /// What check `check` sees; `None` when it does not set `reuse: true`, or does not exist.
+    pub fn of(gate: &'g Gate, check: usize) -> Option<Self> {
+        let spec = gate.checks.get(check).filter(|c| c.reuse)?;
+        Some(Coverage {
+            gate,
+            sees: depended_on(gate, &spec.components),
+            buildspec: match &spec.run {
+                Run::Buildspec(path) => Some(path.trim_start_matches("./")),
+                Run::Commands(_) => None,
+            },
+            everything: spec.components.is_empty(),
+        })
+    }
+
+    /// Whether the check sees `path`.
+    pub fn covers(&self, path: &str) -> bool {
+        self.everything
+            || self.gate.global.is_match(path)
+            || self.buildspec == Some(path)
+            || self.gate.components_of(path).iter().any(|&c| self.sees[c])
+    }
+
+    /// The globs that decide [`Coverage::covers`], as written: each component seen (name,
+    /// then its globs), then `global`.
+    fn globs(&self) -> Vec<&'g str> {
+        let seen = self.gate.components.iter().zip(&self.sees);
+        let mut globs: Vec<&str> = seen
+            .filter(|(_, s)| **s)
+            .flat_map(|(c, _)| {
+                std::iter::once(c.name.as_str()).chain(c.paths.iter().map(String::as_str))
+            })
+            .collect();
+        globs.extend(self.gate.global.patterns().iter().map(String::as_str));
+        globs
+    }
+}
+
+/// The hash of check `check`'s definition in `gate` (the trusted gate file): everything it
+/// runs (commands or buildspec, environment, image, compute type, timeout …), the globs of
+/// what it sees ([`Coverage`]), and `runner`, what the runner adds of its own (on AWS the
+/// default image and compute type; nothing locally). Two runs with equal hashes run the same
+/// thing on the same files as the gate file describes them. `None` as for [`Coverage::of`].
+pub fn definition_hash(gate: &Gate, check: usize, runner: &[&str]) -> Option<String> {
+    let coverage = Coverage::of(gate, check)?;
+    let definition = serde_json::to_string(&gate.checks[check]).ok()?;
+    let none: [(&str, &str); 0] = [];
+    Some(content_key(
+        none,
+        |_| false,
+        &[&[CHECK_KEY_RECIPE, &definition], &coverage.globs(), runner],
+    ))
+}
+
 /// The reuse key of check `check` of `gate` (the trusted gate file) for a tree whose files are
-/// `files` (path, git object id): see the module's documentation. `None` when the check does
-/// not set `reuse: true`, or does not exist.
+/// `files` (path, git object id): the files it sees ([`Coverage`]) and its
+/// [`definition_hash`]. `None` as for [`Coverage::of`].
 pub fn check_key<'a>(
     gate: &Gate,
     check: usize,
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Option<String> {
-    let spec = gate.checks.get(check).filter(|c| c.reuse)?;
-    let definition = serde_json::to_string(spec).ok()?;
-    let sees = depended_on(gate, &spec.components);
-    let buildspec = match &spec.run {
-        Run::Buildspec(path) => Some(path.trim_start_matches("./")),
-        Run::Commands(_) => None,
-    };
-    let everything = spec.components.is_empty();
-    let covered = |path: &str| {
-        everything
-            || gate.global.is_match(path)
-            || buildspec == Some(path)
-            || gate.components_of(path).iter().any(|&c| sees[c])
-    };
+    let coverage = Coverage::of(gate, check)?;
+    let definition = definition_hash(gate, check, &[])?;
     Some(content_key(
         files,
-        covered,
-        &[&[CHECK_KEY_RECIPE, &definition]],
+        |p| coverage.covers(p),
+        &[&[&definition]],
     ))
 }
 

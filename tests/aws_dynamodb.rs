@@ -710,3 +710,118 @@ mod coverage {
         );
     }
 }
+
+mod reuse {
+    use super::*;
+    use codecommit_gate::aws::dynamodb::reuse_key;
+    use codecommit_gate::reuse::ledger::{LedgerPass, LedgerPasses, MergeInputs};
+    use codecommit_gate::reuse::{PassRecord, Reused};
+
+    fn passes(version: u64) -> LedgerPasses {
+        let mut passes = LedgerPasses {
+            version,
+            ..LedgerPasses::default()
+        };
+        passes.record(&[LedgerPass {
+            destination: "main".into(),
+            source_branch: "feature/refunds".into(),
+            inputs: MergeInputs {
+                base: "0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e".into(),
+                destination: "317f8570EXAMPLE".into(),
+                source: "5d036259ec0e8dd8e1a2d5b8e4a3d1c2b0a9f8e7".into(),
+            },
+            pass: PassRecord {
+                check: "api-tests".into(),
+                key: "3f0c1d2e4a5b6c7d8e9f0a1b2c3d4e5f".into(),
+                reused: Reused {
+                    run: "gate-MyDemoRepo-27-a1b2c3d".into(),
+                    commit: "5d036259ec0e8dd8e1a2d5b8e4a3d1c2b0a9f8e7".into(),
+                },
+            },
+        }]);
+        passes
+    }
+
+    #[test]
+    fn one_item_per_repository_that_no_pull_request_can_name() {
+        assert_eq!(reuse_key(&repo()), "MyDemoRepo#reuse");
+        assert_ne!(reuse_key(&repo()), partition_key(&repo(), &pr()));
+    }
+
+    #[tokio::test]
+    async fn the_passes_are_read_consistently_with_their_version_attribute() {
+        let stored = serde_json::to_string(&passes(1)).expect("json");
+        let found = mock!(Client::get_item)
+            .match_requests(|r| {
+                r.consistent_read() == Some(true)
+                    && r.key().and_then(|k| k.get("pk"))
+                        == Some(&AttributeValue::S("MyDemoRepo#reuse".into()))
+            })
+            .sequence()
+            .http_status(
+                200,
+                body(json!({ "Item": {
+                    "pk": { "S": "MyDemoRepo#reuse" },
+                    "version": { "N": "3" },
+                    "record": { "S": stored },
+                    "updated_at": { "N": "1764680000" },
+                } })),
+            )
+            .build();
+        let missing = mock!(Client::get_item)
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let ledger = ledger(&[&found, &missing]);
+        let got = ledger.reuse_passes(&repo()).await.expect("get");
+        assert_eq!(got.version, 3, "the version attribute is the truth");
+        assert_eq!(got.passes, passes(1).passes);
+        let none = ledger.reuse_passes(&repo()).await.expect("get");
+        assert_eq!(none, LedgerPasses::default());
+    }
+
+    #[tokio::test]
+    async fn writes_are_conditional_on_the_version_read() {
+        let first = mock!(Client::put_item)
+            .match_requests(|r| {
+                let Some(item) = r.item() else { return false };
+                let json: LedgerPasses =
+                    serde_json::from_str(s(item, "record")).expect("record JSON");
+                item.len() == 4
+                    && s(item, "pk") == "MyDemoRepo#reuse"
+                    && n(item, "version") == Some(1)
+                    && json.version == 1
+                    && json.passes.len() == 1
+                    && r.condition_expression() == Some("attribute_not_exists(pk)")
+            })
+            .sequence()
+            .http_status(200, body(json!({})))
+            .build();
+        let later = mock!(Client::put_item)
+            .match_requests(|r| {
+                r.condition_expression() == Some("#v = :expected")
+                    && r.expression_attribute_values()
+                        .and_then(|v| v.get(":expected"))
+                        == Some(&AttributeValue::N("2".into()))
+            })
+            .sequence()
+            .http_status(400, error("ConditionalCheckFailedException"))
+            .build();
+        let ledger = ledger(&[&first, &later]);
+        let written = ledger.put_reuse_passes(&repo(), &passes(0)).await;
+        assert_eq!(written.expect("put"), Written::Written);
+        let lost = ledger.put_reuse_passes(&repo(), &passes(2)).await;
+        assert_eq!(lost.expect("put"), Written::Conflict);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_an_error_the_flow_runs_the_checks_on() {
+        let throttled = mock!(Client::get_item)
+            .sequence()
+            .http_status(400, error("ProvisionedThroughputExceededException"))
+            .build();
+        let ledger = ledger(&[&throttled]);
+        let err = ledger.reuse_passes(&repo()).await.expect_err("throttled");
+        assert_eq!(err.call(), "dynamodb:GetItem");
+    }
+}

@@ -452,6 +452,58 @@ checks:
     );
 }
 
+/// The ledger's rule (AWS: no tree at hand, the differences between the recorded commits and
+/// this run's) decides as the local key does: a check stands on a pass exactly when the files
+/// it sees are those it passed on.
+#[test]
+fn the_ledger_rule_agrees_with_the_local_key() {
+    use codecommit_gate::plan::ChangedPath;
+    use codecommit_gate::reuse::Coverage;
+    use codecommit_gate::reuse::ledger::{MergeInputs, unchanged};
+    let gate = Gate::parse(GATE, ".gate.yml").expect("valid");
+    let (i, _) = gate.check("api-tests").expect("check");
+    let coverage = Coverage::of(&gate, i).expect("reuse: true");
+    let recorded = MergeInputs {
+        base: "b1".into(),
+        destination: "d1".into(),
+        source: "s1".into(),
+    };
+    let now = MergeInputs {
+        source: "s2".into(),
+        ..recorded.clone()
+    };
+    let before = tree(&[]);
+    for change in [
+        ("web/app.ts", "c2"),
+        ("docs/guide.md", "e2"),
+        ("api/main.rs", "b2"),
+        ("lib/lib.rs", "a2"),
+        ("toolchain.txt", "d2"),
+        ("api/new.rs", "f1"),
+    ] {
+        let after = tree(&[change]);
+        let differences: Vec<ChangedPath> = after
+            .iter()
+            .filter(|file| !before.contains(file))
+            .map(|(p, _)| ChangedPath::new(p.as_str()))
+            .collect();
+        let same_key = key(&gate, "api-tests", &before) == key(&gate, "api-tests", &after);
+        let stands = unchanged(&coverage, &recorded, &now, &|_, _| {
+            Some(differences.as_slice())
+        });
+        assert_eq!(stands, same_key, "{change:?}");
+    }
+    // Differences that could not be read: the check runs.
+    assert!(!unchanged(&coverage, &recorded, &now, &|_, _| None));
+    // Nothing moved: nothing to read, and it stands.
+    assert!(unchanged(&coverage, &recorded, &recorded, &|_, _| None));
+    // A file moved out of what it sees changed what it sees.
+    let moved = [ChangedPath::renamed("api/main.rs", "web/main.rs")];
+    assert!(!unchanged(&coverage, &recorded, &now, &|_, _| Some(
+        &moved[..]
+    )));
+}
+
 /// Threat T24 (docs/reliability.md): a branch's run restores the cache but never writes it, so
 /// what a branch's code leaves in a cached folder cannot reach another run; the runs whose
 /// tested tree is the destination's own (a run of `main`, a `gate merge` that landed) write it.

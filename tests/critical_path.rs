@@ -105,3 +105,59 @@ async fn a_push_stops_the_old_run_before_the_claim() {
     // StopExecution, then the claim that forgets the old run's ARN, then the comment.
     assert_eq!(before, 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn standing_on_a_recorded_pass_costs_no_round_trip() {
+    let w = World::new();
+    let gate = GATE_FILE.replace(
+        "env: {RUST_LOG: debug}}",
+        "env: {RUST_LOG: debug}, reuse: true}",
+    );
+    w.destination_gate_file(DEST, &gate);
+    w.commit_files(10, &gate, &["services/api/src/refund.rs"]);
+    w.send(w.pr_event("pullRequestCreated", 10)).await;
+    let first = w.last_input();
+    w.report(&first, &[passed_run("fmt", 1), passed_run("api-tests", 1)])
+        .await;
+    // Commit 11 changes the web component only: api-tests stands on run 1's pass.
+    w.commit_files(11, &gate, &["services/api/src/refund.rs", "web/app.js"]);
+    w.cc.put_diff(
+        &commit(10),
+        &commit(11),
+        vec![codecommit_gate::plan::ChangedPath::new("web/app.js")],
+    );
+    w.cc.push(&w.pr, &commit(11), &revision(11));
+    let latency = with_latency(&w);
+    let outcome = w
+        .send(w.pr_event("pullRequestSourceBranchUpdated", 11))
+        .await;
+    assert!(
+        matches!(outcome, StartOutcome::Started { .. }),
+        "{outcome:?}"
+    );
+    let before = latency
+        .round_trips_before("states:StartExecution")
+        .expect("StartExecution was called");
+    println!(
+        "source updated, run 1 passed, api-tests reused: {before} round trips before StartExecution\n{}",
+        timeline(&latency.calls())
+    );
+    assert_eq!(before, 3, "as a push after a finished run without reuse");
+    assert_eq!(w.last_input().carried_results.len(), 1, "api-tests reused");
+    let depths: Vec<(&str, u32)> = latency
+        .calls()
+        .iter()
+        .filter(|c| c.call.starts_with("dynamodb:GetItem") || c.call == "codecommit:GetDifferences")
+        .map(|c| (c.call, c.issued_after))
+        .collect();
+    assert_eq!(
+        depths,
+        [
+            ("dynamodb:GetItem", 0),
+            ("dynamodb:GetItem", 0),
+            ("codecommit:GetDifferences", 1),
+            ("codecommit:GetDifferences", 1),
+        ],
+        "the recorded passes with the PR's item, their difference with the PR's"
+    );
+}

@@ -137,6 +137,7 @@ fn input(execution_name: &str, mode: Mode, stages: Vec<StageSpec>) -> ExecutionI
         retry_backoff_seconds: 0,
         plan: None,
         carried_results: Vec::new(),
+        reuse: None,
     }
 }
 

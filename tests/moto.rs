@@ -368,6 +368,59 @@ async fn coverage_bases_are_one_versioned_item_per_branch() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_passes_are_one_versioned_item_per_repository() {
+    use codecommit_gate::reuse::ledger::{LedgerPass, LedgerPasses, MergeInputs};
+    use codecommit_gate::reuse::{PassRecord, Reused};
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let clients = Clients::from_config(&sdk_config(&moto).await, None).await;
+    create_table(&clients).await;
+    let ledger = clients.ledger(TABLE);
+    let empty = ledger.reuse_passes(&repo()).await.expect("get");
+    assert_eq!(empty, LedgerPasses::default());
+    let mut passes = empty.clone();
+    passes.record(&[LedgerPass {
+        destination: "main".into(),
+        source_branch: "feature/refunds".into(),
+        inputs: MergeInputs {
+            base: "b1".into(),
+            destination: "d1".into(),
+            source: "s1".into(),
+        },
+        pass: PassRecord {
+            check: "api-tests".into(),
+            key: "3f0c1d2e4a5b6c7d8e9f0a1b2c3d4e5f".into(),
+            reused: Reused {
+                run: "gate-MyDemoRepo-27-a1b2c3d".into(),
+                commit: "s1".into(),
+            },
+        },
+    }]);
+    let written = ledger.put_reuse_passes(&repo(), &passes).await;
+    assert_eq!(written.expect("put"), Written::Written);
+    let lost = ledger.put_reuse_passes(&repo(), &passes).await;
+    assert_eq!(
+        lost.expect("put"),
+        Written::Conflict,
+        "a write from the version another writer moved on loses"
+    );
+    let stored = ledger.reuse_passes(&repo()).await.expect("get");
+    assert_eq!(stored, passes.written());
+    let item = clients
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S("MyDemoRepo#reuse".into()))
+        .send()
+        .await
+        .expect("raw item")
+        .item
+        .expect("item");
+    assert_eq!(item.get("version"), Some(&AttributeValue::N("1".into())));
+}
+
 /// 20 writers from the same version: exactly one wins, and its write is the one stored.
 async fn race(ledger: &AwsLedger, from: &PrRecord) -> String {
     let mut tasks = tokio::task::JoinSet::new();

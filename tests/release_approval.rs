@@ -401,6 +401,19 @@ impl Ledger for RacingLedger {
     ) -> PortResult<Written> {
         self.inner.put_coverage_bases(repository, record).await
     }
+    async fn reuse_passes(
+        &self,
+        repository: &RepositoryName,
+    ) -> PortResult<codecommit_gate::reuse::ledger::LedgerPasses> {
+        self.inner.reuse_passes(repository).await
+    }
+    async fn put_reuse_passes(
+        &self,
+        repository: &RepositoryName,
+        record: &codecommit_gate::reuse::ledger::LedgerPasses,
+    ) -> PortResult<Written> {
+        self.inner.put_reuse_passes(repository, record).await
+    }
     async fn environment(
         &self,
         repository: &RepositoryName,

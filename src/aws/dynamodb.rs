@@ -21,7 +21,11 @@
 //! (the [`CoverageBases`]: per check, the line coverage of the newest passed run onto the
 //! branch, its execution, commit and time; at most
 //! [`crate::test_reports::MAX_COVERAGE_BASES`] checks), `updated_at`; written with the same
-//! version condition as a PR's item.
+//! version condition as a PR's item. A repository's recorded passes of checks with
+//! `reuse: true`: `pk` = `<repository>#reuse`, `version`, `record` (the [`LedgerPasses`],
+//! newest first, at most [`crate::reuse::ledger::MAX_PASSES`]), `updated_at`; written with the
+//! same version condition. One item per repository, so gate-start reads it together with the
+//! PR's item, before it knows the destination branch.
 
 mod history;
 pub mod queue;
@@ -32,6 +36,7 @@ use super::{permanent, port_error, service_err};
 use crate::ids::{PullRequestId, RepositoryName};
 use crate::ports::{EnvironmentRecord, Ledger, PortResult, PrRecord, Written};
 use crate::release::ReleaseRecord;
+use crate::reuse::ledger::LedgerPasses;
 use crate::test_reports::{CoverageBases, branch_name};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -80,6 +85,12 @@ pub fn release_key(repository: &RepositoryName, id: &str) -> String {
 /// `<repository>#coverage#<branch>`, with the branch as [`branch_name`] gives it.
 pub fn coverage_key(repository: &RepositoryName, branch: &str) -> String {
     format!("{}#coverage#{}", repository.as_str(), branch_name(branch))
+}
+
+/// The partition key of a repository's recorded passes: `<repository>#reuse` (a pull
+/// request id is a number, so it never names this item).
+pub fn reuse_key(repository: &RepositoryName) -> String {
+    format!("{}#reuse", repository.as_str())
 }
 
 /// The partition key of a PR's item: `<repository>#<pull request id>`.
@@ -292,6 +303,30 @@ impl Ledger for AwsLedger {
         let stored = record.written();
         self.put_versioned(
             coverage_key(repository, &record.branch),
+            record.version,
+            to_json(&stored)?,
+            &[],
+        )
+        .await
+    }
+
+    async fn reuse_passes(&self, repository: &RepositoryName) -> PortResult<LedgerPasses> {
+        let stored = self
+            .get_versioned(reuse_key(repository), |r: &mut LedgerPasses, v| {
+                r.version = v
+            })
+            .await?;
+        Ok(stored.unwrap_or_default())
+    }
+
+    async fn put_reuse_passes(
+        &self,
+        repository: &RepositoryName,
+        record: &LedgerPasses,
+    ) -> PortResult<Written> {
+        let stored = record.written();
+        self.put_versioned(
+            reuse_key(repository),
             record.version,
             to_json(&stored)?,
             &[],

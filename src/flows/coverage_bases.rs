@@ -9,7 +9,7 @@
 
 use crate::machine::ExecutionInput;
 use crate::policy::CheckResult;
-use crate::ports::{Ledger, Written};
+use crate::ports::Ledger;
 use crate::test_reports::{CoverageBases, run_coverages};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -76,24 +76,21 @@ pub async fn record<L: Ledger>(
         return;
     }
     let branch = &subject.destination_branch;
-    for _ in 0..MAX_ATTEMPTS {
-        let written = async {
-            let mut bases: CoverageBases =
-                ledger.coverage_bases(&subject.repository, branch).await?;
-            if !bases.record(&run) {
-                return Ok(Written::Written);
-            }
-            ledger.put_coverage_bases(&subject.repository, &bases).await
+    let repository = &subject.repository;
+    let written = super::steps::merge_write(
+        MAX_ATTEMPTS,
+        || ledger.coverage_bases(repository, branch),
+        |bases: &mut CoverageBases| bases.record(&run),
+        |bases| async move { ledger.put_coverage_bases(repository, &bases).await },
+    )
+    .await;
+    match written {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(%branch, attempts = MAX_ATTEMPTS, "the run's coverage bases lost every conditional write; the next run compares with an older base");
         }
-        .await;
-        match written {
-            Ok(Written::Written) => return,
-            Ok(Written::Conflict) => continue,
-            Err(error) => {
-                tracing::warn!(call = error.call(), %branch, %error, "cannot record the run's coverage bases; the next run compares with an older base");
-                return;
-            }
+        Err(error) => {
+            tracing::warn!(call = error.call(), %branch, %error, "cannot record the run's coverage bases; the next run compares with an older base");
         }
     }
-    tracing::warn!(%branch, attempts = MAX_ATTEMPTS, "the run's coverage bases lost every conditional write; the next run compares with an older base");
 }

@@ -354,6 +354,22 @@ async fn to_result<G: Logs + TestReports>(
     Ok((result, found.as_ref().map_or(0, build::queued_ms)))
 }
 
+/// What the ledger keeps of a reported run for the next ones: a passed run's coverages (the
+/// destination's bases), and every check's pass with `reuse: true` (a check's pass stands on
+/// its own inputs, whatever the others did). Best effort: failures are logged.
+async fn remember<L: Ledger>(
+    ledger: &L,
+    input: &ExecutionInput,
+    results: &[CheckResult],
+    recorded: RunVerdict,
+    started_at: Option<&str>,
+) {
+    if recorded == RunVerdict::Passed {
+        coverage_bases::record(ledger, input, results, started_at).await;
+    }
+    super::reuse::record(ledger, input, results).await;
+}
+
 /// The results of every check the run was to run: reported, carried over, or cancelled.
 async fn results<G: Logs + TestReports>(
     logs: &G,
@@ -487,9 +503,8 @@ async fn report_run<T: Ports>(
     }
     let metrics = run_metrics(&facts, &results, plan, verdict);
     mark_reported(deps, record, input, approved.as_ref()).await?;
-    if recorded == RunVerdict::Passed {
-        coverage_bases::record(&deps.ledger, input, &results, facts.started_at.as_deref()).await;
-    }
+    let started_at = facts.started_at.as_deref();
+    remember(&deps.ledger, input, &results, recorded, started_at).await;
     tracing::info!(pull_request = %subject.pull_request_id, execution = %input.execution_name, ?verdict, approval, "gate reported");
     Ok(ReportOutcome::Reported {
         verdict,

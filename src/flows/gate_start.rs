@@ -412,9 +412,10 @@ async fn gate<T: Ports>(
     event_commit: &CommitId,
 ) -> PortResult<StartOutcome> {
     for _ in 0..CLAIM_ATTEMPTS {
-        let (pr, record) = join(
+        let (pr, record, passes) = futures_util::future::join3(
             deps.prs.pull_request(pr_id),
             record(&deps.ledger, repository, pr_id),
+            deps.ledger.reuse_passes(repository),
         )
         .await;
         let pr = pr?;
@@ -441,7 +442,7 @@ async fn gate<T: Ports>(
         let (claimed, protected, reads) = futures_util::future::join3(
             claim(deps, repository, &pr, record),
             protect(deps, &pr),
-            Prefetched::fetch(deps, &pr, find_sticky),
+            Prefetched::fetch(deps, &pr, find_sticky, passes),
         )
         .await;
         match claimed? {
@@ -624,8 +625,13 @@ async fn read_buildspecs<P: PullRequests>(
 
 /// What a plan leads to before anything starts.
 enum Ready {
-    /// These stages run.
-    Stages(Vec<StageSpec>),
+    /// These stages run; the results of the checks that stand on earlier passes, and what
+    /// gate-report needs to record the passes of those that run ([`super::reuse`]).
+    Stages {
+        stages: Vec<StageSpec>,
+        reused: Vec<CheckResult>,
+        recordable: Option<crate::reuse::ledger::Recordable>,
+    },
     /// Nothing runs: the gate decides now (approve only when nothing needed to run).
     Decision {
         comment: report::Comment,
@@ -651,8 +657,12 @@ async fn start_run<T: Ports>(
     }: Attempt,
     reads: &mut Prefetched,
 ) -> PortResult<StartOutcome> {
-    let stages = match ready(deps, pr, gate, &plan, &carried, reads).await? {
-        Ready::Stages(stages) => stages,
+    let (stages, reused, recordable) = match ready(deps, pr, gate, &plan, &carried, reads).await? {
+        Ready::Stages {
+            stages,
+            reused,
+            recordable,
+        } => (stages, reused, recordable),
         Ready::Decision { comment, approve } => {
             return decide(deps, record, pr, comment, approve, attempt, reads).await;
         }
@@ -687,7 +697,8 @@ async fn start_run<T: Ports>(
         comment_id: Some(comment_id),
         stages,
         plan: Some(plan),
-        carried_results: carried,
+        carried_results: carried.into_iter().chain(reused).collect(),
+        reuse: recordable,
     };
     launch(deps, record, pr, &input).await
 }
@@ -742,20 +753,56 @@ async fn ready<T: Ports>(
         },
     );
     Ok(match stages {
-        Ok(mut stages) => {
-            for stage in &mut stages {
-                stage
-                    .checks
-                    .retain(|c| !carried.iter().any(|r| r.name == c.name));
-            }
-            stages.retain(|stage| !stage.checks.is_empty());
-            Ready::Stages(stages)
-        }
+        Ok(stages) => runnable(deps, pr, (gate, plan), carried, stages, reads.reuse()),
         Err(e) => Ready::Decision {
             comment: report::unusable_buildspec(&subject, &e),
             approve: false,
         },
     })
+}
+
+/// What of `stages` runs: not the checks carried over, nor those that stand on an earlier pass
+/// ([`super::reuse::take_reused`]); when nothing is left but reused checks, the decision.
+fn runnable<T: Ports>(
+    deps: &Deps<T>,
+    pr: &PullRequestState,
+    (gate, plan): (&Gate, &Plan),
+    carried: &[CheckResult],
+    mut stages: Vec<StageSpec>,
+    found: Option<&super::reuse::Found>,
+) -> Ready {
+    for stage in &mut stages {
+        stage
+            .checks
+            .retain(|c| !carried.iter().any(|r| r.name == c.name));
+    }
+    stages.retain(|stage| !stage.checks.is_empty());
+    let build = &deps.settings.build;
+    let (reused, recordable) = super::reuse::take_reused(gate, pr, &mut stages, found, build);
+    if stages.is_empty() && !reused.is_empty() {
+        return all_reused(&steps::subject(pr), plan, carried, reused);
+    }
+    Ready::Stages {
+        stages,
+        reused,
+        recordable,
+    }
+}
+
+/// Every check left to run stands on an earlier pass: the gate decides now, on the carried
+/// and reused results, as gate-report would have.
+fn all_reused(
+    subject: &Subject,
+    plan: &Plan,
+    carried: &[CheckResult],
+    reused: Vec<CheckResult>,
+) -> Ready {
+    let results: Vec<CheckResult> = carried.iter().cloned().chain(reused).collect();
+    let verdict = policy::verdict(plan, &results);
+    Ready::Decision {
+        comment: report::finished(subject, plan, &results, verdict),
+        approve: verdict == Verdict::Passed,
+    }
 }
 
 /// The sticky "running" comment for this attempt (idempotent token); its id.
@@ -903,6 +950,7 @@ fn cleanup_input(
         retry_backoff_seconds: machine::DEFAULT_RETRY_BACKOFF_SECONDS,
         plan: None,
         carried_results: Vec::new(),
+        reuse: None,
     }
 }
 
@@ -1427,14 +1475,16 @@ pub async fn start_queue_run<T: Ports>(
     name: &str,
 ) -> PortResult<crate::merge_queue::QueueStart> {
     use crate::merge_queue::QueueStart;
-    // The reads that need only the view, issued together (as for a pull request's run).
-    let mut prefetched = Prefetched::fetch(deps, view, false).await;
+    // The reads that need only the view, issued together (as for a pull request's run). The
+    // queue's run, the last before the landing, stands on no earlier pass: no passes read.
+    let no_passes = Ok(crate::reuse::ledger::LedgerPasses::default());
+    let mut prefetched = Prefetched::fetch(deps, view, false, no_passes).await;
     let (gate, plan) = match plan_revision(deps, view, &[], &mut prefetched).await? {
         Planned::Plan { gate, plan } => (gate, plan),
         Planned::Decision(_) => return Ok(QueueStart::Decided { passed: false }),
     };
     let stages = match ready(deps, view, &gate, &plan, &[], &mut prefetched).await? {
-        Ready::Stages(stages) => stages,
+        Ready::Stages { stages, .. } => stages,
         Ready::Decision { approve, .. } => return Ok(QueueStart::Decided { passed: approve }),
     };
     let mut subject = steps::subject(view);
@@ -1459,6 +1509,7 @@ pub async fn start_queue_run<T: Ports>(
         stages,
         plan: Some(*plan),
         carried_results: Vec::new(),
+        reuse: None,
     };
     let started = deps.executions.start(name, &input).await?;
     Ok(QueueStart::Started {

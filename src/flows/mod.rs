@@ -12,6 +12,7 @@ pub mod merge_queue;
 pub mod release_approval;
 pub mod release_finish;
 pub mod release_start;
+pub mod reuse;
 pub mod steps;
 
 use crate::announce::{Announcement, RUN_DETAIL_TYPE, RunChange, RunState};

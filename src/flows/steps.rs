@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::ids::{CommentId, PullRequestId, RepositoryName, RevisionId};
 use crate::ports::{
     ApprovalOutcome, ApprovalState, CommentTarget, PortError, PortResult, PrRecord,
-    PullRequestState, PullRequests,
+    PullRequestState, PullRequests, Written,
 };
 use crate::report::{self, Subject};
 use sha2::{Digest, Sha256};
@@ -212,4 +212,30 @@ pub async fn post_pending_replies<P: PullRequests, L: crate::ports::Ledger>(
         }
     }
     Ok(())
+}
+
+/// Updates a versioned ledger record that several runs may write at once: reads it, merges
+/// into it (`merge` says whether anything changed; nothing changed, nothing is written) and
+/// writes it on the condition that its version is still the one read. A lost write reads and
+/// merges again, at most `attempts` times. `Ok(false)`: every write was lost.
+pub async fn merge_write<T, R, W>(
+    attempts: usize,
+    read: impl Fn() -> R,
+    merge: impl Fn(&mut T) -> bool,
+    write: impl Fn(T) -> W,
+) -> PortResult<bool>
+where
+    R: Future<Output = PortResult<T>>,
+    W: Future<Output = PortResult<Written>>,
+{
+    for _ in 0..attempts {
+        let mut record = read().await?;
+        if !merge(&mut record) {
+            return Ok(true);
+        }
+        if write(record).await? == Written::Written {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -5,6 +5,7 @@ use crate::local::release::Records;
 use crate::local::store::{self, Store};
 use crate::ports::{EnvironmentRecord, Ledger, Notifier, PortError, PortResult, PrRecord, Written};
 use crate::release::ReleaseRecord;
+use crate::reuse::ledger::LedgerPasses;
 use crate::test_reports::{CoverageBases, branch_name};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -170,6 +171,32 @@ impl Ledger for LocalLedger {
             record.version,
             |r: &CoverageBases| r.version,
             &next,
+        )
+        .map_err(transient(CALL))?;
+        Ok(Written::won(wrote))
+    }
+
+    async fn reuse_passes(&self, repository: &RepositoryName) -> PortResult<LedgerPasses> {
+        const CALL: &str = "dynamodb:GetItem";
+        let store = self.store(CALL, repository)?;
+        let stored: Option<LedgerPasses> =
+            store::read_json(&store.ledger_passes()).map_err(transient(CALL))?;
+        Ok(stored.unwrap_or_default())
+    }
+
+    async fn put_reuse_passes(
+        &self,
+        repository: &RepositoryName,
+        record: &LedgerPasses,
+    ) -> PortResult<Written> {
+        const CALL: &str = "dynamodb:PutItem";
+        let store = self.store(CALL, repository)?;
+        let wrote = store::write_if_version(
+            &store,
+            &store.ledger_passes(),
+            record.version,
+            |r: &LedgerPasses| r.version,
+            &record.written(),
         )
         .map_err(transient(CALL))?;
         Ok(Written::won(wrote))

@@ -116,6 +116,12 @@ impl Store {
             .join(format!("{}.json", file_name(branch)))
     }
 
+    /// `ledger-reuse.json`: the repository's recorded passes as the ledger keeps them
+    /// ([`crate::reuse::ledger`]; `gate run`'s own records are under `reuse/`).
+    pub fn ledger_passes(&self) -> PathBuf {
+        self.root.join("ledger-reuse.json")
+    }
+
     /// `executions/<name>.json`.
     pub fn execution(&self, name: &str) -> PathBuf {
         self.root

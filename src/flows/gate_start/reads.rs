@@ -8,12 +8,14 @@
 //! comment commands do.
 
 use super::load_gate;
+use crate::flows::reuse::{self, Found};
 use crate::flows::{Deps, Ports, steps};
 use crate::ids::CommentId;
 use crate::plan::ChangedPath;
 use crate::ports::{Mergeability, PortResult, PullRequestState, PullRequests};
+use crate::reuse::ledger::LedgerPasses;
 use crate::trust::GateRead;
-use futures_util::future::join4;
+use futures_util::future::join5;
 
 /// Reads made ahead of the step that needs them.
 #[derive(Default)]
@@ -22,18 +24,21 @@ pub(super) struct Prefetched {
     changes: Option<PortResult<Vec<ChangedPath>>>,
     mergeability: Option<PortResult<Mergeability>>,
     sticky: Option<PortResult<Option<CommentId>>>,
+    reuse: Option<Found>,
 }
 
 impl Prefetched {
     /// Issues together: the trusted gate file at the destination commit, the PR's changed paths,
     /// its mergeability and, when the ledger knows no sticky comment yet (`find_sticky`), the
-    /// search for one.
+    /// search for one, and the differences the recorded passes (`passes`, read with the PR)
+    /// need ([`reuse::read`]).
     pub(super) async fn fetch<T: Ports>(
         deps: &Deps<T>,
         pr: &PullRequestState,
         find_sticky: bool,
+        passes: PortResult<LedgerPasses>,
     ) -> Self {
-        let (trusted, changes, mergeability, sticky) = join4(
+        let (trusted, changes, mergeability, sticky, reuse) = join5(
             read_trusted(deps, pr),
             read_changes(&deps.prs, pr),
             read_mergeability(&deps.prs, pr),
@@ -44,6 +49,7 @@ impl Prefetched {
                     None
                 }
             },
+            reuse::read(&deps.prs, pr, passes),
         )
         .await;
         Self {
@@ -51,7 +57,14 @@ impl Prefetched {
             changes: Some(changes),
             mergeability: Some(mergeability),
             sticky,
+            reuse,
         }
+    }
+
+    /// The recorded passes and their differences, when they were read ahead (`None`: they
+    /// were not, as for the comment commands, or their read failed: every check runs).
+    pub(super) fn reuse(&self) -> Option<&Found> {
+        self.reuse.as_ref()
     }
 
     /// The gate file at the destination commit, parsed (`None`: there is none).
