@@ -4,8 +4,7 @@
 //! SDK's own deserializer runs; rules run in `RuleMode::Sequential`, where a request that does
 //! not satisfy its rule's `match_requests` fails the test.
 
-#[path = "support/codecommit_mock.rs"]
-mod codecommit_mock;
+use crate::codecommit_mock;
 
 use aws_sdk_codecommit::Client;
 use aws_sdk_codecommit::operation::get_comment::GetCommentError;

@@ -7,8 +7,7 @@
 //! shows it); rules run in `RuleMode::Sequential`, so a call the adapter should not make fails
 //! the test.
 
-#[path = "support/queue_entry.rs"]
-mod queue_entry;
+use crate::queue_entry;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;

@@ -4,8 +4,7 @@
 //! environment check restores and saves under the released commit at the same location, key
 //! and paths, and a stack without a cache location (releases off) gives no check a cache.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::machine::cache::{CacheOverride, check_key};
 use codecommit_gate::machine::{CheckSpec, ExecutionInput, StageSpec};

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
-#[path = "support/scratch.rs"]
-mod scratch;
+use crate::scratch;
 use scratch::{code, text};
 
 const GATE: &str = r#"stages: [test]

@@ -2,8 +2,7 @@
 //! run started, and gate-report's report of a passing and of a failing run. The tables in
 //! docs/performance.md are these assertions; `cargo test --test calls -- --nocapture` prints them.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::flows::gate_report::ReportOutcome;
 use codecommit_gate::flows::gate_start;

@@ -4,8 +4,7 @@
 //! docs/performance.md ("gate-start's path to the first build") is these figures;
 //! `cargo test --test critical_path -- --nocapture` prints each call with its depth.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::flows::gate_start::StartOutcome;
 use codecommit_gate::flows::steps::approval_rule_content;

@@ -4,8 +4,7 @@
 //! no approval — and the redelivery repairs everything: the end state equals a run without
 //! the fault.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::flows::FlowError;
 use codecommit_gate::flows::gate_report::{self, ReportRequest};

@@ -1,8 +1,7 @@
 //! gate-report stories: a run's results → one comment, APPROVE or REVOKE for exactly the tested
 //! revision, SNS on failure, the ledger; idempotent; stale and dead runs never approve.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::event::{self, RunFinished};
 use codecommit_gate::flows::gate_report::{ReportOutcome, ReportRequest, handle};

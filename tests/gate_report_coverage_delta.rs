@@ -2,8 +2,7 @@
 //! destination branch's last recorded coverage of that check (the ledger's coverage bases,
 //! written after each passed run onto the branch), as the local history does.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::flows::gate_report::ReportOutcome;
 use codecommit_gate::ids::RepositoryName;

@@ -2,8 +2,7 @@
 //! tests and coverage in the comment; a coverage under `min_line` fails a passing build; a
 //! report that cannot be read is a note and changes no verdict.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::flows::gate_report::ReportOutcome;
 use codecommit_gate::gate_file::{CoverageFormat, CoverageReport, Reports};

@@ -2,8 +2,7 @@
 //! given a PR and a gate file, when this event arrives, then these comments, this approval
 //! state, this execution input.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::event;
 use codecommit_gate::flows::gate_start::{StartOutcome, handle};

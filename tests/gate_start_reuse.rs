@@ -6,8 +6,7 @@
 //! `fmt` (no components: it sees every file) with `reuse: true`. The PR's first run (source
 //! commit 10, merge base 1, destination 2) changes `services/api/src/refund.rs`.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::flows::gate_report::ReportOutcome;
 use codecommit_gate::flows::gate_start::StartOutcome;

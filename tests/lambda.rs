@@ -1,7 +1,6 @@
 //! The Lambda handlers end to end over the fakes: real event files in, outcomes or Lambda errors out.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::lambda::{report_handler, start_handler};
 use codecommit_gate::ports::PortError;

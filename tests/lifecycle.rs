@@ -4,8 +4,7 @@
 //! scheduled sweep runs at the end. Then: zero gating executions running, and every CI
 //! environment a run created has a clean-up that deletes it.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::config::Settings;
 use codecommit_gate::event::{self, Event};

@@ -11,8 +11,7 @@ use codecommit_gate::test_reports::{LineCoverage, TestCounts};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-#[path = "support/scratch.rs"]
-mod scratch;
+use crate::scratch;
 use scratch::{code, text};
 
 /// One check that copies the repository's `ci/junit.xml` and `ci/coverage.xml` where the gate

@@ -58,8 +58,7 @@ struct Repo {
     markers: PathBuf,
 }
 
-#[path = "support/scratch.rs"]
-mod scratch;
+use crate::scratch;
 use scratch::{code, process_running, text};
 
 impl Repo {

@@ -6,12 +6,8 @@
 //! with `scripts/install-moto.sh`.
 
 #[allow(dead_code)]
-#[path = "support/moto_machine.rs"]
-mod moto_machine;
+use crate::moto_machine;
 #[allow(dead_code)]
-#[path = "support/moto.rs"]
-mod moto_server;
-
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use codecommit_gate::ids::{CheckName, CommitId, PullRequestId, RepositoryName, RevisionId};
 use codecommit_gate::machine::{

@@ -10,8 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "support/scratch.rs"]
-mod scratch;
+use crate::scratch;
 use scratch::{code, text};
 
 /// One check on `app/`, which fails when `app/FAIL` exists; `{extra}` is more of its commands.

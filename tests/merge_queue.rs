@@ -4,8 +4,7 @@
 //! the checks pass. Every story ends by checking the rule: main only ever moved to a commit a
 //! passing run tested on the commit main pointed at just before.
 
-#[path = "support/queue_world.rs"]
-mod queue_world;
+use crate::queue_world;
 
 use codecommit_gate::merge_queue::gate_branch;
 use codecommit_gate::ports::PrStatus;

@@ -3,8 +3,7 @@
 //! comes back through gate-report, which hands it to the queue instead of reporting on the pull
 //! request; the queue then lands exactly the tested merge commit.
 
-#[path = "support/queue_world.rs"]
-mod queue_world;
+use crate::queue_world;
 
 use codecommit_gate::config::Settings;
 use codecommit_gate::flows::Deps;

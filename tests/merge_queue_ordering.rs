@@ -9,8 +9,7 @@
 //!   untested;
 //! - once every run reports a pass, the queue drains.
 
-#[path = "support/queue_world.rs"]
-mod queue_world;
+use crate::queue_world;
 
 use codecommit_gate::ids::PullRequestId;
 use proptest::prelude::*;

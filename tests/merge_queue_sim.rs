@@ -6,8 +6,7 @@
 //!
 //! `cargo test --test merge_queue_sim -- --ignored --nocapture`
 
-#[path = "support/queue_world.rs"]
-mod queue_world;
+use crate::queue_world;
 
 use codecommit_gate::ids::PullRequestId;
 use queue_world::*;

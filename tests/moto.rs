@@ -3,12 +3,9 @@
 //! Each test starts its own moto server (`tests/support/moto.rs`); without moto they fail under
 //! `CI` and are skipped with a notice otherwise. Install it with `scripts/install-moto.sh`.
 
-#[path = "support/moto.rs"]
-mod moto_server;
-#[path = "support/queue_entry.rs"]
-mod queue_entry;
-#[path = "support/world.rs"]
-mod world;
+use crate::moto_server;
+use crate::queue_entry;
+use crate::world;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{

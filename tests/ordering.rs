@@ -4,8 +4,7 @@
 //! - a closed pull request is never approved;
 //! - once every event is delivered, the sticky comment describes the newest commit.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::flows::gate_report::ReportOutcome as Reported;
 use codecommit_gate::ids::RevisionId;

@@ -76,8 +76,7 @@ struct Repo {
     markers: PathBuf,
 }
 
-#[path = "support/scratch.rs"]
-mod scratch;
+use crate::scratch;
 use scratch::{code, process_running, text};
 
 impl Repo {

@@ -6,10 +6,8 @@
 //! redelivered comment decides and replies once, and two approvers at once make one decision
 //! (that the token is written nowhere but the table: tests/release_approval_token.rs).
 
-#[path = "support/approval_story.rs"]
-mod story;
-#[path = "support/world.rs"]
-mod world;
+use crate::story;
+use crate::world;
 
 use codecommit_gate::announce::ReleaseState;
 use codecommit_gate::flows::gate_start::StartOutcome;

@@ -1,7 +1,8 @@
 //! The task token is written in the table and nowhere else: not in the SNS notice, the
 //! replies, the function URL answers, the bus events, nor any log line the gate writes. Its
-//! own test binary: the log capture is a test-local tracing subscriber, which other tests
-//! logging on other threads at the same time would make unreliable.
+//! own test binary (not a module of `tests/suite.rs`; Cargo.toml): the log capture is a
+//! test-local tracing subscriber, which other tests logging on other threads at the same time
+//! would make unreliable.
 
 #[path = "support/approval_story.rs"]
 mod story;

@@ -22,12 +22,8 @@
 //! with `scripts/install-moto.sh`.
 
 #[allow(dead_code)]
-#[path = "support/moto_machine.rs"]
-mod moto_machine;
+use crate::moto_machine;
 #[allow(dead_code)]
-#[path = "support/moto.rs"]
-mod moto_server;
-
 use aws_sdk_sfn::types::ExecutionStatus;
 use codecommit_gate::announce::{ReleaseChange, ReleaseState};
 use codecommit_gate::gate_file::Gate;

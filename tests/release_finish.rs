@@ -4,8 +4,7 @@
 //! queued release, announces the end and, unless it released, notifies. Redelivered finishes
 //! and competing writers change nothing twice.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::announce::{RELEASE_DETAIL_TYPE, ReleaseChange, ReleaseState};
 use codecommit_gate::flows::release_finish::{FinishOutcome, finish};

@@ -5,10 +5,8 @@
 //! other branches, environments without a deploy role and stacks without releases start
 //! nothing.
 
-#[path = "support/scratch.rs"]
-mod scratch;
-#[path = "support/world.rs"]
-mod world;
+use crate::scratch;
+use crate::world;
 
 use codecommit_gate::event::Event;
 use codecommit_gate::flows::gate_start::StartOutcome;

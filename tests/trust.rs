@@ -4,8 +4,7 @@
 //! in-memory CodeCommit, Step Functions, DynamoDB and SNS, with what the gate does about it.
 //! docs/reliability.md's threat model names the story for each row.
 
-#[path = "support/world.rs"]
-mod world;
+use crate::world;
 
 use codecommit_gate::event::{self, Event};
 use codecommit_gate::flows::gate_report::ReportOutcome;

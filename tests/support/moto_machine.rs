@@ -426,8 +426,6 @@ fn stub_task(states: &mut Map<String, Value>, name: &str, task: &Value, stub: &S
 /// One state the execution entered.
 #[derive(Debug, Clone)]
 pub struct Entered {
-    /// The event's id.
-    pub id: i64,
     /// The state's name.
     pub name: String,
     /// The state's input.
@@ -453,7 +451,6 @@ impl Run {
             .filter_map(|e| {
                 let d = e.state_entered_event_details()?;
                 Some(Entered {
-                    id: e.id(),
                     name: d.name().to_owned(),
                     input: d
                         .input()
