@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs (or upgrades to) moto >= 5.2.3 with its server extra, for `cargo test --test moto`.
+# Installs (or upgrades to) moto >= 5.2.3 with its server extra, for `cargo test --test suite moto::`.
 # moto 5.2.1 is broken for Step Functions; anything older lacks what the adapters use.
 # Idempotent: does nothing when a good enough moto is already installed.
 set -euo pipefail
