@@ -23,6 +23,7 @@ mod check;
 pub mod codebuild;
 mod coverage;
 mod junit;
+mod record;
 
 pub use bases::{CoverageBases, MAX_COVERAGE_BASES, RecordedCoverage, branch_name, run_coverages};
 pub use check::{
@@ -31,6 +32,7 @@ pub use check::{
 };
 pub use coverage::parse_coverage;
 pub use junit::parse_junit;
+pub use record::{MAX_RECORD_DETAIL_BYTES, bound_details};
 
 /// The largest report read (bytes): real ones are kilobytes to a few megabytes.
 pub const MAX_REPORT_BYTES: u64 = 20 * 1024 * 1024;

@@ -198,3 +198,77 @@ async fn a_report_that_cannot_be_read_is_a_note_and_changes_no_verdict() {
         "{comment}"
     );
 }
+
+/// Twenty failing checks, each with fifty failed tests of long messages: the PR's record stays
+/// one DynamoDB item (under 400 KB), each check keeps its first failed tests, and every failure
+/// is still counted. The comment is written from the full results.
+#[tokio::test]
+async fn twenty_checks_full_of_failures_are_recorded_in_one_item() {
+    let mut w = World::new();
+    w.deps.settings.build.report_group_prefix = Some(PREFIX.into());
+    let checks: String = (0..20)
+        .map(|i| {
+            format!(
+                "  suite-{i}: {{stage: test, components: [api], commands: [make test], reports: {{junit: [\"reports/*.xml\"]}}}}\n"
+            )
+        })
+        .collect();
+    let gate = GATE_FILE.replace("checks:\n", &format!("checks:\n{checks}"));
+    w.destination_gate_file(DEST, &gate);
+    w.commit_files(10, &gate, &["services/api/src/refund.rs"]);
+    w.send(w.pr_event("pullRequestCreated", 10)).await;
+    let input = w.last_input();
+    let mut runs = vec![passed_run("fmt", 1)];
+    for i in 0..20 {
+        let name = format!("suite-{i}");
+        let arn = format!("arn:aws:codebuild:us-east-1:123456789012:report/gate-my-repo-tests:{i}");
+        let mut run = failed_run(&name, "FAILED");
+        let mut build = build_json(&name, "FAILED");
+        build["ReportArns"] = json!([arn]);
+        run.cause = Some(json!({ "Build": build }).to_string());
+        runs.push(run);
+        w.logs.put_report(
+            BuildReport {
+                arn,
+                kind: BuildReportKind::Test,
+                status: "FAILED".into(),
+                truncated: false,
+                status_counts: [("FAILED".to_owned(), 50)].into_iter().collect(),
+                lines_covered: None,
+                lines_missed: None,
+            },
+            (0..50)
+                .map(|t| ReportTestCase {
+                    prefix: Some(name.clone()),
+                    name: format!("case_{t}"),
+                    status: "FAILED".into(),
+                    message: Some(format!("{t}: {}", "x".repeat(490))),
+                })
+                .collect(),
+        );
+    }
+    let outcome = w.report(&input, &runs).await;
+    assert_eq!(verdict(&outcome), Verdict::Failed);
+    let record = w.ledger.records().pop().expect("the PR's record");
+    let size = serde_json::to_vec(&record).expect("JSON").len();
+    assert!(size < 400_000, "the record is {size} bytes");
+    let results = &record.run.as_ref().expect("run").results;
+    let mut kept = 0;
+    for i in 0..20 {
+        let name = format!("suite-{i}");
+        let result = results
+            .iter()
+            .find(|r| r.name.as_str() == name)
+            .expect("recorded");
+        let tests = result
+            .reports
+            .as_ref()
+            .and_then(|r| r.tests.as_ref())
+            .expect("tests read");
+        assert_eq!(tests.counts.failed, 50);
+        assert_eq!(tests.failed.len() as u64 + tests.failed_left_out, 50);
+        assert_eq!(tests.failed[0].name, format!("{name}.case_0"));
+        kept += tests.failed.len();
+    }
+    assert!(kept < 1_000, "the record was cut: {kept} kept");
+}

@@ -219,6 +219,7 @@ async fn claim_verdict<L: Ledger>(
                 run.verdict = Some(verdict);
                 run.reported = false;
                 run.results = results.to_vec();
+                crate::test_reports::bound_details(&mut run.results);
             }
             Some(run) => {
                 return Ok(VerdictClaim::Skip(ignored(format!(

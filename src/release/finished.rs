@@ -62,6 +62,8 @@ pub fn release_record(
         outcome: ReleaseOutcome::Errored,
     };
     record.outcome = outcome(report, &record, blocked);
+    // One DynamoDB item: the checks' logs and failed tests are bounded in all.
+    crate::test_reports::bound_details(&mut record.checks);
     record
 }
 
