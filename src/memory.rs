@@ -677,9 +677,10 @@ impl FakeStepFunctions {
 
     /// The executions still running.
     pub fn running(&self) -> Vec<FakeExecution> {
-        self.executions()
-            .into_iter()
+        lock(&self.executions)
+            .iter()
             .filter(|e| e.status == ExecutionStatus::Running)
+            .cloned()
             .collect()
     }
 
