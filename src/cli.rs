@@ -286,6 +286,19 @@ pub fn main() -> ExitCode {
 
 struct Failure(u8, String);
 
+/// What `gate approve`, `gate reject` and `--remote` say (exit 2) in a `gate` built without the
+/// `aws` feature (`cargo gate`, `--no-default-features`): `gate {command}` needs AWS, and how to
+/// get a `gate` that has it. `command` is what follows `gate`, e.g. `approve` or
+/// `history --remote`.
+pub fn built_without_aws(command: &str) -> String {
+    format!(
+        "`gate {command}` needs AWS, and this gate was built without AWS support (without the \
+         `aws` feature, as `cargo gate` builds it). Use a gate built with it (default \
+         features): `cargo run --profile cli --bin gate -- {command} ...` in this repository, \
+         or install one with `cargo install --path . --profile cli --bin gate`"
+    )
+}
+
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Failure {
     Failure(
         EXIT_ERROR,

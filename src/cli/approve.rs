@@ -3,16 +3,23 @@
 //!
 //! Exit codes: 0 decided, 1 refused (not an approver, the author alone), nothing waits, or
 //! the release no longer waits, 2 usage or transport error (no URL, no credentials, the
-//! function cannot be reached, an answer that is not the gate's).
+//! function cannot be reached, an answer that is not the gate's, a `gate` built without the
+//! `aws` feature).
 
-use super::{EXIT_ERROR, EXIT_FAIL, EXIT_PASS, Failure, write_failed};
+use super::{EXIT_ERROR, Failure};
+#[cfg(feature = "aws")]
+use super::{EXIT_FAIL, EXIT_PASS, write_failed};
+#[cfg(feature = "aws")]
 use crate::aws::function_url;
 use crate::flows::release_approval::Verb;
+#[cfg(feature = "aws")]
 use crate::report::approval::missing_approve_url;
+#[cfg(feature = "aws")]
 use serde_json::{Value, json};
 use std::io::Write;
 
 /// The environment variable holding the function URL (the stack's `ApproveUrl` output).
+#[cfg(feature = "aws")]
 pub const APPROVE_URL_ENV: &str = "GATE_APPROVE_URL";
 
 /// `gate approve|reject` arguments.
@@ -38,6 +45,7 @@ pub(super) struct DecideArgs {
 }
 
 /// Runs `gate approve` (`verb` approve) or `gate reject`.
+#[cfg(feature = "aws")]
 pub(super) fn decide_command(
     verb: Verb,
     args: DecideArgs,
@@ -73,7 +81,18 @@ pub(super) fn decide_command(
     answer(status, &text, out)
 }
 
+/// Without the `aws` feature: a usage error that says how to get a `gate` with it.
+#[cfg(not(feature = "aws"))]
+pub(super) fn decide_command(
+    verb: Verb,
+    _args: DecideArgs,
+    _out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    Err(Failure(EXIT_ERROR, super::built_without_aws(verb.as_str())))
+}
+
 /// The JSON body gate-approve reads.
+#[cfg(feature = "aws")]
 fn decision_body(verb: Verb, args: &DecideArgs) -> String {
     let mut body = json!({
         "repository": args.repository,
@@ -87,6 +106,7 @@ fn decision_body(verb: Verb, args: &DecideArgs) -> String {
 }
 
 /// Prints gate-approve's answer; the exit code its status means.
+#[cfg(feature = "aws")]
 fn answer(status: u16, text: &str, out: &mut dyn Write) -> Result<u8, Failure> {
     let message = serde_json::from_str::<Value>(text)
         .ok()

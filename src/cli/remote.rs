@@ -1,10 +1,16 @@
 //! `--remote`: `gate history` and `gate release status` read the stack's ledger (DynamoDB)
 //! with the caller's own AWS credentials (the default chain: environment, profile, SSO, …)
-//! instead of the local `.gate/` records. The same words as the AWS flows record.
+//! instead of the local `.gate/` records. The same words as the AWS flows record. A `gate`
+//! built without the `aws` feature refuses `--remote` with a usage error.
 
-use super::{EXIT_ERROR, EXIT_PASS, Failure, Format, write_failed};
+use super::{EXIT_ERROR, Failure, Format};
+#[cfg(feature = "aws")]
+use super::{EXIT_PASS, write_failed};
+#[cfg(feature = "aws")]
 use crate::ids::RepositoryName;
+#[cfg(feature = "aws")]
 use crate::ports::LedgerHistory;
+#[cfg(feature = "aws")]
 use crate::report;
 use std::io::Write;
 
@@ -29,13 +35,44 @@ pub(super) enum Query {
     /// The releases, newest first (`gate history --remote --releases`).
     Releases {
         /// How many.
+        #[cfg_attr(
+            not(feature = "aws"),
+            expect(dead_code, reason = "read by the ledger query, which needs AWS")
+        )]
         limit: usize,
     },
     /// The environments (`gate release status --remote`).
     Status,
 }
 
+#[cfg(not(feature = "aws"))]
+impl Query {
+    /// The command that asks it, after `gate`.
+    fn command(&self) -> &'static str {
+        match self {
+            Query::Runs => "history --remote",
+            Query::Releases { .. } => "history --remote --releases",
+            Query::Status => "release status --remote",
+        }
+    }
+}
+
+/// Without the `aws` feature: a usage error that says how to get a `gate` with it.
+#[cfg(not(feature = "aws"))]
+pub(super) fn remote_command(
+    _args: &RemoteArgs,
+    query: Query,
+    _format: Format,
+    _out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    Err(Failure(
+        EXIT_ERROR,
+        super::built_without_aws(query.command()),
+    ))
+}
+
 /// Reads and prints `query` for the repository `args` name.
+#[cfg(feature = "aws")]
 pub(super) fn remote_command(
     args: &RemoteArgs,
     query: Query,
@@ -73,6 +110,7 @@ pub(super) fn remote_command(
 }
 
 /// The answer to `query` from `ledger`, as text or JSON.
+#[cfg(feature = "aws")]
 pub(super) async fn render(
     ledger: &impl LedgerHistory,
     repository: &RepositoryName,
@@ -119,6 +157,7 @@ pub(super) async fn render(
 }
 
 /// Pretty JSON with a trailing newline.
+#[cfg(feature = "aws")]
 fn json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
     serde_json::to_string_pretty(value)
         .map(|t| t + "\n")
