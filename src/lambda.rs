@@ -3,9 +3,10 @@
 //! - [`start_handler`] / [`report_handler`]: a payload → [`gate_start`] / [`gate_report`] over
 //!   whatever adapters `deps` holds.
 //! - [`aws_deps`]: the AWS adapters, built once per cold start (the default).
-//! - [`local_deps`] and the local handler: the **embedded default's** adapters, chosen with
-//!   `GATE_BACKEND=local` ([`local_backend`]): the same flows over local git repositories, the
-//!   local runner and `.gate/` files, for offline replay with `cargo lambda`.
+//! - [`local_deps`] and the local handler: the **embedded default's** adapters, which the
+//!   replay binaries (`gate-start-replay`, `gate-report-replay`) use: the same flows over local
+//!   git repositories, the local runner and `.gate/` files, for offline replay with
+//!   `cargo lambda`. The deployed binaries never reference them, so they carry no local backend.
 //!
 //! A payload that is not a valid event is logged and acknowledged (never retried: a retry
 //! would fail the same way). An infrastructure fault is returned as a Lambda error with a
@@ -196,12 +197,7 @@ pub async fn aws_deps(
     Ok((deps, clients.build_outputs()))
 }
 
-/// Whether `GATE_BACKEND=local` asks for the embedded default's adapters.
-pub fn local_backend() -> bool {
-    std::env::var("GATE_BACKEND").is_ok_and(|b| b == "local")
-}
-
-/// The adapters of the embedded default (`GATE_BACKEND=local`).
+/// The adapters of the embedded default (the replay binaries).
 pub type LocalDeps = Deps<(
     crate::local::LocalPullRequests,
     crate::local::LocalExecutions,

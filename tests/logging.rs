@@ -64,7 +64,6 @@ fn read_head(stream: &mut TcpStream) -> String {
 /// Runs `binary` against the fake Runtime API with `event`, and returns its stdout lines up to
 /// and including the first that contains `until`.
 fn log_lines(binary: &str, format: Option<&str>, until: &str) -> Vec<String> {
-    let repos = tempfile::tempdir().expect("temp dir");
     let mut command = Command::new(binary);
     command
         .env_clear()
@@ -78,8 +77,16 @@ fn log_lines(binary: &str, format: Option<&str>, until: &str) -> Vec<String> {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("GATE_BACKEND", "local")
-        .env("GATE_REPOS_DIR", repos.path())
+        // The deployed binaries' configuration (clients are built, nothing is called).
+        .env(
+            "GATE_STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:gate",
+        )
+        .env("GATE_TABLE_NAME", "gate-ledger")
+        .env(
+            "GATE_APPROVER_ARN",
+            "arn:aws:sts::123456789012:assumed-role/GateReporter/codecommit-gate",
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -195,4 +202,17 @@ fn gate_setup_logs_json_lines_when_the_function_asks_for_json() {
     );
     let line = json_line(&lines, "not a custom resource request; nobody to answer");
     assert_eq!(line["level"], "ERROR", "{line}");
+}
+
+/// The replay binary (`cargo lambda invoke gate-start-replay`) starts on the local adapters and
+/// logs as the deployed one does.
+#[test]
+fn the_replay_binary_starts_on_the_local_adapters_and_logs_the_same() {
+    let lines = log_lines(
+        env!("CARGO_BIN_EXE_gate-start-replay"),
+        Some("JSON"),
+        "event ignored",
+    );
+    let line = json_line(&lines, "event ignored");
+    assert_eq!(line["fields"]["action"], "ignore", "{line}");
 }

@@ -1,7 +1,7 @@
 //! The gate's two flows, written against the ports: gate-start (an event → a plan → a running gate) and gate-report (run results → one comment, an approval, the ledger), and the steps they share.
 //!
 //! A flow takes `&Deps<T>`: the five ports bundled by [`Ports`] and the settings. The AWS
-//! Lambdas, the embedded default (`GATE_BACKEND=local`, `gate run`'s replay) and the tests pass
+//! Lambdas, the embedded default (`gate run`, the replay binaries) and the tests pass
 //! different adapters; the flow is the same code.
 
 pub mod build_reports;
