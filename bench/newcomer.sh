@@ -25,6 +25,7 @@ while [ $# -ge 2 ]; do
     grep -E '^\s*Finished .*(cli|dev)' "$work/$rev.err" | head -1 | sed 's/^ */   CLI build: /' || true
     grep -E '^  (lint|test) ' "$work/$rev.out" | sed 's/^/   /' || true
     tail -n 3 "$work/$rev.out" | sed 's/^/   | /'
+    cp -r "$dir/.gate/logs" "$work/$rev.logs" 2>/dev/null || true   # each check's log, kept
     rm -rf "$dir"
 done
 echo "logs: $work"

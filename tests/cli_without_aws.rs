@@ -3,8 +3,8 @@
 //! they answer with a usage error (exit 2) that says how to get a `gate` with it.
 //!
 //! `cargo test` runs these with the default features; `cargo test --no-default-features --test
-//! cli_without_aws` runs them on the build without AWS (CI's clippy step keeps that build
-//! compiling without warnings).
+//! cli_without_aws` runs them on the build without AWS (`.ci/run` runs both, and clippy keeps
+//! that build free of warnings).
 
 use codecommit_gate::cli::{EXIT_ERROR, built_without_aws, main_with_args};
 

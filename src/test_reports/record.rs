@@ -21,11 +21,7 @@ const FAILED_TEST_OVERHEAD: usize = 48;
 /// Cuts the log tails and failed tests of `results` to [`MAX_RECORD_DETAIL_BYTES`] in all.
 /// Results that fit are left as they are.
 pub fn bound_details(results: &mut [CheckResult]) {
-    bound_details_to(results, MAX_RECORD_DETAIL_BYTES);
-}
-
-/// [`bound_details`] with a budget of `budget` bytes.
-fn bound_details_to(results: &mut [CheckResult], budget: usize) {
+    let budget = MAX_RECORD_DETAIL_BYTES;
     if detail_bytes(results) <= budget {
         return;
     }
