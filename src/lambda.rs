@@ -175,11 +175,12 @@ pub type AwsDeps = Deps<(
 )>;
 
 /// Reads the configuration (an invalid or missing variable is an error naming it) and builds
-/// the AWS clients and adapters; the build outputs (logs and reports) are gate-report's and
-/// gate-release's (the reports of a release's checks).
+/// the AWS clients and adapters. The clients come back for what only some mains use (the queue
+/// adapters, a build's logs and reports: [`crate::aws::Clients::build_outputs`]), so a main
+/// links only the service clients it asks for.
 pub async fn aws_deps(
     need_state_machine: bool,
-) -> Result<(AwsDeps, crate::aws::BuildOutputs), crate::config::ConfigError> {
+) -> Result<(AwsDeps, crate::aws::Clients), crate::config::ConfigError> {
     let config = crate::config::Config::from_env(need_state_machine)?;
     let clients = crate::aws::Clients::from_env().await;
     let mut executions = clients.executions(config.state_machine_arn.clone().unwrap_or_default());
@@ -194,7 +195,7 @@ pub async fn aws_deps(
         bus: clients.bus(),
         settings: config.settings,
     };
-    Ok((deps, clients.build_outputs()))
+    Ok((deps, clients))
 }
 
 /// The adapters of the embedded default (the replay binaries).

@@ -79,7 +79,7 @@ async fn step_functions_starts_are_idempotent_and_stops_are_tolerant() {
     let config = sdk_config(&moto).await;
     let clients = Clients::from_config(&config, None).await;
     let machine = clients
-        .sfn
+        .sfn()
         .create_state_machine()
         .name("codecommit-gate")
         .definition(
@@ -179,7 +179,7 @@ async fn step_functions_starts_are_idempotent_and_stops_are_tolerant() {
 
 async fn create_table(clients: &Clients) {
     clients
-        .dynamodb
+        .dynamodb()
         .create_table()
         .table_name(TABLE)
         .attribute_definitions(
@@ -275,7 +275,7 @@ async fn ledger_writes_are_conditional_on_the_version_read() {
     assert!(latest.closed);
 
     let item = clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(TABLE)
         .key("pk", AttributeValue::S("MyDemoRepo#27".into()))
@@ -345,7 +345,7 @@ async fn coverage_bases_are_one_versioned_item_per_branch() {
     let stored = ledger.coverage_bases(&repo(), "main").await.expect("get");
     assert_eq!(stored, bases.written());
     let item = clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(TABLE)
         .key("pk", AttributeValue::S("MyDemoRepo#coverage#main".into()))
@@ -406,7 +406,7 @@ async fn recorded_passes_are_one_versioned_item_per_repository() {
     let stored = ledger.reuse_passes(&repo()).await.expect("get");
     assert_eq!(stored, passes.written());
     let item = clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(TABLE)
         .key("pk", AttributeValue::S("MyDemoRepo#reuse".into()))
@@ -513,7 +513,7 @@ async fn the_reporter_role_is_assumed_with_the_fixed_session_name() {
     let keys = SigningKeys::default();
     let codecommit = aws_sdk_codecommit::Client::from_conf(
         clients
-            .codecommit
+            .codecommit()
             .config()
             .to_builder()
             .interceptor(keys.clone())
@@ -548,7 +548,7 @@ async fn the_reporter_role_is_assumed_with_the_fixed_session_name() {
     );
 
     // Step Functions and DynamoDB keep the Lambda's own credentials: no further AssumeRole.
-    let _ = clients.sfn.list_state_machines().send().await;
+    let _ = clients.sfn().list_state_machines().send().await;
     let state: serde_json::Value =
         serde_json::from_str(&moto.get("/moto-api/data.json")).expect("moto state");
     assert_eq!(
@@ -569,7 +569,7 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
     let clients = Clients::from_config(&config, None).await;
     create_table(&clients).await;
     let machine = clients
-        .sfn
+        .sfn()
         .create_state_machine()
         .name("codecommit-gate-redelivery")
         .definition(
@@ -619,7 +619,7 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
         t.await.expect("task").expect("handled");
     }
     let listed = clients
-        .sfn
+        .sfn()
         .list_executions()
         .state_machine_arn(&machine)
         .send()
@@ -627,7 +627,7 @@ async fn a_redelivered_event_starts_one_execution_in_moto() {
         .expect("list");
     assert_eq!(listed.executions().len(), 1, "exactly one execution");
     let items = clients
-        .dynamodb
+        .dynamodb()
         .scan()
         .table_name(TABLE)
         .send()
@@ -741,7 +741,7 @@ async fn the_cli_reads_one_repositorys_records_from_the_stacks_table() {
 /// Every key in the table, sorted.
 async fn keys(clients: &Clients) -> Vec<String> {
     let output = clients
-        .dynamodb
+        .dynamodb()
         .scan()
         .table_name(TABLE)
         .consistent_read(true)
@@ -760,7 +760,7 @@ async fn keys(clients: &Clients) -> Vec<String> {
 /// The `version` attribute of `main`'s head as stored.
 async fn raw_version(clients: &Clients) -> AttributeValue {
     let head = clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(TABLE)
         .key("pk", AttributeValue::S("MyDemoRepo#queue#main".into()))

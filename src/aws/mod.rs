@@ -92,23 +92,24 @@ pub fn reporter_session_arn(role_arn: &str) -> Option<String> {
     ))
 }
 
-/// The service clients, built once per cold start and cheap to clone.
+/// The shared configuration and the reporting identity's CodeCommit client, built once per cold
+/// start and cheap to clone; every other service's client is built by the accessor of its
+/// adapter.
+///
+/// A main therefore links only the clients of the adapters it asks for: gate-start never calls
+/// [`Clients::build_outputs`], so its bootstrap carries no CodeBuild or CloudWatch Logs client
+/// (their endpoint rules, configuration and runtime plugins), and gate-approve only the
+/// clients of its four adapters (docs/performance.md §4). Building a client when its adapter
+/// is asked for changes nothing at run time: each accessor is called once per cold start, as
+/// the clients were built before, and clients built from one [`SdkConfig`] share its
+/// credentials cache (`aws_config` puts one lazy identity cache in it, which every service
+/// config built `from` it keeps).
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// The configuration every client is built from.
+    config: SdkConfig,
     /// CodeCommit, acting as the reporting identity (see [`Clients::from_config`]).
-    pub codecommit: aws_sdk_codecommit::Client,
-    /// Step Functions.
-    pub sfn: aws_sdk_sfn::Client,
-    /// DynamoDB.
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    /// SNS.
-    pub sns: aws_sdk_sns::Client,
-    /// CloudWatch Logs (build log tails).
-    pub logs: aws_sdk_cloudwatchlogs::Client,
-    /// CodeBuild (the builds' test and coverage reports).
-    pub codebuild: aws_sdk_codebuild::Client,
-    /// EventBridge (announcements on the default bus).
-    pub events: aws_sdk_eventbridge::Client,
+    codecommit: aws_sdk_codecommit::Client,
 }
 
 impl Clients {
@@ -153,69 +154,85 @@ impl Clients {
             }
             None => aws_sdk_codecommit::Client::new(config),
         };
-        let mut sfn = aws_sdk_sfn::config::Builder::from(config);
+        Self {
+            config: config.clone(),
+            codecommit,
+        }
+    }
+
+    /// The reporting identity's CodeCommit client.
+    pub fn codecommit(&self) -> aws_sdk_codecommit::Client {
+        self.codecommit.clone()
+    }
+
+    /// A Step Functions client; [`STEPFUNCTIONS_ENDPOINT_ENV`] overrides its endpoint.
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        let mut sfn = aws_sdk_sfn::config::Builder::from(&self.config);
         if let Some(url) = std::env::var(STEPFUNCTIONS_ENDPOINT_ENV)
             .ok()
             .filter(|v| !v.trim().is_empty())
         {
             sfn = sfn.endpoint_url(url);
         }
-        Self {
-            codecommit,
-            sfn: aws_sdk_sfn::Client::from_conf(sfn.build()),
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            codebuild: aws_sdk_codebuild::Client::new(config),
-            events: aws_sdk_eventbridge::Client::new(config),
-        }
+        aws_sdk_sfn::Client::from_conf(sfn.build())
+    }
+
+    /// A DynamoDB client.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
     }
 
     /// The CodeCommit adapter.
     pub fn pull_requests(&self) -> AwsPullRequests {
-        AwsPullRequests::new(self.codecommit.clone())
+        AwsPullRequests::new(self.codecommit())
     }
 
     /// The Step Functions adapter for one state machine.
     pub fn executions(&self, state_machine_arn: impl Into<String>) -> AwsExecutions {
-        AwsExecutions::new(self.sfn.clone(), state_machine_arn)
+        AwsExecutions::new(self.sfn(), state_machine_arn)
+    }
+
+    /// Step Functions' task tokens (gate-approve resumes a release waiting for approval).
+    pub fn task_tokens(&self) -> sfn::AwsTaskTokens {
+        sfn::AwsTaskTokens::new(self.sfn())
     }
 
     /// The DynamoDB ledger in `table`.
     pub fn ledger(&self, table: impl Into<String>) -> AwsLedger {
-        AwsLedger::new(self.dynamodb.clone(), table)
+        AwsLedger::new(self.dynamodb(), table)
     }
 
     /// The merge queues in `table` (the ledger's).
     pub fn merge_queues(&self, table: impl Into<String>) -> AwsMergeQueues {
-        AwsMergeQueues::new(self.dynamodb.clone(), table)
+        AwsMergeQueues::new(self.dynamodb(), table)
     }
 
     /// The CodeCommit merge calls, as the reporting identity like every CodeCommit call.
     pub fn merges(&self) -> AwsMerges {
-        AwsMerges::new(self.codecommit.clone())
+        AwsMerges::new(self.codecommit())
     }
 
     /// The SNS notifier; `None` makes every publish a no-op.
     pub fn notifier(&self, topic_arn: Option<String>) -> AwsNotifier {
-        AwsNotifier::new(self.sns.clone(), topic_arn)
+        AwsNotifier::new(aws_sdk_sns::Client::new(&self.config), topic_arn)
     }
 
     /// The EventBridge adapter (the default bus).
     pub fn bus(&self) -> AwsBus {
-        AwsBus::new(self.events.clone())
+        AwsBus::new(aws_sdk_eventbridge::Client::new(&self.config))
     }
 
     /// The CloudWatch Logs adapter.
     pub fn logs(&self) -> AwsLogs {
-        AwsLogs::new(self.logs.clone())
+        AwsLogs::new(aws_sdk_cloudwatchlogs::Client::new(&self.config))
     }
 
-    /// A build's log and reports (CloudWatch Logs and CodeBuild), for gate-report.
+    /// A build's log and reports (CloudWatch Logs and CodeBuild), for gate-report and
+    /// gate-release.
     pub fn build_outputs(&self) -> BuildOutputs {
         BuildOutputs {
             logs: self.logs(),
-            reports: AwsTestReports::new(self.codebuild.clone()),
+            reports: AwsTestReports::new(aws_sdk_codebuild::Client::new(&self.config)),
         }
     }
 }

@@ -9,7 +9,8 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_logging();
-    let (deps, outputs) = lambda::aws_deps(false).await?;
+    let (deps, clients) = lambda::aws_deps(false).await?;
+    let outputs = clients.build_outputs();
     let (deps, outputs) = (&deps, &outputs);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
         lambda::release::release_handler(deps, outputs, e.payload)

@@ -9,8 +9,8 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda::init_logging();
-    let (deps, _) = lambda::aws_deps(true).await?;
-    let queue = lambda::queue::aws_queue_adapters().await?;
+    let (deps, clients) = lambda::aws_deps(true).await?;
+    let queue = lambda::queue::aws_queue_adapters(&clients, &deps.ledger);
     let (deps, queue) = (&deps, &queue);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
         queue.start_handler(deps, e.payload)

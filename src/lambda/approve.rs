@@ -332,7 +332,7 @@ pub async fn aws_deps<B: Bus>(
     Ok(ApproveDeps {
         prs: clients.pull_requests(),
         ledger: clients.ledger(config.table_name.clone()),
-        tokens: crate::aws::sfn::AwsTaskTokens::new(clients.sfn.clone()),
+        tokens: clients.task_tokens(),
         bus: bus(&clients),
         settings: config.settings,
     })

@@ -26,14 +26,16 @@ pub struct QueueAdapters<M, Q> {
 /// The AWS queue adapters: the gate identity's CodeCommit client, the ledger's table.
 pub type AwsQueueAdapters = QueueAdapters<crate::aws::AwsMerges, crate::aws::AwsMergeQueues>;
 
-/// The AWS queue adapters, built once per cold start next to [`super::aws_deps`].
-pub async fn aws_queue_adapters() -> Result<AwsQueueAdapters, crate::config::ConfigError> {
-    let config = crate::config::Config::from_env(false)?;
-    let clients = crate::aws::Clients::from_env().await;
-    Ok(QueueAdapters {
+/// The AWS queue adapters, built once per cold start from the clients and the ledger of
+/// [`super::aws_deps`]: the queues live in the ledger's table.
+pub fn aws_queue_adapters(
+    clients: &crate::aws::Clients,
+    ledger: &crate::aws::AwsLedger,
+) -> AwsQueueAdapters {
+    QueueAdapters {
         merges: clients.merges(),
-        queues: clients.merge_queues(config.table_name),
-    })
+        queues: clients.merge_queues(ledger.table()),
+    }
 }
 
 /// The author of the queue's merge commits.
