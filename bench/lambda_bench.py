@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cold start and peak memory of the gate Lambdas, side by side with a Python/boto3 baseline.
 
-    python3 bench/lambda_bench.py cold-start [--runs 30] [--bin-dir target/release]
+    python3 bench/lambda_bench.py cold-start [--runs 30] [--bin-dir target/release] [--against DIR]
     python3 bench/lambda_bench.py rss        [--bin-dir target/release]
 
 cold-start: the time from process start (just before the harness forks it) to the first
@@ -71,12 +71,16 @@ def lambda_env(api: str, function: str, home: str, extra: dict | None = None) ->
     return {k: v for k, v in env.items() if v is not None}
 
 
-def cases(bin_dir: Path, variants: bool) -> list[tuple[str, list[str], dict]]:
+def cases(bin_dir: Path, variants: bool, against: Path | None = None) -> list[tuple[str, list[str], dict]]:
     out = [
         ("gate-start", [str(bin_dir / "gate-start")], {}),
         ("gate-report", [str(bin_dir / "gate-report")], {}),
         ("python-boto3", [sys.executable, str(ROOT / "bench/python/handler.py")], {}),
     ]
+    if against:
+        # Another build's binaries (e.g. the commit before a change), in the same rounds.
+        out.append(("gate-start@against", [str(against / "gate-start")], {}))
+        out.append(("gate-report@against", [str(against / "gate-report")], {}))
     if variants:
         # The floor: a shell that sends the `next` request as soon as it runs (fork, exec, bash
         # start-up, connect), for scale.
@@ -136,7 +140,7 @@ def cold_start(args) -> dict:
     bin_dir = Path(args.bin_dir).resolve()
     stub = RuntimeStub()
     home = tempfile.mkdtemp(prefix="gate-bench-home-")
-    all_cases = cases(bin_dir, args.variants)
+    all_cases = cases(bin_dir, args.variants, Path(args.against) if args.against else None)
     rng = random.Random(args.seed)
     times: dict[str, list[float]] = {name: [] for name, _, _ in all_cases}
     for round_ in range(args.runs + 1):  # round 0 warms the page cache and .pyc files
@@ -232,6 +236,7 @@ def main():
     c.add_argument("--runs", type=int, default=30)
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--variants", action="store_true", help="also gate-start without the reporter role")
+    c.add_argument("--against", help="also the gate-start and gate-report of this folder (another build), in the same rounds")
     r = sub.add_parser("rss")
     for q in (c, r):
         q.add_argument("--bin-dir", default=str(ROOT / "target/release"))

@@ -5,8 +5,10 @@ named data) of an unstripped build, grouped by the crate a demangled symbol belo
 literals, tables) has no symbol: the section table shows it.
 
     SYMBOLS=1 bench/size.sh && python3 bench/symbols.py target/lambda/gate-start/bootstrap.symbols
+    python3 bench/symbols.py target/lambda/gate-start/bootstrap.symbols --eh-frame   # unwind tables
 """
 
+import bisect
 import re
 import subprocess
 import sys
@@ -31,15 +33,45 @@ def crate_of(name: str) -> str:
     m = CRATE.match(n)
     if m:
         return m.group(1)
+    if n.startswith("OUTLINED_FUNCTION_"):
+        # LLVM's machine outliner (on for AArch64 at opt-level "z"): code sequences repeated
+        # across functions of every crate, moved into one function each
+        return "(outlined by LLVM)"
     if "::" not in n:
         # libc is linked dynamically: the C code in the binary is aws-lc-sys (crypto for rustls)
         return "C (aws-lc-sys)"
     return "(other)"
 
 
+def eh_frame(path: str, top: int) -> None:
+    """The unwind tables by crate: each FDE of `.eh_frame` (its length) counts for the function
+    its start address falls in, plus the 8 bytes of its `.eh_frame_hdr` entry."""
+    dump = subprocess.run(["llvm-dwarfdump", "--eh-frame", path], capture_output=True, text=True, check=True).stdout
+    fde = re.compile(r"[0-9a-f]+ ([0-9a-f]+) [0-9a-f]+ FDE cie=\S+ pc=([0-9a-f]+)\.\.\.")
+    fdes = [(int(m.group(2), 16), int(m.group(1), 16) + 4 + 8) for m in map(fde.match, dump.splitlines()) if m]
+    nm = subprocess.run(["llvm-nm", "-C", "--defined-only", "-n", path], capture_output=True, text=True, check=True).stdout
+    funcs = [(int(a, 16), name) for a, kind, name in (l.split(" ", 2) for l in nm.splitlines() if l.count(" ") >= 2) if kind in "tTwW"]
+    starts = [a for a, _ in funcs]
+    sizes, counts = Counter(), Counter()
+    for pc, size in fdes:
+        i = bisect.bisect_right(starts, pc) - 1
+        crate = crate_of(funcs[i][1]) if i >= 0 else "(before the first symbol)"
+        sizes[crate] += size
+        counts[crate] += 1
+    total = sum(sizes.values())
+    print(f"{path}: {len(fdes)} FDEs, {total / 1048576:.2f} MiB with their .eh_frame_hdr entries")
+    print(f"  {'crate':<32} {'KiB':>8} {'FDEs':>7}")
+    for crate, size in sizes.most_common(top):
+        print(f"  {crate:<32} {size / 1024:8.0f} {counts[crate]:7d}")
+
+
 def main() -> None:
     path = sys.argv[1]
-    top = int(sys.argv[2]) if len(sys.argv) > 2 else 25
+    args = [a for a in sys.argv[2:] if a != "--eh-frame"]
+    top = int(args[0]) if args else 25
+    if "--eh-frame" in sys.argv[2:]:
+        eh_frame(path, top)
+        return
     out = subprocess.run(["llvm-nm", "-C", "--print-size", "--size-sort", path], capture_output=True, text=True, check=True).stdout
     sizes = Counter()
     for line in out.splitlines():
