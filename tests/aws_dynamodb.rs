@@ -825,3 +825,26 @@ mod reuse {
         assert_eq!(err.call(), "dynamodb:GetItem");
     }
 }
+
+// One client per service per cold start
+
+#[tokio::test]
+async fn the_ledger_and_the_merge_queues_share_one_dynamodb_client() {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    let clients = codecommit_gate::aws::Clients::from_config(&config, None).await;
+    // A client is a reference-counted handle: the same handle has its configuration at one
+    // address, and a client built again would have its own (one connection pool per client).
+    let (ledger, queues) = (clients.dynamodb(), clients.dynamodb());
+    assert!(std::ptr::eq(ledger.config(), queues.config()));
+    let (executions, tokens) = (clients.sfn(), clients.sfn());
+    assert!(std::ptr::eq(executions.config(), tokens.config()));
+    let again = aws_sdk_dynamodb::Client::new(&config);
+    assert!(
+        !std::ptr::eq(ledger.config(), again.config()),
+        "the comparison tells two clients apart"
+    );
+}

@@ -38,6 +38,7 @@ use aws_sdk_codecommit::config::http::HttpResponse;
 use aws_sdk_codecommit::config::retry::RetryConfig;
 use aws_sdk_codecommit::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::error::Error as StdError;
+use std::sync::OnceLock;
 
 /// Attempts per call, first try included (the SDK's standard retry mode, exponential backoff).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -100,16 +101,21 @@ pub fn reporter_session_arn(role_arn: &str) -> Option<String> {
 /// [`Clients::build_outputs`], so its bootstrap carries no CodeBuild or CloudWatch Logs client
 /// (their endpoint rules, configuration and runtime plugins), and gate-approve only the
 /// clients of its four adapters (docs/performance.md §4). Building a client when its adapter
-/// is asked for changes nothing at run time: each accessor is called once per cold start, as
-/// the clients were built before, and clients built from one [`SdkConfig`] share its
-/// credentials cache (`aws_config` puts one lazy identity cache in it, which every service
-/// config built `from` it keeps).
+/// is asked for changes nothing at run time. Each service still has one client per cold start
+/// (DynamoDB's and Step Functions', asked for by two adapters each, are kept once built), so
+/// its adapters share one connection pool, as before. Clients built from one [`SdkConfig`]
+/// share its credentials cache (`aws_config` puts one lazy identity cache in it, which every
+/// service config built `from` it keeps).
 #[derive(Debug, Clone)]
 pub struct Clients {
     /// The configuration every client is built from.
     config: SdkConfig,
     /// CodeCommit, acting as the reporting identity (see [`Clients::from_config`]).
     codecommit: aws_sdk_codecommit::Client,
+    /// Step Functions, once built ([`Clients::sfn`]).
+    sfn: OnceLock<aws_sdk_sfn::Client>,
+    /// DynamoDB, once built ([`Clients::dynamodb`]).
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
 }
 
 impl Clients {
@@ -157,6 +163,8 @@ impl Clients {
         Self {
             config: config.clone(),
             codecommit,
+            sfn: OnceLock::new(),
+            dynamodb: OnceLock::new(),
         }
     }
 
@@ -165,21 +173,28 @@ impl Clients {
         self.codecommit.clone()
     }
 
-    /// A Step Functions client; [`STEPFUNCTIONS_ENDPOINT_ENV`] overrides its endpoint.
+    /// The Step Functions client, built on first use; [`STEPFUNCTIONS_ENDPOINT_ENV`] overrides
+    /// its endpoint.
     pub fn sfn(&self) -> aws_sdk_sfn::Client {
-        let mut sfn = aws_sdk_sfn::config::Builder::from(&self.config);
-        if let Some(url) = std::env::var(STEPFUNCTIONS_ENDPOINT_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            sfn = sfn.endpoint_url(url);
-        }
-        aws_sdk_sfn::Client::from_conf(sfn.build())
+        self.sfn
+            .get_or_init(|| {
+                let mut sfn = aws_sdk_sfn::config::Builder::from(&self.config);
+                if let Some(url) = std::env::var(STEPFUNCTIONS_ENDPOINT_ENV)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                {
+                    sfn = sfn.endpoint_url(url);
+                }
+                aws_sdk_sfn::Client::from_conf(sfn.build())
+            })
+            .clone()
     }
 
-    /// A DynamoDB client.
+    /// The DynamoDB client, built on first use (the ledger and the merge queues share it).
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.config)
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.config))
+            .clone()
     }
 
     /// The CodeCommit adapter.
